@@ -1,0 +1,219 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+/// @title IJobMarket
+/// @notice Federated-training jobs with escrowed budgets, and the on-chain ledger of model updates.
+/// @dev Lifecycle: `postJob` (budget pulled into escrow) → providers `joinJob` (stake locked) → the
+///      coordinator `startJob` → per round every provider `submitUpdate(hash, cid)` and the coordinator
+///      `commitRound(globalHash, globalCid, usedBitmap)` → `finalizeJob` → `claim` / `claimRefund`.
+///      Rounds are numbered from 1. Provider `i` (join order, from 0) is bit `i` of every bitmap.
+///      Rewards are credited per committed round to the providers whose updates were used; a provider
+///      that submitted nothing by the round deadline is dropped and its job stake slashed; a coordinator
+///      that misses the commit deadline (round deadline + `roundTimeout`) can be aborted: its job stake
+///      is slashed and the poster reclaims what was not yet credited.
+interface IJobMarket {
+    enum JobState {
+        None,
+        Open,
+        Running,
+        Finished,
+        Cancelled,
+        Aborted
+    }
+
+    /// @notice What a poster gives to `postJob`.
+    struct JobParams {
+        string specCid;
+        address paymentToken;
+        uint128 budget;
+        uint96 rewardPerRound;
+        uint16 rounds;
+        uint8 minProviders;
+        uint8 maxProviders;
+        uint96 requiredStake;
+        uint64 joinDeadline;
+        uint32 roundTimeout;
+        address coordinator;
+    }
+
+    /// @notice A job as stored (the spec CID is in the `JobPosted` event).
+    struct Job {
+        JobState state;
+        uint16 rounds;
+        uint16 committedRounds;
+        uint8 minProviders;
+        uint8 maxProviders;
+        uint8 providerCount;
+        uint8 activeCount;
+        uint8 submissions;
+        uint32 roundTimeout;
+        uint64 joinDeadline;
+        uint64 roundDeadline;
+        uint16 feeBps;
+        address paymentToken;
+        uint96 rewardPerRound;
+        address poster;
+        uint96 requiredStake;
+        address coordinator;
+        bool refundClaimed;
+        uint128 budget;
+        uint128 credited;
+        uint256 activeBitmap;
+    }
+
+    /// @notice One provider's standing in one job.
+    struct Participant {
+        uint8 slot; // join index + 1; 0 = not a participant
+        bool dropped;
+        uint16 missedRounds;
+        uint16 droppedAfter;
+        uint16 claimedRounds;
+    }
+
+    /// @notice A committed round.
+    struct Round {
+        bytes32 globalHash;
+        uint256 usedBitmap;
+    }
+
+    // ---------------------------------------------------------------- errors
+    error JobMarketUnknownJob(uint256 jobId);
+    /// @notice The job parameter `field` is invalid.
+    error JobMarketInvalidParams(string field);
+    /// @notice `budget` cannot pay `rewardPerRound * rounds * maxProviders` = `required`.
+    error JobMarketBudgetTooSmall(uint256 budget, uint256 required);
+    /// @notice The token delivered `received` instead of `expected` (fee-on-transfer tokens are not supported).
+    error JobMarketUnsupportedToken(address token, uint256 expected, uint256 received);
+    error JobMarketWrongState(uint256 jobId, JobState current, JobState expected);
+    error JobMarketNotPoster(uint256 jobId, address caller);
+    error JobMarketNotCoordinator(uint256 jobId, address caller);
+    /// @notice Joining closed at `deadline`; it is `nowTime`.
+    error JobMarketJoinClosed(uint256 jobId, uint256 deadline, uint256 nowTime);
+    error JobMarketJobFull(uint256 jobId, uint8 maxProviders);
+    error JobMarketAlreadyJoined(uint256 jobId, address provider);
+    error JobMarketCoordinatorCannotJoin(uint256 jobId, address coordinator);
+    error JobMarketNotEnoughProviders(uint256 jobId, uint8 joined, uint8 minProviders);
+    error JobMarketNotParticipant(uint256 jobId, address account);
+    error JobMarketProviderDropped(uint256 jobId, address provider);
+    /// @notice `given` is not the round in progress, `expected`.
+    error JobMarketWrongRound(uint256 jobId, uint16 given, uint16 expected);
+    /// @notice The deadline `deadline` has passed; it is `nowTime`.
+    error JobMarketDeadlinePassed(uint256 jobId, uint256 deadline, uint256 nowTime);
+    /// @notice The action is allowed only after `deadline`; it is `nowTime`.
+    error JobMarketDeadlineNotPassed(uint256 jobId, uint256 deadline, uint256 nowTime);
+    error JobMarketAlreadySubmitted(uint256 jobId, uint16 round, address provider);
+    error JobMarketZeroHash();
+    /// @notice `usedBitmap` names providers outside the active set `activeBitmap`, or none at all.
+    error JobMarketInvalidUsedSet(uint256 jobId, uint256 usedBitmap, uint256 activeBitmap);
+    /// @notice `used` providers were marked used but only `submitted` of them submitted an update.
+    error JobMarketUnsubmittedUpdateUsed(uint256 jobId, uint16 round, uint256 used, uint256 submitted);
+    /// @notice Every round is committed (or too few providers remain): the job awaits `finalizeJob`, not a commit.
+    error JobMarketNoCommitDue(uint256 jobId);
+    error JobMarketRoundNotFinished(uint256 jobId, uint16 committedRounds, uint16 rounds);
+    error JobMarketNothingToClaim(uint256 jobId, address account);
+    error JobMarketFeeTooHigh(uint256 feeBps, uint256 maxFeeBps);
+    error JobMarketZeroAddress(string field);
+
+    // ---------------------------------------------------------------- events
+    event JobPosted(uint256 indexed jobId, address indexed poster, address indexed coordinator, JobParams params);
+    event ProviderJoined(uint256 indexed jobId, address indexed provider, uint8 index, uint256 stakeLocked);
+    event JobStarted(uint256 indexed jobId, uint8 providerCount, uint256 activeBitmap, uint64 roundDeadline);
+    event UpdateSubmitted(
+        uint256 indexed jobId, uint16 indexed round, address indexed provider, bytes32 updateHash, string updateCid
+    );
+    event RoundCommitted(
+        uint256 indexed jobId,
+        uint16 indexed round,
+        bytes32 globalHash,
+        string globalCid,
+        uint256 usedBitmap,
+        uint256 usedCount,
+        uint64 nextRoundDeadline
+    );
+    /// @notice `provider` submitted `updateHash` for `round` but the coordinator did not use it: not paid.
+    event UpdateRejected(uint256 indexed jobId, uint16 indexed round, address indexed provider, bytes32 updateHash);
+    /// @notice `provider` submitted nothing for `round` by its deadline: dropped, `slashed` taken.
+    event ProviderDropped(uint256 indexed jobId, uint16 indexed round, address indexed provider, uint256 slashed);
+    event JobFinalized(uint256 indexed jobId, uint16 committedRounds, uint256 refund);
+    event JobCancelled(uint256 indexed jobId, address indexed by, uint256 refund);
+    event JobAborted(uint256 indexed jobId, address indexed by, uint16 round, uint256 refund, uint256 coordinatorSlashed);
+    event RewardClaimed(uint256 indexed jobId, address indexed provider, uint16 rounds, uint256 amount);
+    event RefundClaimed(uint256 indexed jobId, address indexed poster, uint256 amount);
+    event FeesWithdrawn(address indexed token, address indexed treasury, uint256 amount);
+    event ProtocolFeeBpsSet(uint16 oldFeeBps, uint16 newFeeBps);
+
+    // ---------------------------------------------------------------- posters
+    /// @notice Post a job and pull `params.budget` of `params.paymentToken` into escrow (needs approval).
+    function postJob(JobParams calldata params) external returns (uint256 jobId);
+
+    /// @notice As {postJob}, approving the escrow with an EIP-2612 permit first.
+    function postJobWithPermit(JobParams calldata params, uint256 deadline, uint8 v, bytes32 r, bytes32 s)
+        external
+        returns (uint256 jobId);
+
+    /// @notice Cancel an open job: the poster at any time before start, anyone once the start grace
+    ///         (`joinDeadline + roundTimeout`) passed. Joined stakes are unlocked; the budget is refundable.
+    function cancelJob(uint256 jobId) external;
+
+    /// @notice Abort a running job whose coordinator missed the commit deadline of the current round.
+    function abortJob(uint256 jobId) external;
+
+    /// @notice Pay the poster the part of the budget that was never credited (after the job ended).
+    function claimRefund(uint256 jobId) external;
+
+    // ---------------------------------------------------------------- providers
+    /// @notice Join an open job, locking `requiredStake` of the caller's node stake.
+    function joinJob(uint256 jobId) external;
+
+    /// @notice Record the hash (and IPFS CID) of the caller's model update for `round`.
+    function submitUpdate(uint256 jobId, uint16 round, bytes32 updateHash, string calldata updateCid) external;
+
+    /// @notice Pay the caller the rewards credited to it in `jobId` and not yet claimed.
+    function claim(uint256 jobId) external;
+
+    // ---------------------------------------------------------------- coordinator
+    /// @notice Start an open job once at least `minProviders` joined; locks the coordinator's stake.
+    function startJob(uint256 jobId) external;
+
+    /// @notice Commit `round`: the aggregated model's hash and CID, and the providers whose updates were used.
+    /// @dev Active providers not in `usedBitmap`: if they submitted, their update is rejected (not paid); if
+    ///      they did not and the round deadline passed, they are dropped and slashed. Gas is independent of
+    ///      the number of providers used.
+    function commitRound(uint256 jobId, uint16 round, bytes32 globalHash, string calldata globalCid, uint256 usedBitmap)
+        external;
+
+    /// @notice End a job whose rounds are all committed, or whose active providers fell below the minimum:
+    ///         unlocks stakes, updates reputations, makes the rest of the budget refundable.
+    function finalizeJob(uint256 jobId) external;
+
+    // ---------------------------------------------------------------- protocol
+    /// @notice Send accrued protocol fees in `token` to the treasury.
+    function withdrawFees(address token) external;
+
+    function setProtocolFeeBps(uint16 newFeeBps) external;
+
+    // ---------------------------------------------------------------- views
+    function getJob(uint256 jobId) external view returns (Job memory);
+
+    function jobCount() external view returns (uint256);
+
+    function providersOf(uint256 jobId) external view returns (address[] memory);
+
+    function participantOf(uint256 jobId, address provider) external view returns (Participant memory);
+
+    function updateHashOf(uint256 jobId, uint16 round, address provider) external view returns (bytes32);
+
+    function roundOf(uint256 jobId, uint16 round) external view returns (Round memory);
+
+    /// @notice Rewards `provider` could claim now.
+    function claimable(uint256 jobId, address provider) external view returns (uint256);
+
+    /// @notice The refund the poster could claim now.
+    function refundable(uint256 jobId) external view returns (uint256);
+
+    function accruedFees(address token) external view returns (uint256);
+
+    function protocolFeeBps() external view returns (uint16);
+
+    function nodeRegistry() external view returns (address);
+}

@@ -1,0 +1,449 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {IJobMarket} from "../interfaces/IJobMarket.sol";
+import {INodeRegistry} from "../interfaces/INodeRegistry.sol";
+import {Bitmap} from "../libraries/Bitmap.sol";
+import {Roles} from "../libraries/Roles.sol";
+
+/// @title JobMarket
+/// @notice See {IJobMarket}. Escrow is per job; rewards are computed from round counters so that
+///         committing a round costs the same gas whatever the number of providers.
+contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
+    using SafeERC20 for IERC20;
+
+    /// @notice The highest protocol fee, 10 % of each reward.
+    uint16 public constant MAX_FEE_BPS = 1000;
+    uint256 private constant BPS = 10_000;
+    bytes32 private constant MISSED_ROUND = "MISSED_ROUND";
+    bytes32 private constant MISSED_COMMIT = "MISSED_COMMIT";
+
+    INodeRegistry private immutable _registry;
+
+    uint16 private _feeBps;
+    uint256 private _jobCount;
+    mapping(uint256 jobId => Job) private _jobs;
+    mapping(uint256 jobId => mapping(uint256 index => address)) private _providerAt;
+    mapping(uint256 jobId => mapping(address provider => Participant)) private _participants;
+    mapping(uint256 jobId => mapping(uint16 round => mapping(address provider => bytes32))) private _updates;
+    mapping(uint256 jobId => mapping(uint16 round => Round)) private _rounds;
+    mapping(address token => uint256) private _accruedFees;
+
+    constructor(INodeRegistry registry_, address admin, uint16 feeBps_) {
+        if (address(registry_) == address(0)) revert JobMarketZeroAddress("nodeRegistry");
+        if (admin == address(0)) revert JobMarketZeroAddress("admin");
+        _registry = registry_;
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _grantRole(Roles.GOVERNANCE_ROLE, admin);
+        _setProtocolFeeBps(feeBps_);
+    }
+
+    // ------------------------------------------------------------------ posters
+
+    /// @inheritdoc IJobMarket
+    function postJob(JobParams calldata params) external nonReentrant returns (uint256) {
+        return _postJob(params);
+    }
+
+    /// @inheritdoc IJobMarket
+    function postJobWithPermit(JobParams calldata params, uint256 deadline, uint8 v, bytes32 r, bytes32 s)
+        external
+        nonReentrant
+        returns (uint256)
+    {
+        // A permit front-run by someone else still leaves the allowance in place: ignore its failure and
+        // let transferFrom decide.
+        try IERC20Permit(params.paymentToken).permit(msg.sender, address(this), params.budget, deadline, v, r, s) {}
+            catch {}
+        return _postJob(params);
+    }
+
+    /// @inheritdoc IJobMarket
+    function cancelJob(uint256 jobId) external {
+        Job storage job = _job(jobId);
+        _requireState(jobId, job, JobState.Open);
+        if (msg.sender != job.poster) {
+            uint256 grace = uint256(job.joinDeadline) + job.roundTimeout;
+            if (block.timestamp <= grace) revert JobMarketDeadlineNotPassed(jobId, grace, block.timestamp);
+        }
+        job.state = JobState.Cancelled;
+        emit JobCancelled(jobId, msg.sender, job.budget);
+        _releaseProviders(jobId, job, false);
+    }
+
+    /// @inheritdoc IJobMarket
+    function abortJob(uint256 jobId) external {
+        Job storage job = _job(jobId);
+        _requireState(jobId, job, JobState.Running);
+        if (job.committedRounds >= job.rounds || job.activeCount < job.minProviders) revert JobMarketNoCommitDue(jobId);
+        uint256 commitDeadline = uint256(job.roundDeadline) + job.roundTimeout;
+        if (block.timestamp <= commitDeadline) {
+            revert JobMarketDeadlineNotPassed(jobId, commitDeadline, block.timestamp);
+        }
+        job.state = JobState.Aborted;
+        uint256 slashed = job.requiredStake;
+        emit JobAborted(jobId, msg.sender, job.committedRounds + 1, job.budget - job.credited, slashed);
+        _releaseProviders(jobId, job, false);
+        if (slashed != 0) _registry.slashLocked(job.coordinator, slashed, MISSED_COMMIT);
+    }
+
+    /// @inheritdoc IJobMarket
+    function claimRefund(uint256 jobId) external nonReentrant {
+        Job storage job = _job(jobId);
+        if (msg.sender != job.poster) revert JobMarketNotPoster(jobId, msg.sender);
+        uint256 amount = _refundable(job);
+        if (amount == 0) revert JobMarketNothingToClaim(jobId, msg.sender);
+        job.refundClaimed = true;
+        emit RefundClaimed(jobId, msg.sender, amount);
+        IERC20(job.paymentToken).safeTransfer(msg.sender, amount);
+    }
+
+    // ------------------------------------------------------------------ providers
+
+    /// @inheritdoc IJobMarket
+    function joinJob(uint256 jobId) external {
+        Job storage job = _job(jobId);
+        _requireState(jobId, job, JobState.Open);
+        if (block.timestamp > job.joinDeadline) revert JobMarketJoinClosed(jobId, job.joinDeadline, block.timestamp);
+        uint8 count = job.providerCount;
+        if (count >= job.maxProviders) revert JobMarketJobFull(jobId, job.maxProviders);
+        if (msg.sender == job.coordinator) revert JobMarketCoordinatorCannotJoin(jobId, msg.sender);
+        Participant storage p = _participants[jobId][msg.sender];
+        if (p.slot != 0) revert JobMarketAlreadyJoined(jobId, msg.sender);
+
+        p.slot = count + 1;
+        _providerAt[jobId][count] = msg.sender;
+        job.providerCount = count + 1;
+        uint256 stake = job.requiredStake;
+        emit ProviderJoined(jobId, msg.sender, count, stake);
+        if (stake != 0) _registry.lockStake(msg.sender, stake);
+    }
+
+    /// @inheritdoc IJobMarket
+    function submitUpdate(uint256 jobId, uint16 round, bytes32 updateHash, string calldata updateCid) external {
+        Job storage job = _job(jobId);
+        _requireState(jobId, job, JobState.Running);
+        _requireCurrentRound(jobId, job, round);
+        if (block.timestamp > job.roundDeadline) {
+            revert JobMarketDeadlinePassed(jobId, job.roundDeadline, block.timestamp);
+        }
+        if (updateHash == bytes32(0)) revert JobMarketZeroHash();
+        Participant storage p = _participants[jobId][msg.sender];
+        if (p.slot == 0) revert JobMarketNotParticipant(jobId, msg.sender);
+        if (p.dropped) revert JobMarketProviderDropped(jobId, msg.sender);
+        bytes32 stored = _updates[jobId][round][msg.sender];
+        if (stored != bytes32(0)) revert JobMarketAlreadySubmitted(jobId, round, msg.sender);
+
+        _updates[jobId][round][msg.sender] = updateHash;
+        job.submissions += 1;
+        emit UpdateSubmitted(jobId, round, msg.sender, updateHash, updateCid);
+    }
+
+    /// @inheritdoc IJobMarket
+    function claim(uint256 jobId) external nonReentrant {
+        Job storage job = _job(jobId);
+        Participant storage p = _participants[jobId][msg.sender];
+        if (p.slot == 0) revert JobMarketNotParticipant(jobId, msg.sender);
+        uint16 earned = _earnedRounds(job, p);
+        uint16 rounds = earned - p.claimedRounds;
+        if (rounds == 0) revert JobMarketNothingToClaim(jobId, msg.sender);
+        p.claimedRounds = earned;
+        uint256 amount = uint256(rounds) * _netReward(job);
+        emit RewardClaimed(jobId, msg.sender, rounds, amount);
+        IERC20(job.paymentToken).safeTransfer(msg.sender, amount);
+    }
+
+    // ------------------------------------------------------------------ coordinator
+
+    /// @inheritdoc IJobMarket
+    function startJob(uint256 jobId) external {
+        Job storage job = _job(jobId);
+        _requireState(jobId, job, JobState.Open);
+        if (msg.sender != job.coordinator) revert JobMarketNotCoordinator(jobId, msg.sender);
+        uint8 count = job.providerCount;
+        if (count < job.minProviders) revert JobMarketNotEnoughProviders(jobId, count, job.minProviders);
+
+        uint64 deadline = uint64(block.timestamp) + job.roundTimeout;
+        uint256 active = (uint256(1) << count) - 1;
+        job.state = JobState.Running;
+        job.activeCount = count;
+        job.activeBitmap = active;
+        job.roundDeadline = deadline;
+        emit JobStarted(jobId, count, active, deadline);
+        uint256 stake = job.requiredStake;
+        if (stake != 0) _registry.lockStake(msg.sender, stake);
+    }
+
+    /// @inheritdoc IJobMarket
+    function commitRound(uint256 jobId, uint16 round, bytes32 globalHash, string calldata globalCid, uint256 usedBitmap)
+        external
+    {
+        Job storage job = _job(jobId);
+        uint256 deadline = _checkCommit(jobId, job, round, globalHash, usedBitmap);
+        // Only the exceptions cost gas: active providers whose update was not used.
+        uint256 rejectedSubmissions = _settleExcluded(jobId, job, round, job.activeBitmap & ~usedBitmap, deadline);
+        uint256 used = Bitmap.popCount(usedBitmap);
+        uint256 submittedByUsed = job.submissions - rejectedSubmissions;
+        if (submittedByUsed != used) revert JobMarketUnsubmittedUpdateUsed(jobId, round, used, submittedByUsed);
+
+        uint64 nextDeadline = _creditRound(job, round, used);
+        _rounds[jobId][round] = Round({globalHash: globalHash, usedBitmap: usedBitmap});
+        emit RoundCommitted(jobId, round, globalHash, globalCid, usedBitmap, used, nextDeadline);
+    }
+
+    /// @inheritdoc IJobMarket
+    function finalizeJob(uint256 jobId) external {
+        Job storage job = _job(jobId);
+        _requireState(jobId, job, JobState.Running);
+        if (job.committedRounds < job.rounds && job.activeCount >= job.minProviders) {
+            revert JobMarketRoundNotFinished(jobId, job.committedRounds, job.rounds);
+        }
+        job.state = JobState.Finished;
+        emit JobFinalized(jobId, job.committedRounds, job.budget - job.credited);
+        _releaseProviders(jobId, job, true);
+        uint256 stake = job.requiredStake;
+        if (stake != 0) _registry.settleJob(job.coordinator, stake, 0, 0, true);
+    }
+
+    // ------------------------------------------------------------------ protocol
+
+    /// @inheritdoc IJobMarket
+    function withdrawFees(address token) external nonReentrant {
+        uint256 amount = _accruedFees[token];
+        if (amount == 0) revert JobMarketNothingToClaim(0, token);
+        _accruedFees[token] = 0;
+        address treasury = _registry.treasury();
+        emit FeesWithdrawn(token, treasury, amount);
+        IERC20(token).safeTransfer(treasury, amount);
+    }
+
+    /// @inheritdoc IJobMarket
+    function setProtocolFeeBps(uint16 newFeeBps) external onlyRole(Roles.GOVERNANCE_ROLE) {
+        _setProtocolFeeBps(newFeeBps);
+    }
+
+    // ------------------------------------------------------------------ views
+
+    /// @inheritdoc IJobMarket
+    function getJob(uint256 jobId) external view returns (Job memory) {
+        return _jobs[jobId];
+    }
+
+    /// @inheritdoc IJobMarket
+    function jobCount() external view returns (uint256) {
+        return _jobCount;
+    }
+
+    /// @inheritdoc IJobMarket
+    function providersOf(uint256 jobId) external view returns (address[] memory providers) {
+        uint256 count = _jobs[jobId].providerCount;
+        providers = new address[](count);
+        for (uint256 i = 0; i < count; ++i) {
+            providers[i] = _providerAt[jobId][i];
+        }
+    }
+
+    /// @inheritdoc IJobMarket
+    function participantOf(uint256 jobId, address provider) external view returns (Participant memory) {
+        return _participants[jobId][provider];
+    }
+
+    /// @inheritdoc IJobMarket
+    function updateHashOf(uint256 jobId, uint16 round, address provider) external view returns (bytes32) {
+        return _updates[jobId][round][provider];
+    }
+
+    /// @inheritdoc IJobMarket
+    function roundOf(uint256 jobId, uint16 round) external view returns (Round memory) {
+        return _rounds[jobId][round];
+    }
+
+    /// @inheritdoc IJobMarket
+    function claimable(uint256 jobId, address provider) external view returns (uint256) {
+        Job storage job = _jobs[jobId];
+        Participant storage p = _participants[jobId][provider];
+        if (p.slot == 0) return 0;
+        return uint256(_earnedRounds(job, p) - p.claimedRounds) * _netReward(job);
+    }
+
+    /// @inheritdoc IJobMarket
+    function refundable(uint256 jobId) external view returns (uint256) {
+        return _refundable(_jobs[jobId]);
+    }
+
+    /// @inheritdoc IJobMarket
+    function accruedFees(address token) external view returns (uint256) {
+        return _accruedFees[token];
+    }
+
+    /// @inheritdoc IJobMarket
+    function protocolFeeBps() external view returns (uint16) {
+        return _feeBps;
+    }
+
+    /// @inheritdoc IJobMarket
+    function nodeRegistry() external view returns (address) {
+        return address(_registry);
+    }
+
+    // ------------------------------------------------------------------ internal
+
+    function _postJob(JobParams calldata p) private returns (uint256 jobId) {
+        _validate(p);
+        jobId = ++_jobCount;
+        Job storage job = _jobs[jobId];
+        job.state = JobState.Open;
+        job.rounds = p.rounds;
+        job.minProviders = p.minProviders;
+        job.maxProviders = p.maxProviders;
+        job.roundTimeout = p.roundTimeout;
+        job.joinDeadline = p.joinDeadline;
+        job.feeBps = _feeBps;
+        job.paymentToken = p.paymentToken;
+        job.rewardPerRound = p.rewardPerRound;
+        job.poster = msg.sender;
+        job.requiredStake = p.requiredStake;
+        job.coordinator = p.coordinator;
+        job.budget = p.budget;
+        emit JobPosted(jobId, msg.sender, p.coordinator, p);
+
+        IERC20 token = IERC20(p.paymentToken);
+        uint256 before = token.balanceOf(address(this));
+        token.safeTransferFrom(msg.sender, address(this), p.budget);
+        uint256 received = token.balanceOf(address(this)) - before;
+        if (received != p.budget) revert JobMarketUnsupportedToken(p.paymentToken, p.budget, received);
+    }
+
+    function _validate(JobParams calldata p) private view {
+        uint256 cidLength = bytes(p.specCid).length;
+        if (cidLength == 0 || cidLength > 128) revert JobMarketInvalidParams("specCid");
+        if (p.paymentToken.code.length == 0) revert JobMarketInvalidParams("paymentToken");
+        if (p.coordinator == address(0)) revert JobMarketInvalidParams("coordinator");
+        if (p.coordinator == msg.sender) revert JobMarketInvalidParams("coordinator");
+        if (p.rounds == 0) revert JobMarketInvalidParams("rounds");
+        if (p.minProviders == 0) revert JobMarketInvalidParams("minProviders");
+        if (p.maxProviders < p.minProviders || p.maxProviders == type(uint8).max) {
+            revert JobMarketInvalidParams("maxProviders");
+        }
+        if (p.rewardPerRound == 0) revert JobMarketInvalidParams("rewardPerRound");
+        if (p.joinDeadline <= block.timestamp) revert JobMarketInvalidParams("joinDeadline");
+        if (p.roundTimeout == 0) revert JobMarketInvalidParams("roundTimeout");
+        uint256 required = uint256(p.rewardPerRound) * p.rounds * p.maxProviders;
+        if (p.budget < required) revert JobMarketBudgetTooSmall(p.budget, required);
+    }
+
+    /// @dev Checks a commit; returns the round's submission deadline.
+    function _checkCommit(uint256 jobId, Job storage job, uint16 round, bytes32 globalHash, uint256 usedBitmap)
+        private
+        view
+        returns (uint256 deadline)
+    {
+        _requireState(jobId, job, JobState.Running);
+        if (msg.sender != job.coordinator) revert JobMarketNotCoordinator(jobId, msg.sender);
+        _requireCurrentRound(jobId, job, round);
+        deadline = job.roundDeadline;
+        uint256 commitDeadline = deadline + job.roundTimeout;
+        if (block.timestamp > commitDeadline) revert JobMarketDeadlinePassed(jobId, commitDeadline, block.timestamp);
+        if (globalHash == bytes32(0)) revert JobMarketZeroHash();
+        uint256 active = job.activeBitmap;
+        if (usedBitmap == 0 || usedBitmap & ~active != 0) revert JobMarketInvalidUsedSet(jobId, usedBitmap, active);
+    }
+
+    /// @dev Advances the job past `round`, crediting `used` rewards; returns the next round's deadline.
+    function _creditRound(Job storage job, uint16 round, uint256 used) private returns (uint64 nextDeadline) {
+        uint256 reward = job.rewardPerRound;
+        uint256 fees = used * (reward - _netReward(job));
+        nextDeadline = uint64(block.timestamp) + job.roundTimeout;
+        job.committedRounds = round;
+        job.submissions = 0;
+        job.roundDeadline = nextDeadline;
+        job.credited += uint128(used * reward);
+        if (fees != 0) _accruedFees[job.paymentToken] += fees;
+    }
+
+    /// @dev For each active provider outside the used set: reject its update if it sent one, else (only once
+    ///      the round deadline passed) drop and slash it. Returns how many of them had submitted.
+    function _settleExcluded(uint256 jobId, Job storage job, uint16 round, uint256 excluded, uint256 deadline)
+        private
+        returns (uint256 rejected)
+    {
+        while (excluded != 0) {
+            uint256 index = Bitmap.lowestBit(excluded);
+            excluded &= excluded - 1;
+            address provider = _providerAt[jobId][index];
+            Participant storage p = _participants[jobId][provider];
+            bytes32 update = _updates[jobId][round][provider];
+            if (update != bytes32(0)) {
+                ++rejected;
+                p.missedRounds += 1;
+                emit UpdateRejected(jobId, round, provider, update);
+            } else {
+                if (block.timestamp <= deadline) revert JobMarketDeadlineNotPassed(jobId, deadline, block.timestamp);
+                p.dropped = true;
+                p.droppedAfter = round - 1;
+                job.activeBitmap &= ~(uint256(1) << index);
+                job.activeCount -= 1;
+                uint256 stake = job.requiredStake;
+                emit ProviderDropped(jobId, round, provider, stake);
+                if (stake != 0) _registry.slashLocked(provider, stake, MISSED_ROUND);
+            }
+        }
+    }
+
+    /// @dev Unlock every provider's job stake (dropped ones were already slashed) and record reputations.
+    function _releaseProviders(uint256 jobId, Job storage job, bool completed) private {
+        uint256 count = job.providerCount;
+        uint256 stake = job.requiredStake;
+        for (uint256 i = 0; i < count; ++i) {
+            address provider = _providerAt[jobId][i];
+            Participant storage p = _participants[jobId][provider];
+            uint16 earned = _earnedRounds(job, p);
+            if (p.dropped) {
+                _registry.settleJob(provider, 0, earned, p.missedRounds + 1, false);
+            } else {
+                _registry.settleJob(provider, stake, earned, p.missedRounds, completed);
+            }
+        }
+    }
+
+    function _earnedRounds(Job storage job, Participant storage p) private view returns (uint16) {
+        return (p.dropped ? p.droppedAfter : job.committedRounds) - p.missedRounds;
+    }
+
+    function _netReward(Job storage job) private view returns (uint256) {
+        uint256 reward = job.rewardPerRound;
+        return reward - (reward * job.feeBps) / BPS;
+    }
+
+    function _refundable(Job storage job) private view returns (uint256) {
+        JobState s = job.state;
+        bool ended = s == JobState.Finished || s == JobState.Cancelled || s == JobState.Aborted;
+        if (!ended || job.refundClaimed) return 0;
+        return job.budget - job.credited;
+    }
+
+    function _job(uint256 jobId) private view returns (Job storage job) {
+        job = _jobs[jobId];
+        if (job.state == JobState.None) revert JobMarketUnknownJob(jobId);
+    }
+
+    function _requireState(uint256 jobId, Job storage job, JobState expected) private view {
+        if (job.state != expected) revert JobMarketWrongState(jobId, job.state, expected);
+    }
+
+    function _requireCurrentRound(uint256 jobId, Job storage job, uint16 round) private view {
+        uint16 expected = job.committedRounds + 1;
+        if (round != expected) revert JobMarketWrongRound(jobId, round, expected);
+    }
+
+    function _setProtocolFeeBps(uint16 newFeeBps) private {
+        if (newFeeBps > MAX_FEE_BPS) revert JobMarketFeeTooHigh(newFeeBps, MAX_FEE_BPS);
+        emit ProtocolFeeBpsSet(_feeBps, newFeeBps);
+        _feeBps = newFeeBps;
+    }
+}

@@ -1,0 +1,15 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+/// @title Roles
+/// @notice AccessControl role ids shared by the protocol contracts.
+library Roles {
+    /// @notice Sets parameters, slashes for fraud, revokes certifications: the timelock.
+    bytes32 internal constant GOVERNANCE_ROLE = keccak256("GOVERNANCE_ROLE");
+    /// @notice Locks, settles and slashes node stake for jobs: the job market.
+    bytes32 internal constant STAKE_MANAGER_ROLE = keccak256("STAKE_MANAGER_ROLE");
+    /// @notice Posts automated DPG-check attestations.
+    bytes32 internal constant CHECKER_ROLE = keccak256("CHECKER_ROLE");
+    /// @notice A member of the DPG expert committee.
+    bytes32 internal constant COMMITTEE_ROLE = keccak256("COMMITTEE_ROLE");
+}
