@@ -107,8 +107,9 @@ interface IJobMarket {
     error JobMarketInvalidUsedSet(uint256 jobId, uint256 usedBitmap, uint256 activeBitmap);
     /// @notice `used` providers were marked used but only `submitted` of them submitted an update.
     error JobMarketUnsubmittedUpdateUsed(uint256 jobId, uint16 round, uint256 used, uint256 submitted);
-    /// @notice Every round is committed (or too few providers remain): the job awaits `finalizeJob`, not a commit.
-    error JobMarketNoCommitDue(uint256 jobId);
+    /// @notice No round is in progress: every round is committed, or too few providers remain; the job
+    ///         awaits `finalizeJob`.
+    error JobMarketNoRoundInProgress(uint256 jobId);
     error JobMarketRoundNotFinished(uint256 jobId, uint16 committedRounds, uint16 rounds);
     error JobMarketNothingToClaim(uint256 jobId, address account);
     error JobMarketFeeTooHigh(uint256 feeBps, uint256 maxFeeBps);

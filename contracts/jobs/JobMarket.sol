@@ -80,7 +80,7 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
     function abortJob(uint256 jobId) external {
         Job storage job = _job(jobId);
         _requireState(jobId, job, JobState.Running);
-        if (job.committedRounds >= job.rounds || job.activeCount < job.minProviders) revert JobMarketNoCommitDue(jobId);
+        _requireRoundInProgress(jobId, job);
         uint256 commitDeadline = uint256(job.roundDeadline) + job.roundTimeout;
         if (block.timestamp <= commitDeadline) {
             revert JobMarketDeadlineNotPassed(jobId, commitDeadline, block.timestamp);
@@ -436,7 +436,14 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
         if (job.state != expected) revert JobMarketWrongState(jobId, job.state, expected);
     }
 
+    function _requireRoundInProgress(uint256 jobId, Job storage job) private view {
+        if (job.committedRounds >= job.rounds || job.activeCount < job.minProviders) {
+            revert JobMarketNoRoundInProgress(jobId);
+        }
+    }
+
     function _requireCurrentRound(uint256 jobId, Job storage job, uint16 round) private view {
+        _requireRoundInProgress(jobId, job);
         uint16 expected = job.committedRounds + 1;
         if (round != expected) revert JobMarketWrongRound(jobId, round, expected);
     }

@@ -1,0 +1,139 @@
+"""Deploy the OpenDPG contract suite with brownie: ``brownie run deploy [--network NAME]``.
+
+The same wiring as ``opendpg deploy`` (python/opendpg/chain/deploy.py): token, timelock + governor,
+node registry, job market, DPG registry; the job market may lock/slash node stake; the timelock ends
+up holding every admin and governance role and the deployer none. Writes ``build/deployment.json``
+in the deployment-file format every OpenDPG component loads.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from brownie import (  # type: ignore[attr-defined]
+    CommonsToken,
+    DPGRegistry,
+    JobMarket,
+    NodeRegistry,
+    OpenDPGGovernor,
+    OpenDPGTimelock,
+    accounts,
+    network,
+    web3,
+)
+
+ZERO = "0x0000000000000000000000000000000000000000"
+GOVERNANCE_ROLE = web3.keccak(text="GOVERNANCE_ROLE").hex()
+STAKE_MANAGER_ROLE = web3.keccak(text="STAKE_MANAGER_ROLE").hex()
+CHECKER_ROLE = web3.keccak(text="CHECKER_ROLE").hex()
+DEFAULT_ADMIN_ROLE = "0x" + "00" * 32
+DAY = 86_400
+
+
+@dataclass
+class SuiteParams:
+    """Deployment parameters; the defaults are the development settings."""
+
+    token_supply: int = 1_000_000_000 * 10**18
+    min_stake: int = 100 * 10**18
+    unbonding_period: int = 7 * DAY
+    protocol_fee_bps: int = 100
+    timelock_delay: int = 2 * DAY
+    voting_delay_blocks: int = 1
+    voting_period_blocks: int = 50
+    proposal_threshold: int = 0
+    quorum_percent: int = 4
+    dpg_voting_period: int = 3 * DAY
+    dpg_quorum_bps: int = 400
+    dpg_approval_bps: int = 5000
+    certification_period: int = 365 * DAY
+    standard_version: int = 1
+    standard_cid: str = "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"
+    committee: list[str] = field(default_factory=list)
+    committee_threshold: int = 1
+    checkers: list[str] = field(default_factory=list)
+    # Who holds governance over the parameters: None = the timelock (production). Tests may name an account.
+    governance: str | None = None
+
+
+def deploy_suite(deployer, params: SuiteParams) -> dict:
+    """Deploy and wire the suite from ``deployer``; return the brownie contract objects by name."""
+    tx = {"from": deployer}
+    token = CommonsToken.deploy("OpenDPG Commons", "DPG", deployer, params.token_supply, tx)
+    timelock = OpenDPGTimelock.deploy(params.timelock_delay, [], [ZERO], deployer, tx)
+    governor = OpenDPGGovernor.deploy(
+        token,
+        timelock,
+        params.voting_delay_blocks,
+        params.voting_period_blocks,
+        params.proposal_threshold,
+        params.quorum_percent,
+        tx,
+    )
+    timelock.grantRole(timelock.PROPOSER_ROLE(), governor, tx)
+    timelock.grantRole(timelock.CANCELLER_ROLE(), governor, tx)
+
+    registry = NodeRegistry.deploy(token, deployer, timelock, params.min_stake, params.unbonding_period, tx)
+    market = JobMarket.deploy(registry, deployer, params.protocol_fee_bps, tx)
+    committee = params.committee or [deployer.address]
+    dpg = DPGRegistry.deploy(
+        token,
+        deployer,
+        (
+            params.dpg_voting_period,
+            params.dpg_quorum_bps,
+            params.dpg_approval_bps,
+            params.certification_period,
+            params.standard_version,
+            params.standard_cid,
+            committee,
+            params.committee_threshold,
+        ),
+        tx,
+    )
+    registry.grantRole(STAKE_MANAGER_ROLE, market, tx)
+    for checker in params.checkers:
+        dpg.grantRole(CHECKER_ROLE, checker, tx)
+
+    governance = params.governance or timelock.address
+    for contract in (registry, market, dpg):
+        contract.grantRole(GOVERNANCE_ROLE, governance, tx)
+        contract.grantRole(DEFAULT_ADMIN_ROLE, timelock, tx)
+        if governance != deployer.address:
+            contract.renounceRole(GOVERNANCE_ROLE, deployer, tx)
+        contract.renounceRole(DEFAULT_ADMIN_ROLE, deployer, tx)
+    timelock.renounceRole(timelock.DEFAULT_ADMIN_ROLE(), deployer, tx)
+    return {
+        "CommonsToken": token,
+        "OpenDPGTimelock": timelock,
+        "OpenDPGGovernor": governor,
+        "NodeRegistry": registry,
+        "JobMarket": market,
+        "DPGRegistry": dpg,
+    }
+
+
+def write_deployment(contracts: dict, params: SuiteParams, path: Path) -> None:
+    """Write the deployment file (chain id, addresses, ABIs, start block, parameters)."""
+    document = {
+        "format": "opendpg-deployment/1",
+        "chain_id": web3.eth.chain_id,
+        "start_block": min(c.tx.block_number for c in contracts.values()),
+        "contracts": {name: {"address": c.address, "abi": c.abi} for name, c in contracts.items()},
+        "params": asdict(params),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2))
+
+
+def main() -> None:
+    deployer = accounts[0]
+    params = SuiteParams(checkers=[deployer.address])
+    contracts = deploy_suite(deployer, params)
+    out = Path("build") / "deployment.json"
+    write_deployment(contracts, params, out)
+    print(f"deployed to {network.show_active()} (chain {web3.eth.chain_id}); deployment file: {out}")
+    for name, contract in contracts.items():
+        print(f"  {name:16s} {contract.address}")

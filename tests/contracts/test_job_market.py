@@ -1,0 +1,460 @@
+"""JobMarket: escrow, joins, the update ledger, rounds, rewards, timeouts."""
+
+from brownie import ZERO_ADDRESS, chain
+from conftest import (
+    CID, DAY, E18, GLOBAL_HASH, UPDATE_HASH, bitmap, job_params, post, register, reverts, submit_all,
+)
+
+OPEN, RUNNING, FINISHED, CANCELLED, ABORTED = 1, 2, 3, 4, 5
+
+
+# ---------------------------------------------------------------------------- posting
+
+def test_post_job_escrows_budget_and_emits(market, token, poster, coordinator):
+    params = job_params(token, coordinator)
+    before = token.balanceOf(poster)
+
+    job_id, tx = post(market, token, poster, params)
+
+    assert job_id == 1 and market.jobCount() == 1
+    assert token.balanceOf(market) == params[2]
+    assert token.balanceOf(poster) == before - params[2]
+    ev = tx.events["JobPosted"]
+    assert ev["jobId"] == 1 and ev["poster"] == poster and ev["coordinator"] == coordinator
+    assert ev["params"][0] == CID
+    job = market.getJob(1)
+    assert job["state"] == OPEN and job["budget"] == params[2] and job["feeBps"] == 100
+
+
+def test_post_job_with_permit(market, token, coordinator, accounts):
+    signer = accounts.add()
+    token.transfer(signer, 1_000 * E18, {"from": accounts[0]})
+    accounts[0].transfer(signer, E18)
+    params = job_params(token, coordinator)
+    deadline = chain.time() + 3600
+    from eth_account import Account
+    from eth_account.messages import encode_typed_data
+
+    typed = {
+        "types": {
+            "EIP712Domain": [{"name": "name", "type": "string"}, {"name": "version", "type": "string"},
+                             {"name": "chainId", "type": "uint256"}, {"name": "verifyingContract", "type": "address"}],
+            "Permit": [{"name": "owner", "type": "address"}, {"name": "spender", "type": "address"},
+                       {"name": "value", "type": "uint256"}, {"name": "nonce", "type": "uint256"},
+                       {"name": "deadline", "type": "uint256"}],
+        },
+        "primaryType": "Permit",
+        "domain": {"name": "OpenDPG Commons", "version": "1", "chainId": chain.id, "verifyingContract": token.address},
+        "message": {"owner": signer.address, "spender": market.address, "value": params[2],
+                    "nonce": token.nonces(signer), "deadline": deadline},
+    }
+    sig = Account.sign_message(encode_typed_data(full_message=typed), signer.private_key)
+
+    tx = market.postJobWithPermit(params, deadline, sig.v, sig.r, sig.s, {"from": signer})
+
+    assert tx.return_value == 1
+    assert token.balanceOf(market) == params[2]
+    assert token.nonces(signer) == 1
+
+
+def test_post_job_rejects_bad_params(market, token, poster, coordinator):
+    token.approve(market, 10**30, {"from": poster})
+    base = list(job_params(token, coordinator))
+    cases = {
+        0: ("", "specCid"),
+        1: (ZERO_ADDRESS, "paymentToken"),
+        4: (0, "rounds"),
+        5: (0, "minProviders"),
+        6: (1, "maxProviders"),
+        3: (0, "rewardPerRound"),
+        8: (chain.time() - 1, "joinDeadline"),
+        9: (0, "roundTimeout"),
+        10: (ZERO_ADDRESS, "coordinator"),
+    }
+    for index, (value, field) in cases.items():
+        params = list(base)
+        params[index] = value
+        with reverts("JobMarketInvalidParams", field):
+            market.postJob(params, {"from": poster})
+    params = list(base)
+    params[10] = poster.address
+    with reverts("JobMarketInvalidParams", "coordinator"):
+        market.postJob(params, {"from": poster})
+
+
+def test_post_job_rejects_budget_below_max_payout(market, token, poster, coordinator):
+    params = job_params(token, coordinator, budget=89 * E18)  # 10 * 3 rounds * 3 providers = 90
+    token.approve(market, params[2], {"from": poster})
+    with reverts("JobMarketBudgetTooSmall", 89 * E18, 90 * E18):
+        market.postJob(params, {"from": poster})
+
+
+def test_post_job_rejects_fee_on_transfer_token(market, poster, coordinator, FeeOnTransferToken):
+    fee_token = FeeOnTransferToken.deploy({"from": poster})
+    params = job_params(fee_token, coordinator)
+    fee_token.approve(market, params[2], {"from": poster})
+    with reverts("JobMarketUnsupportedToken", fee_token.address, params[2], params[2] * 99 // 100):
+        market.postJob(params, {"from": poster})
+
+
+# ---------------------------------------------------------------------------- joining
+
+def test_join_locks_stake(market, registry, open_job, staked):
+    tx = market.joinJob(open_job, {"from": staked[0]})
+
+    assert tx.events["ProviderJoined"]["index"] == 0
+    assert registry.stakeOf(staked[0])["locked"] == 50 * E18
+    assert market.providersOf(open_job) == [staked[0]]
+    assert market.participantOf(open_job, staked[0])["slot"] == 1
+
+
+def test_join_reverts(market, token, registry, open_job, staked, coordinator, accounts, poster):
+    market.joinJob(open_job, {"from": staked[0]})
+    with reverts("JobMarketAlreadyJoined", open_job, staked[0].address):
+        market.joinJob(open_job, {"from": staked[0]})
+    with reverts("JobMarketCoordinatorCannotJoin"):
+        market.joinJob(open_job, {"from": coordinator})
+    with reverts("NodeRegistryNotRegistered", accounts[9].address):
+        market.joinJob(open_job, {"from": accounts[9]})
+    with reverts("JobMarketUnknownJob", 99):
+        market.joinJob(99, {"from": staked[1]})
+    market.joinJob(open_job, {"from": staked[1]})
+    market.joinJob(open_job, {"from": staked[2]})
+    with reverts("JobMarketJobFull", open_job, 3):
+        market.joinJob(open_job, {"from": staked[3]})
+
+
+def test_join_requires_free_stake(market, token, registry, poster, coordinator, staked):
+    job_id, _ = post(market, token, poster, job_params(token, coordinator, stake=150 * E18))
+    job2, _ = post(market, token, poster, job_params(token, coordinator, stake=150 * E18))
+    market.joinJob(job_id, {"from": staked[0]})
+    with reverts("NodeRegistryInsufficientFreeStake", staked[0].address, 150 * E18, 50 * E18):
+        market.joinJob(job2, {"from": staked[0]})
+
+
+def test_join_after_deadline_reverts(market, open_job, staked):
+    chain.sleep(DAY + 1)
+    chain.mine()
+    with reverts("JobMarketJoinClosed"):
+        market.joinJob(open_job, {"from": staked[0]})
+
+
+# ---------------------------------------------------------------------------- start
+
+def test_start_requires_coordinator_and_min_providers(market, registry, open_job, staked, coordinator, poster):
+    market.joinJob(open_job, {"from": staked[0]})
+    with reverts("JobMarketNotCoordinator", open_job, poster.address):
+        market.startJob(open_job, {"from": poster})
+    with reverts("JobMarketNotEnoughProviders", open_job, 1, 2):
+        market.startJob(open_job, {"from": coordinator})
+    market.joinJob(open_job, {"from": staked[1]})
+
+    tx = market.startJob(open_job, {"from": coordinator})
+
+    job = market.getJob(open_job)
+    assert job["state"] == RUNNING and job["activeBitmap"] == 0b11 and job["activeCount"] == 2
+    assert tx.events["JobStarted"]["roundDeadline"] == job["roundDeadline"]
+    assert registry.stakeOf(coordinator)["locked"] == 50 * E18
+    with reverts("JobMarketWrongState", open_job, RUNNING, OPEN):
+        market.joinJob(open_job, {"from": staked[2]})
+
+
+# ---------------------------------------------------------------------------- rounds
+
+def test_submit_update_records_hash(market, running_job, staked):
+    tx = market.submitUpdate(running_job, 1, UPDATE_HASH, CID, {"from": staked[0]})
+
+    assert market.updateHashOf(running_job, 1, staked[0]) == UPDATE_HASH
+    ev = tx.events["UpdateSubmitted"]
+    assert (ev["jobId"], ev["round"], ev["provider"], ev["updateCid"]) == (running_job, 1, staked[0], CID)
+    assert market.getJob(running_job)["submissions"] == 1
+
+
+def test_submit_update_reverts(market, running_job, staked, open_job):
+    with reverts("JobMarketWrongRound", running_job, 2, 1):
+        market.submitUpdate(running_job, 2, UPDATE_HASH, CID, {"from": staked[0]})
+    with reverts("JobMarketZeroHash"):
+        market.submitUpdate(running_job, 1, "0x" + "00" * 32, CID, {"from": staked[0]})
+    with reverts("JobMarketNotParticipant", running_job, staked[4].address):
+        market.submitUpdate(running_job, 1, UPDATE_HASH, CID, {"from": staked[4]})
+    market.submitUpdate(running_job, 1, UPDATE_HASH, CID, {"from": staked[0]})
+    with reverts("JobMarketAlreadySubmitted", running_job, 1, staked[0].address):
+        market.submitUpdate(running_job, 1, UPDATE_HASH, CID, {"from": staked[0]})
+    chain.sleep(3601)
+    chain.mine()
+    with reverts("JobMarketDeadlinePassed"):
+        market.submitUpdate(running_job, 1, UPDATE_HASH, CID, {"from": staked[1]})
+
+
+def test_commit_round_credits_used_providers(market, running_job, staked, coordinator):
+    submit_all(market, running_job, 1, staked[:3])
+
+    tx = market.commitRound(running_job, 1, GLOBAL_HASH, CID, bitmap(0, 1, 2), {"from": coordinator})
+
+    ev = tx.events["RoundCommitted"]
+    assert (ev["round"], ev["globalHash"], ev["usedCount"]) == (1, GLOBAL_HASH, 3)
+    stored = market.roundOf(running_job, 1)
+    assert (stored["globalHash"], stored["usedBitmap"]) == (GLOBAL_HASH, 7)
+    job = market.getJob(running_job)
+    assert job["committedRounds"] == 1 and job["credited"] == 30 * E18 and job["submissions"] == 0
+    assert market.claimable(running_job, staked[0]) == 99 * E18 // 10  # 10 minus 1 % fee
+    assert market.accruedFees(market.getJob(running_job)["paymentToken"]) == 3 * E18 // 10
+
+
+def test_commit_rejects_unused_submission_without_paying(market, running_job, staked, coordinator):
+    submit_all(market, running_job, 1, staked[:3])
+
+    tx = market.commitRound(running_job, 1, GLOBAL_HASH, CID, bitmap(0, 2), {"from": coordinator})
+
+    assert tx.events["UpdateRejected"]["provider"] == staked[1]
+    assert market.claimable(running_job, staked[1]) == 0
+    assert market.participantOf(running_job, staked[1])["missedRounds"] == 1
+    assert market.getJob(running_job)["activeCount"] == 3
+
+
+def test_commit_reverts(market, running_job, staked, coordinator, poster):
+    submit_all(market, running_job, 1, staked[:2])
+    with reverts("JobMarketNotCoordinator"):
+        market.commitRound(running_job, 1, GLOBAL_HASH, CID, bitmap(0, 1), {"from": poster})
+    with reverts("JobMarketWrongRound", running_job, 2, 1):
+        market.commitRound(running_job, 2, GLOBAL_HASH, CID, bitmap(0, 1), {"from": coordinator})
+    with reverts("JobMarketZeroHash"):
+        market.commitRound(running_job, 1, "0x" + "00" * 32, CID, bitmap(0, 1), {"from": coordinator})
+    with reverts("JobMarketInvalidUsedSet", running_job, bitmap(3), bitmap(0, 1, 2)):
+        market.commitRound(running_job, 1, GLOBAL_HASH, CID, bitmap(3), {"from": coordinator})
+    with reverts("JobMarketInvalidUsedSet", running_job, 0, bitmap(0, 1, 2)):
+        market.commitRound(running_job, 1, GLOBAL_HASH, CID, 0, {"from": coordinator})
+    # provider 2 has not submitted: using it is refused
+    with reverts("JobMarketUnsubmittedUpdateUsed", running_job, 1, 3, 2):
+        market.commitRound(running_job, 1, GLOBAL_HASH, CID, bitmap(0, 1, 2), {"from": coordinator})
+    # excluding it before the deadline would drop an honest provider: refused
+    with reverts("JobMarketDeadlineNotPassed"):
+        market.commitRound(running_job, 1, GLOBAL_HASH, CID, bitmap(0, 1), {"from": coordinator})
+
+
+def test_provider_timeout_drops_and_slashes(market, registry, token, running_job, staked, coordinator):
+    treasury = registry.treasury()
+    before = token.balanceOf(treasury)
+    submit_all(market, running_job, 1, staked[:2])
+    chain.sleep(3601)
+    chain.mine()
+
+    tx = market.commitRound(running_job, 1, GLOBAL_HASH, CID, bitmap(0, 1), {"from": coordinator})
+
+    assert tx.events["ProviderDropped"]["provider"] == staked[2]
+    assert token.balanceOf(treasury) - before == 50 * E18
+    assert registry.stakeOf(staked[2])["staked"] == 150 * E18
+    assert registry.stakeOf(staked[2])["locked"] == 0
+    assert registry.reputationOf(staked[2])["slashes"] == 1
+    job = market.getJob(running_job)
+    assert job["activeBitmap"] == bitmap(0, 1) and job["activeCount"] == 2
+    with reverts("JobMarketProviderDropped"):
+        market.submitUpdate(running_job, 2, UPDATE_HASH, CID, {"from": staked[2]})
+    assert market.claimable(running_job, staked[2]) == 0
+
+
+def test_commit_after_commit_deadline_reverts(market, running_job, staked, coordinator):
+    submit_all(market, running_job, 1, staked[:3])
+    chain.sleep(2 * 3600 + 1)
+    chain.mine()
+    with reverts("JobMarketDeadlinePassed"):
+        market.commitRound(running_job, 1, GLOBAL_HASH, CID, bitmap(0, 1, 2), {"from": coordinator})
+
+
+# ---------------------------------------------------------------------------- full lifecycles
+
+def _run_rounds(market, job_id, providers, coordinator, rounds):
+    for r in range(1, rounds + 1):
+        submit_all(market, job_id, r, providers)
+        market.commitRound(job_id, r, GLOBAL_HASH, CID, bitmap(*range(len(providers))), {"from": coordinator})
+
+
+def test_happy_path_pays_providers_and_refunds_rest(market, registry, token, poster, coordinator, staked):
+    params = job_params(token, coordinator, budget=100 * E18)  # max payout 90
+    job_id, _ = post(market, token, poster, params)
+    for p in staked[:2]:
+        market.joinJob(job_id, {"from": p})
+    market.startJob(job_id, {"from": coordinator})
+    _run_rounds(market, job_id, staked[:2], coordinator, 3)
+    with reverts("JobMarketNoRoundInProgress", job_id):
+        market.submitUpdate(job_id, 4, UPDATE_HASH, CID, {"from": staked[0]})
+
+    market.finalizeJob(job_id, {"from": staked[4]})
+    balances = [token.balanceOf(p) for p in staked[:2]]
+    for p in staked[:2]:
+        market.claim(job_id, {"from": p})
+    poster_before = token.balanceOf(poster)
+    market.claimRefund(job_id, {"from": poster})
+    market.withdrawFees(token, {"from": staked[4]})
+
+    for p, b in zip(staked[:2], balances):
+        assert token.balanceOf(p) - b == 3 * 99 * E18 // 10
+        assert registry.stakeOf(p)["locked"] == 0
+        rep = registry.reputationOf(p)
+        assert (rep["jobsCompleted"], rep["roundsDelivered"], rep["roundsMissed"]) == (1, 3, 0)
+    assert token.balanceOf(poster) - poster_before == 40 * E18  # 100 - 6 rounds * 10
+    assert registry.stakeOf(coordinator)["locked"] == 0
+    assert token.balanceOf(market) == 0
+    assert market.getJob(job_id)["state"] == FINISHED
+    with reverts("JobMarketNothingToClaim", job_id, staked[0].address):
+        market.claim(job_id, {"from": staked[0]})
+    with reverts("JobMarketNothingToClaim", job_id, poster.address):
+        market.claimRefund(job_id, {"from": poster})
+
+
+def test_claim_mid_job_then_rest_after(market, token, running_job, staked, coordinator):
+    _run_rounds(market, running_job, staked[:3], coordinator, 1)
+    before = token.balanceOf(staked[0])
+    tx = market.claim(running_job, {"from": staked[0]})
+    assert tx.events["RewardClaimed"]["rounds"] == 1
+    _run_rounds_from(market, running_job, staked[:3], coordinator, 2, 3)
+    market.claim(running_job, {"from": staked[0]})
+    assert token.balanceOf(staked[0]) - before == 3 * 99 * E18 // 10
+
+
+def _run_rounds_from(market, job_id, providers, coordinator, first, last):
+    for r in range(first, last + 1):
+        submit_all(market, job_id, r, providers)
+        market.commitRound(job_id, r, GLOBAL_HASH, CID, bitmap(*range(len(providers))), {"from": coordinator})
+
+
+def test_finalize_too_early_reverts(market, running_job):
+    with reverts("JobMarketRoundNotFinished", running_job, 0, 3):
+        market.finalizeJob(running_job)
+
+
+def test_finalize_early_when_providers_fall_below_minimum(market, token, registry, poster, coordinator, staked):
+    job_id, _ = post(market, token, poster, job_params(token, coordinator, min_providers=2, max_providers=2,
+                                                       budget=60 * E18))
+    for p in staked[:2]:
+        market.joinJob(job_id, {"from": p})
+    market.startJob(job_id, {"from": coordinator})
+    submit_all(market, job_id, 1, staked[:1])
+    chain.sleep(3601)
+    chain.mine()
+    market.commitRound(job_id, 1, GLOBAL_HASH, CID, bitmap(0), {"from": coordinator})
+
+    market.finalizeJob(job_id)
+
+    assert market.getJob(job_id)["state"] == FINISHED
+    assert market.refundable(job_id) == 50 * E18
+    assert registry.reputationOf(staked[1])["roundsMissed"] == 1
+
+
+def test_cancel_before_start_refunds_in_full(market, token, registry, open_job, staked, poster):
+    market.joinJob(open_job, {"from": staked[0]})
+    before = token.balanceOf(poster)
+
+    market.cancelJob(open_job, {"from": poster})
+    market.claimRefund(open_job, {"from": poster})
+
+    assert token.balanceOf(poster) - before == 90 * E18
+    assert registry.stakeOf(staked[0])["locked"] == 0
+    assert market.getJob(open_job)["state"] == CANCELLED
+    with reverts("JobMarketWrongState"):
+        market.joinJob(open_job, {"from": staked[1]})
+
+
+def test_cancel_by_others_only_after_start_grace(market, open_job, staked, poster):
+    with reverts("JobMarketDeadlineNotPassed"):
+        market.cancelJob(open_job, {"from": staked[0]})
+    chain.sleep(DAY + 3600 + 1)
+    chain.mine()
+    tx = market.cancelJob(open_job, {"from": staked[0]})
+    assert tx.events["JobCancelled"]["refund"] == 90 * E18
+
+
+def test_cancel_running_job_reverts(market, running_job, poster):
+    with reverts("JobMarketWrongState", running_job, RUNNING, OPEN):
+        market.cancelJob(running_job, {"from": poster})
+
+
+def test_refund_only_for_poster_and_after_end(market, open_job, staked, poster):
+    with reverts("JobMarketNotPoster", open_job, staked[0].address):
+        market.claimRefund(open_job, {"from": staked[0]})
+    with reverts("JobMarketNothingToClaim"):
+        market.claimRefund(open_job, {"from": poster})
+
+
+def test_coordinator_timeout_lets_poster_reclaim_and_slashes(market, registry, token, running_job, staked,
+                                                             coordinator, poster):
+    _run_rounds(market, running_job, staked[:3], coordinator, 1)
+    submit_all(market, running_job, 2, staked[:3])
+    with reverts("JobMarketDeadlineNotPassed"):
+        market.abortJob(running_job, {"from": poster})
+    chain.sleep(2 * 3600 + 1)
+    chain.mine()
+    treasury_before = token.balanceOf(registry.treasury())
+
+    tx = market.abortJob(running_job, {"from": poster})
+    market.claimRefund(running_job, {"from": poster})
+
+    assert tx.events["JobAborted"]["refund"] == 60 * E18
+    assert market.getJob(running_job)["state"] == ABORTED
+    assert token.balanceOf(registry.treasury()) - treasury_before == 50 * E18
+    assert registry.stakeOf(coordinator)["staked"] == 150 * E18
+    assert registry.reputationOf(coordinator)["slashes"] == 1
+    for p in staked[:3]:
+        assert registry.stakeOf(p)["locked"] == 0
+        assert market.claimable(running_job, p) == 99 * E18 // 10  # round 1 still payable
+
+
+def test_abort_after_last_round_reverts(market, running_job, staked, coordinator):
+    _run_rounds(market, running_job, staked[:3], coordinator, 3)
+    chain.sleep(3 * 3600)
+    chain.mine()
+    with reverts("JobMarketNoRoundInProgress", running_job):
+        market.abortJob(running_job)
+
+
+# ---------------------------------------------------------------------------- protocol
+
+def test_fee_setter_is_governance_only(market, gov, poster):
+    with reverts("AccessControlUnauthorizedAccount"):
+        market.setProtocolFeeBps(50, {"from": poster})
+    with reverts("JobMarketFeeTooHigh", 1001, 1000):
+        market.setProtocolFeeBps(1001, {"from": gov})
+    tx = market.setProtocolFeeBps(50, {"from": gov})
+    assert (tx.events["ProtocolFeeBpsSet"]["oldFeeBps"], tx.events["ProtocolFeeBpsSet"]["newFeeBps"]) == (100, 50)
+    assert market.protocolFeeBps() == 50
+
+
+def test_withdraw_fees_goes_to_treasury(market, registry, token, running_job, staked, coordinator):
+    with reverts("JobMarketNothingToClaim"):
+        market.withdrawFees(token)
+    _run_rounds(market, running_job, staked[:3], coordinator, 1)
+    before = token.balanceOf(registry.treasury())
+    market.withdrawFees(token)
+    assert token.balanceOf(registry.treasury()) - before == 3 * E18 // 10
+
+
+def test_fee_change_does_not_affect_posted_jobs(market, token, running_job, gov, staked, coordinator):
+    market.setProtocolFeeBps(0, {"from": gov})
+    _run_rounds(market, running_job, staked[:3], coordinator, 1)
+    assert market.claimable(running_job, staked[0]) == 99 * E18 // 10
+
+
+def test_reentrant_token_cannot_drain_escrow(market, registry, poster, coordinator, staked, ReentrantToken):
+    evil = ReentrantToken.deploy({"from": poster})
+    params = job_params(evil, coordinator, stake=0)
+    evil.approve(market, params[2], {"from": poster})
+    job_id = market.postJob(params, {"from": poster}).return_value
+    for p in staked[:2]:
+        market.joinJob(job_id, {"from": p})
+    market.startJob(job_id, {"from": coordinator})
+    submit_all(market, job_id, 1, staked[:2])
+    market.commitRound(job_id, 1, GLOBAL_HASH, CID, bitmap(0, 1), {"from": coordinator})
+    evil.arm(market, market.claim.encode_input(job_id), {"from": staked[0]})
+    escrow_before = evil.balanceOf(market)
+
+    market.claim(job_id, {"from": staked[0]})
+
+    assert evil.reentered() and not evil.reentrySucceeded()
+    assert escrow_before - evil.balanceOf(market) == 99 * E18 // 10
+    assert market.claimable(job_id, staked[0]) == 0
+
+
+def test_unknown_job_views_are_empty(market, staked):
+    assert market.getJob(42)["state"] == 0
+    assert market.claimable(42, staked[0]) == 0
+    assert market.providersOf(42) == []
