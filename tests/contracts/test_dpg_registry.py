@@ -220,8 +220,10 @@ def test_standard_changes_only_through_governance(dpg, gov, poster, asset, check
 
     tx = dpg.setStandard(2, CID, {"from": gov})
 
-    assert dpg.standard() == (2, CID) and dpg.standardCid(1) != ""
-    assert list(tx.events["StandardSet"].values()) == [1, 2, CID]
+    version, cid = dpg.standard()
+    assert (int(version), cid) == (2, CID) and dpg.standardCid(1) != ""
+    ev = tx.events["StandardSet"]
+    assert (ev["oldVersion"], ev["newVersion"], ev["cid"]) == (1, 2, CID)
     with reverts("DPGRegistryStaleStandard", 1, 2):  # the checker must re-check against the new standard
         dpg.attestCheck(asset, 1, True, REPORT, {"from": checker})
 
