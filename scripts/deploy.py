@@ -8,8 +8,10 @@ in the deployment-file format every OpenDPG component loads.
 
 from __future__ import annotations
 
+import importlib.util
 import json
-from dataclasses import asdict, dataclass, field
+import sys
+from dataclasses import asdict
 from pathlib import Path
 
 from brownie import (  # type: ignore[attr-defined]
@@ -29,33 +31,19 @@ GOVERNANCE_ROLE = web3.keccak(text="GOVERNANCE_ROLE").hex()
 STAKE_MANAGER_ROLE = web3.keccak(text="STAKE_MANAGER_ROLE").hex()
 CHECKER_ROLE = web3.keccak(text="CHECKER_ROLE").hex()
 DEFAULT_ADMIN_ROLE = "0x" + "00" * 32
-DAY = 86_400
 
 
-@dataclass
-class SuiteParams:
-    """Deployment parameters; the defaults are the development settings."""
+def _load_suite_module():
+    """python/opendpg/chain/suite.py, loaded by path: this virtualenv does not have opendpg's dependencies."""
+    path = Path(__file__).resolve().parents[1] / "python" / "opendpg" / "chain" / "suite.py"
+    spec = importlib.util.spec_from_file_location("opendpg_suite", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses resolve annotations through sys.modules
+    spec.loader.exec_module(module)
+    return module
 
-    token_supply: int = 1_000_000_000 * 10**18
-    min_stake: int = 100 * 10**18
-    unbonding_period: int = 7 * DAY
-    protocol_fee_bps: int = 100
-    timelock_delay: int = 2 * DAY
-    voting_delay_blocks: int = 1
-    voting_period_blocks: int = 50
-    proposal_threshold: int = 0
-    quorum_percent: int = 4
-    dpg_voting_period: int = 3 * DAY
-    dpg_quorum_bps: int = 400
-    dpg_approval_bps: int = 5000
-    certification_period: int = 365 * DAY
-    standard_version: int = 1
-    standard_cid: str = "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"
-    committee: list[str] = field(default_factory=list)
-    committee_threshold: int = 1
-    checkers: list[str] = field(default_factory=list)
-    # Who holds governance over the parameters: None = the timelock (production). Tests may name an account.
-    governance: str | None = None
+
+SuiteParams = _load_suite_module().SuiteParams
 
 
 def deploy_suite(deployer, params: SuiteParams) -> dict:

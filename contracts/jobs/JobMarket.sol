@@ -186,7 +186,8 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
         Job storage job = _job(jobId);
         uint256 deadline = _checkCommit(jobId, job, round, globalHash, usedBitmap);
         // Only the exceptions cost gas: active providers whose update was not used.
-        uint256 rejectedSubmissions = _settleExcluded(jobId, job, round, job.activeBitmap & ~usedBitmap, deadline);
+        (uint256 rejectedSubmissions, address[] memory dropped) =
+            _settleExcluded(jobId, job, round, job.activeBitmap & ~usedBitmap, deadline);
         uint256 used = Bitmap.popCount(usedBitmap);
         uint256 submittedByUsed = job.submissions - rejectedSubmissions;
         if (submittedByUsed != used) revert JobMarketUnsubmittedUpdateUsed(jobId, round, used, submittedByUsed);
@@ -194,6 +195,13 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
         uint64 nextDeadline = _creditRound(job, round, used);
         _rounds[jobId][round] = Round({globalHash: globalHash, usedBitmap: usedBitmap});
         emit RoundCommitted(jobId, round, globalHash, globalCid, usedBitmap, used, nextDeadline);
+        // Interactions last: slash the dropped providers' job stake.
+        uint256 stake = job.requiredStake;
+        if (stake != 0) {
+            for (uint256 i = 0; i < dropped.length; ++i) {
+                _registry.slashLocked(dropped[i], stake, MISSED_ROUND);
+            }
+        }
     }
 
     /// @inheritdoc IJobMarket
@@ -367,11 +375,14 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
     }
 
     /// @dev For each active provider outside the used set: reject its update if it sent one, else (only once
-    ///      the round deadline passed) drop and slash it. Returns how many of them had submitted.
+    ///      the round deadline passed) drop it. Returns how many of them had submitted, and the dropped
+    ///      providers, whose stake the caller slashes after all state changes.
     function _settleExcluded(uint256 jobId, Job storage job, uint16 round, uint256 excluded, uint256 deadline)
         private
-        returns (uint256 rejected)
+        returns (uint256 rejected, address[] memory dropped)
     {
+        dropped = new address[](Bitmap.popCount(excluded));
+        uint256 droppedCount;
         while (excluded != 0) {
             uint256 index = Bitmap.lowestBit(excluded);
             excluded &= excluded - 1;
@@ -388,10 +399,12 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
                 p.droppedAfter = round - 1;
                 job.activeBitmap &= ~(uint256(1) << index);
                 job.activeCount -= 1;
-                uint256 stake = job.requiredStake;
-                emit ProviderDropped(jobId, round, provider, stake);
-                if (stake != 0) _registry.slashLocked(provider, stake, MISSED_ROUND);
+                dropped[droppedCount++] = provider;
+                emit ProviderDropped(jobId, round, provider, job.requiredStake);
             }
+        }
+        assembly ("memory-safe") {
+            mstore(dropped, droppedCount) // shrink to the providers actually dropped
         }
     }
 

@@ -1,0 +1,55 @@
+"""The chain layer: deployment file, local chains, the transaction sender, revert decoding, event streams,
+and typed contract clients. Knows nothing of IPFS or federated learning."""
+
+from opendpg.chain.contracts import (
+    Capabilities,
+    Chain,
+    Job,
+    JobParams,
+    JobState,
+    Participant,
+    bitmap,
+    dataset_id,
+)
+from opendpg.chain.deploy import deploy_suite
+from opendpg.chain.deployment import Deployment
+from opendpg.chain.events import (
+    ChainEvent,
+    EventStream,
+    FileCheckpoint,
+    MemoryCheckpoint,
+    PollingHeads,
+    Position,
+    WebsocketHeads,
+)
+from opendpg.chain.local import LocalChain, dev_accounts, start_local_chain
+from opendpg.chain.reverts import RevertDecoder, revert_type
+from opendpg.chain.sender import TxSender, connect
+from opendpg.chain.suite import SuiteParams
+
+__all__ = [
+    "Capabilities",
+    "Chain",
+    "ChainEvent",
+    "Deployment",
+    "EventStream",
+    "FileCheckpoint",
+    "Job",
+    "JobParams",
+    "JobState",
+    "LocalChain",
+    "MemoryCheckpoint",
+    "Participant",
+    "PollingHeads",
+    "Position",
+    "RevertDecoder",
+    "SuiteParams",
+    "TxSender",
+    "WebsocketHeads",
+    "bitmap",
+    "connect",
+    "deploy_suite",
+    "dev_accounts",
+    "revert_type",
+    "start_local_chain",
+]

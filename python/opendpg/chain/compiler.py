@@ -1,0 +1,116 @@
+"""Compile the contract suite with py-solc-x, offline, through the solc-js wrapper.
+
+The settings are brownie's (``brownie-config.yaml``): solc 0.8.28, optimizer 200 runs, evm ``shanghai``,
+``@openzeppelin`` from ``node_modules``. Artifacts are cached under ``build/opendpg/`` keyed by a hash of
+every source file and the settings, so only a change recompiles.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from opendpg.config import project_root
+from opendpg.errors import CompilerError
+
+__all__ = ["Artifact", "compile_suite", "solc_binary", "standard_input"]
+
+SOLC_VERSION = "0.8.28"
+EVM_VERSION = "shanghai"
+REMAPPINGS = ["@openzeppelin/=node_modules/@openzeppelin/"]
+
+
+@dataclass(frozen=True)
+class Artifact:
+    name: str
+    source: str
+    abi: list[dict[str, Any]]
+    bytecode: str
+
+
+def solc_binary(root: Path | None = None) -> Path:
+    """The wrapper py-solc-x, brownie and slither use as ``solc`` (installed by ``make``)."""
+    root = root or project_root()
+    folder = Path(os.environ.get("SOLCX_BINARY_PATH", root / ".tools" / "solcx"))
+    binary = folder / f"solc-v{SOLC_VERSION}"
+    if not binary.exists():
+        raise CompilerError(f"no solc at {binary}: run `make setup` (it installs the solc-js wrapper)")
+    return binary
+
+
+def _sources(root: Path, include_tests: bool) -> list[str]:
+    files = sorted(p.relative_to(root).as_posix() for p in (root / "contracts").rglob("*.sol"))
+    return [f for f in files if include_tests or not f.startswith("contracts/test/")]
+
+
+def standard_input(root: Path | None = None, *, include_tests: bool = False) -> dict[str, Any]:
+    """The solc standard-JSON input for the suite (sources by URL, resolved by the wrapper's callback)."""
+    root = root or project_root()
+    return {
+        "language": "Solidity",
+        "sources": {path: {"urls": [path]} for path in _sources(root, include_tests)},
+        "settings": {
+            "evmVersion": EVM_VERSION,
+            "optimizer": {"enabled": True, "runs": 200},
+            "remappings": REMAPPINGS,
+            "outputSelection": {"*": {"*": ["abi", "evm.bytecode.object"], "": ["ast"]}},
+        },
+    }
+
+
+def _fingerprint(root: Path, spec: dict[str, Any]) -> str:
+    digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode())
+    for path in spec["sources"]:
+        digest.update(path.encode())
+        digest.update((root / path).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def compile_suite(root: Path | None = None, *, include_tests: bool = False) -> dict[str, Artifact]:
+    """Compile (or load from cache) every contract under ``contracts/``; returns artifacts by name."""
+    import solcx  # heavy import, only when compiling
+
+    root = root or project_root()
+    spec = standard_input(root, include_tests=include_tests)
+    cache = root / "build" / "opendpg" / f"artifacts-{_fingerprint(root, spec)}.json"
+    if cache.exists():
+        raw = json.loads(cache.read_text())
+        return {name: Artifact(**a) for name, a in raw.items()}
+    try:
+        output = solcx.compile_standard(
+            spec, solc_binary=solc_binary(root), allow_paths=[str(root)], base_path=str(root)
+        )
+    except solcx.exceptions.SolcError as exc:
+        raise CompilerError(f"solc failed: {exc}") from exc
+    artifacts: dict[str, Artifact] = {}
+    for source, contracts in output.get("contracts", {}).items():
+        for name, data in contracts.items():
+            bytecode = data["evm"]["bytecode"]["object"]
+            if bytecode:
+                artifacts[name] = Artifact(name=name, source=source, abi=data["abi"], bytecode="0x" + bytecode)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps({n: a.__dict__ for n, a in artifacts.items()}))
+    return artifacts
+
+
+def main() -> None:
+    """``python -m opendpg.chain.compiler --write-input PATH``: the standard-JSON input, for slither."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--write-input", type=Path, help="write the solc standard-JSON input here and exit")
+    args = parser.parse_args()
+    if args.write_input:
+        args.write_input.parent.mkdir(parents=True, exist_ok=True)
+        args.write_input.write_text(json.dumps(standard_input(), indent=1))
+        return
+    for name in sorted(compile_suite()):
+        print(name)
+
+
+if __name__ == "__main__":
+    main()

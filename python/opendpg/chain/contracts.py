@@ -1,0 +1,346 @@
+"""Thin typed wrappers over the suite's contracts, bound to one sender (account)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import astuple, dataclass, field
+from enum import IntEnum
+from typing import Any
+
+from web3 import Web3
+from web3.contract import Contract
+from web3.logs import DISCARD
+from web3.types import TxReceipt
+
+from opendpg.chain.deployment import Deployment
+from opendpg.chain.reverts import RevertDecoder
+from opendpg.chain.sender import TxSender
+from opendpg.errors import OpenDPGValueError
+
+__all__ = [
+    "Capabilities",
+    "Chain",
+    "DPGRegistryClient",
+    "Job",
+    "JobMarketClient",
+    "JobParams",
+    "JobState",
+    "NodeRegistryClient",
+    "Participant",
+    "TokenClient",
+    "bitmap",
+    "dataset_id",
+]
+
+
+def dataset_id(name: str) -> bytes:
+    """Catalog id of a dataset: keccak256 of its catalog name."""
+    return bytes(Web3.keccak(text=name))
+
+
+def bitmap(indices: Iterable[int]) -> int:
+    value = 0
+    for i in indices:
+        if not 0 <= i < 255:
+            raise OpenDPGValueError(f"provider index {i} out of range 0..254")
+        value |= 1 << i
+    return value
+
+
+class JobState(IntEnum):
+    NONE = 0
+    OPEN = 1
+    RUNNING = 2
+    FINISHED = 3
+    CANCELLED = 4
+    ABORTED = 5
+
+
+@dataclass(frozen=True)
+class JobParams:
+    spec_cid: str
+    payment_token: str
+    budget: int
+    reward_per_round: int
+    rounds: int
+    min_providers: int
+    max_providers: int
+    required_stake: int
+    join_deadline: int
+    round_timeout: int
+    coordinator: str
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        return astuple(self)
+
+
+@dataclass(frozen=True)
+class Job:
+    state: JobState
+    rounds: int
+    committed_rounds: int
+    min_providers: int
+    max_providers: int
+    provider_count: int
+    active_count: int
+    submissions: int
+    round_timeout: int
+    join_deadline: int
+    round_deadline: int
+    fee_bps: int
+    payment_token: str
+    reward_per_round: int
+    poster: str
+    required_stake: int
+    coordinator: str
+    refund_claimed: bool
+    budget: int
+    credited: int
+    active_bitmap: int
+
+    @classmethod
+    def from_tuple(cls, raw: Iterable[Any]) -> Job:
+        values = list(raw)
+        values[0] = JobState(values[0])
+        return cls(*values)
+
+
+@dataclass(frozen=True)
+class Participant:
+    slot: int
+    dropped: bool
+    missed_rounds: int
+    dropped_after: int
+    claimed_rounds: int
+
+    @property
+    def index(self) -> int | None:
+        return self.slot - 1 if self.slot else None
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    gpu_model: str
+    gpu_memory_mib: int
+    cpu_cores: int
+    ram_mib: int
+    region: str
+    datasets: list[str] = field(default_factory=list)  # catalog names; stored on-chain as their ids
+    metadata_cid: str = ""
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        return (self.gpu_model, self.gpu_memory_mib, self.cpu_cores, self.ram_mib, self.region,
+                [dataset_id(d) for d in self.datasets], self.metadata_cid)
+
+
+class _Client:
+    name = ""
+
+    def __init__(self, chain: Chain) -> None:
+        self.chain = chain
+        self.sender = chain.sender
+        self.contract: Contract = chain.deployment.contract(chain.w3, self.name)
+
+    @property
+    def address(self) -> str:
+        return str(self.contract.address)
+
+    def _tx(self, fn: Any, **kwargs: Any) -> TxReceipt:
+        return self.sender.transact(fn, **kwargs)
+
+    def _call(self, fn: Any) -> Any:
+        return self.sender.call(fn)
+
+    def events(self, receipt: TxReceipt, event: str) -> list[dict[str, Any]]:
+        return [dict(e["args"]) for e in getattr(self.contract.events, event)().process_receipt(receipt,
+                                                                                                   errors=DISCARD)]
+
+
+class TokenClient(_Client):
+    name = "CommonsToken"
+
+    def balance_of(self, account: str) -> int:
+        return int(self._call(self.contract.functions.balanceOf(account)))
+
+    def allowance(self, owner: str, spender: str) -> int:
+        return int(self._call(self.contract.functions.allowance(owner, spender)))
+
+    def approve(self, spender: str, amount: int) -> TxReceipt:
+        return self._tx(self.contract.functions.approve(spender, amount))
+
+    def ensure_allowance(self, spender: str, amount: int) -> None:
+        if self.allowance(self.sender.address, spender) < amount:
+            self.approve(spender, amount)
+
+    def transfer(self, to: str, amount: int) -> TxReceipt:
+        return self._tx(self.contract.functions.transfer(to, amount))
+
+    def delegate(self, delegatee: str) -> TxReceipt:
+        return self._tx(self.contract.functions.delegate(delegatee))
+
+    def votes(self, account: str) -> int:
+        return int(self._call(self.contract.functions.getVotes(account)))
+
+
+class NodeRegistryClient(_Client):
+    name = "NodeRegistry"
+
+    def register(self, capabilities: Capabilities, stake: int) -> TxReceipt:
+        self.chain.token.ensure_allowance(self.address, stake)
+        return self._tx(self.contract.functions.register(capabilities.as_tuple(), stake))
+
+    def update_capabilities(self, capabilities: Capabilities) -> TxReceipt:
+        return self._tx(self.contract.functions.updateCapabilities(capabilities.as_tuple()))
+
+    def add_stake(self, amount: int) -> TxReceipt:
+        self.chain.token.ensure_allowance(self.address, amount)
+        return self._tx(self.contract.functions.addStake(amount))
+
+    def request_unbonding(self, amount: int) -> TxReceipt:
+        return self._tx(self.contract.functions.requestUnbonding(amount))
+
+    def withdraw_unbonded(self) -> TxReceipt:
+        return self._tx(self.contract.functions.withdrawUnbonded())
+
+    def is_registered(self, node: str) -> bool:
+        return bool(self._call(self.contract.functions.isRegistered(node)))
+
+    def stake_of(self, node: str) -> dict[str, int]:
+        staked, locked, unbonding, ready = self._call(self.contract.functions.stakeOf(node))
+        return {"staked": staked, "locked": locked, "unbonding": unbonding, "unbonding_ready_at": ready}
+
+    def free_stake(self, node: str) -> int:
+        return int(self._call(self.contract.functions.freeStake(node)))
+
+    def reputation_of(self, node: str) -> dict[str, int]:
+        jobs, delivered, missed, slashes = self._call(self.contract.functions.reputationOf(node))
+        return {"jobs_completed": jobs, "rounds_delivered": delivered, "rounds_missed": missed, "slashes": slashes}
+
+    def holds_dataset(self, node: str, dataset: str) -> bool:
+        return bool(self._call(self.contract.functions.holdsDataset(node, dataset_id(dataset))))
+
+    def min_stake(self) -> int:
+        return int(self._call(self.contract.functions.minStake()))
+
+
+class JobMarketClient(_Client):
+    name = "JobMarket"
+
+    def post_job(self, params: JobParams) -> int:
+        """Approve the budget if needed, post, and return the new job id."""
+        self.chain.token_at(params.payment_token).ensure_allowance(self.address, params.budget)
+        receipt = self._tx(self.contract.functions.postJob(params.as_tuple()))
+        return int(self.events(receipt, "JobPosted")[0]["jobId"])
+
+    def join_job(self, job_id: int) -> TxReceipt:
+        return self._tx(self.contract.functions.joinJob(job_id))
+
+    def start_job(self, job_id: int) -> TxReceipt:
+        return self._tx(self.contract.functions.startJob(job_id))
+
+    def submit_update(self, job_id: int, round_: int, update_hash: bytes, cid: str) -> TxReceipt:
+        return self._tx(self.contract.functions.submitUpdate(job_id, round_, update_hash, cid))
+
+    def commit_round(self, job_id: int, round_: int, global_hash: bytes, cid: str, used: Iterable[int]) -> TxReceipt:
+        """Commit ``round_`` using the updates of the providers at join indices ``used``."""
+        return self._tx(self.contract.functions.commitRound(job_id, round_, global_hash, cid, bitmap(used)))
+
+    def finalize_job(self, job_id: int) -> TxReceipt:
+        return self._tx(self.contract.functions.finalizeJob(job_id))
+
+    def cancel_job(self, job_id: int) -> TxReceipt:
+        return self._tx(self.contract.functions.cancelJob(job_id))
+
+    def abort_job(self, job_id: int) -> TxReceipt:
+        return self._tx(self.contract.functions.abortJob(job_id))
+
+    def claim(self, job_id: int) -> int:
+        receipt = self._tx(self.contract.functions.claim(job_id))
+        return int(self.events(receipt, "RewardClaimed")[0]["amount"])
+
+    def claim_refund(self, job_id: int) -> int:
+        receipt = self._tx(self.contract.functions.claimRefund(job_id))
+        return int(self.events(receipt, "RefundClaimed")[0]["amount"])
+
+    def get_job(self, job_id: int) -> Job:
+        return Job.from_tuple(self._call(self.contract.functions.getJob(job_id)))
+
+    def job_count(self) -> int:
+        return int(self._call(self.contract.functions.jobCount()))
+
+    def providers_of(self, job_id: int) -> list[str]:
+        return list(self._call(self.contract.functions.providersOf(job_id)))
+
+    def participant_of(self, job_id: int, provider: str) -> Participant:
+        return Participant(*self._call(self.contract.functions.participantOf(job_id, provider)))
+
+    def update_hash_of(self, job_id: int, round_: int, provider: str) -> bytes:
+        return bytes(self._call(self.contract.functions.updateHashOf(job_id, round_, provider)))
+
+    def round_of(self, job_id: int, round_: int) -> tuple[bytes, int]:
+        global_hash, used = self._call(self.contract.functions.roundOf(job_id, round_))
+        return bytes(global_hash), int(used)
+
+    def claimable(self, job_id: int, provider: str) -> int:
+        return int(self._call(self.contract.functions.claimable(job_id, provider)))
+
+    def refundable(self, job_id: int) -> int:
+        return int(self._call(self.contract.functions.refundable(job_id)))
+
+
+class DPGRegistryClient(_Client):
+    name = "DPGRegistry"
+
+    def register_asset(self, kind: int, metadata_cid: str, licence: str) -> int:
+        receipt = self._tx(self.contract.functions.registerAsset(kind, metadata_cid, licence))
+        return int(self.events(receipt, "AssetRegistered")[0]["assetId"])
+
+    def request_certification(self, asset_id: int) -> TxReceipt:
+        return self._tx(self.contract.functions.requestCertification(asset_id))
+
+    def attest_check(self, asset_id: int, standard_version: int, passed: bool, report_cid: str) -> TxReceipt:
+        return self._tx(self.contract.functions.attestCheck(asset_id, standard_version, passed, report_cid))
+
+    def cast_vote(self, asset_id: int, support: bool) -> TxReceipt:
+        return self._tx(self.contract.functions.castVote(asset_id, support))
+
+    def close_vote(self, asset_id: int) -> TxReceipt:
+        return self._tx(self.contract.functions.closeVote(asset_id))
+
+    def committee_decide(self, asset_id: int, approve: bool, reason_cid: str = "") -> TxReceipt:
+        return self._tx(self.contract.functions.committeeDecide(asset_id, approve, reason_cid))
+
+    def is_certified(self, asset_id: int) -> bool:
+        return bool(self._call(self.contract.functions.isCertified(asset_id)))
+
+    def standard(self) -> tuple[int, str]:
+        version, cid = self._call(self.contract.functions.standard())
+        return int(version), str(cid)
+
+
+class Chain:
+    """A deployment, a web3 client and one account's sender, with a client per contract."""
+
+    def __init__(self, w3: Web3, deployment: Deployment, sender: TxSender) -> None:
+        deployment.check_chain(w3)
+        self.w3 = w3
+        self.deployment = deployment
+        self.sender = sender
+        sender.decoder = RevertDecoder(deployment.abis())
+        self.token = TokenClient(self)
+        self.registry = NodeRegistryClient(self)
+        self.market = JobMarketClient(self)
+        self.dpg = DPGRegistryClient(self)
+
+    def token_at(self, address: str) -> TokenClient:
+        """A client for a payment token (any ERC20; the commons token by default)."""
+        if Web3.to_checksum_address(address) == self.token.address:
+            return self.token
+        client = TokenClient(self)
+        client.contract = self.w3.eth.contract(address=Web3.to_checksum_address(address),
+                                               abi=self.token.contract.abi)
+        return client
+
+    def as_account(self, sender: TxSender) -> Chain:
+        """The same deployment, acting as another account."""
+        return Chain(self.w3, self.deployment, sender)

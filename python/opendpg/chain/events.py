@@ -1,0 +1,302 @@
+"""Follow contract events: resume from a persisted checkpoint, wait for confirmations, never hand an
+event to the handler twice after a restart.
+
+How it works: a *head source* says when the chain grew (a websocket ``newHeads`` subscription, or HTTP
+polling as the fallback); the stream then reads logs with ``eth_getLogs`` over the contiguous range from
+its checkpoint up to ``head - confirmations``, decodes them, and hands them to the handler one at a time
+in chain order. After each handled event the checkpoint (block, log index) is written atomically, so a
+restart continues right after the last event handled. Because the log ranges are contiguous, a dropped
+websocket or a node restart can delay events but never lose them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from eth_utils import event_abi_to_log_topic
+from web3 import Web3
+from web3._utils.events import get_event_data
+
+from opendpg.chain.deployment import Deployment
+from opendpg.errors import ChainUnavailableError, OpenDPGValueError
+
+__all__ = [
+    "ChainEvent",
+    "Checkpoint",
+    "EventStream",
+    "FileCheckpoint",
+    "HeadSource",
+    "MemoryCheckpoint",
+    "PollingHeads",
+    "Position",
+    "WebsocketHeads",
+]
+
+log = logging.getLogger(__name__)
+MAX_RANGE = 2_000  # blocks per eth_getLogs request
+
+
+@dataclass(frozen=True, order=True)
+class Position:
+    """The last event handled: block number and log index within the block (-1: nothing in that block)."""
+
+    block: int
+    log_index: int = -1
+
+
+@dataclass(frozen=True)
+class ChainEvent:
+    contract: str
+    name: str
+    args: dict[str, Any]
+    block_number: int
+    log_index: int
+    tx_hash: str
+    address: str
+
+    @property
+    def position(self) -> Position:
+        return Position(self.block_number, self.log_index)
+
+
+# ---------------------------------------------------------------------- checkpoints
+
+class Checkpoint(Protocol):
+    def load(self) -> Position | None: ...
+
+    def save(self, position: Position) -> None: ...
+
+
+class FileCheckpoint:
+    """A JSON file written atomically (write, fsync, rename)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def load(self) -> Position | None:
+        try:
+            raw = json.loads(self.path.read_text())
+            return Position(int(raw["block"]), int(raw["log_index"]))
+        except FileNotFoundError:
+            return None
+        except (ValueError, KeyError, TypeError) as exc:
+            raise OpenDPGValueError(f"checkpoint {self.path} is corrupt ({exc}): delete it to replay from the start")
+
+    def save(self, position: Position) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        with open(tmp, "w") as f:
+            json.dump({"block": position.block, "log_index": position.log_index}, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.path)
+
+
+class MemoryCheckpoint:
+    def __init__(self, position: Position | None = None) -> None:
+        self.position = position
+
+    def load(self) -> Position | None:
+        return self.position
+
+    def save(self, position: Position) -> None:
+        self.position = position
+
+
+# ---------------------------------------------------------------------- head sources
+
+class HeadSource(Protocol):
+    """Tells the stream that the chain may have grown."""
+
+    async def wait(self, timeout: float) -> None:
+        """Return when a new block is announced, or after ``timeout`` seconds."""
+
+    async def close(self) -> None: ...
+
+
+class PollingHeads:
+    """No push channel: just sleep ``interval`` between reads."""
+
+    def __init__(self, interval: float = 0.5) -> None:
+        self.interval = interval
+
+    async def wait(self, timeout: float) -> None:
+        await asyncio.sleep(min(self.interval, timeout))
+
+    async def close(self) -> None:
+        return None
+
+
+class WebsocketHeads:
+    """``eth_subscribe("newHeads")`` over a websocket; reconnects in the background, and while it is down
+    the stream still polls every ``fallback_interval`` seconds."""
+
+    def __init__(self, ws_url: str, fallback_interval: float = 0.5) -> None:
+        self.ws_url = ws_url
+        self.fallback_interval = fallback_interval
+        self._event = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.connected = False
+
+    async def start(self) -> WebsocketHeads:
+        self._task = asyncio.create_task(self._run())
+        return self
+
+    async def _run(self) -> None:
+        from websockets.asyncio.client import connect
+
+        delay = 0.1
+        while True:
+            try:
+                async with connect(self.ws_url, open_timeout=5, max_size=2**24) as ws:
+                    await ws.send(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_subscribe",
+                                              "params": ["newHeads"]}))
+                    reply = json.loads(await ws.recv())
+                    if "error" in reply:
+                        raise ConnectionError(f"eth_subscribe refused: {reply['error']}")
+                    self.connected, delay = True, 0.1
+                    self._event.set()  # catch up on whatever happened while disconnected
+                    async for message in ws:
+                        if json.loads(message).get("method") == "eth_subscription":
+                            self._event.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if self.connected:
+                    log.warning("websocket %s lost (%s); polling until it is back", self.ws_url, exc)
+                self.connected = False
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+    async def wait(self, timeout: float) -> None:
+        limit = timeout if self.connected else min(timeout, self.fallback_interval)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._event.wait(), limit)
+        self._event.clear()
+
+    async def close(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
+# ---------------------------------------------------------------------- the stream
+
+class EventStream:
+    """Decoded events of chosen contracts of a deployment, in chain order, from a checkpoint."""
+
+    def __init__(
+        self,
+        w3: Web3,
+        deployment: Deployment,
+        contracts: Iterable[str],
+        *,
+        events: Iterable[str] | None = None,
+        checkpoint: Checkpoint | None = None,
+        heads: HeadSource | None = None,
+        confirmations: int = 0,
+        start_block: int | None = None,
+    ) -> None:
+        if confirmations < 0:
+            raise OpenDPGValueError("confirmations: must be 0 or more")
+        self.w3 = w3
+        self.checkpoint = checkpoint or MemoryCheckpoint()
+        self.heads = heads or PollingHeads()
+        self.confirmations = confirmations
+        wanted = set(events) if events is not None else None
+        self._decoders: dict[bytes, tuple[str, dict[str, Any]]] = {}
+        self._addresses: dict[str, str] = {}
+        for name in contracts:
+            record = deployment.contracts.get(name)
+            if record is None:
+                raise OpenDPGValueError(f"contracts: {name!r} is not in the deployment")
+            self._addresses[Web3.to_checksum_address(record.address)] = name
+            for item in record.abi:
+                if item.get("type") == "event" and (wanted is None or item["name"] in wanted):
+                    self._decoders[event_abi_to_log_topic(item)] = (name, item)
+        if wanted is not None:
+            missing = wanted - {abi["name"] for _, abi in self._decoders.values()}
+            if missing:
+                raise OpenDPGValueError(f"events: {sorted(missing)} not emitted by {sorted(self._addresses.values())}")
+        saved = self.checkpoint.load()
+        first = deployment.start_block if start_block is None else start_block
+        self.position = saved if saved is not None else Position(first - 1)
+
+    async def run(self, handler: Callable[[ChainEvent], Awaitable[None]], stop: asyncio.Event | None = None) -> None:
+        """Hand each event to ``handler``; checkpoint after each one returns. Ends when ``stop`` is set."""
+        async for event in self.events(stop):
+            await handler(event)
+            self.commit(event.position)
+
+    async def events(self, stop: asyncio.Event | None = None) -> AsyncIterator[ChainEvent]:
+        """Yield events; the caller must ``commit(event.position)`` after handling each (``run`` does)."""
+        stop = stop or asyncio.Event()
+        backoff = 0.1
+        while not stop.is_set():
+            try:
+                batch = await asyncio.to_thread(self._read_new)
+                backoff = 0.1
+            except ChainUnavailableError as exc:
+                log.warning("chain unavailable (%s); retrying in %.1f s", exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            for event in batch:
+                if stop.is_set():
+                    return
+                if event.position > self.position:
+                    yield event
+            if batch:
+                continue  # more may have arrived while handling
+            await self.heads.wait(timeout=5.0)
+
+    def commit(self, position: Position) -> None:
+        if position > self.position:
+            self.position = position
+            self.checkpoint.save(position)
+
+    def _read_new(self) -> list[ChainEvent]:
+        try:
+            head = int(self.w3.eth.block_number)
+        except Exception as exc:
+            raise ChainUnavailableError(str(exc)) from exc
+        safe = head - self.confirmations
+        first = self.position.block if self.position.log_index >= 0 else self.position.block + 1
+        if safe < first:
+            return []
+        events: list[ChainEvent] = []
+        for start in range(first, safe + 1, MAX_RANGE):
+            end = min(start + MAX_RANGE - 1, safe)
+            try:
+                logs = self.w3.eth.get_logs({"fromBlock": start, "toBlock": end,
+                                             "address": list(self._addresses),
+                                             "topics": [list(self._decoders)]})  # type: ignore[typeddict-item]
+            except Exception as exc:
+                raise ChainUnavailableError(str(exc)) from exc
+            events.extend(self._decode(entry) for entry in logs)
+        if not events and safe > self.position.block:
+            self.commit(Position(safe, -1))  # nothing up to `safe`: these blocks are done
+        events.sort(key=lambda e: e.position)
+        return events
+
+    def _decode(self, entry: Any) -> ChainEvent:
+        contract, abi = self._decoders[bytes(entry["topics"][0])]
+        data = get_event_data(self.w3.codec, abi, entry)
+        return ChainEvent(
+            contract=contract,
+            name=data["event"],
+            args=dict(data["args"]),
+            block_number=int(data["blockNumber"]),
+            log_index=int(data["logIndex"]),
+            tx_hash=data["transactionHash"].to_0x_hex(),
+            address=str(data["address"]),
+        )
