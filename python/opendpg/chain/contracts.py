@@ -262,6 +262,10 @@ class JobMarketClient(_Client):
         receipt = self._tx(self.contract.functions.claimRefund(job_id))
         return int(self.events(receipt, "RefundClaimed")[0]["amount"])
 
+    def withdraw_fees(self, token: str) -> int:
+        receipt = self._tx(self.contract.functions.withdrawFees(token))
+        return int(self.events(receipt, "FeesWithdrawn")[0]["amount"])
+
     def get_job(self, job_id: int) -> Job:
         return Job.from_tuple(self._call(self.contract.functions.getJob(job_id)))
 

@@ -41,6 +41,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 def _binary(name: str) -> str:
     local = project_root() / "node_modules" / ".bin" / name
     if local.exists():
@@ -96,6 +105,8 @@ class LocalChain:
     def start(self, timeout: float = 60.0) -> LocalChain:
         if self.process is not None:
             raise LocalChainError(f"{self.kind} already running (pid {self.pid})")
+        if not _port_free(self.port):
+            raise LocalChainError(f"port {self.port} is in use: stop what runs there or pick another port")
         log = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
         self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout

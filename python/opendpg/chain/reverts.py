@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from eth_abi import decode as abi_decode
-from eth_utils import keccak
+from eth_utils import keccak, to_checksum_address
 
 from opendpg.errors import ContractRevert
 
@@ -77,7 +77,8 @@ class RevertDecoder:
                 return revert_type("Panic")("Panic", {"code": code, "meaning": meaning}, data=raw, tx_hash=tx_hash)
             if selector in self._errors:
                 name, types, names = self._errors[selector]
-                values = abi_decode(types, body)
+                values = [to_checksum_address(v) if t == "address" else v
+                          for t, v in zip(types, abi_decode(types, body), strict=True)]
                 return revert_type(name)(name, dict(zip(names, values, strict=True)), data=raw, tx_hash=tx_hash)
         except Exception:  # undecodable body: report the raw data rather than fail while reporting
             pass

@@ -81,8 +81,7 @@ class TxSender:
 
     def transact(self, fn: ContractFunction, *, value: int = 0, gas: int | None = None) -> TxReceipt:
         """Send a contract call as a transaction and wait until it is mined; raise ContractRevert on revert."""
-        tx_hash = self.send(fn, value=value, gas=gas)
-        return self.wait(tx_hash, fn)
+        return self.wait(self.send(fn, value=value, gas=gas))
 
     def send(self, fn: ContractFunction | ContractConstructor, *, value: int = 0, gas: int | None = None) -> HexBytes:
         """Estimate, sign and send; return the hash without waiting for the receipt."""
@@ -122,7 +121,7 @@ class TxSender:
                 raise ChainUnavailableError(f"sending the transaction failed: {exc}") from exc
         raise TransactionError(f"could not find a usable nonce for {self.address} after {attempt + 1} attempts")
 
-    def wait(self, tx_hash: HexBytes, fn: ContractFunction | ContractConstructor | None = None) -> TxReceipt:
+    def wait(self, tx_hash: HexBytes) -> TxReceipt:
         """Wait for the receipt; a reverted transaction raises its decoded ContractRevert."""
         try:
             receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.receipt_timeout, poll_latency=0.02)

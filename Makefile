@@ -1,0 +1,67 @@
+# OpenDPG Compute. `make test` and `make demo` set everything up first, idempotently and offline-safe:
+# .venv (opendpg + dev tools), .venv-brownie (brownie, pinned apart: its exact pins clash with ours),
+# node_modules (anvil, ganache, solc-js, OpenZeppelin; `npm ci` from the lock), and the solc wrapper.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+ROOT := $(CURDIR)
+VENV := $(ROOT)/.venv
+BVENV := $(ROOT)/.venv-brownie
+SOLC := $(ROOT)/.tools/solcx/solc-v0.8.28
+export SOLCX_BINARY_PATH := $(ROOT)/.tools/solcx
+export PATH := $(ROOT)/node_modules/.bin:$(VENV)/bin:$(PATH)
+export PYTHONDONTWRITEBYTECODE := 1
+BROWNIE := $(BVENV)/bin/brownie
+BROWNIE_FLAGS := -W ignore::FutureWarning -p no:cacheprovider
+
+.PHONY: setup test test-contracts test-contracts-ganache test-python lint slither demo bench clean
+
+setup: $(VENV)/.installed $(BVENV)/.installed node_modules/.installed $(SOLC)
+
+$(VENV)/.installed: pyproject.toml python/constraints.txt
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q -c python/constraints.txt -e '.[dev]'
+	touch $@
+
+$(BVENV)/.installed: scripts/brownie-constraints.txt
+	test -x $(BVENV)/bin/python || $(PYTHON) -m venv $(BVENV)
+	$(BVENV)/bin/pip install -q -c scripts/brownie-constraints.txt eth-brownie==1.22.0
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(SOLC): scripts/tools/solc.cjs
+	mkdir -p $(dir $@)
+	ln -sf ../../scripts/tools/solc.cjs $@
+	$@ --version >/dev/null
+
+test: setup lint slither test-python test-contracts test-contracts-ganache
+
+test-contracts: setup
+	$(BROWNIE) test tests/contracts --network anvil $(BROWNIE_FLAGS)
+
+test-contracts-ganache: setup
+	$(BROWNIE) test tests/contracts --network ganache-cli $(BROWNIE_FLAGS)
+
+test-python: setup
+	$(VENV)/bin/pytest tests/python
+
+lint: setup
+	$(VENV)/bin/ruff check python tests scripts
+	$(VENV)/bin/mypy
+
+slither: setup
+	$(VENV)/bin/python -m opendpg.chain.compiler --write-input build/slither-input.json
+	$(VENV)/bin/slither build/slither-input.json --compile-force-framework solc-json --solc $(SOLC) \
+		--filter-paths node_modules --exclude-informational --exclude-low --exclude-optimization --fail-medium
+
+demo: setup
+	$(VENV)/bin/opendpg demo
+
+bench: setup
+	$(VENV)/bin/python scripts/bench_gas.py --out bench-results/gas.json
+
+clean:
+	rm -rf build reports .opendpg bench-results .hypothesis
