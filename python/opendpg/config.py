@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings", "project_root"]
+from opendpg.errors import ConfigError
+
+__all__ = ["Settings", "load_settings", "project_root"]
 
 
 def project_root() -> Path:
@@ -32,3 +35,26 @@ class Settings(BaseSettings):
     confirmations: int = Field(default=0, ge=0, le=128, description="blocks an event must be buried under")
     poll_interval: float = Field(default=0.5, gt=0, le=60, description="seconds between polls without websocket")
     tx_timeout: float = Field(default=120.0, gt=0, description="seconds to wait for a receipt")
+
+    @field_validator("rpc_url", "ws_url", "private_key", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @field_validator("private_key")
+    @classmethod
+    def _hex_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.fullmatch(r"(0x)?[0-9a-fA-F]{64}", value.get_secret_value()):
+            raise ValueError("must be 64 hex digits (32 bytes), optionally prefixed with 0x")
+        return value
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment, with errors that name the variable at fault."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"OPENDPG_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"invalid settings: {problems}") from None

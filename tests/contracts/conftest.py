@@ -11,7 +11,7 @@ import pytest
 from brownie import chain, web3
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-from deploy import SuiteParams, deploy_suite  # noqa: E402
+from deploy import SuiteParams, deploy_suite
 
 E18 = 10**18
 DAY = 86_400

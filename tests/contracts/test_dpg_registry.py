@@ -2,6 +2,7 @@
 
 import pytest
 from brownie import ZERO_ADDRESS, chain
+
 from conftest import CID, DAY, reverts
 
 DATASET, MODEL, SOFTWARE, COMPUTE = 0, 1, 2, 3

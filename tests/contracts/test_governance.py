@@ -2,8 +2,9 @@
 
 import pytest
 from brownie import chain, web3
-from conftest import E18, reverts
 from deploy import SuiteParams, deploy_suite
+
+from conftest import E18, reverts
 
 NEW_CID = "bafkreinewstandardnewstandardnewstandardnewstandardnewstan"
 PENDING, ACTIVE, CANCELED, DEFEATED, SUCCEEDED, QUEUED, EXPIRED, EXECUTED = range(8)
@@ -46,10 +47,10 @@ def _propose_and_vote(dao, proposer, votes, description):
 
 
 def test_standard_change_full_lifecycle(dao, accounts):
-    governor, timelock, dpg, registry = (dao[n] for n in ("OpenDPGGovernor", "OpenDPGTimelock", "DPGRegistry",
-                                                           "NodeRegistry"))
-    proposal_id, args = _propose_and_vote(dao, accounts[1], [(accounts[1], FOR), (accounts[2], FOR), (accounts[3], AGAINST)],
-                                          "Publish DPG Standard v2 and raise min stake")
+    names = ("OpenDPGGovernor", "OpenDPGTimelock", "DPGRegistry", "NodeRegistry")
+    governor, timelock, dpg, registry = (dao[n] for n in names)
+    votes = [(accounts[1], FOR), (accounts[2], FOR), (accounts[3], AGAINST)]
+    proposal_id, args = _propose_and_vote(dao, accounts[1], votes, "Publish DPG Standard v2 and raise min stake")
     assert governor.state(proposal_id) == SUCCEEDED
     with reverts("TimelockUnexpectedOperationState"):  # not queued yet
         timelock.executeBatch(args[0], args[1], args[2], "0x" + "00" * 32, args[3], {"from": accounts[5]})

@@ -1,8 +1,18 @@
 """JobMarket: escrow, joins, the update ledger, rounds, rewards, timeouts."""
 
 from brownie import ZERO_ADDRESS, chain
+
 from conftest import (
-    CID, DAY, E18, GLOBAL_HASH, UPDATE_HASH, bitmap, job_params, post, register, reverts, submit_all,
+    CID,
+    DAY,
+    E18,
+    GLOBAL_HASH,
+    UPDATE_HASH,
+    bitmap,
+    job_params,
+    post,
+    reverts,
+    submit_all,
 )
 
 OPEN, RUNNING, FINISHED, CANCELLED, ABORTED = 1, 2, 3, 4, 5
@@ -287,7 +297,7 @@ def test_happy_path_pays_providers_and_refunds_rest(market, registry, token, pos
     market.claimRefund(job_id, {"from": poster})
     market.withdrawFees(token, {"from": staked[4]})
 
-    for p, b in zip(staked[:2], balances):
+    for p, b in zip(staked[:2], balances, strict=True):
         assert token.balanceOf(p) - b == 3 * 99 * E18 // 10
         assert registry.stakeOf(p)["locked"] == 0
         rep = registry.reputationOf(p)

@@ -1,6 +1,7 @@
 """NodeRegistry: registration, stake, unbonding, locks, slashing, reputation, parameters."""
 
 from brownie import ZERO_ADDRESS, chain, web3
+
 from conftest import CID, DAY, E18, capabilities, job_params, post, register, reverts
 
 

@@ -13,9 +13,10 @@ from collections import Counter
 
 from brownie import chain
 from brownie.exceptions import VirtualMachineError
-from conftest import CID, E18, job_params
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from conftest import CID, E18, job_params
 
 REWARD = 10 * E18
 TIMEOUT = 1000

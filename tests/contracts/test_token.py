@@ -1,6 +1,7 @@
 """CommonsToken: fixed supply, permit, vote delegation and checkpoints."""
 
 from brownie import chain
+
 from conftest import E18
 
 

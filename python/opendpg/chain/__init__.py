@@ -48,6 +48,7 @@ __all__ = [
     "WebsocketHeads",
     "bitmap",
     "connect",
+    "dataset_id",
     "deploy_suite",
     "dev_accounts",
     "revert_type",

@@ -41,7 +41,7 @@ def deploy_suite(sender: TxSender, params: SuiteParams | None = None,
         artifact = artifacts[name]
         factory = w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
         receipt = sender.wait(sender.send(factory.constructor(*args)))
-        contract = w3.eth.contract(address=receipt["contractAddress"], abi=artifact.abi)
+        contract: Contract = w3.eth.contract(address=receipt["contractAddress"], abi=artifact.abi)  # type: ignore[assignment]
         log.info("deployed %s at %s (gas %d)", name, contract.address, receipt["gasUsed"])
         deployed[name] = contract
         return contract

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from eth_utils import event_abi_to_log_topic
+from eth_utils.abi import event_abi_to_log_topic
 from web3 import Web3
 from web3._utils.events import get_event_data
 
@@ -88,7 +88,9 @@ class FileCheckpoint:
         except FileNotFoundError:
             return None
         except (ValueError, KeyError, TypeError) as exc:
-            raise OpenDPGValueError(f"checkpoint {self.path} is corrupt ({exc}): delete it to replay from the start")
+            raise OpenDPGValueError(
+                f"checkpoint {self.path} is corrupt ({exc}): delete it to replay from the start"
+            ) from None
 
     def save(self, position: Position) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -222,7 +224,7 @@ class EventStream:
             self._addresses[Web3.to_checksum_address(record.address)] = name
             for item in record.abi:
                 if item.get("type") == "event" and (wanted is None or item["name"] in wanted):
-                    self._decoders[event_abi_to_log_topic(item)] = (name, item)
+                    self._decoders[event_abi_to_log_topic(item)] = (name, item)  # type: ignore[arg-type]
         if wanted is not None:
             missing = wanted - {abi["name"] for _, abi in self._decoders.values()}
             if missing:
@@ -277,9 +279,12 @@ class EventStream:
         for start in range(first, safe + 1, MAX_RANGE):
             end = min(start + MAX_RANGE - 1, safe)
             try:
-                logs = self.w3.eth.get_logs({"fromBlock": start, "toBlock": end,
-                                             "address": list(self._addresses),
-                                             "topics": [list(self._decoders)]})  # type: ignore[typeddict-item]
+                logs = self.w3.eth.get_logs({
+                    "fromBlock": start,
+                    "toBlock": end,
+                    "address": list(self._addresses),  # type: ignore[typeddict-item]
+                    "topics": [list(self._decoders)],  # type: ignore[list-item,arg-type]
+                })
             except Exception as exc:
                 raise ChainUnavailableError(str(exc)) from exc
             events.extend(self._decode(entry) for entry in logs)

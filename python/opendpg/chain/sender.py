@@ -101,7 +101,8 @@ class TxSender:
         tx["chainId"] = self.chain_id
         fees = self._current_fees()
         tx["maxFeePerGas"], tx["maxPriorityFeePerGas"] = fees.max_fee, fees.tip
-        for attempt in range(3):
+        attempts = 3
+        for _ in range(attempts):
             nonce = self._take_nonce()
             tx["nonce"] = nonce
             signed = self.account.sign_transaction(tx)
@@ -119,7 +120,7 @@ class TxSender:
             except Exception as exc:
                 self._release_nonce(nonce)
                 raise ChainUnavailableError(f"sending the transaction failed: {exc}") from exc
-        raise TransactionError(f"could not find a usable nonce for {self.address} after {attempt + 1} attempts")
+        raise TransactionError(f"could not find a usable nonce for {self.address} after {attempts} attempts")
 
     def wait(self, tx_hash: HexBytes) -> TxReceipt:
         """Wait for the receipt; a reverted transaction raises its decoded ContractRevert."""
@@ -134,7 +135,7 @@ class TxSender:
     def call(self, fn: ContractFunction, block: int | str = "latest") -> Any:
         """Call a view (or simulate a transaction) from this account; reverts are decoded."""
         try:
-            return fn.call({"from": self.address}, block_identifier=block)
+            return fn.call({"from": self.address}, block_identifier=block)  # type: ignore[arg-type]
         except ContractLogicError as exc:
             raise self.decoder.decode(revert_data(exc)) from None
 
@@ -184,7 +185,7 @@ class TxSender:
         filler = {"from": self.address, "to": self.address, "value": 0, "gas": 21_000, "nonce": nonce,
                   "chainId": self.chain_id, "maxFeePerGas": fees.max_fee, "maxPriorityFeePerGas": fees.tip}
         try:
-            self.w3.eth.send_raw_transaction(self.account.sign_transaction(filler).raw_transaction)
+            self.w3.eth.send_raw_transaction(self.account.sign_transaction(filler).raw_transaction)  # type: ignore[arg-type]
         except Exception:
             self._resync_nonce()  # the node is unreachable or refused it: start over from its view
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import threading
 from pathlib import Path
 from typing import Any
 
 from opendpg.chain import LocalChain, SuiteParams, TxSender, connect, deploy_suite
-from opendpg.config import Settings
+from opendpg.config import load_settings
 from opendpg.errors import ConfigError
 
 __all__ = ["register"]
@@ -34,7 +35,7 @@ def register(commands: Any) -> None:
 
 
 def run_deploy(args: argparse.Namespace) -> int:
-    settings = Settings()
+    settings = load_settings()
     rpc_url = args.rpc_url or settings.rpc_url
     if not rpc_url:
         raise ConfigError("no chain to deploy to: pass --rpc-url or set OPENDPG_RPC_URL "
@@ -54,7 +55,7 @@ def run_deploy(args: argparse.Namespace) -> int:
 
 
 def run_chain_start(args: argparse.Namespace) -> int:
-    settings = Settings()
+    settings = load_settings()
     chain = LocalChain(kind=args.kind or settings.local_chain, port=args.port)
     with chain:
         deployer = chain.dev_accounts()[0]
@@ -68,8 +69,6 @@ def run_chain_start(args: argparse.Namespace) -> int:
         print("Ctrl-C stops the chain")
         done = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: done.set())
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             done.wait()
-        except KeyboardInterrupt:
-            pass
     return 0

@@ -126,11 +126,12 @@ async def run_demo(args: argparse.Namespace) -> int:
             _show(event)
 
         follower = asyncio.create_task(stream.run(print_event, stop))
-        as_ = {a.address: admin.as_account(TxSender(w3, a)) for a in [poster, coordinator, *providers]}
+        as_: dict[str, Chain] = {a.address: admin.as_account(TxSender(w3, a))
+                                 for a in [poster, coordinator, *providers]}
 
         print("3. providers register and stake; the poster posts a job (events follow live):")
-        job_id, earned, refund = await asyncio.to_thread(_play, admin, as_, w3, poster, coordinator, providers,
-                                                         args.rounds)
+        job_id, earned, refund = await asyncio.to_thread(
+            _play, admin, as_, w3, poster, coordinator, providers, args.rounds)
         await asyncio.sleep(0.3)
         stop.set()
         await follower

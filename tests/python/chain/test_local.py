@@ -25,7 +25,7 @@ def test_start_answer_stop(kind):
 
 
 def test_port_in_use_is_a_clear_error(anvil):
-    with pytest.raises(LocalChainError, match="port .* is in use"):
+    with pytest.raises(LocalChainError, match=r"port .* is in use"):
         LocalChain(kind="anvil", port=anvil.port).start(timeout=10)
 
 

@@ -1,0 +1,48 @@
+"""The `opendpg` command: deploy, its errors, and the demo, as a user runs them."""
+
+import os
+import subprocess
+import sys
+
+from opendpg.chain import Deployment
+
+
+def _opendpg(*args, env=None, timeout=120):
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "opendpg.cli.main", *args], capture_output=True, text=True,
+                          env=full_env, timeout=timeout)
+
+
+def test_deploy_writes_a_deployment_file(anvil, accounts, tmp_path):
+    out = tmp_path / "deployment.json"
+    result = _opendpg("deploy", "--out", str(out), env={"OPENDPG_RPC_URL": anvil.rpc_url,
+                                                        "OPENDPG_PRIVATE_KEY": accounts[30].key.hex()})
+    assert result.returncode == 0, result.stderr
+    assert Deployment.load(out).chain_id == 31337
+    assert "JobMarket" in result.stdout
+
+
+def test_deploy_without_chain_or_key_says_how_to_fix(anvil, tmp_path):
+    no_rpc = _opendpg("deploy", env={"OPENDPG_RPC_URL": ""})
+    no_key = _opendpg("deploy", env={"OPENDPG_RPC_URL": anvil.rpc_url, "OPENDPG_PRIVATE_KEY": ""})
+    unreachable = _opendpg("deploy", env={"OPENDPG_RPC_URL": "http://127.0.0.1:9",
+                                          "OPENDPG_PRIVATE_KEY": "0x" + "1" * 64})
+
+    assert no_rpc.returncode == 2 and "set OPENDPG_RPC_URL" in no_rpc.stderr
+    assert no_key.returncode == 2 and "OPENDPG_PRIVATE_KEY" in no_key.stderr
+    assert unreachable.returncode == 2 and "cannot reach the chain" in unreachable.stderr
+    assert "Traceback" not in no_rpc.stderr + no_key.stderr + unreachable.stderr
+
+
+def test_demo_runs_end_to_end(tmp_path):
+    result = _opendpg("demo", "--state-dir", str(tmp_path / "demo"))
+    assert result.returncode == 0, result.stderr
+    assert "FINISHED, 3/3 rounds committed" in result.stdout
+    assert "JobMarketAlreadySubmitted" in result.stdout
+    assert "JobMarket balance now 0.00 DPG" in result.stdout
+
+
+def test_malformed_key_names_the_variable(anvil):
+    result = _opendpg("deploy", env={"OPENDPG_RPC_URL": anvil.rpc_url, "OPENDPG_PRIVATE_KEY": "0x1234"})
+    assert result.returncode == 2
+    assert "OPENDPG_PRIVATE_KEY: Value error, must be 64 hex digits" in result.stderr
