@@ -25,7 +25,7 @@ interface IJobMarket {
     struct JobParams {
         string specCid;
         address paymentToken;
-        uint128 budget;
+        uint96 budget;
         uint96 rewardPerRound;
         uint16 rounds;
         uint8 minProviders;
@@ -36,7 +36,8 @@ interface IJobMarket {
         address coordinator;
     }
 
-    /// @notice A job as stored (the spec CID is in the `JobPosted` event).
+    /// @notice A job as stored (the spec CID is in the `JobPosted` event). Packed so that posting writes
+    ///         four slots. Once the poster's refund is paid, `budget` is lowered to `credited`.
     struct Job {
         JobState state;
         uint16 rounds;
@@ -53,11 +54,10 @@ interface IJobMarket {
         address paymentToken;
         uint96 rewardPerRound;
         address poster;
-        uint96 requiredStake;
+        uint96 budget;
         address coordinator;
-        bool refundClaimed;
-        uint128 budget;
-        uint128 credited;
+        uint96 requiredStake;
+        uint256 credited;
         uint256 activeBitmap;
     }
 
@@ -188,7 +188,8 @@ interface IJobMarket {
     function finalizeJob(uint256 jobId) external;
 
     // ---------------------------------------------------------------- protocol
-    /// @notice Send accrued protocol fees in `token` to the treasury.
+    /// @notice Send accrued protocol fees in `token` to the treasury. One wei stays behind so that the next
+    ///         commit does not pay for re-creating the storage slot.
     function withdrawFees(address token) external;
 
     function setProtocolFeeBps(uint16 newFeeBps) external;

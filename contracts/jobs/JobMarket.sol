@@ -26,7 +26,7 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
     INodeRegistry private immutable _registry;
 
     uint16 private _feeBps;
-    uint256 private _jobCount;
+    uint256 private _nextJobId = 1; // non-zero from the start: the first post does not pay a fresh slot
     mapping(uint256 jobId => Job) private _jobs;
     mapping(uint256 jobId => mapping(uint256 index => address)) private _providerAt;
     mapping(uint256 jobId => mapping(address provider => Participant)) private _participants;
@@ -98,7 +98,7 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
         if (msg.sender != job.poster) revert JobMarketNotPoster(jobId, msg.sender);
         uint256 amount = _refundable(job);
         if (amount == 0) revert JobMarketNothingToClaim(jobId, msg.sender);
-        job.refundClaimed = true;
+        job.budget = uint96(job.credited); // credited <= budget, so this fits
         emit RefundClaimed(jobId, msg.sender, amount);
         IERC20(job.paymentToken).safeTransfer(msg.sender, amount);
     }
@@ -222,9 +222,9 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
 
     /// @inheritdoc IJobMarket
     function withdrawFees(address token) external nonReentrant {
-        uint256 amount = _accruedFees[token];
+        uint256 amount = _accruedFees[token] - (_accruedFees[token] == 0 ? 0 : 1);
         if (amount == 0) revert JobMarketNothingToClaim(0, token);
-        _accruedFees[token] = 0;
+        _accruedFees[token] = 1;
         address treasury = _registry.treasury();
         emit FeesWithdrawn(token, treasury, amount);
         IERC20(token).safeTransfer(treasury, amount);
@@ -244,7 +244,7 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
 
     /// @inheritdoc IJobMarket
     function jobCount() external view returns (uint256) {
-        return _jobCount;
+        return _nextJobId - 1;
     }
 
     /// @inheritdoc IJobMarket
@@ -303,7 +303,7 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
 
     function _postJob(JobParams calldata p) private returns (uint256 jobId) {
         _validate(p);
-        jobId = ++_jobCount;
+        jobId = _nextJobId++;
         Job storage job = _jobs[jobId];
         job.state = JobState.Open;
         job.rounds = p.rounds;
@@ -370,7 +370,7 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
         job.committedRounds = round;
         job.submissions = 0;
         job.roundDeadline = nextDeadline;
-        job.credited += uint128(used * reward);
+        job.credited += used * reward;
         if (fees != 0) _accruedFees[job.paymentToken] += fees;
     }
 
@@ -436,7 +436,7 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
     function _refundable(Job storage job) private view returns (uint256) {
         JobState s = job.state;
         bool ended = s == JobState.Finished || s == JobState.Cancelled || s == JobState.Aborted;
-        if (!ended || job.refundClaimed) return 0;
+        if (!ended) return 0;
         return job.budget - job.credited;
     }
 

@@ -106,8 +106,7 @@ class Lifecycle:
         held = self.market.accruedFees(self.token)
         for job in self.jobs:
             j = self.market.getJob(job)
-            if not j["refundClaimed"]:
-                held += j["budget"] - j["credited"]
+            held += j["budget"] - j["credited"]  # lowered to credited once the refund is paid
             held += sum(self.market.claimable(job, p) for p in self.providers)
         assert self.token.balanceOf(self.market) == held
 

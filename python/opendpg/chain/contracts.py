@@ -91,10 +91,9 @@ class Job:
     payment_token: str
     reward_per_round: int
     poster: str
-    required_stake: int
-    coordinator: str
-    refund_claimed: bool
     budget: int
+    coordinator: str
+    required_stake: int
     credited: int
     active_bitmap: int
 
