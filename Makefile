@@ -1,6 +1,6 @@
 # OpenDPG Compute. `make test` and `make demo` set everything up first, idempotently and offline-safe:
 # .venv (opendpg + dev tools), .venv-brownie (brownie, pinned apart: its exact pins clash with ours),
-# node_modules (anvil, ganache, solc-js, OpenZeppelin; `npm ci` from the lock), and the solc wrapper.
+# node_modules (anvil, ganache, solc-js, OpenZeppelin, from package-lock.json), and the solc wrapper.
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -28,8 +28,10 @@ $(BVENV)/.installed: scripts/brownie-constraints.txt
 	$(BVENV)/bin/pip install -q -c scripts/brownie-constraints.txt eth-brownie==1.22.0
 	touch $@
 
+# `npm install` from the lock, not `npm ci`: the registry here carries only anvil's linux-x64 build, so the
+# lock cannot list the other platforms' optional packages and `npm ci` refuses it. Versions are exact.
 node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	npm install --no-audit --no-fund --loglevel=error
 	touch $@
 
 $(SOLC): scripts/tools/solc.cjs
