@@ -112,18 +112,52 @@ class Bench:
         block = self.w3.eth.get_block("latest", full_transactions=True)
         return next(tx["hash"] for tx in reversed(block["transactions"]) if tx["from"] == account.address)
 
-    def cancel_and_unbond(self) -> None:
+    def _params(self, budget: int = 10 * E18) -> JobParams:
+        return JobParams(CID, self.admin.token.address, budget, E18, 1, 1, 2, 10 * E18,
+                         int(self.w3.eth.get_block("latest")["timestamp"]) + 86_400, 3_600, self.coordinator.address)
+
+    def other_actions(self) -> None:
+        """Cancel, abort after a coordinator timeout, refunds, fees, permit, unbonding, capability updates."""
         market = self.as_(self.poster).market
-        params = JobParams(CID, self.admin.token.address, 10 * E18, E18, 1, 1, 2, 10 * E18,
-                           int(self.w3.eth.get_block("latest")["timestamp"]) + 86_400, 3_600, self.coordinator.address)
-        job_id = market.post_job(params)
+        job_id = market.post_job(self._params())
         self.as_(self.providers[0]).market.join_job(job_id)
         self.record("cancelJob", market.cancel_job(job_id))
+        self.record("claimRefund", market.sender.transact(market.contract.functions.claimRefund(job_id)))
+
+        job_id = market.post_job(self._params())
+        self.as_(self.providers[0]).market.join_job(job_id)
+        self.as_(self.coordinator).market.start_job(job_id)
+        self.local.increase_time(2 * 3_600 + 1)
+        self.record("abortJob (coordinator timeout, 1 provider)", market.abort_job(job_id))
+        self.record("withdrawFees", self.admin.market.sender.transact(
+            self.admin.market.contract.functions.withdrawFees(self.admin.token.address)))
+        self.record("postJobWithPermit", self._post_with_permit())
+
         node = self.as_(self.providers[0]).registry
+        caps = Capabilities("NVIDIA H100", 81_920, 32, 131_072, "eu-north", ["sklearn/digits", "mnist"], CID)
+        self.record("updateCapabilities", node.update_capabilities(caps))
         self.record("addStake", node.add_stake(10 * E18))
         self.record("requestUnbonding", node.request_unbonding(10 * E18))
         self.local.increase_time(7 * 86_400 + 1)
         self.record("withdrawUnbonded", node.withdraw_unbonded())
+
+    def _post_with_permit(self) -> Any:
+        signer = self.providers[-1]
+        chain = self.as_(signer)
+        params = self._params()
+        deadline = int(self.w3.eth.get_block("latest")["timestamp"]) + 3_600
+        signed = signer.sign_typed_data(
+            {"name": "OpenDPG Commons", "version": "1", "chainId": self.w3.eth.chain_id,
+             "verifyingContract": chain.token.address},
+            {"Permit": [{"name": "owner", "type": "address"}, {"name": "spender", "type": "address"},
+                        {"name": "value", "type": "uint256"}, {"name": "nonce", "type": "uint256"},
+                        {"name": "deadline", "type": "uint256"}]},
+            {"owner": signer.address, "spender": chain.market.address, "value": params.budget,
+             "nonce": chain.token.contract.functions.nonces(signer.address).call(), "deadline": deadline},
+        )
+        r, s = signed.r.to_bytes(32, "big"), signed.s.to_bytes(32, "big")
+        fn = chain.market.contract.functions.postJobWithPermit(params.as_tuple(), deadline, signed.v, r, s)
+        return chain.sender.transact(fn)
 
     def certification(self) -> None:
         owner = self.as_(self.poster).dpg
@@ -182,7 +216,7 @@ def main() -> int:
         # the market) once; that job is reported on its own so the comparisons below are like for like.
         bench.job(1, 1, prefix=FIRST_USE)
         growth = {f"{n} providers x {r} rounds": bench.job(n, r) for n in sizes for r in round_counts}
-        bench.cancel_and_unbond()
+        bench.other_actions()
         bench.certification()
         bench.governance()
 

@@ -47,9 +47,15 @@ def _sources(root: Path, include_tests: bool) -> list[str]:
     return [f for f in files if include_tests or not f.startswith("contracts/test/")]
 
 
-def standard_input(root: Path | None = None, *, include_tests: bool = False) -> dict[str, Any]:
-    """The solc standard-JSON input for the suite (sources by URL, resolved by the wrapper's callback)."""
+def standard_input(root: Path | None = None, *, include_tests: bool = False, analysis: bool = False) -> dict[str, Any]:
+    """The solc standard-JSON input for the suite (sources by URL, resolved by the wrapper's callback).
+
+    ``analysis`` asks for what slither reads too (runtime bytecode, source maps, method ids).
+    """
     root = root or project_root()
+    outputs = ["abi", "evm.bytecode.object"]
+    if analysis:
+        outputs = ["abi", "evm.bytecode", "evm.deployedBytecode", "evm.methodIdentifiers", "userdoc", "devdoc"]
     return {
         "language": "Solidity",
         "sources": {path: {"urls": [path]} for path in _sources(root, include_tests)},
@@ -57,7 +63,7 @@ def standard_input(root: Path | None = None, *, include_tests: bool = False) -> 
             "evmVersion": EVM_VERSION,
             "optimizer": {"enabled": True, "runs": 200},
             "remappings": REMAPPINGS,
-            "outputSelection": {"*": {"*": ["abi", "evm.bytecode.object"], "": ["ast"]}},
+            "outputSelection": {"*": {"*": outputs, "": ["ast"]}},
         },
     }
 
@@ -106,7 +112,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.write_input:
         args.write_input.parent.mkdir(parents=True, exist_ok=True)
-        args.write_input.write_text(json.dumps(standard_input(), indent=1))
+        args.write_input.write_text(json.dumps(standard_input(analysis=True), indent=1))
         return
     for name in sorted(compile_suite()):
         print(name)
