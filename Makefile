@@ -12,7 +12,9 @@ export SOLCX_BINARY_PATH := $(ROOT)/.tools/solcx
 export PATH := $(ROOT)/node_modules/.bin:$(VENV)/bin:$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 BROWNIE := $(BVENV)/bin/brownie
-BROWNIE_FLAGS := -W ignore::FutureWarning -p no:cacheprovider
+# The property tests use hypothesis's `given` with their own chain snapshot/revert (brownie's stateful
+# machinery does not work in its compiled 1.22 build), hence the silenced BrownieTestWarning.
+BROWNIE_FLAGS := -W ignore::FutureWarning -W ignore::brownie.exceptions.BrownieTestWarning -p no:cacheprovider
 
 .PHONY: setup test test-contracts test-contracts-ganache test-python lint slither demo bench clean
 
@@ -25,7 +27,7 @@ $(VENV)/.installed: pyproject.toml python/constraints.txt
 
 $(BVENV)/.installed: scripts/brownie-constraints.txt
 	test -x $(BVENV)/bin/python || $(PYTHON) -m venv $(BVENV)
-	$(BVENV)/bin/pip install -q -c scripts/brownie-constraints.txt eth-brownie==1.22.0
+	$(BVENV)/bin/pip install -q -c scripts/brownie-constraints.txt eth-brownie==1.22.0 pytest-timeout==2.4.0
 	touch $@
 
 # `npm install` from the lock, not `npm ci`: the registry here carries only anvil's linux-x64 build, so the
@@ -55,7 +57,7 @@ lint: setup
 	$(VENV)/bin/mypy
 
 slither: setup
-	$(VENV)/bin/python -m opendpg.chain.compiler --write-input build/slither-input.json
+	$(VENV)/bin/opendpg compile --write-input build/slither-input.json
 	$(VENV)/bin/slither build/slither-input.json --compile-force-framework solc-json --solc $(SOLC) \
 		--filter-paths node_modules --exclude-informational --exclude-low --exclude-optimization --fail-medium
 

@@ -101,22 +101,3 @@ def compile_suite(root: Path | None = None, *, include_tests: bool = False) -> d
     cache.parent.mkdir(parents=True, exist_ok=True)
     cache.write_text(json.dumps({n: a.__dict__ for n, a in artifacts.items()}))
     return artifacts
-
-
-def main() -> None:
-    """``python -m opendpg.chain.compiler --write-input PATH``: the standard-JSON input, for slither."""
-    import argparse
-
-    parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("--write-input", type=Path, help="write the solc standard-JSON input here and exit")
-    args = parser.parse_args()
-    if args.write_input:
-        args.write_input.parent.mkdir(parents=True, exist_ok=True)
-        args.write_input.write_text(json.dumps(standard_input(analysis=True), indent=1))
-        return
-    for name in sorted(compile_suite()):
-        print(name)
-
-
-if __name__ == "__main__":
-    main()

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import signal
 import threading
 from pathlib import Path
 from typing import Any
 
 from opendpg.chain import LocalChain, SuiteParams, TxSender, connect, deploy_suite
+from opendpg.chain.compiler import compile_suite, standard_input
 from opendpg.config import load_settings
 from opendpg.errors import ConfigError
 
@@ -25,6 +27,10 @@ def register(commands: Any) -> None:
     deploy.add_argument("--committee-threshold", type=int, default=1)
     deploy.set_defaults(run=run_deploy)
 
+    compile_ = commands.add_parser("compile", help="compile the contract suite (cached) and list the contracts")
+    compile_.add_argument("--write-input", type=Path, help="only write the solc standard-JSON input (for slither)")
+    compile_.set_defaults(run=run_compile)
+
     chain = commands.add_parser("chain", help="a local development chain")
     chain_commands = chain.add_subparsers(dest="chain_command", metavar="SUBCOMMAND", required=True)
     start = chain_commands.add_parser("start", help="start anvil (or ganache), deploy the suite, wait for Ctrl-C")
@@ -32,6 +38,17 @@ def register(commands: Any) -> None:
     start.add_argument("--port", type=int, default=8545)
     start.add_argument("--out", type=Path, help="deployment file to write")
     start.set_defaults(run=run_chain_start)
+
+
+def run_compile(args: argparse.Namespace) -> int:
+    if args.write_input:
+        args.write_input.parent.mkdir(parents=True, exist_ok=True)
+        args.write_input.write_text(json.dumps(standard_input(analysis=True), indent=1))
+        print(f"solc standard-JSON input written to {args.write_input}")
+        return 0
+    for name, artifact in sorted(compile_suite().items()):
+        print(f"{name:24s} {artifact.source}")
+    return 0
 
 
 def run_deploy(args: argparse.Namespace) -> int:
