@@ -9,6 +9,10 @@ __all__ = [
     "ChainUnavailableError",
     "CompilerError",
     "ConfigError",
+    "ContentError",
+    "ContentIntegrityError",
+    "ContentNotFoundError",
+    "ContentUnavailableError",
     "ContractRevert",
     "DeploymentError",
     "LocalChainError",
@@ -36,6 +40,22 @@ class CompilerError(OpenDPGError):
 
 class DeploymentError(OpenDPGError):
     """A deployment file is missing, unreadable, or does not match the chain."""
+
+
+class ContentError(OpenDPGError):
+    """Storing or fetching content by CID failed."""
+
+
+class ContentNotFoundError(ContentError, LookupError):
+    """No store could provide the content for a CID (after retries)."""
+
+
+class ContentIntegrityError(ContentError):
+    """Bytes received for a CID do not hash to it: tampered or truncated; never used."""
+
+
+class ContentUnavailableError(ContentError, ConnectionError):
+    """The content store (kubo daemon) cannot be reached."""
 
 
 class ChainError(OpenDPGError):

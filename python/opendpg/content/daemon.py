@@ -1,0 +1,115 @@
+"""Start and stop a private, offline kubo daemon (repo in a directory of ours, API on a free port)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+from opendpg.config import project_root
+from opendpg.errors import ContentUnavailableError
+
+__all__ = ["KUBO_VERSION", "KuboDaemon", "kubo_binary"]
+
+#: The kubo release `make` builds (`go build` of github.com/ipfs/kubo/cmd/ipfs at this tag).
+KUBO_VERSION = "v0.38.1"
+
+
+def kubo_binary() -> str:
+    local = project_root() / ".tools" / "bin" / "ipfs"
+    if local.exists():
+        return str(local)
+    found = shutil.which("ipfs")
+    if found is None:
+        raise ContentUnavailableError(
+            f"no kubo binary in .tools/bin or on PATH: run `make setup` (it builds kubo {KUBO_VERSION} with Go)"
+        )
+    return found
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class KuboDaemon:
+    """``ipfs daemon --offline`` on a private repo; stopped by PID."""
+
+    repo: Path
+    api_port: int = field(default_factory=_free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    def _ipfs(self, *args: str) -> str:
+        env = {**os.environ, "IPFS_PATH": str(self.repo)}
+        result = subprocess.run([kubo_binary(), *args], env=env, capture_output=True, text=True, timeout=60)
+        if result.returncode != 0:
+            raise ContentUnavailableError(f"ipfs {' '.join(args)} failed: {result.stderr.strip()}")
+        return result.stdout
+
+    def init(self) -> None:
+        """Create the repo once: the `test` profile (loopback only, no bootstrap, no mDNS)."""
+        if not (self.repo / "config").exists():
+            self.repo.mkdir(parents=True, exist_ok=True)
+            self._ipfs("init", "--profile=test", "--empty-repo")
+        self._ipfs("config", "Addresses.API", f"/ip4/127.0.0.1/tcp/{self.api_port}")
+        self._ipfs("config", "Addresses.Gateway", "/ip4/127.0.0.1/tcp/0")
+        self._ipfs("config", "--json", "Addresses.Swarm", json.dumps(["/ip4/127.0.0.1/tcp/0"]))
+
+    def start(self, timeout: float = 60.0) -> KuboDaemon:
+        if self.process is not None:
+            raise ContentUnavailableError(f"kubo already running (pid {self.pid})")
+        self.init()
+        env = {**os.environ, "IPFS_PATH": str(self.repo)}
+        log = open(self.repo / "daemon.log", "ab")  # noqa: SIM115  (owned by the child)
+        self.process = subprocess.Popen([kubo_binary(), "daemon", "--offline"], env=env, stdout=log,
+                                        stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                code, self.process = self.process.returncode, None
+                tail = (self.repo / "daemon.log").read_text(errors="replace")[-500:]
+                raise ContentUnavailableError(f"kubo exited with code {code} while starting: {tail}")
+            with contextlib.suppress(requests.RequestException):
+                if requests.post(f"{self.api_url}/api/v0/id", timeout=1).ok:
+                    return self
+            time.sleep(0.1)
+        self.stop()
+        raise ContentUnavailableError(f"kubo did not answer on {self.api_url} within {timeout:.0f} s")
+
+    def stop(self, timeout: float = 15.0) -> None:
+        proc, self.process = self.process, None
+        if proc is None or proc.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, 15)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, 9)
+            proc.wait(timeout)
+
+    def __enter__(self) -> KuboDaemon:
+        return self.start() if self.process is None else self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

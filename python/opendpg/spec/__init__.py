@@ -1,0 +1,35 @@
+"""The job spec: a versioned pydantic model, its JSON Schema, and validation messages."""
+
+from opendpg.spec.model import (
+    MODEL_NAMES,
+    SPEC_VERSION,
+    STRATEGY_NAMES,
+    DatasetSpec,
+    JobSpec,
+    ModelSpec,
+    PrivacySpec,
+    ProvidersSpec,
+    ResourcesSpec,
+    SpecError,
+    StrategySpec,
+    TrainingSpec,
+    json_schema,
+    parse_spec,
+)
+
+__all__ = [
+    "MODEL_NAMES",
+    "SPEC_VERSION",
+    "STRATEGY_NAMES",
+    "DatasetSpec",
+    "JobSpec",
+    "ModelSpec",
+    "PrivacySpec",
+    "ProvidersSpec",
+    "ResourcesSpec",
+    "SpecError",
+    "StrategySpec",
+    "TrainingSpec",
+    "json_schema",
+    "parse_spec",
+]

@@ -1,0 +1,159 @@
+"""The job spec: what a poster asks the providers to train, versioned, with a JSON Schema."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from opendpg.errors import OpenDPGValueError
+
+__all__ = [
+    "MODEL_NAMES",
+    "SPEC_VERSION",
+    "STRATEGY_NAMES",
+    "DatasetSpec",
+    "JobSpec",
+    "ModelSpec",
+    "PrivacySpec",
+    "ProvidersSpec",
+    "ResourcesSpec",
+    "SpecError",
+    "StrategySpec",
+    "TrainingSpec",
+    "json_schema",
+    "parse_spec",
+]
+
+SPEC_VERSION = "opendpg-job/1"
+MODEL_NAMES = ("mlp", "cnn")
+STRATEGY_NAMES = ("fedavg", "fedprox", "krum", "trimmed-mean", "median")
+
+
+class SpecError(OpenDPGValueError):
+    """A spec that fails validation; ``problems`` lists ``(field path, message)``."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        self.problems = problems
+        super().__init__("invalid job spec: " + "; ".join(f"{path}: {msg}" for path, msg in problems))
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelSpec(_Strict):
+    name: Literal["mlp", "cnn"] = Field(description="a builder from the model registry")
+    hidden_units: Annotated[int, Field(ge=1, le=4096)] = Field(default=64, description="MLP hidden width")
+
+
+class DatasetSpec(_Strict):
+    catalog_id: Annotated[str, Field(min_length=1, max_length=128)] = Field(
+        description="catalog id of a dataset the providers hold locally, e.g. 'sklearn/digits'")
+    partition: Literal["iid", "label-skew", "dirichlet"] = Field(
+        default="iid", description="how each provider's local share was drawn (for simulations and demos)")
+    labels_per_provider: Annotated[int, Field(ge=1, le=1000)] | None = Field(
+        default=None, description="label-skew: number of classes each provider holds")
+    alpha: Annotated[float, Field(gt=0, le=1000)] | None = Field(
+        default=None, description="dirichlet: concentration (smaller = more skewed)")
+    seed: int = 0
+
+
+class TrainingSpec(_Strict):
+    rounds: Annotated[int, Field(ge=1, le=1000)]
+    local_epochs: Annotated[int, Field(ge=1, le=100)] = 1
+    batch_size: Annotated[int, Field(ge=1, le=4096)] = 32
+    learning_rate: Annotated[float, Field(gt=0, le=10)] = 0.05
+    seed: int = 0
+
+
+class StrategySpec(_Strict):
+    name: Literal["fedavg", "fedprox", "krum", "trimmed-mean", "median"] = "fedavg"
+    proximal_mu: Annotated[float, Field(ge=0, le=100)] = Field(default=0.0, description="fedprox: mu > 0")
+    trim_beta: Annotated[float, Field(gt=0, lt=0.5)] = Field(default=0.2, description="trimmed-mean fraction")
+    num_malicious: Annotated[int, Field(ge=0, le=100)] = Field(default=0, description="krum: tolerated attackers")
+
+
+class ProvidersSpec(_Strict):
+    min: Annotated[int, Field(ge=1, le=254)]
+    max: Annotated[int, Field(ge=1, le=254)]
+
+
+class ResourcesSpec(_Strict):
+    gpu_memory_mib: Annotated[int, Field(ge=0)] = 0
+    cpu_cores: Annotated[int, Field(ge=1, le=1024)] = 1
+
+
+class PrivacySpec(_Strict):
+    clipping_norm: Annotated[float, Field(gt=0)] | None = Field(
+        default=None, description="client-side update clipping (Flower's DP wrapper); unset: no DP")
+    noise_multiplier: Annotated[float, Field(ge=0, le=100)] = 0.0
+
+
+class JobSpec(_Strict):
+    spec_version: Literal["opendpg-job/1"] = SPEC_VERSION
+    name: Annotated[str, Field(min_length=1, max_length=120)]
+    description: Annotated[str, Field(max_length=4000)] = ""
+    model: ModelSpec
+    dataset: DatasetSpec
+    training: TrainingSpec
+    strategy: StrategySpec = StrategySpec()
+    providers: ProvidersSpec
+    resources: ResourcesSpec = ResourcesSpec()
+    privacy: PrivacySpec = PrivacySpec()
+    held_out_cid: str | None = Field(default=None, description="CID of the poster's held-out evaluation set")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> JobSpec:
+        problems: list[tuple[str, str]] = []
+        if self.providers.max < self.providers.min:
+            problems.append(("providers.max", f"{self.providers.max} is below providers.min "
+                                              f"{self.providers.min}: raise max or lower min"))
+        if self.strategy.name == "fedprox" and self.strategy.proximal_mu <= 0:
+            problems.append(("strategy.proximal_mu", "fedprox needs proximal_mu > 0 (try 0.01)"))
+        if self.strategy.name == "krum" and self.providers.min < 2 * self.strategy.num_malicious + 3:
+            problems.append(("strategy.num_malicious", "krum needs providers.min >= 2 * num_malicious + 3"))
+        if self.dataset.partition == "label-skew" and self.dataset.labels_per_provider is None:
+            problems.append(("dataset.labels_per_provider", "label-skew needs labels_per_provider (e.g. 4)"))
+        if self.dataset.partition == "dirichlet" and self.dataset.alpha is None:
+            problems.append(("dataset.alpha", "dirichlet needs alpha (e.g. 0.5)"))
+        if self.privacy.noise_multiplier > 0 and self.privacy.clipping_norm is None:
+            problems.append(("privacy.clipping_norm", "noise needs a clipping_norm (e.g. 1.0)"))
+        if problems:
+            raise ValueError(json.dumps(problems))
+        return self
+
+    def to_bytes(self) -> bytes:
+        """Canonical JSON (sorted keys, no spaces): what is pinned to IPFS."""
+        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":")).encode()
+
+
+def json_schema() -> dict[str, Any]:
+    schema = JobSpec.model_json_schema()
+    schema["$id"] = "https://opendpg.org/schemas/job-spec-1.json"
+    return schema
+
+
+def parse_spec(raw: bytes | str | dict[str, Any]) -> JobSpec:
+    """Validate a spec from JSON bytes/text or a dict; errors name each field and the fix."""
+    try:
+        if isinstance(raw, dict):
+            return JobSpec.model_validate(raw)
+        return JobSpec.model_validate_json(raw)
+    except ValidationError as exc:
+        problems: list[tuple[str, str]] = []
+        for err in exc.errors():
+            path = ".".join(str(p) for p in err["loc"]) or "(spec)"
+            message = str(err["msg"])
+            if err["type"] == "value_error" and message.startswith("Value error, ["):
+                problems.extend((p, m) for p, m in json.loads(message.removeprefix("Value error, ")))
+                continue
+            if err["type"] == "extra_forbidden":
+                message = "unknown field: remove it (see the JSON Schema for the allowed fields)"
+            elif err["type"] == "missing":
+                message = "required: add it"
+            elif err["type"] == "json_invalid":
+                message = f"not valid JSON ({err['msg']})"
+            problems.append((path, message))
+        raise SpecError(problems) from None
