@@ -92,7 +92,7 @@ class PrivacySpec(_Strict):
 
 
 class JobSpec(_Strict):
-    spec_version: Literal["opendpg-job/1"] = SPEC_VERSION
+    spec_version: Literal["opendpg-job/1"] = "opendpg-job/1"
     name: Annotated[str, Field(min_length=1, max_length=120)]
     description: Annotated[str, Field(max_length=4000)] = ""
     model: ModelSpec
