@@ -1,6 +1,6 @@
 # OpenDPG Compute. `make test` and `make demo` set everything up first, idempotently and offline-safe:
 # .venv (opendpg + dev tools), .venv-brownie (brownie, pinned apart: its exact pins clash with ours),
-# node_modules (anvil, ganache, solc-js, OpenZeppelin, from package-lock.json), and the solc wrapper.
+# node_modules (anvil, ganache, solc-js, OpenZeppelin, from package-lock.json), the solc wrapper, and kubo.
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -18,7 +18,9 @@ BROWNIE_FLAGS := -W ignore::FutureWarning -W ignore::brownie.exceptions.BrownieT
 
 .PHONY: setup test test-contracts test-contracts-ganache test-python lint slither demo bench clean
 
-setup: $(VENV)/.installed $(BVENV)/.installed node_modules/.installed $(SOLC)
+KUBO := $(ROOT)/.tools/bin/ipfs
+
+setup: $(VENV)/.installed $(BVENV)/.installed node_modules/.installed $(SOLC) $(KUBO)
 
 $(VENV)/.installed: pyproject.toml python/constraints.txt
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +42,10 @@ $(SOLC): scripts/tools/solc.cjs
 	mkdir -p $(dir $@)
 	ln -sf ../../scripts/tools/solc.cjs $@
 	$@ --version >/dev/null
+
+# kubo (IPFS) is built from the Go module proxy at a pinned tag; the Go module cache keeps rebuilds short.
+$(KUBO): scripts/tools/build-kubo.sh
+	scripts/tools/build-kubo.sh $@
 
 test: setup lint slither test-python test-contracts test-contracts-ganache
 

@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     )
     ws_url: str | None = Field(default=None, description="websocket endpoint for subscriptions; unset: derived")
     local_chain: Literal["anvil", "ganache"] = Field(default="anvil", description="which local chain to start")
+    ipfs_api: str | None = Field(default=None, description="kubo RPC address (http://host:port); unset: embedded")
     private_key: SecretStr | None = Field(default=None, description="hex key that signs this component's txs")
     deployment_file: Path = Field(default=Path(".opendpg/deployment.json"))
     state_dir: Path = Field(default=Path(".opendpg"), description="checkpoints, logs, local state")
@@ -36,7 +37,7 @@ class Settings(BaseSettings):
     poll_interval: float = Field(default=0.5, gt=0, le=60, description="seconds between polls without websocket")
     tx_timeout: float = Field(default=120.0, gt=0, description="seconds to wait for a receipt")
 
-    @field_validator("rpc_url", "ws_url", "private_key", mode="before")
+    @field_validator("rpc_url", "ws_url", "ipfs_api", "private_key", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         return None if value == "" else value

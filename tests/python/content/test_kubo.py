@@ -1,0 +1,45 @@
+"""A real kubo daemon: same CIDs as the embedded store for edge-size files; verified reads; stop by PID."""
+
+import os
+
+import pytest
+
+from opendpg.content import EmbeddedStore, KuboDaemon, KuboStore, cid_of
+from opendpg.content.unixfs import CHUNK_SIZE
+from opendpg.errors import ContentNotFoundError, ContentUnavailableError
+
+SIZES = [0, 1, CHUNK_SIZE, CHUNK_SIZE + 1, 5 * 1024 * 1024 + 7]
+
+
+@pytest.fixture(scope="module")
+def kubo(tmp_path_factory):
+    daemon = KuboDaemon(tmp_path_factory.mktemp("kubo") / "repo")
+    daemon.start()
+    yield daemon
+    daemon.stop()
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_kubo_and_embedded_give_the_same_cid(kubo, tmp_path, size):
+    data = os.urandom(size)
+    kubo_cid = KuboStore(kubo.api_url).put(data)
+    embedded_cid = EmbeddedStore(tmp_path).put(data)
+    assert kubo_cid == embedded_cid
+    assert KuboStore(kubo.api_url).get(kubo_cid) == data
+
+
+def test_missing_content_is_reported_after_retries(kubo):
+    store = KuboStore(kubo.api_url)
+    store.retries, store.backoff = 1, 0.01
+    with pytest.raises(ContentNotFoundError, match="after 2 attempts"):
+        store.get(cid_of(b"never added anywhere"))
+
+
+def test_daemon_stops_by_pid_and_unreachable_is_clear(tmp_path):
+    daemon = KuboDaemon(tmp_path / "repo").start()
+    pid, url = daemon.pid, daemon.api_url
+    daemon.stop()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    with pytest.raises(ContentUnavailableError, match="is the daemon running"):
+        KuboStore(url).put(b"x")
