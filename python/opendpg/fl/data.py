@@ -9,7 +9,7 @@ import numpy as np
 from opendpg.errors import OpenDPGValueError
 from opendpg.spec import DatasetSpec
 
-__all__ = ["CATALOG", "Dataset", "load_dataset", "partition"]
+__all__ = ["CATALOG", "SHAPES", "Dataset", "load_dataset", "partition"]
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,8 @@ def _digits(image: bool) -> Dataset:
 
 #: Catalog id -> loader. Providers hold these locally; nothing is downloaded.
 CATALOG = {"sklearn/digits": lambda: _digits(False), "sklearn/digits-8x8": lambda: _digits(True)}
+#: Catalog id -> (input shape, classes): what a coordinator needs to build the model without the data.
+SHAPES: dict[str, tuple[tuple[int, ...], int]] = {"sklearn/digits": ((64,), 10), "sklearn/digits-8x8": ((1, 8, 8), 10)}
 
 
 def load_dataset(catalog_id: str) -> Dataset:

@@ -1,0 +1,142 @@
+"""Run Flower's Deployment Engine locally: one SuperLink, SuperNodes, and ``flwr run`` of the OpenDPG app.
+
+Every process gets a private ``FLWR_HOME``, telemetry and update checks off, runtime dependency
+installation disabled, its own session (so stopping kills its children, e.g. ``flower-superexec``), and
+is stopped by PID. Flower 1.41 serves the SuperLink's Runtime, Control and Fleet APIs on one HTTP port.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from opendpg.errors import OpenDPGError
+
+__all__ = ["APP_DIR", "Federation", "FederationError"]
+
+APP_DIR = Path(__file__).resolve().parent / "flower_app"
+CONNECTION = "opendpg"
+
+
+class FederationError(OpenDPGError):
+    """A Flower process failed to start, or a run failed."""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _tool(name: str) -> str:
+    local = Path(sys.executable).parent / name
+    if local.exists():
+        return str(local)
+    found = shutil.which(name)
+    if found is None:
+        raise FederationError(f"{name} not found: install flwr (make setup)")
+    return found
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, str):
+        return json.dumps(value)
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _stop(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, 15)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, 9)
+        proc.wait(timeout)
+
+
+@dataclass
+class Federation:
+    home: Path
+    port: int = field(default_factory=_free_port)
+    superlink: subprocess.Popen[bytes] | None = None
+    supernodes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def env(self) -> dict[str, str]:
+        # the SuperLink and SuperNodes start `flower-superexec` / `flwr-*app` by name: our venv's first
+        path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+        return {**os.environ, "PATH": path, "FLWR_HOME": str(self.home), "FLWR_TELEMETRY_ENABLED": "0",
+                "FLWR_DISABLE_UPDATE_CHECK": "1"}
+
+    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
+        self.home.mkdir(parents=True, exist_ok=True)
+        log = open(self.home / f"{name}.log", "ab")  # noqa: SIM115  (owned by the child)
+        return subprocess.Popen(args, env=self.env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def start_superlink(self, timeout: float = 60.0) -> None:
+        self.superlink = self._spawn("superlink", [
+            _tool("flower-superlink"), "--insecure", "--disable-runtime-dependency-installation",
+            "--host", "127.0.0.1", "--port", str(self.port), "--database", str(self.home / "superlink.db")])
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.superlink.poll() is not None:
+                raise FederationError(f"flower-superlink exited ({self.superlink.returncode}); see {self.home}")
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                break
+            time.sleep(0.1)
+        else:
+            raise FederationError(f"flower-superlink did not listen on port {self.port} within {timeout:.0f} s")
+        (self.home / "config.toml").write_text(
+            f'[superlink.{CONNECTION}]\naddress = "127.0.0.1:{self.port}"\ninsecure = true\n')
+
+    def start_supernode(self, name: str, node_config: dict[str, Any]) -> subprocess.Popen[bytes]:
+        config = " ".join(f"{k}={_toml(v)}" for k, v in node_config.items())
+        proc = self._spawn(f"supernode-{name}", [
+            _tool("flower-supernode"), "--insecure", "--superlink", f"127.0.0.1:{self.port}",
+            "--port", str(_free_port()), "--node-config", config])
+        self.supernodes[name] = proc
+        return proc
+
+    def stop_supernode(self, name: str) -> None:
+        proc = self.supernodes.pop(name, None)
+        if proc is not None:
+            _stop(proc)
+
+    def run(self, run_config: dict[str, Any], timeout: float = 1800.0,
+            app_dir: Path = APP_DIR) -> subprocess.CompletedProcess[str]:
+        """``flwr run APP opendpg --stream`` with ``run_config`` overrides; raises if the run fails."""
+        overrides = self.home / "run-config.toml"  # a file: values such as the spec JSON need quoting
+        overrides.write_text("".join(f"{k} = {_toml(v)}\n" for k, v in run_config.items()))
+        result = subprocess.run([_tool("flwr"), "run", str(app_dir), CONNECTION, "--stream",
+                                 "--run-config", str(overrides)], env=self.env(), capture_output=True, text=True,
+                                timeout=timeout)
+        (self.home / "run.log").write_text(result.stdout + result.stderr)
+        if result.returncode != 0 or "ERROR" in result.stdout:
+            raise FederationError(f"flwr run failed (exit {result.returncode}); log: {self.home / 'run.log'}")
+        return result
+
+    def stop(self) -> None:
+        for name in list(self.supernodes):
+            self.stop_supernode(name)
+        if self.superlink is not None:
+            _stop(self.superlink)
+            self.superlink = None
+
+    def __enter__(self) -> Federation:
+        if self.superlink is None:
+            self.start_superlink()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,88 @@
+"""ServerApp: each round, send the global model to every connected SuperNode, take back the canonical
+update bytes, let the gate vet them (the coordinator checks them against the hashes on-chain), aggregate
+deterministically, evaluate on the held-out set, and hand the round to the gate."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import OrderedDict
+from pathlib import Path
+
+from flwr.app import ArrayRecord, ConfigRecord, Context, Message, RecordDict
+from flwr.serverapp import Grid, ServerApp
+
+from opendpg.fl.aggregate import Contribution, aggregate
+from opendpg.fl.data import SHAPES, load_dataset
+from opendpg.fl.gate import load_gate
+from opendpg.fl.models import build_model, get_weights, weight_shapes
+from opendpg.fl.train import evaluate
+from opendpg.fl.update import UpdateFormatError, decode_update, encode_update
+from opendpg.spec import parse_spec
+
+app = ServerApp()
+
+
+def _wait_for_nodes(grid: Grid, wanted: int, timeout: float) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while True:
+        nodes = sorted(grid.get_node_ids())
+        if len(nodes) >= wanted or time.monotonic() > deadline:
+            return nodes
+        time.sleep(0.5)
+
+
+@app.main()
+def main(grid: Grid, context: Context) -> None:
+    config = dict(context.run_config)
+    spec = parse_spec(str(config["spec"]))
+    job_id = int(config["job-id"])
+    out_dir = Path(str(config["out-dir"]))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    gate = load_gate(str(config.get("gate", "")), config)
+    shape, classes = SHAPES[spec.dataset.catalog_id]
+    model = build_model(spec.model, shape, classes, seed=spec.training.seed)
+    expected = weight_shapes(model)
+    weights = get_weights(model)
+    held_out = load_dataset(spec.dataset.catalog_id)  # the poster's held-out split for the public catalog set
+
+    for round_ in range(1, spec.training.rounds + 1):
+        started = time.monotonic()
+        nodes = _wait_for_nodes(grid, spec.providers.min, float(config["min-nodes-wait"]))
+        messages = [Message(RecordDict({"arrays": ArrayRecord(list(weights.values())),
+                                        "config": ConfigRecord({"round": round_, "job": job_id})}),
+                            dst_node_id=node, message_type="train", group_id=str(round_)) for node in nodes]
+        replies = list(grid.send_and_receive(messages, timeout=float(config["round-timeout"])))
+        accepted: list[Contribution] = []
+        rejected: dict[str, str] = {}
+        for reply in replies:
+            if reply.has_error():
+                continue
+            record = reply.content["update"]
+            provider, data = str(record["provider"]), bytes(record["bytes"])
+            try:
+                update = decode_update(data)
+                update.check_shapes(expected)
+            except UpdateFormatError as exc:
+                rejected[provider] = str(exc)
+                continue
+            if update.meta.get("round") != round_ or update.meta.get("job") != job_id:
+                rejected[provider] = "update is for another job or round"
+                continue
+            if not gate.accept(provider, round_, data):
+                rejected[provider] = "refused by the gate (hash not on-chain or mismatched)"
+                continue
+            accepted.append(Contribution(provider, int(update.meta["num_examples"]), update.tensors))
+        if not accepted:
+            raise RuntimeError(f"round {round_}: no acceptable update ({rejected or 'no replies'})")
+        weights = aggregate(accepted, spec.strategy.name, trim_beta=spec.strategy.trim_beta,
+                            num_malicious=spec.strategy.num_malicious)
+        used = sorted(c.provider for c in accepted)
+        global_model = encode_update(weights, {"job": job_id, "round": round_, "kind": "global", "used": used,
+                                               "rule": spec.strategy.name})
+        loss, accuracy = evaluate(model, OrderedDict(weights), held_out.x_test, held_out.y_test)
+        metrics = {"loss": loss, "accuracy": accuracy, "seconds": time.monotonic() - started}
+        (out_dir / f"round-{round_}.global").write_bytes(global_model)
+        (out_dir / f"round-{round_}.json").write_text(json.dumps({"round": round_, "used": used, "rejected": rejected,
+                                                                  "metrics": metrics}))
+        gate.commit(round_, global_model, used, metrics)

@@ -1,0 +1,37 @@
+"""How the ServerApp lets its host (the coordinator) vet updates and record rounds, without fl/ importing it.
+
+The run config names a ``module:attribute`` factory (key ``gate``) that returns a ``RoundGate``; without
+one, every well-formed update is accepted and rounds are only written to the output directory.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, Protocol
+
+__all__ = ["AcceptAll", "RoundGate", "load_gate"]
+
+
+class RoundGate(Protocol):
+    def accept(self, provider: str, round_: int, update: bytes) -> bool:
+        """True if ``update`` from ``provider`` may be aggregated in ``round_`` (e.g. its hash is on-chain)."""
+
+    def commit(self, round_: int, global_model: bytes, used: list[str], metrics: dict[str, float]) -> None:
+        """Record the aggregated model of ``round_`` (pin it, commit it on-chain, ...)."""
+
+
+class AcceptAll:
+    def accept(self, provider: str, round_: int, update: bytes) -> bool:
+        return True
+
+    def commit(self, round_: int, global_model: bytes, used: list[str], metrics: dict[str, float]) -> None:
+        return None
+
+
+def load_gate(spec: str, run_config: dict[str, Any]) -> RoundGate:
+    if not spec:
+        return AcceptAll()
+    module, _, attribute = spec.partition(":")
+    factory = getattr(importlib.import_module(module), attribute)
+    gate: RoundGate = factory(run_config)
+    return gate
