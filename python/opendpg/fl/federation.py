@@ -72,6 +72,8 @@ class Federation:
     port: int = field(default_factory=_free_port)
     superlink: subprocess.Popen[bytes] | None = None
     supernodes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    #: extra environment for the SuperLink (and so the ServerApp), e.g. the coordinator's key
+    superlink_env: dict[str, str] = field(default_factory=dict)
 
     def env(self) -> dict[str, str]:
         # the SuperLink and SuperNodes start `flower-superexec` / `flwr-*app` by name: our venv's first
@@ -79,15 +81,17 @@ class Federation:
         return {**os.environ, "PATH": path, "FLWR_HOME": str(self.home), "FLWR_TELEMETRY_ENABLED": "0",
                 "FLWR_DISABLE_UPDATE_CHECK": "1"}
 
-    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
+    def _spawn(self, name: str, args: list[str], extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         self.home.mkdir(parents=True, exist_ok=True)
         log = open(self.home / f"{name}.log", "ab")  # noqa: SIM115  (owned by the child)
-        return subprocess.Popen(args, env=self.env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        env = {**self.env(), **(extra_env or {})}
+        return subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def start_superlink(self, timeout: float = 60.0) -> None:
         self.superlink = self._spawn("superlink", [
             _tool("flower-superlink"), "--insecure", "--disable-runtime-dependency-installation",
-            "--host", "127.0.0.1", "--port", str(self.port), "--database", str(self.home / "superlink.db")])
+            "--host", "127.0.0.1", "--port", str(self.port), "--database", str(self.home / "superlink.db")],
+            self.superlink_env)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.superlink.poll() is not None:
