@@ -344,6 +344,13 @@ class Chain:
                                                abi=self.token.contract.abi)
         return client
 
+    @classmethod
+    def reader(cls, w3: Web3, deployment: Deployment) -> Chain:
+        """Read-only access: calls come from a fresh random account that holds nothing and never sends."""
+        from eth_account import Account
+
+        return cls(w3, deployment, TxSender(w3, Account.create()))
+
     def as_account(self, sender: TxSender) -> Chain:
         """The same deployment, acting as another account."""
         return Chain(self.w3, self.deployment, sender)

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from opendpg import __version__
-from opendpg.cli import chain, demo
+from opendpg.cli import audit, chain, demo
 from opendpg.errors import OpenDPGError
 
 __all__ = ["main"]
@@ -21,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     chain.register(commands)
     demo.register(commands)
+    audit.register(commands)
     return parser
 
 

@@ -12,7 +12,8 @@ import threading
 import pytest
 
 from opendpg.agent import Outbox
-from opendpg.chain import Capabilities, JobParams, JobState
+from opendpg.audit import verify_job
+from opendpg.chain import Capabilities, Chain, JobParams, JobState
 from opendpg.content import KuboDaemon, KuboStore
 from opendpg.fl.federation import Federation
 from opendpg.spec import parse_spec
@@ -91,6 +92,9 @@ def test_job_trains_federatedly_with_every_hash_on_chain(anvil, admin, deploymen
         assert global_hash == hashlib.sha256(global_model).digest() and used == 0b111
         record = json.loads((tmp_path / "coordinator" / f"job-{job_id}" / f"round-{r}.json").read_text())
         assert store.get(record["cid"]) == global_model
+
+    verdicts = verify_job(Chain.reader(admin.w3, deployment), store, job_id)
+    assert [(v.round, v.ok) for v in verdicts] == [(r, True) for r in range(1, ROUNDS + 1)]
 
     as_account(admin, poster).market.finalize_job(job_id)
     earned = [as_account(admin, p).market.claim(job_id) for p in providers]

@@ -1,0 +1,96 @@
+"""``opendpg verify JOB_ID``: rebuild a job's history from the chain and IPFS and recompute every round.
+
+For each committed round: every used update is fetched by the CID its provider put on-chain (the content
+store verifies the bytes against the CID), its SHA-256 must equal the on-chain update hash, and the
+aggregation recomputed from those updates with the spec's rule must give exactly the bytes whose hash the
+coordinator committed (and which its CID serves).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from web3 import Web3
+
+from opendpg.chain import Chain
+from opendpg.content import ContentStore
+from opendpg.errors import ContentError, OpenDPGValueError
+from opendpg.fl.aggregate import Contribution, aggregate
+from opendpg.fl.update import UpdateFormatError, decode_update, encode_update
+from opendpg.spec import SpecError, parse_spec
+
+__all__ = ["RoundVerdict", "verify_job"]
+
+
+@dataclass
+class RoundVerdict:
+    round: int
+    ok: bool
+    problems: list[str] = field(default_factory=list)
+    used: list[str] = field(default_factory=list)
+
+
+def _logs(chain: Chain, event: str, job_id: int) -> list[Any]:
+    contract = chain.market.contract
+    return list(getattr(contract.events, event)().get_logs(
+        from_block=chain.deployment.start_block, argument_filters={"jobId": job_id}))
+
+
+def verify_job(chain: Chain, store: ContentStore, job_id: int) -> list[RoundVerdict]:
+    posted = _logs(chain, "JobPosted", job_id)
+    if not posted:
+        raise OpenDPGValueError(f"job_id: no job {job_id} on this deployment")
+    spec_cid = str(posted[0]["args"]["params"]["specCid"])
+    try:
+        spec = parse_spec(store.get(spec_cid))
+    except (ContentError, SpecError) as exc:
+        return [RoundVerdict(0, False, [f"spec {spec_cid}: {exc}"])]
+    providers = [Web3.to_checksum_address(p) for p in chain.market.providers_of(job_id)]
+    submitted: dict[tuple[int, str], tuple[bytes, str]] = {}
+    for log in _logs(chain, "UpdateSubmitted", job_id):
+        args = log["args"]
+        submitted[(int(args["round"]), Web3.to_checksum_address(args["provider"]))] = (
+            bytes(args["updateHash"]), str(args["updateCid"]))
+    verdicts = []
+    for log in sorted(_logs(chain, "RoundCommitted", job_id), key=lambda e: int(e["args"]["round"])):
+        args = log["args"]
+        verdict = RoundVerdict(int(args["round"]), True)
+        used = [providers[i] for i in range(len(providers)) if int(args["usedBitmap"]) >> i & 1]
+        verdict.used = sorted(used, key=str.lower)
+        contributions = []
+        for provider in used:
+            entry = submitted.get((verdict.round, provider))
+            if entry is None:
+                verdict.problems.append(f"{provider}: used but no update on-chain")
+                continue
+            update_hash, cid = entry
+            try:
+                data = store.get(cid)
+                update = decode_update(data)
+            except (ContentError, UpdateFormatError) as exc:
+                verdict.problems.append(f"{provider}: update {cid}: {exc}")
+                continue
+            if hashlib.sha256(data).digest() != update_hash:
+                verdict.problems.append(f"{provider}: update bytes do not match the on-chain hash")
+                continue
+            contributions.append(Contribution(provider, int(update.meta["num_examples"]), update.tensors))
+        global_hash = bytes(args["globalHash"])
+        if not verdict.problems:
+            tensors = aggregate(contributions, spec.strategy.name, trim_beta=spec.strategy.trim_beta,
+                                num_malicious=spec.strategy.num_malicious)
+            meta = {"job": job_id, "round": verdict.round, "kind": "global", "used": verdict.used,
+                    "rule": spec.strategy.name}
+            recomputed = encode_update(tensors, meta)
+            if hashlib.sha256(recomputed).digest() != global_hash:
+                verdict.problems.append("the committed global model is not the aggregate of the used updates")
+            else:
+                try:
+                    if store.get(str(args["globalCid"])) != recomputed:
+                        verdict.problems.append("the global CID does not serve the committed model")
+                except ContentError as exc:
+                    verdict.problems.append(f"global model {args['globalCid']}: {exc}")
+        verdict.ok = not verdict.problems
+        verdicts.append(verdict)
+    return verdicts
