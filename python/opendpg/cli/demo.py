@@ -1,22 +1,28 @@
-"""``opendpg demo``: one job's whole on-chain life on a local chain the demo starts itself.
+"""``opendpg demo``: one federated training job, end to end, on components the demo starts itself.
 
-Starts anvil, deploys the suite, registers three staked providers, posts a 3-round job with escrow,
-follows every contract event live through the event stream (websocket, checkpointed), runs the rounds
-(each provider records the SHA-256 of its update; the coordinator commits a hash over the round's update
-hashes), finalizes, pays everyone by pull, and prints a summary. Federated training (Flower + PyTorch)
-and IPFS arrive with the provider agents (issue 3); here each update is a small canonical JSON document.
+Starts anvil and a private kubo daemon, deploys the contracts, registers a coordinator and three staked
+providers that each hold a label-skewed share of scikit-learn's digits, pins the job spec to IPFS and posts
+a FedAvg job with escrow. Flower's Deployment Engine (one SuperLink, one SuperNode per provider) trains;
+each provider's outbox pins its update and submits the hash on-chain; the coordinator's gate aggregates
+only updates whose hash is on-chain, pins every global model and commits it. Contract events are followed
+live over a websocket. Then ``verify`` recomputes every round, the job is finalized and everyone is paid.
+
+The three providers are driven by this process (join, outbox submission, claim); the autonomous provider
+agent daemon (`opendpg agent run`) is still to come (issue 3).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import json
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
+from opendpg.agent import Outbox
+from opendpg.audit import verify_job
 from opendpg.chain import (
     Capabilities,
     Chain,
@@ -31,21 +37,20 @@ from opendpg.chain import (
     connect,
     deploy_suite,
 )
-from opendpg.errors import ContractRevert
+from opendpg.content import KuboDaemon, KuboStore
+from opendpg.fl.federation import Federation
+from opendpg.spec import JobSpec, parse_spec
 
 __all__ = ["register"]
 
 E18 = 10**18
-SHOWN = ["NodeRegistered", "StakeLocked", "Slashed", "JobPosted", "ProviderJoined", "JobStarted",
-         "UpdateSubmitted", "RoundCommitted", "ProviderDropped", "JobFinalized", "RewardClaimed", "RefundClaimed",
-         "FeesWithdrawn"]
-SPEC_CID = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"
+SHOWN = ["JobPosted", "ProviderJoined", "JobStarted", "UpdateSubmitted", "RoundCommitted", "JobFinalized",
+         "RewardClaimed", "RefundClaimed"]
 
 
 def register(commands: Any) -> None:
-    demo = commands.add_parser("demo", help="run one job end to end on a local chain")
-    demo.add_argument("--kind", choices=["anvil", "ganache"], default="anvil")
-    demo.add_argument("--rounds", type=int, default=3)
+    demo = commands.add_parser("demo", help="run one federated training job end to end on local components")
+    demo.add_argument("--rounds", type=int, default=5)
     demo.add_argument("--state-dir", type=Path, default=Path(".opendpg/demo"))
     demo.set_defaults(run=lambda args: asyncio.run(run_demo(args)))
 
@@ -54,98 +59,143 @@ def _fmt(amount: int) -> str:
     return f"{amount / E18:,.2f} DPG"
 
 
-def _update(job_id: int, round_: int, provider: str) -> bytes:
-    doc = {"job": job_id, "round": round_, "provider": provider, "kind": "demo-update/1"}
-    return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+def _spec(rounds: int) -> JobSpec:
+    return parse_spec({
+        "name": "Handwritten digits, label-skewed across three data holders",
+        "model": {"name": "mlp", "hidden_units": 64},
+        "dataset": {"catalog_id": "sklearn/digits", "partition": "label-skew", "labels_per_provider": 4},
+        "training": {"rounds": rounds, "local_epochs": 5, "batch_size": 32, "learning_rate": 0.1},
+        "strategy": {"name": "fedavg"},
+        "providers": {"min": 3, "max": 3},
+    })
 
 
-def _play(admin: Chain, as_: dict[str, Chain], w3: Any, poster: Any, coordinator: Any, providers: list[Any],
-          rounds: int) -> tuple[int, dict[str, int], int]:
-    """The scripted participants; runs in a thread so that the event stream prints as things happen."""
-    for i, node in enumerate([coordinator, *providers]):
-        caps = Capabilities("NVIDIA A100" if i else "CPU only", 40_960 if i else 0, 16, 65_536, "eu-west",
-                            ["sklearn/digits"], SPEC_CID)
-        as_[node.address].registry.register(caps, 200 * E18)
-    reward = 10 * E18
-    params = JobParams(SPEC_CID, admin.token.address, reward * rounds * 3 + 5 * E18, reward, rounds, 2, 3,
-                       50 * E18, int(w3.eth.get_block("latest")["timestamp"]) + 3600, 600, coordinator.address)
-    job_id = as_[poster.address].market.post_job(params)
-    for p in providers:
-        as_[p.address].market.join_job(job_id)
-    as_[coordinator.address].market.start_job(job_id)
-    for r in range(1, rounds + 1):
-        hashes = []
-        for p in providers:
-            digest = hashlib.sha256(_update(job_id, r, p.address)).digest()
-            hashes.append(digest)
-            as_[p.address].market.submit_update(job_id, r, digest, f"demo://{job_id}/{r}/{p.address}")
-        if r == 1:
-            try:
-                as_[providers[0].address].market.submit_update(job_id, r, hashes[0], "again")
-            except ContractRevert as exc:
-                print(f"  (a second update for the same round is refused: {exc.name} {exc.args_dict})")
-        global_hash = hashlib.sha256(b"".join(hashes)).digest()
-        as_[coordinator.address].market.commit_round(job_id, r, global_hash, f"demo://{job_id}/{r}/global",
-                                                     range(len(providers)))
-    as_[coordinator.address].market.finalize_job(job_id)
-    earned = {p.address: as_[p.address].market.claim(job_id) for p in providers}
-    refund = as_[poster.address].market.claim_refund(job_id)
-    admin.market.withdraw_fees(admin.token.address)
-    return job_id, earned, refund
-
-
-def _show(event: ChainEvent) -> None:
-    interesting = {k: (v.hex()[:16] + "…" if isinstance(v, bytes) else v) for k, v in event.args.items()
-                   if k not in {"params", "capabilities"}}
-    print(f"  [block {event.block_number:>3}] {event.contract}.{event.name} {interesting}")
+def _show(event: ChainEvent, rounds_dir: Path) -> None:
+    a = event.args
+    if event.name == "UpdateSubmitted":
+        print(f"  round {a['round']}: provider {a['provider'][:10]}… update {a['updateHash'].hex()[:16]}… "
+              f"({a['updateCid'][:20]}…)")
+    elif event.name == "RoundCommitted":
+        accuracy = ""
+        path = rounds_dir / f"round-{a['round']}.json"
+        for _ in range(40):
+            if path.exists():
+                metrics = json.loads(path.read_text())["metrics"]
+                accuracy = f", held-out accuracy {metrics['accuracy']:.3f}, loss {metrics['loss']:.3f}"
+                break
+            time.sleep(0.05)
+        print(f"  round {a['round']} committed: global {a['globalHash'].hex()[:16]}…, {a['usedCount']} updates"
+              f"{accuracy}")
+    elif event.name in ("RewardClaimed", "RefundClaimed"):
+        who = str(a.get("provider") or a.get("poster"))
+        print(f"  {event.name}: {who[:10]}… {_fmt(a['amount'])}")
+    else:
+        print(f"  {event.name} (job {a['jobId']})")
 
 
 async def run_demo(args: argparse.Namespace) -> int:
     started = time.monotonic()
-    args.state_dir.mkdir(parents=True, exist_ok=True)
-    with LocalChain(kind=args.kind, log_file=args.state_dir / "chain.log") as local:
-        print(f"1. {local.kind} started at {local.rpc_url} (pid {local.pid})")
+    state = args.state_dir
+    state.mkdir(parents=True, exist_ok=True)
+    with LocalChain(log_file=state / "chain.log") as local, KuboDaemon(state / "ipfs") as kubo:
+        print(f"1. anvil at {local.rpc_url} (pid {local.pid}); kubo at {kubo.api_url} (pid {kubo.pid})")
         w3 = connect(local.rpc_url)
         accounts = local.dev_accounts()
         deployer, poster, coordinator, providers = accounts[0], accounts[1], accounts[2], accounts[3:6]
         admin = Chain(w3, deploy_suite(TxSender(w3, deployer), SuiteParams(checkers=[deployer.address])),
                       TxSender(w3, deployer))
-        deployment = admin.deployment
-        deployment.save(args.state_dir / "deployment.json")
-        print(f"2. suite deployed; JobMarket at {admin.market.address}")
+        deployment_file = state / "deployment.json"
+        admin.deployment.save(deployment_file)
+        print(f"2. contracts deployed; deployment file {deployment_file}")
+        people = [poster, coordinator, *providers]
+        as_: dict[str, Chain] = {a.address: admin.as_account(TxSender(w3, a)) for a in people}
         for acct in [poster, coordinator, *providers]:
             admin.token.transfer(acct.address, 10_000 * E18)
+        for node in [coordinator, *providers]:
+            as_[node.address].registry.register(
+                Capabilities("CPU", 0, 2, 8192, "local", ["sklearn/digits"], ""), 200 * E18)
+        print("3. a coordinator and three providers registered and staked 200 DPG each")
 
-        stream = EventStream(w3, deployment, ["JobMarket", "NodeRegistry"], events=SHOWN,
-                             checkpoint=FileCheckpoint(args.state_dir / "events.checkpoint"),
+        store = KuboStore(kubo.api_url)
+        stream = EventStream(w3, admin.deployment, ["JobMarket"], events=SHOWN,
+                             checkpoint=FileCheckpoint(state / "events.checkpoint"),
                              heads=await WebsocketHeads(local.ws_url).start(),
                              start_block=int(w3.eth.block_number) + 1)
         stop = asyncio.Event()
+        rounds_dir = state / "coordinator"
 
-        async def print_event(event: ChainEvent) -> None:
-            _show(event)
+        async def show(event: ChainEvent) -> None:
+            _show(event, rounds_dir / f"job-{job_holder.get('id', 0)}")
 
-        follower = asyncio.create_task(stream.run(print_event, stop))
-        as_: dict[str, Chain] = {a.address: admin.as_account(TxSender(w3, a))
-                                 for a in [poster, coordinator, *providers]}
-
-        print("3. providers register and stake; the poster posts a job (events follow live):")
-        job_id, earned, refund = await asyncio.to_thread(
-            _play, admin, as_, w3, poster, coordinator, providers, args.rounds)
-        await asyncio.sleep(0.3)
+        job_holder: dict[str, int] = {}
+        follower = asyncio.create_task(stream.run(show, stop))
+        spec = _spec(args.rounds)
+        result = await asyncio.to_thread(_run_job, admin, as_, w3, store, kubo, local, poster, coordinator,
+                                         providers, spec, state, deployment_file, job_holder)
+        await asyncio.sleep(0.5)
         stop.set()
         await follower
         await stream.heads.close()
 
-        job = admin.market.get_job(job_id)
-        print("4. summary")
-        print(f"  job {job_id}: {job.state.name}, {job.committed_rounds}/{job.rounds} rounds committed")
+        job_id, verdicts, earned, refund = result
+        print("5. verify: every update fetched from IPFS by its on-chain CID and hash, every aggregate recomputed")
+        for v in verdicts:
+            print(f"  round {v.round}: {'OK' if v.ok else 'MISMATCH ' + '; '.join(v.problems)}")
+        final = json.loads((rounds_dir / f"job-{job_id}" / f"round-{args.rounds}.json").read_text())["metrics"]
+        print("6. summary")
+        print(f"  job {job_id}: {admin.market.get_job(job_id).state.name}, {args.rounds} rounds, final held-out "
+              f"accuracy {final['accuracy']:.3f}")
         for addr, amount in earned.items():
-            rep = admin.registry.reputation_of(addr)
-            print(f"  provider {addr[:10]}… earned {_fmt(amount)}; reputation {rep}")
-        treasury = admin.deployment.address("OpenDPGTimelock")
-        print(f"  escrow refunded to the poster: {_fmt(refund)}; protocol fees in the treasury: "
-              f"{_fmt(admin.token.balance_of(treasury))}; JobMarket balance now "
-              f"{_fmt(admin.token.balance_of(admin.market.address))}")
-        print(f"  done in {time.monotonic() - started:.1f} s; chain stopped")
-    return 0
+            print(f"  provider {addr[:10]}… earned {_fmt(amount)}")
+        print(f"  escrow refunded to the poster: {_fmt(refund)}")
+        print(f"  verify: {'all rounds verified' if all(v.ok for v in verdicts) else 'MISMATCH'}; "
+              f"done in {time.monotonic() - started:.0f} s")
+        return 0 if all(v.ok for v in verdicts) else 1
+
+
+def _run_job(admin: Chain, as_: dict[str, Chain], w3: Any, store: KuboStore, kubo: KuboDaemon, local: LocalChain,
+             poster: Any, coordinator: Any, providers: list[Any], spec: JobSpec, state: Path, deployment_file: Path,
+             job_holder: dict[str, int]) -> tuple[int, list[Any], dict[str, int], int]:
+    reward, rounds = 10 * E18, spec.training.rounds
+    spec_cid = store.put(spec.to_bytes())
+    now = int(w3.eth.get_block("latest")["timestamp"])
+    params = JobParams(spec_cid, admin.token.address, reward * rounds * 3 + 5 * E18, reward, rounds, 3, 3,
+                       50 * E18, now + 3600, 900, coordinator.address)
+    job_id = as_[poster.address].market.post_job(params)
+    job_holder["id"] = job_id
+    print(f"4. job {job_id} posted (spec {spec_cid[:24]}… on IPFS, budget {_fmt(params.budget)} in escrow); "
+          "training with Flower:")
+    for p in providers:
+        as_[p.address].market.join_job(job_id)
+    as_[coordinator.address].market.start_job(job_id)
+
+    outboxes = [Outbox(state / f"outbox-{i}", as_[p.address], store) for i, p in enumerate(providers)]
+    done = threading.Event()
+
+    def submit_loop(outbox: Outbox) -> None:
+        while not done.is_set():
+            outbox.submit_pending(job_id)
+            done.wait(0.1)
+
+    threads = [threading.Thread(target=submit_loop, args=(o,), daemon=True) for o in outboxes]
+    federation = Federation(state / "flwr", superlink_env={"OPENDPG_PRIVATE_KEY": coordinator.key.hex()})
+    with federation:
+        for i, p in enumerate(providers):
+            federation.start_supernode(p.address, {"provider": p.address, "share-index": i, "share-count": 3,
+                                                   "outbox": str(outboxes[i].root)})
+        for t in threads:
+            t.start()
+        try:
+            federation.run({"spec": spec.to_bytes().decode(), "job-id": job_id, "out-dir": str(state / "models"),
+                            "gate": "opendpg.coordinator.gate:ChainGate", "rpc-url": local.rpc_url,
+                            "deployment-file": str(deployment_file), "state-dir": str(state / "coordinator"),
+                            "ipfs-api": kubo.api_url})
+        finally:
+            done.set()
+            for t in threads:
+                t.join()
+    verdicts = verify_job(Chain.reader(w3, admin.deployment), store, job_id)
+    as_[poster.address].market.finalize_job(job_id)
+    earned = {p.address: as_[p.address].market.claim(job_id) for p in providers}
+    refund = as_[poster.address].market.claim_refund(job_id)
+    return job_id, verdicts, earned, refund
