@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -19,8 +17,9 @@ from eth_account.signers.local import LocalAccount
 
 from opendpg.config import project_root
 from opendpg.errors import LocalChainError
+from opendpg.process import free_port, port_is_free, stop_process_group
 
-__all__ = ["DEV_MNEMONIC", "LocalChain", "dev_accounts", "free_port", "start_local_chain"]
+__all__ = ["DEV_MNEMONIC", "LocalChain", "dev_accounts", "start_local_chain"]
 
 #: The well-known development mnemonic (anvil's default). Never use these keys on a real network.
 DEV_MNEMONIC = "test test test test test test test test test test test junk"
@@ -33,21 +32,6 @@ ChainKind = Literal["anvil", "ganache"]
 def dev_accounts(count: int, mnemonic: str = DEV_MNEMONIC) -> list[LocalAccount]:
     """The first ``count`` accounts of ``mnemonic`` (BIP-44 path m/44'/60'/0'/0/i)."""
     return [Account.from_mnemonic(mnemonic, account_path=f"m/44'/60'/0'/0/{i}") for i in range(count)]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
 
 
 def _binary(name: str) -> str:
@@ -105,7 +89,7 @@ class LocalChain:
     def start(self, timeout: float = 60.0) -> LocalChain:
         if self.process is not None:
             raise LocalChainError(f"{self.kind} already running (pid {self.pid})")
-        if not _port_free(self.port):
+        if not port_is_free(self.port):
             raise LocalChainError(f"port {self.port} is in use: stop what runs there or pick another port")
         log = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
         self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -132,16 +116,7 @@ class LocalChain:
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the chain by PID (its whole process group: ganache runs under node)."""
         proc, self.process = self.process, None
-        if proc is None or proc.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, 15)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, 9)
-            proc.wait(timeout)
+        stop_process_group(proc, timeout)
 
     def __enter__(self) -> LocalChain:
         return self.start() if self.process is None else self

@@ -15,6 +15,7 @@ import requests
 
 from opendpg.config import project_root
 from opendpg.errors import ContentUnavailableError
+from opendpg.process import free_port, stop_process_group
 
 __all__ = ["KUBO_VERSION", "KuboDaemon", "kubo_binary"]
 
@@ -34,20 +35,12 @@ def kubo_binary() -> str:
     return found
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class KuboDaemon:
     """``ipfs daemon --offline`` on a private repo; stopped by PID."""
 
     repo: Path
-    api_port: int = field(default_factory=_free_port)
+    api_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -97,16 +90,7 @@ class KuboDaemon:
 
     def stop(self, timeout: float = 15.0) -> None:
         proc, self.process = self.process, None
-        if proc is None or proc.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, 15)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, 9)
-            proc.wait(timeout)
+        stop_process_group(proc, timeout)
 
     def __enter__(self) -> KuboDaemon:
         return self.start() if self.process is None else self

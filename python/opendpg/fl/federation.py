@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from opendpg.errors import OpenDPGError
+from opendpg.process import free_port, stop_process_group
 
 __all__ = ["APP_DIR", "Federation", "FederationError"]
 
@@ -29,12 +30,6 @@ CONNECTION = "opendpg"
 
 class FederationError(OpenDPGError):
     """A Flower process failed to start, or a run failed."""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _tool(name: str) -> str:
@@ -53,23 +48,10 @@ def _toml(value: Any) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
-def _stop(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
-    if proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, 15)
-    try:
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, 9)
-        proc.wait(timeout)
-
-
 @dataclass
 class Federation:
     home: Path
-    port: int = field(default_factory=_free_port)
+    port: int = field(default_factory=free_port)
     superlink: subprocess.Popen[bytes] | None = None
     supernodes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     #: extra environment for the SuperLink (and so the ServerApp), e.g. the coordinator's key
@@ -108,14 +90,14 @@ class Federation:
         config = " ".join(f"{k}={_toml(v)}" for k, v in node_config.items())
         proc = self._spawn(f"supernode-{name}", [
             _tool("flower-supernode"), "--insecure", "--superlink", f"127.0.0.1:{self.port}",
-            "--port", str(_free_port()), "--node-config", config])
+            "--port", str(free_port()), "--node-config", config])
         self.supernodes[name] = proc
         return proc
 
     def stop_supernode(self, name: str) -> None:
         proc = self.supernodes.pop(name, None)
         if proc is not None:
-            _stop(proc)
+            stop_process_group(proc)
 
     def run(self, run_config: dict[str, Any], timeout: float = 1800.0,
             app_dir: Path = APP_DIR) -> subprocess.CompletedProcess[str]:
@@ -134,7 +116,7 @@ class Federation:
         for name in list(self.supernodes):
             self.stop_supernode(name)
         if self.superlink is not None:
-            _stop(self.superlink)
+            stop_process_group(self.superlink)
             self.superlink = None
 
     def __enter__(self) -> Federation:
