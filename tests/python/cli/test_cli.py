@@ -47,3 +47,35 @@ def test_malformed_key_names_the_variable(anvil):
     result = _opendpg("deploy", env={"OPENDPG_RPC_URL": anvil.rpc_url, "OPENDPG_PRIVATE_KEY": "0x1234"})
     assert result.returncode == 2
     assert "OPENDPG_PRIVATE_KEY: Value error, must be 64 hex digits" in result.stderr
+
+
+def test_chain_start_runs_until_sigterm_and_stops_its_chain(tmp_path):
+    import signal
+    import time
+
+    from opendpg.process import free_port
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "opendpg.cli.main", "chain", "start", "--port", str(port),
+                             "--out", str(tmp_path / "d.json")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    lines = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        lines.append(line)
+        if "Ctrl-C stops the chain" in line:
+            break
+    assert Deployment.load(tmp_path / "d.json").chain_id == 31337
+
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(30) == 0, "".join(lines) + proc.stderr.read()
+    from opendpg.process import port_is_free
+
+    assert port_is_free(port)  # its chain is gone
+
+
+def test_chain_start_on_a_busy_port_is_a_clear_error(anvil):
+    result = _opendpg("chain", "start", "--port", str(anvil.port))
+    assert result.returncode == 2
+    assert f"port {anvil.port} is in use" in result.stderr
