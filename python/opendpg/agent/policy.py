@@ -1,0 +1,54 @@
+"""Whether this provider can and wants to serve a posted job: data held, resources, price, stake."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from opendpg.chain import Job, JobState
+from opendpg.spec import JobSpec
+
+__all__ = ["Decision", "ProviderProfile", "decide"]
+
+
+@dataclass(frozen=True)
+class ProviderProfile:
+    """What the provider offers and asks, from its agent config."""
+
+    datasets: frozenset[str]
+    gpu_memory_mib: int
+    cpu_cores: int
+    min_reward_per_round: int = 0  # in the payment token's smallest unit
+    accepted_tokens: frozenset[str] = field(default_factory=frozenset)  # empty: any token
+
+
+@dataclass(frozen=True)
+class Decision:
+    join: bool
+    reasons: tuple[str, ...]  # why not (empty when joining)
+
+
+def decide(spec: JobSpec, job: Job, profile: ProviderProfile, free_stake: int, now: int) -> Decision:
+    reasons: list[str] = []
+    if job.state != JobState.OPEN:
+        reasons.append(f"job is {job.state.name}, not OPEN")
+    if now > job.join_deadline:
+        reasons.append("join deadline passed")
+    if job.provider_count >= job.max_providers:
+        reasons.append("job is full")
+    if spec.dataset.catalog_id not in profile.datasets:
+        reasons.append(f"dataset {spec.dataset.catalog_id!r} is not held here")
+    if spec.resources.gpu_memory_mib > profile.gpu_memory_mib:
+        reasons.append(f"needs {spec.resources.gpu_memory_mib} MiB of GPU memory, this node has "
+                       f"{profile.gpu_memory_mib}")
+    if spec.resources.cpu_cores > profile.cpu_cores:
+        reasons.append(f"needs {spec.resources.cpu_cores} CPU cores, this node has {profile.cpu_cores}")
+    if job.reward_per_round < profile.min_reward_per_round:
+        reasons.append(f"reward {job.reward_per_round} per round is below this node's price "
+                       f"{profile.min_reward_per_round}")
+    if profile.accepted_tokens and job.payment_token.lower() not in {t.lower() for t in profile.accepted_tokens}:
+        reasons.append(f"payment token {job.payment_token} is not accepted here")
+    if job.required_stake > free_stake:
+        reasons.append(f"needs {job.required_stake} of free stake, this node has {free_stake}")
+    if spec.training.rounds != job.rounds:
+        reasons.append(f"spec says {spec.training.rounds} rounds but the job pays for {job.rounds}")
+    return Decision(join=not reasons, reasons=tuple(reasons))

@@ -1,0 +1,82 @@
+"""The agent's reaction to ``JobPosted``: fetch the spec by CID (verified), validate it, apply the join
+policy, and join, exactly once per job even across restarts (decisions are persisted, and the chain is
+asked before sending). A spec that cannot be fetched yet is retried on later events, not dropped."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+from opendpg.agent.policy import Decision, ProviderProfile, decide
+from opendpg.chain import Chain, ChainEvent
+from opendpg.content import ContentStore
+from opendpg.errors import ContentError, ContractRevert
+from opendpg.spec import SpecError, parse_spec
+
+__all__ = ["JobWatcher"]
+
+log = logging.getLogger(__name__)
+
+
+class JobWatcher:
+    def __init__(self, chain: Chain, store: ContentStore, profile: ProviderProfile, state_file: Path) -> None:
+        self.chain = chain
+        self.store = store
+        self.profile = profile
+        self.state_file = state_file
+        self.decisions: dict[str, dict[str, object]] = (
+            json.loads(state_file.read_text()) if state_file.exists() else {})
+        self.unresolved: set[int] = {int(k) for k, v in self.decisions.items() if v.get("retry")}
+
+    def _save(self) -> None:
+        self.state_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.decisions, indent=1))
+        os.replace(tmp, self.state_file)
+
+    def _record(self, job_id: int, decision: Decision, retry: bool = False) -> None:
+        self.decisions[str(job_id)] = {**asdict(decision), "retry": retry}
+        self._save()
+
+    async def handle(self, event: ChainEvent) -> None:
+        if event.name == "JobPosted":
+            self.consider(int(event.args["jobId"]), str(event.args["params"]["specCid"]))
+        for job_id in sorted(self.unresolved):  # anything still waiting for its spec gets another try
+            self.consider(job_id, None)
+
+    def consider(self, job_id: int, spec_cid: str | None) -> Decision:
+        known = self.decisions.get(str(job_id))
+        if known is not None and not known.get("retry"):
+            return Decision(bool(known["join"]), tuple(known["reasons"]))  # type: ignore[arg-type]
+        if spec_cid is None:
+            spec_cid = str(known["spec_cid"]) if known and "spec_cid" in known else ""
+        try:
+            spec = parse_spec(self.store.get(spec_cid))
+        except ContentError as exc:
+            decision = Decision(False, (f"spec {spec_cid} not available yet: {exc}",))
+            self.decisions[str(job_id)] = {**asdict(decision), "retry": True, "spec_cid": spec_cid}
+            self._save()
+            self.unresolved.add(job_id)
+            log.warning("job %s: %s", job_id, decision.reasons[0])
+            return decision
+        except SpecError as exc:
+            decision = Decision(False, (f"invalid spec: {exc}",))
+            self._record(job_id, decision)
+            self.unresolved.discard(job_id)
+            return decision
+        self.unresolved.discard(job_id)
+        market, me = self.chain.market, self.chain.sender.address
+        job = market.get_job(job_id)
+        now = int(self.chain.w3.eth.get_block("latest")["timestamp"])
+        decision = decide(spec, job, self.profile, self.chain.registry.free_stake(me), now)
+        if decision.join and market.participant_of(job_id, me).slot == 0:
+            try:
+                market.join_job(job_id)
+            except ContractRevert as exc:  # e.g. filled up meanwhile
+                decision = Decision(False, (f"join refused: {exc.name} {exc.args_dict}",))
+        log.info("job %s: %s", job_id, "joined" if decision.join else "; ".join(decision.reasons))
+        self._record(job_id, decision)
+        return decision
