@@ -7,11 +7,36 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
 
-__all__ = ["free_port", "port_is_free", "stop_process_group"]
+__all__ = ["find_executable", "free_port", "port_is_free", "stop_process_group", "wait_ready"]
+
+
+def find_executable(local: Path, name: str) -> str | None:
+    """``local`` if it exists (the project's own copy), else ``name`` on PATH, else None."""
+    if local.exists():
+        return str(local)
+    return shutil.which(name)
+
+
+def wait_ready(proc: subprocess.Popen[bytes], ready: Callable[[], bool], timeout: float,
+               interval: float = 0.1) -> int | None:
+    """Poll until ``ready()`` (returns None) or ``proc`` exits (returns its exit code); raise TimeoutError
+    after ``timeout`` seconds. The caller decides what to stop and which error to raise."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return proc.returncode
+        if ready():
+            return None
+        time.sleep(interval)
+    raise TimeoutError
 
 
 def free_port() -> int:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +15,7 @@ from eth_account.signers.local import LocalAccount
 
 from opendpg.config import project_root
 from opendpg.errors import LocalChainError
-from opendpg.process import free_port, port_is_free, stop_process_group
+from opendpg.process import find_executable, free_port, port_is_free, stop_process_group, wait_ready
 
 __all__ = ["DEV_MNEMONIC", "LocalChain", "dev_accounts", "start_local_chain"]
 
@@ -35,12 +33,9 @@ def dev_accounts(count: int, mnemonic: str = DEV_MNEMONIC) -> list[LocalAccount]
 
 
 def _binary(name: str) -> str:
-    local = project_root() / "node_modules" / ".bin" / name
-    if local.exists():
-        return str(local)
-    found = shutil.which(name)
+    found = find_executable(project_root() / "node_modules" / ".bin" / name, name)
     if found is None:
-        raise LocalChainError(f"{name} not found in node_modules/.bin or on PATH: run `make setup` (npm ci)")
+        raise LocalChainError(f"{name} not found in node_modules/.bin or on PATH: run `make setup` (npm install)")
     return found
 
 
@@ -93,17 +88,15 @@ class LocalChain:
             raise LocalChainError(f"port {self.port} is in use: stop what runs there or pick another port")
         log = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
         self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                code = self.process.returncode
-                self.process = None
-                raise LocalChainError(f"{self.kind} exited with code {code} while starting on port {self.port}")
-            if self._responds():
-                return self
-            time.sleep(0.05)
-        self.stop()
-        raise LocalChainError(f"{self.kind} did not answer on {self.rpc_url} within {timeout:.0f} s")
+        try:
+            code = wait_ready(self.process, self._responds, timeout, interval=0.05)
+        except TimeoutError:
+            self.stop()
+            raise LocalChainError(f"{self.kind} did not answer on {self.rpc_url} within {timeout:.0f} s") from None
+        if code is not None:
+            self.process = None
+            raise LocalChainError(f"{self.kind} exited with code {code} while starting on port {self.port}")
+        return self
 
     def _responds(self) -> bool:
         try:

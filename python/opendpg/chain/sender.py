@@ -21,7 +21,7 @@ from web3.exceptions import ContractLogicError, TimeExhausted, Web3RPCError
 from web3.types import TxReceipt
 
 from opendpg.chain.reverts import RevertDecoder, revert_data
-from opendpg.errors import ChainUnavailableError, ContractRevert, OpenDPGValueError, TransactionError
+from opendpg.errors import ChainUnavailableError, ContractRevert, TransactionError
 
 __all__ = ["TxSender", "connect"]
 
@@ -213,9 +213,3 @@ class TxSender:
             return self.decoder.decode(revert_data(exc), tx_hash=tx_hash)
         return ContractRevert("RevertedOnChain", {"gasUsed": receipt["gasUsed"]}, tx_hash=tx_hash)
 
-
-def require_address(value: str, field: str) -> str:
-    """A checksummed address, or an OpenDPGValueError naming ``field``."""
-    if not Web3.is_address(value):
-        raise OpenDPGValueError(f"{field}: {value!r} is not an Ethereum address (0x followed by 40 hex digits)")
-    return str(Web3.to_checksum_address(value))

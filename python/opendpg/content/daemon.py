@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import shutil
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,7 +12,7 @@ import requests
 
 from opendpg.config import project_root
 from opendpg.errors import ContentUnavailableError
-from opendpg.process import free_port, stop_process_group
+from opendpg.process import find_executable, free_port, stop_process_group, wait_ready
 
 __all__ = ["KUBO_VERSION", "KuboDaemon", "kubo_binary"]
 
@@ -24,10 +21,7 @@ KUBO_VERSION = "v0.38.1"
 
 
 def kubo_binary() -> str:
-    local = project_root() / ".tools" / "bin" / "ipfs"
-    if local.exists():
-        return str(local)
-    found = shutil.which("ipfs")
+    found = find_executable(project_root() / ".tools" / "bin" / "ipfs", "ipfs")
     if found is None:
         raise ContentUnavailableError(
             f"no kubo binary in .tools/bin or on PATH: run `make setup` (it builds kubo {KUBO_VERSION} with Go)"
@@ -75,18 +69,22 @@ class KuboDaemon:
         log = open(self.repo / "daemon.log", "ab")  # noqa: SIM115  (owned by the child)
         self.process = subprocess.Popen([kubo_binary(), "daemon", "--offline"], env=env, stdout=log,
                                         stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                code, self.process = self.process.returncode, None
-                tail = (self.repo / "daemon.log").read_text(errors="replace")[-500:]
-                raise ContentUnavailableError(f"kubo exited with code {code} while starting: {tail}")
-            with contextlib.suppress(requests.RequestException):
-                if requests.post(f"{self.api_url}/api/v0/id", timeout=1).ok:
-                    return self
-            time.sleep(0.1)
-        self.stop()
-        raise ContentUnavailableError(f"kubo did not answer on {self.api_url} within {timeout:.0f} s")
+        try:
+            code = wait_ready(self.process, self._responds, timeout)
+        except TimeoutError:
+            self.stop()
+            raise ContentUnavailableError(f"kubo did not answer on {self.api_url} within {timeout:.0f} s") from None
+        if code is not None:
+            self.process = None
+            tail = (self.repo / "daemon.log").read_text(errors="replace")[-500:]
+            raise ContentUnavailableError(f"kubo exited with code {code} while starting: {tail}")
+        return self
+
+    def _responds(self) -> bool:
+        try:
+            return requests.post(f"{self.api_url}/api/v0/id", timeout=1).ok
+        except requests.RequestException:
+            return False
 
     def stop(self, timeout: float = 15.0) -> None:
         proc, self.process = self.process, None

@@ -7,20 +7,17 @@ is stopped by PID. Flower 1.41 serves the SuperLink's Runtime, Control and Fleet
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from opendpg.errors import OpenDPGError
-from opendpg.process import free_port, stop_process_group
+from opendpg.process import find_executable, free_port, stop_process_group, wait_ready
 
 __all__ = ["APP_DIR", "Federation", "FederationError"]
 
@@ -33,10 +30,7 @@ class FederationError(OpenDPGError):
 
 
 def _tool(name: str) -> str:
-    local = Path(sys.executable).parent / name
-    if local.exists():
-        return str(local)
-    found = shutil.which(name)
+    found = find_executable(Path(sys.executable).parent / name, name)
     if found is None:
         raise FederationError(f"{name} not found: install flwr (make setup)")
     return found
@@ -74,17 +68,22 @@ class Federation:
             _tool("flower-superlink"), "--insecure", "--disable-runtime-dependency-installation",
             "--host", "127.0.0.1", "--port", str(self.port), "--database", str(self.home / "superlink.db")],
             self.superlink_env)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.superlink.poll() is not None:
-                raise FederationError(f"flower-superlink exited ({self.superlink.returncode}); see {self.home}")
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                break
-            time.sleep(0.1)
-        else:
-            raise FederationError(f"flower-superlink did not listen on port {self.port} within {timeout:.0f} s")
+        try:
+            code = wait_ready(self.superlink, self._listening, timeout)
+        except TimeoutError:
+            raise FederationError(
+                f"flower-superlink did not listen on port {self.port} within {timeout:.0f} s") from None
+        if code is not None:
+            raise FederationError(f"flower-superlink exited ({code}); see {self.home}")
         (self.home / "config.toml").write_text(
             f'[superlink.{CONNECTION}]\naddress = "127.0.0.1:{self.port}"\ninsecure = true\n')
+
+    def _listening(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                return True
+        except OSError:
+            return False
 
     def start_supernode(self, name: str, node_config: dict[str, Any]) -> subprocess.Popen[bytes]:
         config = " ".join(f"{k}={_toml(v)}" for k, v in node_config.items())
