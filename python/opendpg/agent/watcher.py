@@ -4,9 +4,11 @@ asked before sending). A spec that cannot be fetched yet is retried on later eve
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
+import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -22,7 +24,8 @@ log = logging.getLogger(__name__)
 
 
 class JobWatcher:
-    def __init__(self, chain: Chain, store: ContentStore, profile: ProviderProfile, state_file: Path) -> None:
+    def __init__(self, chain: Chain, store: ContentStore, profile: ProviderProfile, state_file: Path,
+                 retry_interval: float = 30.0) -> None:
         self.chain = chain
         self.store = store
         self.profile = profile
@@ -30,6 +33,8 @@ class JobWatcher:
         self.decisions: dict[str, dict[str, object]] = (
             json.loads(state_file.read_text()) if state_file.exists() else {})
         self.unresolved: set[int] = {int(k) for k, v in self.decisions.items() if v.get("retry")}
+        self.retry_interval = retry_interval
+        self._tried: dict[int, float] = {}
 
     def _save(self) -> None:
         self.state_file.parent.mkdir(parents=True, exist_ok=True)
@@ -37,15 +42,19 @@ class JobWatcher:
         tmp.write_text(json.dumps(self.decisions, indent=1))
         os.replace(tmp, self.state_file)
 
-    def _record(self, job_id: int, decision: Decision, retry: bool = False) -> None:
-        self.decisions[str(job_id)] = {**asdict(decision), "retry": retry}
+    def _record(self, job_id: int, decision: Decision, spec_cid: str) -> None:
+        self.decisions[str(job_id)] = {**asdict(decision), "retry": False, "spec_cid": spec_cid}
         self._save()
 
     async def handle(self, event: ChainEvent) -> None:
+        """Consider a posted job (in a worker thread: fetching and joining block)."""
         if event.name == "JobPosted":
-            self.consider(int(event.args["jobId"]), str(event.args["params"]["specCid"]))
-        for job_id in sorted(self.unresolved):  # anything still waiting for its spec gets another try
-            self.consider(job_id, None)
+            await asyncio.to_thread(self.consider, int(event.args["jobId"]), str(event.args["params"]["specCid"]))
+        now = time.monotonic()
+        for job_id in sorted(self.unresolved):  # anything still waiting for its spec gets another try, now and then
+            if now - self._tried.get(job_id, 0.0) >= self.retry_interval:
+                self._tried[job_id] = now
+                await asyncio.to_thread(self.consider, job_id, None)
 
     def consider(self, job_id: int, spec_cid: str | None) -> Decision:
         known = self.decisions.get(str(job_id))
@@ -64,7 +73,7 @@ class JobWatcher:
             return decision
         except SpecError as exc:
             decision = Decision(False, (f"invalid spec: {exc}",))
-            self._record(job_id, decision)
+            self._record(job_id, decision, spec_cid)
             self.unresolved.discard(job_id)
             return decision
         self.unresolved.discard(job_id)
@@ -77,6 +86,7 @@ class JobWatcher:
                 market.join_job(job_id)
             except ContractRevert as exc:  # e.g. filled up meanwhile
                 decision = Decision(False, (f"join refused: {exc.name} {exc.args_dict}",))
-        log.info("job %s: %s", job_id, "joined" if decision.join else "; ".join(decision.reasons))
-        self._record(job_id, decision)
+        log.info("job %s: %s", job_id, "joined" if decision.join else "; ".join(decision.reasons),
+                 extra={"job": job_id, "join": decision.join})
+        self._record(job_id, decision, spec_cid)
         return decision

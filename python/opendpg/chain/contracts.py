@@ -221,6 +221,10 @@ class NodeRegistryClient(_Client):
     def min_stake(self) -> int:
         return int(self._call(self.contract.functions.minStake()))
 
+    def metadata_cid_of(self, node: str) -> str:
+        """The CID of the node's metadata document (e.g. a coordinator's Flower endpoint)."""
+        return str(self._call(self.contract.functions.capabilitiesOf(node))[6])
+
 
 class JobMarketClient(_Client):
     name = "JobMarket"

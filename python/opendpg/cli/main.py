@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from opendpg import __version__
-from opendpg.cli import audit, chain, demo
+from opendpg.cli import audit, chain, daemons, demo
 from opendpg.errors import OpenDPGError
 
 __all__ = ["main"]
@@ -22,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     chain.register(commands)
     demo.register(commands)
     audit.register(commands)
+    daemons.register(commands)
     return parser
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -20,11 +22,12 @@ from web3 import Web3
 from opendpg.chain import Chain, Deployment, TxSender, connect
 from opendpg.config import load_settings
 from opendpg.content import open_store
-from opendpg.errors import ConfigError
+from opendpg.errors import ConfigError, ContractRevert, OpenDPGError
 
 __all__ = ["ChainGate"]
 
 ZERO_HASH = b"\x00" * 32
+log = logging.getLogger(__name__)
 
 
 class ChainGate:
@@ -43,9 +46,10 @@ class ChainGate:
         self.providers = [Web3.to_checksum_address(p) for p in self.chain.market.providers_of(self.job_id)]
 
     def accept(self, provider: str, round_: int, update: bytes) -> bool:
-        """Wait (up to ``hash-wait`` s) for the provider's on-chain hash; accept only an exact match."""
+        """Wait (up to ``hash-wait`` s) for the provider's on-chain hash; accept only an exact match from a
+        provider still active in the job."""
         provider = Web3.to_checksum_address(provider)
-        if provider not in self.providers:
+        if provider not in self.providers or self.chain.market.participant_of(self.job_id, provider).dropped:
             return False
         expected = hashlib.sha256(update).digest()
         deadline = time.monotonic() + self.hash_wait
@@ -55,13 +59,60 @@ class ChainGate:
                 return on_chain == expected
             if time.monotonic() > deadline:
                 return False
-            time.sleep(0.1)
+            time.sleep(0.05)
 
     def commit(self, round_: int, global_model: bytes, used: list[str], metrics: dict[str, float]) -> None:
+        """Pin the global model and its round record (metrics included), then commit the round on-chain.
+
+        Idempotent: a round already committed with this hash (a restart between the transaction and the
+        record) is only recorded. When an active provider sent nothing, the contract lets the round drop
+        it only after the round deadline, so the commit waits for that (and retries until it is mined).
+        """
+        digest = hashlib.sha256(global_model).digest()
         cid = self.store.put(global_model)
-        indices = [self.providers.index(Web3.to_checksum_address(p)) for p in used]
-        receipt = self.chain.market.commit_round(self.job_id, round_, hashlib.sha256(global_model).digest(), cid,
-                                                 indices)
-        record = {"round": round_, "cid": cid, "used": used, "metrics": metrics,
-                  "tx": receipt["transactionHash"].to_0x_hex()}
-        (self.state_dir / f"round-{round_}.json").write_text(json.dumps(record))
+        market = self.chain.market
+        tx = ""
+        if market.get_job(self.job_id).committed_rounds >= round_:
+            if market.round_of(self.job_id, round_)[0] != digest:
+                raise OpenDPGError(f"job {self.job_id} round {round_}: a different global model is already committed")
+        else:
+            indices = [self.providers.index(Web3.to_checksum_address(p)) for p in used]
+            tx = self._commit_when_allowed(round_, digest, cid, indices)
+        record = {"job": self.job_id, "round": round_, "cid": cid, "hash": digest.hex(), "used": used,
+                  "metrics": metrics, "tx": tx}
+        record["record_cid"] = self.store.put(json.dumps(record, sort_keys=True).encode())
+        path = self.state_dir / f"round-{round_}.json"
+        path.with_suffix(".tmp").write_text(json.dumps(record))
+        os.replace(path.with_suffix(".tmp"), path)
+
+    def _commit_when_allowed(self, round_: int, digest: bytes, cid: str, indices: list[int]) -> str:
+        while True:
+            try:
+                receipt = self.chain.market.commit_round(self.job_id, round_, digest, cid, indices)
+                return str(receipt["transactionHash"].to_0x_hex())
+            except ContractRevert as exc:
+                if exc.name != "JobMarketDeadlineNotPassed":
+                    raise
+                wait = int(exc.args_dict["deadline"]) - int(exc.args_dict["nowTime"]) + 1
+                log.info("job %s round %s: a provider sent nothing; dropping it after the round deadline (%s s)",
+                         self.job_id, round_, wait)
+                time.sleep(min(max(wait, 1), 30))
+
+    def resume(self) -> tuple[int, bytes | None]:
+        """The last committed round and its global model, from this coordinator's records (checked against
+        the on-chain hash) or, failing those, the ``RoundCommitted`` event's CID."""
+        committed = self.chain.market.get_job(self.job_id).committed_rounds
+        if committed == 0:
+            return 0, None
+        on_chain = self.chain.market.round_of(self.job_id, committed)[0]
+        path = self.state_dir / f"round-{committed}.json"
+        cid = json.loads(path.read_text())["cid"] if path.exists() else self._committed_cid(committed)
+        model = self.store.get(cid)
+        if hashlib.sha256(model).digest() != on_chain:
+            raise OpenDPGError(f"job {self.job_id} round {committed}: {cid} is not the committed global model")
+        return committed, model
+
+    def _committed_cid(self, round_: int) -> str:
+        logs = self.chain.market.contract.events.RoundCommitted().get_logs(
+            from_block=self.chain.deployment.start_block, argument_filters={"jobId": self.job_id})
+        return next(str(e["args"]["globalCid"]) for e in logs if int(e["args"]["round"]) == round_)

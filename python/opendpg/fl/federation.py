@@ -19,7 +19,7 @@ from typing import Any
 from opendpg.errors import OpenDPGError
 from opendpg.process import find_executable, free_port, stop_process_group, wait_ready
 
-__all__ = ["APP_DIR", "Federation", "FederationError"]
+__all__ = ["APP_DIR", "Federation", "FederationError", "flower_env", "start_supernode"]
 
 APP_DIR = Path(__file__).resolve().parent / "flower_app"
 CONNECTION = "opendpg"
@@ -42,6 +42,30 @@ def _toml(value: Any) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
+def flower_env(home: Path) -> dict[str, str]:
+    """The environment of every Flower process: a private ``FLWR_HOME``, no telemetry or update checks."""
+    # the SuperLink and SuperNodes start `flower-superexec` / `flwr-*app` by name: our venv's first
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    return {**os.environ, "PATH": path, "FLWR_HOME": str(home), "FLWR_TELEMETRY_ENABLED": "0",
+            "FLWR_DISABLE_UPDATE_CHECK": "1"}
+
+
+def _spawn(home: Path, name: str, args: list[str], extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    home.mkdir(parents=True, exist_ok=True)
+    log = open(home / f"{name}.log", "ab")  # noqa: SIM115  (owned by the child)
+    env = {**flower_env(home), **(extra_env or {})}
+    return subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def start_supernode(home: Path, superlink: str, name: str, node_config: dict[str, Any]) -> subprocess.Popen[bytes]:
+    """A SuperNode (in its own session, logging to ``home/supernode-NAME.log``) that pulls from ``superlink``
+    (``host:port`` of its Fleet API) and runs the ClientApp with ``node_config``."""
+    config = " ".join(f"{k}={_toml(v)}" for k, v in node_config.items())
+    return _spawn(home, f"supernode-{name}", [
+        _tool("flower-supernode"), "--insecure", "--superlink", superlink, "--port", str(free_port()),
+        "--node-config", config])
+
+
 @dataclass
 class Federation:
     home: Path
@@ -50,23 +74,17 @@ class Federation:
     supernodes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     #: extra environment for the SuperLink (and so the ServerApp), e.g. the coordinator's key
     superlink_env: dict[str, str] = field(default_factory=dict)
+    host: str = "127.0.0.1"
 
-    def env(self) -> dict[str, str]:
-        # the SuperLink and SuperNodes start `flower-superexec` / `flwr-*app` by name: our venv's first
-        path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-        return {**os.environ, "PATH": path, "FLWR_HOME": str(self.home), "FLWR_TELEMETRY_ENABLED": "0",
-                "FLWR_DISABLE_UPDATE_CHECK": "1"}
-
-    def _spawn(self, name: str, args: list[str], extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-        self.home.mkdir(parents=True, exist_ok=True)
-        log = open(self.home / f"{name}.log", "ab")  # noqa: SIM115  (owned by the child)
-        env = {**self.env(), **(extra_env or {})}
-        return subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    @property
+    def address(self) -> str:
+        """The SuperLink's address (``host:port``) for SuperNodes and ``flwr``."""
+        return f"{self.host}:{self.port}"
 
     def start_superlink(self, timeout: float = 60.0) -> None:
-        self.superlink = self._spawn("superlink", [
+        self.superlink = _spawn(self.home, "superlink", [
             _tool("flower-superlink"), "--insecure", "--disable-runtime-dependency-installation",
-            "--host", "127.0.0.1", "--port", str(self.port), "--database", str(self.home / "superlink.db")],
+            "--host", self.host, "--port", str(self.port), "--database", str(self.home / "superlink.db")],
             self.superlink_env)
         try:
             code = wait_ready(self.superlink, self._listening, timeout)
@@ -76,20 +94,17 @@ class Federation:
         if code is not None:
             raise FederationError(f"flower-superlink exited ({code}); see {self.home}")
         (self.home / "config.toml").write_text(
-            f'[superlink.{CONNECTION}]\naddress = "127.0.0.1:{self.port}"\ninsecure = true\n')
+            f'[superlink.{CONNECTION}]\naddress = "{self.address}"\ninsecure = true\n')
 
     def _listening(self) -> bool:
         try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+            with socket.create_connection((self.host, self.port), timeout=0.5):
                 return True
         except OSError:
             return False
 
     def start_supernode(self, name: str, node_config: dict[str, Any]) -> subprocess.Popen[bytes]:
-        config = " ".join(f"{k}={_toml(v)}" for k, v in node_config.items())
-        proc = self._spawn(f"supernode-{name}", [
-            _tool("flower-supernode"), "--insecure", "--superlink", f"127.0.0.1:{self.port}",
-            "--port", str(free_port()), "--node-config", config])
+        proc = start_supernode(self.home, self.address, name, node_config)
         self.supernodes[name] = proc
         return proc
 
@@ -98,17 +113,19 @@ class Federation:
         if proc is not None:
             stop_process_group(proc)
 
-    def run(self, run_config: dict[str, Any], timeout: float = 1800.0,
-            app_dir: Path = APP_DIR) -> subprocess.CompletedProcess[str]:
-        """``flwr run APP opendpg --stream`` with ``run_config`` overrides; raises if the run fails."""
-        overrides = self.home / "run-config.toml"  # a file: values such as the spec JSON need quoting
+    def run(self, run_config: dict[str, Any], timeout: float = 1800.0, app_dir: Path = APP_DIR,
+            name: str = "run") -> subprocess.CompletedProcess[str]:
+        """``flwr run APP opendpg --stream`` with ``run_config`` overrides; raises if the run fails.
+        Several runs may go at once under different ``name``s (each has its own config and log file)."""
+        overrides = self.home / f"{name}-config.toml"  # a file: values such as the spec JSON need quoting
         overrides.write_text("".join(f"{k} = {_toml(v)}\n" for k, v in run_config.items()))
         result = subprocess.run([_tool("flwr"), "run", str(app_dir), CONNECTION, "--stream",
-                                 "--run-config", str(overrides)], env=self.env(), capture_output=True, text=True,
-                                timeout=timeout)
-        (self.home / "run.log").write_text(result.stdout + result.stderr)
+                                 "--run-config", str(overrides)], env=flower_env(self.home), capture_output=True,
+                                text=True, timeout=timeout)
+        log = self.home / f"{name}.log"
+        log.write_text(result.stdout + result.stderr)
         if result.returncode != 0 or "ERROR" in result.stdout:
-            raise FederationError(f"flwr run failed (exit {result.returncode}); log: {self.home / 'run.log'}")
+            raise FederationError(f"flwr run failed (exit {result.returncode}); log: {log}")
         return result
 
     def stop(self) -> None:

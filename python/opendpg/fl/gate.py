@@ -19,6 +19,10 @@ class RoundGate(Protocol):
     def commit(self, round_: int, global_model: bytes, used: list[str], metrics: dict[str, float]) -> None:
         """Record the aggregated model of ``round_`` (pin it, commit it on-chain, ...)."""
 
+    def resume(self) -> tuple[int, bytes | None]:
+        """The last round already recorded and its global model (``(0, None)`` for a fresh job), so a
+        restarted ServerApp continues where the job stands instead of redoing rounds."""
+
 
 class AcceptAll:
     def accept(self, provider: str, round_: int, update: bytes) -> bool:
@@ -26,6 +30,9 @@ class AcceptAll:
 
     def commit(self, round_: int, global_model: bytes, used: list[str], metrics: dict[str, float]) -> None:
         return None
+
+    def resume(self) -> tuple[int, bytes | None]:
+        return 0, None
 
 
 def load_gate(spec: str, run_config: dict[str, Any]) -> RoundGate:

@@ -86,9 +86,16 @@ class ResourcesSpec(_Strict):
 
 
 class PrivacySpec(_Strict):
+    """Client-side privacy, applied by Flower's ClientApp mods before the update is hashed and pinned:
+    ``clipping_norm`` alone clips each update (``fixedclipping_mod``); with ``epsilon`` (and ``delta``) the
+    clipped update also gets Gaussian noise for (epsilon, delta) local DP (``LocalDpMod``, sensitivity =
+    clipping_norm)."""
+
     clipping_norm: Annotated[float, Field(gt=0)] | None = Field(
-        default=None, description="client-side update clipping (Flower's DP wrapper); unset: no DP")
-    noise_multiplier: Annotated[float, Field(ge=0, le=100)] = 0.0
+        default=None, description="L2 bound on each client update (new weights - global); unset: no clipping")
+    epsilon: Annotated[float, Field(gt=0, le=100)] | None = Field(
+        default=None, description="local DP budget per round; unset: clipping only")
+    delta: Annotated[float, Field(gt=0, lt=1)] = Field(default=1e-5, description="local DP failure probability")
 
 
 class JobSpec(_Strict):
@@ -118,8 +125,8 @@ class JobSpec(_Strict):
             problems.append(("dataset.labels_per_provider", "label-skew needs labels_per_provider (e.g. 4)"))
         if self.dataset.partition == "dirichlet" and self.dataset.alpha is None:
             problems.append(("dataset.alpha", "dirichlet needs alpha (e.g. 0.5)"))
-        if self.privacy.noise_multiplier > 0 and self.privacy.clipping_norm is None:
-            problems.append(("privacy.clipping_norm", "noise needs a clipping_norm (e.g. 1.0)"))
+        if self.privacy.epsilon is not None and self.privacy.clipping_norm is None:
+            problems.append(("privacy.clipping_norm", "DP noise (epsilon) needs a clipping_norm (e.g. 1.0)"))
         if problems:
             raise ValueError(json.dumps(problems))
         return self

@@ -32,7 +32,7 @@ def test_valid_spec_round_trips_through_canonical_bytes():
         ({"providers": {"min": 3, "max": 2}}, "providers.max", "raise max or lower min"),
         ({"strategy": {"name": "fedprox"}}, "strategy.proximal_mu", "try 0.01"),
         ({"dataset": {"catalog_id": "x", "partition": "dirichlet"}}, "dataset.alpha", "e.g. 0.5"),
-        ({"privacy": {"noise_multiplier": 1.0}}, "privacy.clipping_norm", "e.g. 1.0"),
+        ({"privacy": {"epsilon": 1.0}}, "privacy.clipping_norm", "e.g. 1.0"),
         ({"surprise": 1}, "surprise", "unknown field: remove it"),
         ({"spec_version": "opendpg-job/0"}, "spec_version", "opendpg-job/1"),
     ],

@@ -23,10 +23,10 @@ from opendpg.spec import parse_spec
 app = ServerApp()
 
 
-def _wait_for_nodes(grid: Grid, wanted: int, timeout: float) -> list[int]:
+def _wait_for_nodes(grid: Grid, wanted: int, timeout: float, foreign: set[int]) -> list[int]:
     deadline = time.monotonic() + timeout
     while True:
-        nodes = sorted(grid.get_node_ids())
+        nodes = sorted(set(grid.get_node_ids()) - foreign)
         if len(nodes) >= wanted or time.monotonic() > deadline:
             return nodes
         time.sleep(0.5)
@@ -44,22 +44,32 @@ def main(grid: Grid, context: Context) -> None:
     model = build_model(spec.model, shape, classes, seed=spec.training.seed)
     expected = weight_shapes(model)
     weights = get_weights(model)
+    done, last_global = gate.resume()
+    if last_global is not None:  # a restarted coordinator: continue from the last committed global model
+        weights = OrderedDict(zip(weights.keys(), decode_update(last_global).tensors.values(), strict=True))
     held_out = load_dataset(spec.dataset.catalog_id)  # the poster's held-out split for the public catalog set
+    foreign: set[int] = set()  # SuperNodes of other jobs on the same SuperLink
 
-    for round_ in range(1, spec.training.rounds + 1):
+    for round_ in range(done + 1, spec.training.rounds + 1):
         started = time.monotonic()
-        nodes = _wait_for_nodes(grid, spec.providers.min, float(config["min-nodes-wait"]))
+        nodes = _wait_for_nodes(grid, spec.providers.min, float(config["min-nodes-wait"]), foreign)
         messages = [Message(RecordDict({"arrays": ArrayRecord(list(weights.values())),
                                         "config": ConfigRecord({"round": round_, "job": job_id})}),
                             dst_node_id=node, message_type="train", group_id=str(round_)) for node in nodes]
         replies = list(grid.send_and_receive(messages, timeout=float(config["round-timeout"])))
-        accepted: list[Contribution] = []
+        trained = time.monotonic()
+        accepted: dict[str, Contribution] = {}
         rejected: dict[str, str] = {}
         for reply in replies:
             if reply.has_error():
                 continue
+            if "wrong-job" in reply.content:
+                foreign.add(reply.metadata.src_node_id)
+                continue
             record = reply.content["update"]
             provider, data = str(record["provider"]), bytes(record["bytes"])
+            if provider in accepted:
+                continue  # a restarted provider's second SuperNode: one update per provider
             try:
                 update = decode_update(data)
                 update.check_shapes(expected)
@@ -70,19 +80,25 @@ def main(grid: Grid, context: Context) -> None:
                 rejected[provider] = "update is for another job or round"
                 continue
             if not gate.accept(provider, round_, data):
-                rejected[provider] = "refused by the gate (hash not on-chain or mismatched)"
+                rejected[provider] = "refused by the gate (hash not on-chain, mismatched, or provider not active)"
                 continue
-            accepted.append(Contribution(provider, int(update.meta["num_examples"]), update.tensors))
+            accepted[provider] = Contribution(provider, int(update.meta["num_examples"]), update.tensors)
         if not accepted:
             raise RuntimeError(f"round {round_}: no acceptable update ({rejected or 'no replies'})")
-        weights = aggregate(accepted, spec.strategy.name, trim_beta=spec.strategy.trim_beta,
+        vetted = time.monotonic()
+        contributions = [accepted[p] for p in sorted(accepted, key=str.lower)]
+        weights = aggregate(contributions, spec.strategy.name, trim_beta=spec.strategy.trim_beta,
                             num_malicious=spec.strategy.num_malicious)
-        used = sorted(c.provider for c in accepted)
+        used = sorted(accepted, key=str.lower)
         global_model = encode_update(weights, {"job": job_id, "round": round_, "kind": "global", "used": used,
                                                "rule": spec.strategy.name})
         loss, accuracy = evaluate(model, OrderedDict(weights), held_out.x_test, held_out.y_test)
-        metrics = {"loss": loss, "accuracy": accuracy, "seconds": time.monotonic() - started}
+        aggregated = time.monotonic()
+        metrics = {"loss": loss, "accuracy": accuracy}
+        gate.commit(round_, global_model, used, metrics)
+        committed = time.monotonic()
+        timing = {"seconds": committed - started, "flower_and_training": trained - started,
+                  "vetting": vetted - trained, "aggregation": aggregated - vetted, "commit": committed - aggregated}
         (out_dir / f"round-{round_}.global").write_bytes(global_model)
         (out_dir / f"round-{round_}.json").write_text(json.dumps({"round": round_, "used": used, "rejected": rejected,
-                                                                  "metrics": metrics}))
-        gate.commit(round_, global_model, used, metrics)
+                                                                  "metrics": metrics, "timing": timing}))

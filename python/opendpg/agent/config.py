@@ -1,0 +1,76 @@
+"""The provider agent's config file (TOML), e.g.::
+
+    name = "provider-0"
+    state_dir = "state/provider-0"
+    key_file = "provider-0.key"          # or OPENDPG_PRIVATE_KEY
+
+    [chain]
+    rpc_url = "http://127.0.0.1:8545"
+    ws_url = "ws://127.0.0.1:8545"
+    deployment_file = "deployment.json"
+    ipfs_api = "http://127.0.0.1:5001"
+
+    [node]                               # registered on-chain; stake in whole tokens
+    cpu_cores = 2
+    stake = "200"
+
+    [data."sklearn/digits"]              # datasets held here: this node's share of the catalog set
+    share_index = 0
+    share_count = 3
+
+    [policy]
+    min_reward_per_round = "1"           # whole tokens
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, model_validator
+
+from opendpg.agent.policy import ProviderProfile
+from opendpg.fl.data import CATALOG
+from opendpg.node.config import DaemonConfig, StrictSection, load_toml, tokens
+
+__all__ = ["AgentConfig", "DataShare", "PolicySection", "load_agent_config"]
+
+
+class DataShare(StrictSection):
+    share_index: Annotated[int, Field(ge=0)] = 0
+    share_count: Annotated[int, Field(ge=1, le=1000)] = 1
+
+    @model_validator(mode="after")
+    def _index_in_range(self) -> DataShare:
+        if self.share_index >= self.share_count:
+            raise ValueError(f"share_index {self.share_index} must be below share_count {self.share_count}")
+        return self
+
+
+class PolicySection(StrictSection):
+    min_reward_per_round: Annotated[Decimal, Field(ge=0)] = Decimal(0)
+    accepted_tokens: list[str] = Field(default_factory=list, description="payment token addresses; empty: any")
+    supernode_start_timeout: Annotated[float, Field(gt=0)] = 60.0
+
+
+class AgentConfig(DaemonConfig):
+    data: dict[str, DataShare] = Field(default_factory=dict)
+    policy: PolicySection = PolicySection()
+
+    @model_validator(mode="after")
+    def _known_datasets(self) -> AgentConfig:
+        unknown = sorted(set(self.data) - set(CATALOG))
+        if unknown:
+            raise ValueError(f"data: {unknown} not in the catalog (known: {sorted(CATALOG)})")
+        return self
+
+    def profile(self) -> ProviderProfile:
+        return ProviderProfile(datasets=frozenset(self.data), gpu_memory_mib=self.node.gpu_memory_mib,
+                               cpu_cores=self.node.cpu_cores,
+                               min_reward_per_round=tokens(self.policy.min_reward_per_round),
+                               accepted_tokens=frozenset(self.policy.accepted_tokens))
+
+
+def load_agent_config(path: Path) -> AgentConfig:
+    return load_toml(AgentConfig, path)

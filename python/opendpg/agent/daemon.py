@@ -1,0 +1,257 @@
+"""``opendpg agent run --config FILE``: the provider agent daemon.
+
+On start it registers and stakes if needed, then follows the JobMarket's events from its checkpoint
+(websocket new heads, HTTP polling while the socket is down):
+
+- ``JobPosted``: fetch the spec by CID (verified), validate it, apply the join policy, join (JobWatcher).
+- ``JobStarted`` for a job it joined: start a Flower SuperNode for the job, pointed at the coordinator's
+  SuperLink (its Fleet address is in the coordinator's node metadata on IPFS, by the CID registered on-chain),
+  with this node's data share; the ClientApp writes each round's canonical update into the outbox.
+- all the while: the outbox pins every new update and submits its hash on-chain, once.
+- ``JobFinalized`` / ``JobAborted`` / ``JobCancelled`` / ``ProviderDropped`` (this node): stop the SuperNode;
+  claim what was earned.
+
+Crash safety: every decision and SuperNode PID is persisted; the event checkpoint moves only after an event is
+handled; each transaction is preceded by a look at the chain (joined? hash already there? anything
+claimable?), so a restart sends nothing twice and picks up the rounds it can still make. SIGTERM stops the
+SuperNodes, flushes the outbox once more and exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import json
+import logging
+import os
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from opendpg.agent.config import AgentConfig
+from opendpg.agent.outbox import Outbox
+from opendpg.agent.watcher import JobWatcher
+from opendpg.chain import ChainEvent, JobState
+from opendpg.fl.federation import start_supernode
+from opendpg.node import NodeRuntime, handler_with_retries, sleep_or_stop
+from opendpg.process import stop_process_group
+from opendpg.spec import parse_spec
+
+__all__ = ["AGENT_EVENTS", "ProviderAgent"]
+
+log = logging.getLogger("opendpg.agent")
+AGENT_EVENTS = ["JobPosted", "JobStarted", "RoundCommitted", "ProviderDropped", "JobFinalized", "JobCancelled",
+                "JobAborted"]
+ENDED = {JobState.FINISHED, JobState.CANCELLED, JobState.ABORTED}
+
+
+@dataclass
+class _JobState:
+    status: str = "joined"  # joined → running → ended → claimed
+    supernode_pid: int | None = None
+    claimed: str | None = None  # claim tx hash ("" if nothing was left to claim)
+    dropped: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _alive_supernode(pid: int) -> bool:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return b"flower-supernode" in cmdline
+
+
+class ProviderAgent:
+    def __init__(self, config: AgentConfig, runtime: NodeRuntime | None = None) -> None:
+        self.config = config
+        self.runtime = runtime or NodeRuntime(config)
+        self.chain = self.runtime.chain
+        self.me = self.runtime.address
+        state = config.state_dir
+        self.watcher = JobWatcher(self.chain, self.runtime.store, config.profile(), state / "decisions.json")
+        self.outbox = Outbox(state / "outbox", self.chain, self.runtime.store)
+        self.state_file = state / "jobs.json"
+        self.jobs: dict[int, _JobState] = {}
+        if self.state_file.exists():
+            self.jobs = {int(k): _JobState(**v) for k, v in json.loads(self.state_file.read_text()).items()}
+        self.supernodes: dict[int, subprocess.Popen[bytes]] = {}
+
+    # ------------------------------------------------------------------ state
+
+    def _save(self) -> None:
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps({str(k): vars(v) for k, v in self.jobs.items()}, indent=1))
+        os.replace(tmp, self.state_file)
+
+    def _joined(self, job_id: int) -> bool:
+        decision = self.watcher.decisions.get(str(job_id))
+        return bool(decision and decision.get("join"))
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def run(self, stop: asyncio.Event) -> None:
+        rt = self.runtime
+        await rt.retrying("register", lambda: rt.ensure_registered(self.config.data), stop)
+        self._kill_stale_supernodes()
+        await rt.retrying("resume", self._resume, stop)
+        log.info("agent started", extra={"node": self.me, "jobs": sorted(self.jobs)})
+        stream = await rt.stream(["JobMarket"], AGENT_EVENTS, "events.checkpoint")
+        handler = handler_with_retries(rt, self.handle, stop)
+        tasks = [asyncio.create_task(stream.run(handler, stop)), asyncio.create_task(self._outbox_loop(stop))]
+        try:
+            done, _ = await asyncio.wait([*tasks, asyncio.create_task(stop.wait())],
+                                         return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if task in tasks and task.exception() is not None:
+                    raise task.exception()  # type: ignore[misc]
+        finally:
+            stop.set()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await stream.heads.close()
+            for job_id in list(self.supernodes):
+                self._stop_supernode(job_id, persist=False)
+            try:
+                for job_id in self._running():
+                    self.outbox.submit_pending(job_id)  # one last flush: nothing trained is left unsubmitted
+            except Exception as exc:  # the chain may be the reason we stop
+                log.warning("final outbox flush failed; the next start submits it", extra={"error": str(exc)})
+            log.info("agent stopped", extra={"node": self.me})
+
+    def _kill_stale_supernodes(self) -> None:
+        """SuperNodes left by a crashed agent: stop them (this start launches fresh ones)."""
+        for job_id, job in self.jobs.items():
+            if job.supernode_pid is not None and _alive_supernode(job.supernode_pid):
+                with contextlib.suppress(OSError):
+                    os.killpg(job.supernode_pid, 9)
+                log.info("stopped a stale SuperNode", extra={"job": job_id, "pid": job.supernode_pid})
+            job.supernode_pid = None
+        self._save()
+
+    def _resume(self) -> None:
+        """Jobs joined before this start: run the ones still running, claim the ones that ended."""
+        for key, decision in self.watcher.decisions.items():
+            if decision.get("join"):
+                self.jobs.setdefault(int(key), _JobState())
+        for job_id, job in sorted(self.jobs.items()):
+            if job.status == "claimed":
+                continue
+            state = self.chain.market.get_job(job_id).state
+            if state == JobState.RUNNING and not self.chain.market.participant_of(job_id, self.me).dropped:
+                self.outbox.submit_pending(job_id)
+                self._start_supernode(job_id)
+            elif state in ENDED:
+                self._end(job_id)
+        self._save()
+
+    def _running(self) -> list[int]:
+        return [j for j, s in self.jobs.items() if s.status == "running"]
+
+    # ------------------------------------------------------------------ events
+
+    async def handle(self, event: ChainEvent) -> None:
+        job_id = int(event.args["jobId"])
+        if event.name == "JobPosted":
+            await self.watcher.handle(event)
+            if self._joined(job_id):
+                self.jobs.setdefault(job_id, _JobState())
+                self._save()
+                log.info("joined job", extra={"job": job_id, "block": event.block_number})
+            return
+        if job_id not in self.jobs:
+            return
+        if event.name == "JobStarted":
+            await asyncio.to_thread(self._job_started, job_id)
+        elif event.name == "RoundCommitted":
+            used = (int(event.args["usedBitmap"]) >> (self._index(job_id) or 0)) & 1
+            log.info("round committed", extra={"job": job_id, "round": int(event.args["round"]),
+                                               "our_update_used": bool(used)})
+        elif event.name == "ProviderDropped" and event.args["provider"] == self.me:
+            log.warning("dropped from the job (no update by the round deadline); stake slashed",
+                        extra={"job": job_id, "round": int(event.args["round"]), "slashed": int(event.args["slashed"])})
+            self.jobs[job_id].dropped = True
+            self.jobs[job_id].status = "dropped"
+            self._stop_supernode(job_id)
+        elif event.name in ("JobFinalized", "JobCancelled", "JobAborted"):
+            await asyncio.to_thread(self._end, job_id)
+
+    def _index(self, job_id: int) -> int | None:
+        return self.chain.market.participant_of(job_id, self.me).index
+
+    def _job_started(self, job_id: int) -> None:
+        if self.chain.market.get_job(job_id).state == JobState.RUNNING and self.jobs[job_id].status == "joined":
+            self._start_supernode(job_id)
+
+    def _start_supernode(self, job_id: int) -> None:
+        if job_id in self.supernodes and self.supernodes[job_id].poll() is None:
+            return
+        job = self.chain.market.get_job(job_id)
+        spec_cid = str(self.watcher.decisions.get(str(job_id), {}).get("spec_cid", "")) or self._spec_cid(job_id)
+        spec = parse_spec(self.runtime.store.get(spec_cid))
+        share = self.config.data[spec.dataset.catalog_id]
+        endpoint = self._superlink_of(job.coordinator)
+        proc = start_supernode(self.config.state_dir / "flwr", endpoint, f"job-{job_id}", {
+            "provider": self.me, "job-id": job_id, "share-index": share.share_index,
+            "share-count": share.share_count, "outbox": str(self.outbox.root)})
+        self.supernodes[job_id] = proc
+        state = self.jobs.setdefault(job_id, _JobState())
+        state.status, state.supernode_pid = "running", proc.pid
+        self._save()
+        log.info("SuperNode started", extra={"job": job_id, "superlink": endpoint, "pid": proc.pid,
+                                             "share": f"{share.share_index}/{share.share_count}"})
+
+    def _spec_cid(self, job_id: int) -> str:
+        logs = self.chain.market.contract.events.JobPosted().get_logs(
+            from_block=self.chain.deployment.start_block, argument_filters={"jobId": job_id})
+        return str(logs[0]["args"]["params"]["specCid"])
+
+    def _superlink_of(self, coordinator: str) -> str:
+        cid = self.chain.registry.metadata_cid_of(coordinator)
+        if not cid:
+            raise ValueError(f"coordinator {coordinator} published no node metadata (no Flower endpoint)")
+        metadata = json.loads(self.runtime.store.get(cid))
+        return str(metadata["flower_fleet"])
+
+    def _stop_supernode(self, job_id: int, persist: bool = True) -> None:
+        proc = self.supernodes.pop(job_id, None)
+        if proc is not None:
+            stop_process_group(proc)
+        if persist and job_id in self.jobs:
+            self.jobs[job_id].supernode_pid = None
+            self._save()
+
+    def _end(self, job_id: int) -> None:
+        self._stop_supernode(job_id)
+        state = self.jobs[job_id]
+        self.outbox.submit_pending(job_id)  # refused now, but recorded: nothing lingers as pending
+        state.status = "ended"
+        self._save()
+        amount = self.chain.market.claimable(job_id, self.me)
+        tx = ""
+        if amount > 0:
+            amount = self.chain.market.claim(job_id)
+            tx = "claimed"
+        state.status, state.claimed = "claimed", tx
+        self._save()
+        log.info("job ended; rewards claimed" if amount else "job ended; nothing to claim",
+                 extra={"job": job_id, "amount": amount})
+
+    async def _outbox_loop(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            for job_id in self._running():
+                submit = functools.partial(self.outbox.submit_pending, job_id)
+                submitted = await self.runtime.retrying("submit updates", submit, stop)
+                for s in submitted or []:
+                    log.info("update submitted", extra={"job": s.job_id, "round": s.round, "hash": s.update_hash.hex(),
+                                                        "cid": s.cid, "tx": s.tx_hash})
+            for job_id, proc in list(self.supernodes.items()):
+                if proc.poll() is not None and self.jobs[job_id].status == "running" and not stop.is_set():
+                    log.warning("SuperNode exited; restarting it", extra={"job": job_id, "code": proc.returncode})
+                    self.supernodes.pop(job_id)
+                    restart = functools.partial(self._start_supernode, job_id)
+                    await self.runtime.retrying("restart SuperNode", restart, stop)
+            await sleep_or_stop(stop, 0.1)

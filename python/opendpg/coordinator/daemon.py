@@ -1,0 +1,215 @@
+"""``opendpg coordinator run --config FILE``: the coordinator daemon.
+
+It registers and stakes if needed, publishing its SuperLink's Fleet address in its node metadata (on IPFS,
+by CID on-chain) so provider agents know where to connect, and runs one long-lived SuperLink. For every job
+posted with this node as coordinator it:
+
+1. waits until enough providers joined (``max``, or ``min`` plus ``join_grace`` seconds, or the join deadline);
+2. starts the job on-chain;
+3. runs the OpenDPG ServerApp for it (``flwr run``) with the ChainGate: each update is aggregated only if its
+   SHA-256 is the hash its provider put on-chain; each global model is pinned and committed, its round record
+   (metrics included) pinned too;
+4. finalizes the job when every round is committed (or too few providers remain).
+
+Restarts resume: the job list is persisted, the event checkpoint replays what was missed, and a restarted run
+continues from the last committed round (the gate's ``resume``). Per-round metrics are logged as structured
+lines and kept in ``STATE/rounds/job-N/round-R.json``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+import os
+import time
+
+from opendpg.chain import ChainEvent, JobState
+from opendpg.coordinator.config import CoordinatorConfig
+from opendpg.errors import ContractRevert
+from opendpg.fl.federation import Federation, FederationError
+from opendpg.node import NodeRuntime, handler_with_retries, sleep_or_stop
+from opendpg.spec import parse_spec
+
+__all__ = ["COORDINATOR_EVENTS", "Coordinator"]
+
+log = logging.getLogger("opendpg.coordinator")
+COORDINATOR_EVENTS = ["JobPosted", "ProviderJoined", "JobStarted", "RoundCommitted", "ProviderDropped",
+                      "JobFinalized", "JobCancelled", "JobAborted"]
+ENDED = {JobState.FINISHED, JobState.CANCELLED, JobState.ABORTED}
+
+
+class Coordinator:
+    def __init__(self, config: CoordinatorConfig, runtime: NodeRuntime | None = None) -> None:
+        self.config = config
+        self.runtime = runtime or NodeRuntime(config)
+        self.chain = self.runtime.chain
+        self.me = self.runtime.address
+        self.state_file = config.state_dir / "jobs.json"
+        self.jobs: dict[int, dict[str, object]] = {}
+        if self.state_file.exists():
+            self.jobs = {int(k): v for k, v in json.loads(self.state_file.read_text()).items()}
+        self.rounds_dir = config.state_dir / "rounds"
+        self.federation = Federation(config.state_dir / "flwr", port=config.flower.port, host=config.flower.host,
+                                     superlink_env={"OPENDPG_PRIVATE_KEY": config.private_key()})
+        self.runs: dict[int, asyncio.Task[None]] = {}
+        self.min_reached: dict[int, float] = {}
+
+    @property
+    def endpoint(self) -> str:
+        return self.config.flower.advertise or self.federation.address
+
+    def _save(self) -> None:
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps({str(k): v for k, v in self.jobs.items()}, indent=1))
+        os.replace(tmp, self.state_file)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        rt = self.runtime
+        await asyncio.to_thread(self.federation.start_superlink)
+        metadata = {"kind": "opendpg-node/1", "roles": ["coordinator"], "flower_fleet": self.endpoint}
+        await rt.retrying("register", lambda: rt.ensure_registered([], metadata), stop)
+        log.info("coordinator started", extra={"node": self.me, "superlink": self.endpoint,
+                                               "jobs": sorted(self.jobs)})
+        stream = await rt.stream(["JobMarket"], COORDINATOR_EVENTS, "events.checkpoint")
+        tasks = [asyncio.create_task(stream.run(handler_with_retries(rt, self.handle, stop), stop)),
+                 asyncio.create_task(self._tick_loop(stop))]
+        try:
+            done, _ = await asyncio.wait([*tasks, asyncio.create_task(stop.wait())],
+                                         return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if task in tasks and task.exception() is not None:
+                    raise task.exception()  # type: ignore[misc]
+        finally:
+            stop.set()
+            self.federation.stop()  # ends the runs' ServerApps; a restart resumes from the last committed round
+            for task in [*tasks, *self.runs.values()]:
+                task.cancel()
+            await asyncio.gather(*tasks, *self.runs.values(), return_exceptions=True)
+            await stream.heads.close()
+            log.info("coordinator stopped", extra={"node": self.me})
+
+    # ------------------------------------------------------------------ events
+
+    async def handle(self, event: ChainEvent) -> None:
+        job_id = int(event.args["jobId"])
+        if event.name == "JobPosted":
+            if event.args["coordinator"] == self.me and job_id not in self.jobs:
+                self.jobs[job_id] = {"spec_cid": str(event.args["params"]["specCid"]), "status": "open"}
+                self._save()
+                log.info("job posted for us", extra={"job": job_id, "spec_cid": self.jobs[job_id]["spec_cid"]})
+            return
+        if job_id not in self.jobs:
+            return
+        if event.name == "ProviderJoined":
+            log.info("provider joined", extra={"job": job_id, "provider": event.args["provider"],
+                                               "index": int(event.args["index"])})
+        elif event.name == "RoundCommitted":
+            self._log_round(job_id, int(event.args["round"]), event)
+        elif event.name == "ProviderDropped":
+            log.warning("provider dropped and slashed", extra={"job": job_id, "provider": event.args["provider"],
+                                                               "round": int(event.args["round"])})
+        elif event.name in ("JobFinalized", "JobCancelled", "JobAborted"):
+            self.jobs[job_id]["status"] = "ended"
+            self._save()
+            log.info("job ended", extra={"job": job_id, "event": event.name})
+
+    def _log_round(self, job_id: int, round_: int, event: ChainEvent) -> None:
+        path = self.rounds_dir / f"job-{job_id}" / f"round-{round_}.json"
+        record = json.loads(path.read_text()) if path.exists() else {}
+        metrics = record.get("metrics", {})
+        log.info("round committed", extra={
+            "job": job_id, "round": round_, "global_hash": bytes(event.args["globalHash"]).hex(),
+            "global_cid": event.args["globalCid"], "used": int(event.args["usedCount"]),
+            "accuracy": metrics.get("accuracy"), "loss": metrics.get("loss"), "record_cid": record.get("record_cid")})
+
+    # ------------------------------------------------------------------ scheduling
+
+    async def _tick_loop(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            for job_id, info in list(self.jobs.items()):
+                if info.get("status") == "ended" or job_id in self.runs:
+                    continue
+                launch = await self.runtime.retrying("advance job", functools.partial(self._advance, job_id), stop)
+                if launch and not stop.is_set():
+                    self.runs[job_id] = asyncio.create_task(self._run_job(job_id, stop))
+            await sleep_or_stop(stop, 0.5)
+
+    def _advance(self, job_id: int) -> bool:
+        """Move the job along; True when its training run should be (re)launched."""
+        market = self.chain.market
+        job = market.get_job(job_id)
+        info = self.jobs[job_id]
+        if job.state in ENDED:
+            info["status"] = "ended"
+            self._save()
+            return False
+        if job.state == JobState.OPEN:
+            if job.provider_count < job.min_providers:
+                return False
+            now = time.time()
+            reached = self.min_reached.setdefault(job_id, now)
+            if (job.provider_count >= job.max_providers or now - reached >= self.config.jobs.join_grace
+                    or now >= job.join_deadline):
+                try:
+                    market.start_job(job_id)
+                except ContractRevert as exc:
+                    log.warning("could not start the job", extra={"job": job_id, "error": str(exc)})
+                    return False
+                log.info("job started", extra={"job": job_id, "providers": job.provider_count})
+            return False
+        if job.state == JobState.RUNNING:
+            if job.committed_rounds >= job.rounds or job.active_count < job.min_providers:
+                self._finalize(job_id)
+                return False
+            return str(info.get("status")) != "ended"
+        return False
+
+    async def _run_job(self, job_id: int, stop: asyncio.Event) -> None:
+        info = self.jobs[job_id]
+        failures = int(info.get("failures", 0))  # type: ignore[call-overload]
+        try:
+            spec_bytes = await asyncio.to_thread(self.runtime.store.get, str(info["spec_cid"]))
+            spec = parse_spec(spec_bytes)
+            job = await asyncio.to_thread(self.chain.market.get_job, job_id)
+            settings = self.config.chain
+            run_config = {
+                "spec": spec.to_bytes().decode(), "job-id": job_id,
+                "out-dir": str(self.config.state_dir / "models" / f"job-{job_id}"),
+                "gate": "opendpg.coordinator.gate:ChainGate", "rpc-url": settings.rpc_url,
+                "deployment-file": str(settings.deployment_file), "state-dir": str(self.rounds_dir),
+                "ipfs-api": settings.ipfs_api or "", "hash-wait": self.config.jobs.hash_wait,
+                "round-timeout": float(job.round_timeout), "min-nodes-wait": self.config.jobs.min_nodes_wait,
+            }
+            log.info("training run started", extra={"job": job_id, "from_round": job.committed_rounds + 1,
+                                                    "rounds": job.rounds})
+            timeout = spec.training.rounds * (job.round_timeout * 2 + 60) + 600
+            await asyncio.to_thread(self.federation.run, run_config, timeout, name=f"job-{job_id}")
+            log.info("training run finished", extra={"job": job_id})
+        except (FederationError, OSError) as exc:
+            if stop.is_set():
+                return
+            failures += 1
+            info["failures"] = failures
+            self._save()
+            log.error("training run failed", extra={"job": job_id, "error": str(exc), "failures": failures})
+            if failures > self.config.jobs.run_retries:
+                info["status"] = "ended"
+                self._save()
+                log.error("giving up on the job: the poster can abort it after the commit deadline",
+                          extra={"job": job_id})
+            await asyncio.sleep(2.0)
+        finally:
+            self.runs.pop(job_id, None)
+
+    def _finalize(self, job_id: int) -> None:
+        try:
+            self.chain.market.finalize_job(job_id)
+        except ContractRevert as exc:
+            if exc.name != "JobMarketWrongState":
+                raise
+        job = self.chain.market.get_job(job_id)
+        self.jobs[job_id]["status"] = "ended"
+        self._save()
+        log.info("job finalized", extra={"job": job_id, "committed_rounds": job.committed_rounds})
