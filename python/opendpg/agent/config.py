@@ -51,7 +51,8 @@ class DataShare(StrictSection):
 class PolicySection(StrictSection):
     min_reward_per_round: Annotated[Decimal, Field(ge=0)] = Decimal(0)
     accepted_tokens: list[str] = Field(default_factory=list, description="payment token addresses; empty: any")
-    supernode_start_timeout: Annotated[float, Field(gt=0)] = 60.0
+    spec_retry_interval: Annotated[float, Field(ge=0, le=86400)] = Field(
+        default=30.0, description="seconds between tries to fetch a spec that did not resolve yet")
 
 
 class AgentConfig(DaemonConfig):

@@ -71,7 +71,8 @@ class ProviderAgent:
         self.chain = self.runtime.chain
         self.me = self.runtime.address
         state = config.state_dir
-        self.watcher = JobWatcher(self.chain, self.runtime.store, config.profile(), state / "decisions.json")
+        self.watcher = JobWatcher(self.chain, self.runtime.store, config.profile(), state / "decisions.json",
+                                  retry_interval=config.policy.spec_retry_interval)
         self.outbox = Outbox(state / "outbox", self.chain, self.runtime.store)
         self.state_file = state / "jobs.json"
         self.jobs: dict[int, _JobState] = {}

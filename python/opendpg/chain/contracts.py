@@ -244,9 +244,12 @@ class JobMarketClient(_Client):
     def submit_update(self, job_id: int, round_: int, update_hash: bytes, cid: str) -> TxReceipt:
         return self._tx(self.contract.functions.submitUpdate(job_id, round_, update_hash, cid))
 
-    def commit_round(self, job_id: int, round_: int, global_hash: bytes, cid: str, used: Iterable[int]) -> TxReceipt:
-        """Commit ``round_`` using the updates of the providers at join indices ``used``."""
-        return self._tx(self.contract.functions.commitRound(job_id, round_, global_hash, cid, bitmap(used)))
+    def commit_round(self, job_id: int, round_: int, global_hash: bytes, cid: str, used: Iterable[int],
+                     gas: int | None = None) -> TxReceipt:
+        """Commit ``round_`` using the updates of the providers at join indices ``used``. ``gas``: send with
+        this limit instead of estimating (estimation runs at the latest block's time, which on an idle dev chain
+        can lag behind a deadline that has passed)."""
+        return self._tx(self.contract.functions.commitRound(job_id, round_, global_hash, cid, bitmap(used)), gas=gas)
 
     def finalize_job(self, job_id: int) -> TxReceipt:
         return self._tx(self.contract.functions.finalizeJob(job_id))

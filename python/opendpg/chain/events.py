@@ -252,13 +252,14 @@ class EventStream:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
-            for event in batch:
+            fresh = [event for event in batch if event.position > self.position]
+            for event in fresh:
                 if stop.is_set():
                     return
                 if event.position > self.position:
                     yield event
-            if batch:
-                continue  # more may have arrived while handling
+            if fresh:
+                continue  # more may have arrived while handling (a re-read of the last block is not news)
             await self.heads.wait(timeout=5.0)
 
     def commit(self, position: Position) -> None:

@@ -1,14 +1,14 @@
 """``opendpg demo``: one federated training job, end to end, on components the demo starts itself.
 
-Starts anvil and a private kubo daemon, deploys the contracts, registers a coordinator and three staked
-providers that each hold a label-skewed share of scikit-learn's digits, pins the job spec to IPFS and posts
-a FedAvg job with escrow. Flower's Deployment Engine (one SuperLink, one SuperNode per provider) trains;
-each provider's outbox pins its update and submits the hash on-chain; the coordinator's gate aggregates
-only updates whose hash is on-chain, pins every global model and commits it. Contract events are followed
-live over a websocket. Then ``verify`` recomputes every round, the job is finalized and everyone is paid.
-
-The three providers are driven by this process (join, outbox submission, claim); the autonomous provider
-agent daemon (`opendpg agent run`) is still to come (issue 3).
+Starts anvil and a private kubo daemon and deploys the contracts. Then it launches the real daemons as
+separate processes: one coordinator (``opendpg coordinator run``, which runs the Flower SuperLink) and three
+provider agents (``opendpg agent run``), each holding a label-skewed share of scikit-learn's digits. The
+daemons register and stake themselves. The demo, as the poster, pins a 5-round FedAvg job spec to IPFS and
+posts the job with escrow; from there everything is the daemons' doing: the agents see ``JobPosted`` and join,
+the coordinator starts the job and trains with Flower (a SuperNode per provider), the agents pin their updates
+and put the hashes on-chain, the coordinator aggregates only updates whose hash is on-chain, commits every
+round, and finalizes; the agents claim their rewards. The demo follows it all from the chain's events, claims
+the poster's refund, runs ``verify`` and prints a summary.
 """
 
 from __future__ import annotations
@@ -16,19 +16,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from opendpg.agent import Outbox
 from opendpg.audit import verify_job
 from opendpg.chain import (
-    Capabilities,
     Chain,
     ChainEvent,
     EventStream,
-    FileCheckpoint,
     JobParams,
     LocalChain,
     SuiteParams,
@@ -38,7 +34,9 @@ from opendpg.chain import (
     deploy_suite,
 )
 from opendpg.content import KuboDaemon, KuboStore
-from opendpg.fl.federation import Federation
+from opendpg.errors import OpenDPGError
+from opendpg.node.launch import launch_daemon, write_config, write_key
+from opendpg.process import free_port, stop_process_group
 from opendpg.spec import JobSpec, parse_spec
 
 __all__ = ["register"]
@@ -93,9 +91,60 @@ def _show(event: ChainEvent, rounds_dir: Path) -> None:
         print(f"  {event.name} (job {a['jobId']})")
 
 
+class _Progress:
+    """Prints the job's events as they arrive and remembers what the summary needs."""
+
+    def __init__(self, rounds_dir: Path) -> None:
+        self.rounds_dir = rounds_dir
+        self.job_id = 0
+        self.earned: dict[str, int] = {}
+        self.finalized = asyncio.Event()
+
+    async def __call__(self, event: ChainEvent) -> None:
+        if int(event.args["jobId"]) != self.job_id:
+            return
+        await asyncio.to_thread(_show, event, self.rounds_dir / f"job-{self.job_id}")
+        if event.name == "RewardClaimed":
+            self.earned[str(event.args["provider"])] = int(event.args["amount"])
+        if event.name in ("JobFinalized", "JobAborted", "JobCancelled"):
+            self.finalized.set()
+
+
+def _daemon_configs(state: Path, local: LocalChain, kubo: KuboDaemon, deployment_file: Path,
+                    coordinator: Any, providers: list[Any]) -> list[tuple[str, str, Path]]:
+    chain = {"rpc_url": local.rpc_url, "ws_url": local.ws_url, "deployment_file": str(deployment_file),
+             "ipfs_api": kubo.api_url}
+    port = free_port()
+    daemons = [("coordinator", "coordinator", write_config(state / "coordinator.toml", {
+        "name": "coordinator", "state_dir": str(state / "coordinator"),
+        "key_file": str(write_key(state / "keys" / "coordinator.key", coordinator.key.hex())),
+        "chain": chain, "node": {"stake": "200"},
+        "flower": {"host": "127.0.0.1", "port": port}, "jobs": {"join_grace": 2.0}}))]
+    for i, p in enumerate(providers):
+        daemons.append((f"provider-{i}", "agent", write_config(state / f"provider-{i}.toml", {
+            "name": f"provider-{i}", "state_dir": str(state / f"provider-{i}"),
+            "key_file": str(write_key(state / "keys" / f"provider-{i}.key", p.key.hex())),
+            "chain": chain, "node": {"stake": "200", "cpu_cores": 2, "ram_mib": 8192},
+            "data": {"sklearn/digits": {"share_index": i, "share_count": len(providers)}},
+            "policy": {"min_reward_per_round": "1"}})))
+    return daemons
+
+
+def _wait_registered(admin: Chain, nodes: list[Any], procs: dict[str, Any], timeout: float = 180.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for name, proc in procs.items():
+            if proc.poll() is not None:
+                raise OpenDPGError(f"{name} exited with code {proc.returncode}; see its log in the state folder")
+        if all(admin.registry.is_registered(n) for n in nodes) and admin.registry.metadata_cid_of(nodes[0]):
+            return  # the coordinator (first) has also published its SuperLink address
+        time.sleep(0.3)
+    raise OpenDPGError(f"the daemons did not register within {timeout:.0f} s")
+
+
 async def run_demo(args: argparse.Namespace) -> int:
     started = time.monotonic()
-    state = args.state_dir
+    state: Path = args.state_dir.resolve()
     state.mkdir(parents=True, exist_ok=True)
     with LocalChain(log_file=state / "chain.log") as local, KuboDaemon(state / "ipfs") as kubo:
         print(f"1. anvil at {local.rpc_url} (pid {local.pid}); kubo at {kubo.api_url} (pid {kubo.pid})")
@@ -106,96 +155,69 @@ async def run_demo(args: argparse.Namespace) -> int:
                       TxSender(w3, deployer))
         deployment_file = state / "deployment.json"
         admin.deployment.save(deployment_file)
-        print(f"2. contracts deployed; deployment file {deployment_file}")
-        people = [poster, coordinator, *providers]
-        as_: dict[str, Chain] = {a.address: admin.as_account(TxSender(w3, a)) for a in people}
         for acct in [poster, coordinator, *providers]:
             admin.token.transfer(acct.address, 10_000 * E18)
-        for node in [coordinator, *providers]:
-            as_[node.address].registry.register(
-                Capabilities("CPU", 0, 2, 8192, "local", ["sklearn/digits"], ""), 200 * E18)
-        print("3. a coordinator and three providers registered and staked 200 DPG each")
+        print(f"2. contracts deployed ({deployment_file}); poster, coordinator and providers funded")
 
-        store = KuboStore(kubo.api_url)
-        stream = EventStream(w3, admin.deployment, ["JobMarket"], events=SHOWN,
-                             checkpoint=FileCheckpoint(state / "events.checkpoint"),
-                             heads=await WebsocketHeads(local.ws_url).start(),
-                             start_block=int(w3.eth.block_number) + 1)
-        stop = asyncio.Event()
-        rounds_dir = state / "coordinator"
-
-        async def show(event: ChainEvent) -> None:
-            _show(event, rounds_dir / f"job-{job_holder.get('id', 0)}")
-
-        job_holder: dict[str, int] = {}
-        follower = asyncio.create_task(stream.run(show, stop))
-        spec = _spec(args.rounds)
-        result = await asyncio.to_thread(_run_job, admin, as_, w3, store, kubo, local, poster, coordinator,
-                                         providers, spec, state, deployment_file, job_holder)
-        await asyncio.sleep(0.5)
-        stop.set()
-        await follower
-        await stream.heads.close()
-
-        job_id, verdicts, earned, refund = result
-        print("5. verify: every update fetched from IPFS by its on-chain CID and hash, every aggregate recomputed")
-        for v in verdicts:
-            print(f"  round {v.round}: {'OK' if v.ok else 'MISMATCH ' + '; '.join(v.problems)}")
-        final = json.loads((rounds_dir / f"job-{job_id}" / f"round-{args.rounds}.json").read_text())["metrics"]
-        print("6. summary")
-        print(f"  job {job_id}: {admin.market.get_job(job_id).state.name}, {args.rounds} rounds, final held-out "
-              f"accuracy {final['accuracy']:.3f}")
-        for addr, amount in earned.items():
-            print(f"  provider {addr[:10]}… earned {_fmt(amount)}")
-        print(f"  escrow refunded to the poster: {_fmt(refund)}")
-        print(f"  verify: {'all rounds verified' if all(v.ok for v in verdicts) else 'MISMATCH'}; "
-              f"done in {time.monotonic() - started:.0f} s")
-        return 0 if all(v.ok for v in verdicts) else 1
+        procs: dict[str, Any] = {}
+        for name, kind, config in _daemon_configs(state, local, kubo, deployment_file, coordinator, providers):
+            procs[name] = launch_daemon(kind, config, state / f"{name}.out")  # type: ignore[arg-type]
+        try:
+            nodes = [coordinator.address, *[p.address for p in providers]]
+            await asyncio.to_thread(_wait_registered, admin, nodes, procs)
+            print(f"3. daemons up: coordinator (pid {procs['coordinator'].pid}) and three provider agents (pids "
+                  f"{', '.join(str(procs[f'provider-{i}'].pid) for i in range(3))}) registered and staked "
+                  "200 DPG each; JSON logs in " f"{state}/*/*.log")
+            return await _post_and_follow(args, state, w3, local.ws_url, admin, kubo, poster, coordinator,
+                                          providers, started)
+        finally:
+            for proc in procs.values():
+                stop_process_group(proc, timeout=20)
 
 
-def _run_job(admin: Chain, as_: dict[str, Chain], w3: Any, store: KuboStore, kubo: KuboDaemon, local: LocalChain,
-             poster: Any, coordinator: Any, providers: list[Any], spec: JobSpec, state: Path, deployment_file: Path,
-             job_holder: dict[str, int]) -> tuple[int, list[Any], dict[str, int], int]:
+async def _post_and_follow(args: argparse.Namespace, state: Path, w3: Any, ws_url: str, admin: Chain,
+                           kubo: KuboDaemon, poster: Any, coordinator: Any, providers: list[Any],
+                           started: float) -> int:
+    store = KuboStore(kubo.api_url)
+    as_poster = admin.as_account(TxSender(w3, poster))
+    progress = _Progress(state / "coordinator" / "rounds")
+    stream = EventStream(w3, admin.deployment, ["JobMarket"], events=SHOWN,
+                         heads=await WebsocketHeads(ws_url).start(), start_block=int(w3.eth.block_number) + 1)
+    stop = asyncio.Event()
+    follower = asyncio.create_task(stream.run(progress, stop))
+    spec = _spec(args.rounds)
     reward, rounds = 10 * E18, spec.training.rounds
     spec_cid = store.put(spec.to_bytes())
     now = int(w3.eth.get_block("latest")["timestamp"])
     params = JobParams(spec_cid, admin.token.address, reward * rounds * 3 + 5 * E18, reward, rounds, 3, 3,
                        50 * E18, now + 3600, 900, coordinator.address)
-    job_id = as_[poster.address].market.post_job(params)
-    job_holder["id"] = job_id
+    progress.job_id = job_id = await asyncio.to_thread(as_poster.market.post_job, params)
     print(f"4. job {job_id} posted (spec {spec_cid[:24]}… on IPFS, budget {_fmt(params.budget)} in escrow); "
-          "training with Flower:")
+          "the daemons take it from here:")
+    try:
+        await asyncio.wait_for(progress.finalized.wait(), timeout=rounds * 120 + 300)
+        deadline = time.monotonic() + 60
+        while len(progress.earned) < len(providers) and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        refund = await asyncio.to_thread(as_poster.market.claim_refund, job_id)
+        await asyncio.sleep(0.5)
+    finally:
+        stop.set()
+        await follower
+        await stream.heads.close()
+    verdicts = await asyncio.to_thread(verify_job, Chain.reader(w3, admin.deployment), store, job_id)
+    print("5. verify: every update fetched from IPFS by its on-chain CID and hash, every aggregate recomputed")
+    for v in verdicts:
+        print(f"  round {v.round}: {'OK' if v.ok else 'MISMATCH ' + '; '.join(v.problems)}")
+    job = admin.market.get_job(job_id)
+    record = state / "coordinator" / "rounds" / f"job-{job_id}" / f"round-{job.committed_rounds}.json"
+    final = json.loads(record.read_text())["metrics"]
+    print("6. summary")
+    print(f"  job {job_id}: {job.state.name}, {job.committed_rounds} rounds committed, final held-out accuracy "
+          f"{final['accuracy']:.3f}")
     for p in providers:
-        as_[p.address].market.join_job(job_id)
-    as_[coordinator.address].market.start_job(job_id)
-
-    outboxes = [Outbox(state / f"outbox-{i}", as_[p.address], store) for i, p in enumerate(providers)]
-    done = threading.Event()
-
-    def submit_loop(outbox: Outbox) -> None:
-        while not done.is_set():
-            outbox.submit_pending(job_id)
-            done.wait(0.1)
-
-    threads = [threading.Thread(target=submit_loop, args=(o,), daemon=True) for o in outboxes]
-    federation = Federation(state / "flwr", superlink_env={"OPENDPG_PRIVATE_KEY": coordinator.key.hex()})
-    with federation:
-        for i, p in enumerate(providers):
-            federation.start_supernode(p.address, {"provider": p.address, "share-index": i, "share-count": 3,
-                                                   "outbox": str(outboxes[i].root)})
-        for t in threads:
-            t.start()
-        try:
-            federation.run({"spec": spec.to_bytes().decode(), "job-id": job_id, "out-dir": str(state / "models"),
-                            "gate": "opendpg.coordinator.gate:ChainGate", "rpc-url": local.rpc_url,
-                            "deployment-file": str(deployment_file), "state-dir": str(state / "coordinator"),
-                            "ipfs-api": kubo.api_url})
-        finally:
-            done.set()
-            for t in threads:
-                t.join()
-    verdicts = verify_job(Chain.reader(w3, admin.deployment), store, job_id)
-    as_[poster.address].market.finalize_job(job_id)
-    earned = {p.address: as_[p.address].market.claim(job_id) for p in providers}
-    refund = as_[poster.address].market.claim_refund(job_id)
-    return job_id, verdicts, earned, refund
+        print(f"  provider {p.address[:10]}… earned {_fmt(progress.earned.get(p.address, 0))}")
+    print(f"  escrow refunded to the poster: {_fmt(refund)}")
+    ok = bool(verdicts) and all(v.ok for v in verdicts) and job.committed_rounds == args.rounds
+    print(f"  verify: {'all rounds verified' if ok else 'MISMATCH'}; done in {time.monotonic() - started:.0f} s")
+    return 0 if ok else 1

@@ -106,7 +106,7 @@ class Coordinator:
             log.info("provider joined", extra={"job": job_id, "provider": event.args["provider"],
                                                "index": int(event.args["index"])})
         elif event.name == "RoundCommitted":
-            self._log_round(job_id, int(event.args["round"]), event)
+            await asyncio.to_thread(self._log_round, job_id, int(event.args["round"]), event)
         elif event.name == "ProviderDropped":
             log.warning("provider dropped and slashed", extra={"job": job_id, "provider": event.args["provider"],
                                                                "round": int(event.args["round"])})
@@ -117,6 +117,10 @@ class Coordinator:
 
     def _log_round(self, job_id: int, round_: int, event: ChainEvent) -> None:
         path = self.rounds_dir / f"job-{job_id}" / f"round-{round_}.json"
+        for _ in range(50):  # the gate writes the record right after the commit is mined
+            if path.exists():
+                break
+            time.sleep(0.05)
         record = json.loads(path.read_text()) if path.exists() else {}
         metrics = record.get("metrics", {})
         log.info("round committed", extra={

@@ -86,17 +86,25 @@ class ChainGate:
         os.replace(path.with_suffix(".tmp"), path)
 
     def _commit_when_allowed(self, round_: int, digest: bytes, cid: str, indices: list[int]) -> str:
+        gas: int | None = None
         while True:
             try:
-                receipt = self.chain.market.commit_round(self.job_id, round_, digest, cid, indices)
+                receipt = self.chain.market.commit_round(self.job_id, round_, digest, cid, indices, gas=gas)
                 return str(receipt["transactionHash"].to_0x_hex())
             except ContractRevert as exc:
                 if exc.name != "JobMarketDeadlineNotPassed":
                     raise
-                wait = int(exc.args_dict["deadline"]) - int(exc.args_dict["nowTime"]) + 1
-                log.info("job %s round %s: a provider sent nothing; dropping it after the round deadline (%s s)",
-                         self.job_id, round_, wait)
-                time.sleep(min(max(wait, 1), 30))
+                wait = int(exc.args_dict["deadline"]) + 1 - time.time()
+                log.info("job %s round %s: a provider sent nothing; dropping it after the round deadline (%.0f s)",
+                         self.job_id, round_, max(wait, 0))
+                time.sleep(min(max(wait, 0.5), 30))
+                # from now on skip estimation: it runs at the last block's time, stale on an idle chain
+                gas = 400_000 + 80_000 * len(self.providers)
+
+    def expected(self) -> set[str] | None:
+        """The providers still active in the job."""
+        market = self.chain.market
+        return {p for p in self.providers if not market.participant_of(self.job_id, p).dropped}
 
     def resume(self) -> tuple[int, bytes | None]:
         """The last committed round and its global model, from this coordinator's records (checked against

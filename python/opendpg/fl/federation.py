@@ -119,14 +119,20 @@ class Federation:
         Several runs may go at once under different ``name``s (each has its own config and log file)."""
         overrides = self.home / f"{name}-config.toml"  # a file: values such as the spec JSON need quoting
         overrides.write_text("".join(f"{k} = {_toml(v)}\n" for k, v in run_config.items()))
-        result = subprocess.run([_tool("flwr"), "run", str(app_dir), CONNECTION, "--stream",
-                                 "--run-config", str(overrides)], env=flower_env(self.home), capture_output=True,
-                                text=True, timeout=timeout)
-        log = self.home / f"{name}.log"
-        log.write_text(result.stdout + result.stderr)
-        if result.returncode != 0 or "ERROR" in result.stdout:
-            raise FederationError(f"flwr run failed (exit {result.returncode}); log: {log}")
-        return result
+        log = self.home / f"{name}.log"  # streamed as it runs: the ServerApp's own log lines land here
+        with open(log, "w") as out:
+            proc = subprocess.Popen([_tool("flwr"), "run", str(app_dir), CONNECTION, "--stream", "--run-config",
+                                     str(overrides)], env=flower_env(self.home), stdout=out, stderr=subprocess.STDOUT,
+                                    text=True, start_new_session=True)
+            try:
+                code = proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                stop_process_group(proc)  # type: ignore[arg-type]
+                raise FederationError(f"flwr run took over {timeout:.0f} s; log: {log}") from None
+        output = log.read_text()
+        if code != 0 or "ERROR" in output:
+            raise FederationError(f"flwr run failed (exit {code}); log: {log}")
+        return subprocess.CompletedProcess(proc.args, code, output, "")
 
     def stop(self) -> None:
         for name in list(self.supernodes):

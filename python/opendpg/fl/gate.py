@@ -19,6 +19,10 @@ class RoundGate(Protocol):
     def commit(self, round_: int, global_model: bytes, used: list[str], metrics: dict[str, float]) -> None:
         """Record the aggregated model of ``round_`` (pin it, commit it on-chain, ...)."""
 
+    def expected(self) -> set[str] | None:
+        """The providers whose update the round waits for (it ends early once all answered); None: unknown,
+        wait for every node addressed."""
+
     def resume(self) -> tuple[int, bytes | None]:
         """The last round already recorded and its global model (``(0, None)`` for a fresh job), so a
         restarted ServerApp continues where the job stands instead of redoing rounds."""
@@ -29,6 +33,9 @@ class AcceptAll:
         return True
 
     def commit(self, round_: int, global_model: bytes, used: list[str], metrics: dict[str, float]) -> None:
+        return None
+
+    def expected(self) -> set[str] | None:
         return None
 
     def resume(self) -> tuple[int, bytes | None]:

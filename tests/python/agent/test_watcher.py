@@ -59,7 +59,7 @@ def test_watcher_joins_refuses_and_retries(setup, tmp_path):
     not_yet = _post(poster, coordinator, cid_of(later_spec), rounds=3)  # spec not pinned anywhere yet
     broken = _post(poster, coordinator, store.put(b'{"name": "no fields"}'))
     store.retries, store.backoff = 0, 0.01
-    watcher = JobWatcher(provider, store, PROFILE, tmp_path / "decisions.json")
+    watcher = JobWatcher(provider, store, PROFILE, tmp_path / "decisions.json", retry_interval=0.0)
 
     _follow(watcher, provider, start, 4)
 

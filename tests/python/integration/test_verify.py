@@ -12,7 +12,7 @@ import pytest
 
 from opendpg.audit import verify_job
 from opendpg.chain import Capabilities, Chain, JobParams
-from opendpg.content import KuboDaemon, KuboStore
+from opendpg.content import KuboStore
 from opendpg.fl import Contribution, aggregate, decode_update, encode_update
 from opendpg.spec import parse_spec
 from tests.python.conftest import E18, as_account
@@ -20,12 +20,6 @@ from tests.python.conftest import E18, as_account
 SPEC = parse_spec({"name": "audit", "model": {"name": "mlp", "hidden_units": 4},
                    "dataset": {"catalog_id": "sklearn/digits"}, "training": {"rounds": 2},
                    "providers": {"min": 2, "max": 2}})
-
-
-@pytest.fixture(scope="module")
-def kubo(tmp_path_factory):
-    with KuboDaemon(tmp_path_factory.mktemp("kubo") / "repo") as daemon:
-        yield daemon
 
 
 def _update(job_id, round_, provider, seed):

@@ -32,6 +32,38 @@ def _wait_for_nodes(grid: Grid, wanted: int, timeout: float, foreign: set[int]) 
         time.sleep(0.5)
 
 
+def _collect(grid: Grid, arrays: ArrayRecord, round_: int, job_id: int, timeout: float, foreign: set[int],
+             expected: set[str] | None) -> dict[str, bytes]:
+    """One round's updates by provider. The train message goes to every node of this job, including nodes
+    that connect during the round (a restarted provider); the round ends when every expected provider (or,
+    with none expected, every addressed node) answered, or at ``timeout``."""
+    deadline = time.monotonic() + timeout
+    pending: dict[str, int] = {}
+    addressed: set[int] = set()
+    updates: dict[str, bytes] = {}
+    while True:
+        new = sorted(set(grid.get_node_ids()) - foreign - addressed)
+        if new:
+            content = {"arrays": arrays, "config": ConfigRecord({"round": round_, "job": job_id})}
+            messages = [Message(RecordDict(content), dst_node_id=node, message_type="train", group_id=str(round_))
+                        for node in new]
+            pending.update(zip(grid.push_messages(messages), new, strict=True))
+            addressed.update(new)
+        for reply in grid.pull_messages(list(pending)):
+            pending.pop(reply.metadata.reply_to_message_id, None)
+            if reply.has_error():
+                continue
+            if "wrong-job" in reply.content:
+                foreign.add(reply.metadata.src_node_id)
+                continue
+            record = reply.content["update"]
+            updates.setdefault(str(record["provider"]), bytes(record["bytes"]))  # one per provider
+        done = expected <= set(updates) if expected is not None else not pending
+        if done or time.monotonic() > deadline:
+            return updates
+        time.sleep(0.5)
+
+
 @app.main()
 def main(grid: Grid, context: Context) -> None:
     config = dict(context.run_config)
@@ -52,24 +84,13 @@ def main(grid: Grid, context: Context) -> None:
 
     for round_ in range(done + 1, spec.training.rounds + 1):
         started = time.monotonic()
-        nodes = _wait_for_nodes(grid, spec.providers.min, float(config["min-nodes-wait"]), foreign)
-        messages = [Message(RecordDict({"arrays": ArrayRecord(list(weights.values())),
-                                        "config": ConfigRecord({"round": round_, "job": job_id})}),
-                            dst_node_id=node, message_type="train", group_id=str(round_)) for node in nodes]
-        replies = list(grid.send_and_receive(messages, timeout=float(config["round-timeout"])))
+        _wait_for_nodes(grid, spec.providers.min, float(config["min-nodes-wait"]), foreign)
+        arrays = ArrayRecord(list(weights.values()))
+        replies = _collect(grid, arrays, round_, job_id, float(config["round-timeout"]), foreign, gate.expected())
         trained = time.monotonic()
         accepted: dict[str, Contribution] = {}
         rejected: dict[str, str] = {}
-        for reply in replies:
-            if reply.has_error():
-                continue
-            if "wrong-job" in reply.content:
-                foreign.add(reply.metadata.src_node_id)
-                continue
-            record = reply.content["update"]
-            provider, data = str(record["provider"]), bytes(record["bytes"])
-            if provider in accepted:
-                continue  # a restarted provider's second SuperNode: one update per provider
+        for provider, data in replies.items():
             try:
                 update = decode_update(data)
                 update.check_shapes(expected)

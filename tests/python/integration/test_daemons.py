@@ -1,0 +1,75 @@
+"""The real daemons (one coordinator, three provider agents, each a separate process with its own SuperNode)
+carry a job from JobPosted to payment while one provider machine dies (``kill -9`` of the agent and its
+SuperNode) and another provider's agent is killed and restarted mid-job."""
+
+from __future__ import annotations
+
+import time
+
+from opendpg.audit import verify_job
+from opendpg.chain import Chain, JobState
+from opendpg.content import KuboStore
+from opendpg.spec import parse_spec
+from tests.python.integration.stack import E18, wait_for
+
+ROUNDS = 3
+
+
+def _events(stack, name: str, job_id: int) -> list:
+    contract = stack.admin.market.contract
+    return list(getattr(contract.events, name)().get_logs(from_block=stack.deployment.start_block,
+                                                           argument_filters={"jobId": job_id}))
+
+
+def test_job_finishes_with_a_dead_and_a_restarted_provider(stack, accounts):
+    # Prepare: a coordinator and three agents as processes; a 3-round job that needs 2 of 3 providers
+    coordinator, providers, poster = accounts[35], accounts[36:39], accounts[39]
+    stack.fund(coordinator, *providers, poster)
+    stack.start_coordinator(coordinator)
+    for i, p in enumerate(providers):
+        stack.start_agent(p, f"agent-{i}", (i, 3))
+    stack.wait_registered(coordinator, *providers)
+    spec = parse_spec({
+        "name": "digits, label-skewed", "model": {"name": "mlp", "hidden_units": 32},
+        "dataset": {"catalog_id": "sklearn/digits", "partition": "label-skew", "labels_per_provider": 4},
+        "training": {"rounds": ROUNDS, "local_epochs": 2, "batch_size": 32, "learning_rate": 0.1},
+        "providers": {"min": 2, "max": 3},
+    })
+    store = KuboStore(stack.kubo.api_url)
+    job_id = stack.post(poster, store.put(spec.to_bytes()), coordinator, rounds=ROUNDS, min_p=2, max_p=3,
+                        round_timeout=30)
+    market = stack.admin.market
+    staked_before = stack.admin.registry.stake_of(providers[2].address)["staked"]
+
+    # Execute: after round 1, provider 2's machine dies; provider 0's agent crashes and is restarted
+    wait_for(lambda: market.get_job(job_id).committed_rounds >= 1, 180, "round 1 to be committed")
+    stack.kill9("agent-2", with_supernodes=True)
+    stack.kill9("agent-0", with_supernodes=False)  # its SuperNode lives on: the restarted agent must stop it
+    stack.restart("agent-0")
+    wait_for(lambda: market.get_job(job_id).state == JobState.FINISHED, 300, "the job to be finalized")
+    wait_for(lambda: len(_events(stack, "RewardClaimed", job_id)) == 2, 60, "the two live agents to claim")
+
+    # Assert: finished with all rounds; the dead provider dropped, slashed, paid only for round 1
+    job = market.get_job(job_id)
+    assert job.committed_rounds == ROUNDS
+    dead = market.participant_of(job_id, providers[2].address)
+    assert dead.dropped and dead.dropped_after == 1
+    assert stack.admin.registry.stake_of(providers[2].address)["staked"] == staked_before - 10 * E18
+    net_per_round = 10 * E18 * (10_000 - 100) // 10_000
+    assert market.claimable(job_id, providers[2].address) == net_per_round
+    claimed = {e["args"]["provider"]: e["args"] for e in _events(stack, "RewardClaimed", job_id)}
+    assert claimed[providers[1].address]["amount"] == ROUNDS * net_per_round
+    assert claimed[providers[0].address]["amount"] == claimed[providers[0].address]["rounds"] * net_per_round
+    # the restarted agent sent nothing twice: one join, at most one update per round, one claim, and its
+    # transaction count is exactly approve + register + join + its updates + claim
+    me = providers[0].address
+    assert [e["args"]["provider"] for e in _events(stack, "ProviderJoined", job_id)].count(me) == 1
+    mine = [e for e in _events(stack, "UpdateSubmitted", job_id) if e["args"]["provider"] == me]
+    assert len({e["args"]["round"] for e in mine}) == len(mine) >= 2
+    assert stack.admin.w3.eth.get_transaction_count(me) == 2 + 1 + len(mine) + 1
+    assert any(line["msg"] == "stopped a stale SuperNode" for line in stack.log("agent-0"))
+    # and everything committed still verifies
+    verdicts = verify_job(Chain.reader(stack.admin.w3, stack.deployment), store, job_id)
+    assert [v.ok for v in verdicts] == [True] * ROUNDS, [v.problems for v in verdicts]
+    assert any(line["msg"] == "provider dropped and slashed" for line in stack.log("coordinator"))
+    time.sleep(0)
