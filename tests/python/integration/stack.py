@@ -160,6 +160,8 @@ class Proxy:
             server, self._server = self._server, None
             conns, self._conns = self._conns, []
         if server is not None:
+            with suppress(OSError):
+                server.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked in accept(), releasing the port
             server.close()
         for conn in conns:
             with suppress(OSError):
