@@ -72,6 +72,7 @@ demo: setup
 
 bench: setup
 	$(VENV)/bin/python scripts/bench_gas.py --out bench-results/gas.json
+	$(VENV)/bin/python scripts/bench_fl.py --out bench-results/fl.json
 
 clean:
 	rm -rf build reports .opendpg bench-results .hypothesis

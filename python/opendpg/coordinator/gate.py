@@ -68,8 +68,10 @@ class ChainGate:
         record) is only recorded. When an active provider sent nothing, the contract lets the round drop
         it only after the round deadline, so the commit waits for that (and retries until it is mined).
         """
+        started = time.monotonic()
         digest = hashlib.sha256(global_model).digest()
         cid = self.store.put(global_model)
+        pinned = time.monotonic()
         market = self.chain.market
         tx = ""
         if market.get_job(self.job_id).committed_rounds >= round_:
@@ -78,8 +80,9 @@ class ChainGate:
         else:
             indices = [self.providers.index(Web3.to_checksum_address(p)) for p in used]
             tx = self._commit_when_allowed(round_, digest, cid, indices)
+        timing = {"ipfs_put": pinned - started, "chain_commit": time.monotonic() - pinned}
         record = {"job": self.job_id, "round": round_, "cid": cid, "hash": digest.hex(), "used": used,
-                  "metrics": metrics, "tx": tx}
+                  "metrics": metrics, "tx": tx, "timing": timing}
         record["record_cid"] = self.store.put(json.dumps(record, sort_keys=True).encode())
         path = self.state_dir / f"round-{round_}.json"
         path.with_suffix(".tmp").write_text(json.dumps(record))

@@ -42,7 +42,7 @@ def train_local(model: nn.Module, weights: OrderedDict[str, np.ndarray], x: np.n
                                                                                    strict=True))
             loss.backward()  # type: ignore[no-untyped-call]
             optimizer.step()
-            total += float(loss) * len(idx)
+            total += loss.item() * len(idx)
             seen += len(idx)
         last = total / max(seen, 1)
     model.to("cpu")

@@ -13,6 +13,7 @@ SuperLink is answered with ``wrong-job`` so that run's ServerApp stops addressin
 from __future__ import annotations
 
 import os
+import time
 from collections import OrderedDict
 from pathlib import Path
 
@@ -48,9 +49,11 @@ def _wrong_job(msg: Message, context: Context) -> Message | None:
 def canonical_update_mod(msg: Message, context: Context, call_next: ClientAppCallable) -> Message:
     if (foreign := _wrong_job(msg, context)) is not None:
         return foreign
+    started = time.monotonic()
     reply = call_next(msg, context)
     if reply.has_error():
         return reply
+    trained = time.monotonic() - started
     spec = parse_spec(str(context.run_config["spec"]))
     job_id = int(context.run_config["job-id"])
     round_ = int(msg.content["config"]["round"])
@@ -66,7 +69,7 @@ def canonical_update_mod(msg: Message, context: Context, call_next: ClientAppCal
     tmp = path.with_suffix(".tmp")
     tmp.write_bytes(update)
     os.replace(tmp, path)  # the agent submits it from here, even if this reply never reaches the server
-    reply.content["update"] = ConfigRecord({"bytes": update, "provider": provider})
+    reply.content["update"] = ConfigRecord({"bytes": update, "provider": provider, "train-seconds": trained})
     return reply
 
 

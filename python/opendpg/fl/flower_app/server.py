@@ -33,14 +33,16 @@ def _wait_for_nodes(grid: Grid, wanted: int, timeout: float, foreign: set[int]) 
 
 
 def _collect(grid: Grid, arrays: ArrayRecord, round_: int, job_id: int, timeout: float, foreign: set[int],
-             expected: set[str] | None) -> dict[str, bytes]:
+             expected: set[str] | None) -> tuple[dict[str, bytes], dict[str, float]]:
     """One round's updates by provider. The train message goes to every node of this job, including nodes
     that connect during the round (a restarted provider); the round ends when every expected provider (or,
-    with none expected, every addressed node) answered, or at ``timeout``."""
+    with none expected, every addressed node) answered, or at ``timeout``. Also returns each provider's
+    reported training seconds."""
     deadline = time.monotonic() + timeout
     pending: dict[str, int] = {}
     addressed: set[int] = set()
     updates: dict[str, bytes] = {}
+    train_seconds: dict[str, float] = {}
     while True:
         new = sorted(set(grid.get_node_ids()) - foreign - addressed)
         if new:
@@ -57,10 +59,13 @@ def _collect(grid: Grid, arrays: ArrayRecord, round_: int, job_id: int, timeout:
                 foreign.add(reply.metadata.src_node_id)
                 continue
             record = reply.content["update"]
-            updates.setdefault(str(record["provider"]), bytes(record["bytes"]))  # one per provider
+            provider = str(record["provider"])
+            if provider not in updates:  # one per provider
+                updates[provider] = bytes(record["bytes"])
+                train_seconds[provider] = float(record.get("train-seconds", 0.0))
         done = expected <= set(updates) if expected is not None else not pending
         if done or time.monotonic() > deadline:
-            return updates
+            return updates, train_seconds
         time.sleep(0.5)
 
 
@@ -86,7 +91,8 @@ def main(grid: Grid, context: Context) -> None:
         started = time.monotonic()
         _wait_for_nodes(grid, spec.providers.min, float(config["min-nodes-wait"]), foreign)
         arrays = ArrayRecord(list(weights.values()))
-        replies = _collect(grid, arrays, round_, job_id, float(config["round-timeout"]), foreign, gate.expected())
+        replies, train_seconds = _collect(grid, arrays, round_, job_id, float(config["round-timeout"]), foreign,
+                                          gate.expected())
         trained = time.monotonic()
         accepted: dict[str, Contribution] = {}
         rejected: dict[str, str] = {}
@@ -119,6 +125,7 @@ def main(grid: Grid, context: Context) -> None:
         gate.commit(round_, global_model, used, metrics)
         committed = time.monotonic()
         timing = {"seconds": committed - started, "flower_and_training": trained - started,
+                  "client_training_max": max(train_seconds.values(), default=0.0),
                   "vetting": vetted - trained, "aggregation": aggregated - vetted, "commit": committed - aggregated}
         (out_dir / f"round-{round_}.global").write_bytes(global_model)
         (out_dir / f"round-{round_}.json").write_text(json.dumps({"round": round_, "used": used, "rejected": rejected,

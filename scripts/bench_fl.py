@@ -1,0 +1,341 @@
+"""Federated-training benchmarks (``make bench``): overhead, round time, reaction, quality, scale.
+
+Everything runs on real components started here: anvil, kubo, the contracts, Flower's Deployment Engine, and
+the OpenDPG daemons as separate processes.
+
+- **overhead**: the same Flower app, data, model and rounds (a) as a plain Flower deployment (SuperLink,
+  SuperNodes, ``flwr run``; no chain, no IPFS: the ServerApp's gate accepts every well-formed update) and
+  (b) as an OpenDPG job (coordinator + provider agents; from the ``postJob`` receipt to ``JobFinalized``).
+  Target: (b)/(a) <= 1.15, and (b) adds <= 1 s per round over (a).
+- **round time**: where each round's seconds go in (b): Flower orchestration, client training, vetting
+  (SHA-256 + the on-chain hash check), aggregation + evaluation, IPFS, chain.
+- **quality**: the final held-out accuracy of (b) against the same model trained centrally on the union of
+  the providers' data with the same budget of epochs (rounds x local epochs). Target >= 0.95 of centralized.
+- **reaction**: ``JobPosted`` to the agent's join transaction mined (seen on a websocket log subscription),
+  p50 / p95 over 50 jobs. Target p50 <= 50 ms.
+- **scale**: OpenDPG jobs with 3, 10 and 20 provider agents: seconds and gas per round.
+
+``--smoke`` runs a tiny version (used by the test suite so the benchmark keeps working).
+Flower settings: flwr 1.41, HTTP SuperLink (Fleet, Control and Runtime on one port), SuperNodes with their
+default pull loop, our ServerApp pushing messages and pulling replies every 0.5 s, server-side evaluation only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import sys
+import threading
+import time
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from opendpg.chain import (
+    Capabilities,
+    Chain,
+    JobParams,
+    JobState,
+    LocalChain,
+    SuiteParams,
+    TxSender,
+    connect,
+    deploy_suite,
+)
+from opendpg.content import KuboDaemon, KuboStore
+from opendpg.fl.data import load_dataset, partition
+from opendpg.fl.federation import Federation
+from opendpg.fl.models import build_model, get_weights
+from opendpg.fl.train import evaluate, train_local
+from opendpg.node.launch import launch_daemon, write_config, write_key
+from opendpg.process import free_port, stop_process_group
+from opendpg.spec import JobSpec, parse_spec
+
+E18 = 10**18
+
+
+def quality_spec(rounds: int, providers: int) -> JobSpec:
+    return parse_spec({
+        "name": "digits, label-skewed (benchmark)", "model": {"name": "mlp", "hidden_units": 64},
+        "dataset": {"catalog_id": "sklearn/digits", "partition": "label-skew", "labels_per_provider": 4},
+        "training": {"rounds": rounds, "local_epochs": 1, "batch_size": 32, "learning_rate": 0.2},
+        "providers": {"min": providers, "max": providers}})
+
+
+def _records(folder: Path, rounds: int) -> list[dict[str, Any]]:
+    return [json.loads((folder / f"round-{r}.json").read_text()) for r in range(1, rounds + 1)]
+
+
+class World:
+    """anvil + kubo; a fresh deployment per scenario so agents see only that scenario's jobs."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.local = LocalChain(accounts=60, log_file=root / "chain.log").start()
+        self.kubo = KuboDaemon(root / "ipfs").start()
+        self.w3 = connect(self.local.rpc_url)
+        self.accounts = self.local.dev_accounts()
+        self.store = KuboStore(self.kubo.api_url)
+
+    def close(self) -> None:
+        self.kubo.stop()
+        self.local.stop()
+
+    def deploy(self, name: str) -> tuple[Chain, Path]:
+        deployer = self.accounts[0]
+        chain = Chain(self.w3, deploy_suite(TxSender(self.w3, deployer), SuiteParams(checkers=[deployer.address])),
+                      TxSender(self.w3, deployer))
+        path = self.root / name / "deployment.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        chain.deployment.save(path)
+        return chain, path
+
+    def chain_section(self, deployment_file: Path) -> dict[str, Any]:
+        return {"rpc_url": self.local.rpc_url, "ws_url": self.local.ws_url, "deployment_file": str(deployment_file),
+                "ipfs_api": self.kubo.api_url, "poll_interval": 0.2}
+
+
+# ---------------------------------------------------------------------- (a) plain Flower
+
+def plain_flower(world: World, spec: JobSpec, providers: int) -> dict[str, Any]:
+    home = world.root / "plain"
+    with Federation(home / "flwr") as fed:
+        for i in range(providers):
+            name = f"0x{i + 1:040x}"
+            fed.start_supernode(name, {"provider": name, "share-index": i, "share-count": providers,
+                                       "outbox": str(home / f"outbox-{i}")})
+        started = time.monotonic()
+        fed.run({"spec": spec.to_bytes().decode(), "job-id": 1, "out-dir": str(home / "out"),
+                 "min-nodes-wait": 120.0})
+        wall = time.monotonic() - started
+    rounds = _records(home / "out", spec.training.rounds)
+    return {"wall_s": wall, "round_s": [r["timing"]["seconds"] for r in rounds],
+            "final_accuracy": rounds[-1]["metrics"]["accuracy"]}
+
+
+# ---------------------------------------------------------------------- (b) an OpenDPG job
+
+def opendpg_job(world: World, spec: JobSpec, providers: int, name: str) -> dict[str, Any]:
+    chain, deployment_file = world.deploy(name)
+    root = world.root / name
+    coordinator, poster, nodes = world.accounts[1], world.accounts[2], world.accounts[3:3 + providers]
+    for acct in [coordinator, poster, *nodes]:
+        chain.token.transfer(acct.address, 10_000 * E18)
+    section = world.chain_section(deployment_file)
+    procs = [launch_daemon("coordinator", write_config(root / "coordinator.toml", {
+        "name": "coordinator", "state_dir": str(root / "coordinator"),
+        "key_file": str(write_key(root / "keys" / "coordinator", coordinator.key.hex())), "chain": section,
+        "flower": {"port": free_port()}, "jobs": {"join_grace": 1.0}}), root / "coordinator.out")]
+    for i, node in enumerate(nodes):
+        procs.append(launch_daemon("agent", write_config(root / f"agent-{i}.toml", {
+            "name": f"agent-{i}", "state_dir": str(root / f"agent-{i}"),
+            "key_file": str(write_key(root / "keys" / f"agent-{i}", node.key.hex())), "chain": section,
+            "data": {"sklearn/digits": {"share_index": i, "share_count": providers}}}), root / f"agent-{i}.out"))
+    try:
+        _wait(lambda: all(chain.registry.is_registered(a.address) for a in [coordinator, *nodes])
+              and chain.registry.metadata_cid_of(coordinator.address), 300, "daemons to register", procs)
+        rounds, reward = spec.training.rounds, 10 * E18
+        now = int(world.w3.eth.get_block("latest")["timestamp"])
+        poster_chain = chain.as_account(TxSender(world.w3, poster))
+        spec_cid = world.store.put(spec.to_bytes())
+        posted = time.monotonic()
+        job_id = poster_chain.market.post_job(JobParams(
+            spec_cid, chain.token.address, reward * rounds * providers, reward, rounds, providers, providers,
+            10 * E18, now + 3600, 600, coordinator.address))
+        _wait(lambda: chain.market.get_job(job_id).state == JobState.FINISHED, rounds * 300 + 300,
+              "the job to finish", procs)
+        wall = time.monotonic() - posted
+    finally:
+        for proc in procs:
+            stop_process_group(proc, timeout=20)
+    server = _records(root / "coordinator" / "models" / f"job-{job_id}", rounds)
+    gate = _records(root / "coordinator" / "rounds" / f"job-{job_id}", rounds)
+    return {"wall_s": wall, "round_s": [r["timing"]["seconds"] for r in server],
+            "split": _split(server, gate), "gas_per_round": _gas_per_round(chain, job_id, rounds),
+            "final_accuracy": gate[-1]["metrics"]["accuracy"]}
+
+
+def _split(server: list[dict[str, Any]], gate: list[dict[str, Any]]) -> dict[str, float]:
+    parts: dict[str, list[float]] = {k: [] for k in ("flower_orchestration", "client_training", "vetting_hash_check",
+                                                      "aggregation_evaluation", "ipfs", "chain", "total")}
+    for s, g in zip(server, gate, strict=True):
+        t = s["timing"]
+        parts["client_training"].append(t["client_training_max"])
+        parts["flower_orchestration"].append(t["flower_and_training"] - t["client_training_max"])
+        parts["vetting_hash_check"].append(t["vetting"])
+        parts["aggregation_evaluation"].append(t["aggregation"])
+        parts["ipfs"].append(g["timing"]["ipfs_put"])
+        parts["chain"].append(g["timing"]["chain_commit"])
+        parts["total"].append(t["seconds"])
+    return {k: statistics.fmean(v) for k, v in parts.items()}
+
+
+def _gas_per_round(chain: Chain, job_id: int, rounds: int) -> float:
+    market = chain.market.contract
+    logs = [*market.events.UpdateSubmitted().get_logs(from_block=chain.deployment.start_block,
+                                                      argument_filters={"jobId": job_id}),
+            *market.events.RoundCommitted().get_logs(from_block=chain.deployment.start_block,
+                                                     argument_filters={"jobId": job_id})]
+    gas = sum(int(chain.w3.eth.get_transaction_receipt(e["transactionHash"])["gasUsed"]) for e in logs)
+    return gas / rounds
+
+
+def _wait(condition: Any, timeout: float, what: str, procs: list[Any]) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        dead = [p for p in procs if p.poll() is not None]
+        if dead:
+            raise SystemExit(f"a daemon exited ({dead[0].args}) while waiting for {what}")
+        time.sleep(0.2)
+    raise SystemExit(f"timed out waiting for {what}")
+
+
+# ---------------------------------------------------------------------- quality
+
+def centralized_accuracy(spec: JobSpec, providers: int) -> float:
+    """The same model and hyperparameters trained on the union of the providers' shares for rounds x local
+    epochs, evaluated on the same held-out set."""
+    data = load_dataset(spec.dataset.catalog_id)
+    union = np.sort(np.concatenate([partition(data.y_train, spec.dataset, providers, i) for i in range(providers)]))
+    epochs = spec.training.rounds * spec.training.local_epochs
+    central = spec.model_copy(update={"training": spec.training.model_copy(update={"local_epochs": epochs})})
+    model = build_model(spec.model, data.input_shape, data.classes, seed=spec.training.seed)
+    weights, _ = train_local(model, get_weights(model), data.x_train[union], data.y_train[union], central, seed=1)
+    return evaluate(model, OrderedDict(weights), data.x_test, data.y_test)[1]
+
+
+# ---------------------------------------------------------------------- reaction
+
+def reaction(world: World, jobs: int) -> dict[str, Any]:
+    chain, deployment_file = world.deploy("reaction")
+    root = world.root / "reaction"
+    agent, coordinator, poster = world.accounts[40], world.accounts[41], world.accounts[42]
+    for acct in (agent, coordinator, poster):
+        chain.token.transfer(acct.address, 100_000 * E18)
+    chain.as_account(TxSender(world.w3, coordinator)).registry.register(
+        Capabilities("CPU", 0, 1, 1024, "local", [], ""), 100 * E18)
+    proc = launch_daemon("agent", write_config(root / "agent.toml", {
+        "name": "agent", "state_dir": str(root / "agent"),
+        "key_file": str(write_key(root / "keys" / "agent", agent.key.hex())),
+        "chain": world.chain_section(deployment_file), "data": {"sklearn/digits": {}}}), root / "agent.out")
+    seen: dict[int, float] = {}
+    stop = threading.Event()
+    listener = threading.Thread(target=_listen_joins, args=(world, chain, seen, stop), daemon=True)
+    listener.start()
+    try:
+        _wait(lambda: chain.registry.is_registered(agent.address), 120, "the agent to register", [proc])
+        time.sleep(1.0)  # its event stream is up
+        poster_chain = chain.as_account(TxSender(world.w3, poster))
+        spec_cid = world.store.put(quality_spec(1, 1).to_bytes())
+        poster_chain.token.approve(chain.market.address, 10 * E18 * jobs)
+        posted: dict[int, float] = {}
+        for _ in range(jobs):
+            now = int(world.w3.eth.get_block("latest")["timestamp"])
+            params = JobParams(spec_cid, chain.token.address, 10 * E18, 10 * E18, 1, 1, 1, 0, now + 3600, 600,
+                               coordinator.address)
+            tx = poster_chain.sender.send(poster_chain.market.contract.functions.postJob(params.as_tuple()))
+            sent = time.monotonic()
+            receipt = poster_chain.sender.wait(tx)
+            job_id = int(poster_chain.market.events(receipt, "JobPosted")[0]["jobId"])
+            posted[job_id] = sent  # anvil mines on receipt of the transaction: sending is when it is posted
+            _wait(lambda j=job_id: j in seen, 30, f"the agent to join job {job_id}", [proc])
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        stop_process_group(proc, timeout=20)
+    ms = sorted((seen[j] - posted[j]) * 1000 for j in posted)
+    return {"jobs": len(ms), "p50_ms": statistics.median(ms), "p95_ms": ms[max(0, int(len(ms) * 0.95) - 1)],
+            "max_ms": ms[-1]}
+
+
+def _listen_joins(world: World, chain: Chain, seen: dict[int, float], stop: threading.Event) -> None:
+    from eth_utils import event_abi_to_log_topic
+    from websockets.sync.client import connect as ws_connect
+
+    topic = "0x" + event_abi_to_log_topic(chain.market.contract.events.ProviderJoined().abi).hex()
+    with ws_connect(world.local.ws_url) as ws:
+        ws.send(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_subscribe",
+                            "params": ["logs", {"address": chain.market.address, "topics": [topic]}]}))
+        ws.recv()
+        while not stop.is_set():
+            try:
+                message = json.loads(ws.recv(timeout=0.5))
+            except TimeoutError:
+                continue
+            arrived = time.monotonic()
+            log = message.get("params", {}).get("result", {})
+            if log.get("topics"):
+                seen[int(log["topics"][1], 16)] = arrived
+
+
+# ---------------------------------------------------------------------- main
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--smoke", action="store_true", help="a tiny version for the test suite")
+    parser.add_argument("--rounds", type=int, default=20, help="rounds of the overhead/quality job")
+    parser.add_argument("--jobs", type=int, default=50, help="jobs for the reaction benchmark")
+    parser.add_argument("--scale", default="3,10,20", help="provider counts for the scale benchmark")
+    parser.add_argument("--out", type=Path, default=Path("bench-results/fl.json"))
+    parser.add_argument("--work", type=Path, default=Path(".opendpg/bench-fl"))
+    args = parser.parse_args()
+    if args.smoke:
+        args.rounds, args.jobs, args.scale = 1, 3, "3"
+    shutil.rmtree(args.work, ignore_errors=True)
+    args.work.mkdir(parents=True)
+    world = World(args.work.resolve())
+    report: dict[str, Any] = {"smoke": args.smoke}
+    try:
+        spec = quality_spec(args.rounds, 3)
+        print(f"overhead + round time + quality: {args.rounds} rounds, 3 providers, label-skewed digits")
+        plain = plain_flower(world, spec, 3)
+        print(f"  (a) plain Flower: {plain['wall_s']:.1f} s, {statistics.fmean(plain['round_s']):.2f} s/round")
+        job = opendpg_job(world, spec, 3, "overhead")
+        print(f"  (b) OpenDPG job:  {job['wall_s']:.1f} s, {statistics.fmean(job['round_s']):.2f} s/round "
+              f"(post to finalized)")
+        ratio = job["wall_s"] / plain["wall_s"]
+        added = statistics.fmean(job["round_s"]) - statistics.fmean(plain["round_s"])
+        print(f"  ratio (b)/(a) = {ratio:.3f} (target <= 1.15); added per round {added:+.2f} s (target <= 1 s)")
+        print("  round split (mean s): " + ", ".join(f"{k} {v:.2f}" for k, v in job["split"].items()))
+        central = centralized_accuracy(spec, 3)
+        quality = job["final_accuracy"] / central
+        print(f"  quality: federated {job['final_accuracy']:.3f} vs centralized {central:.3f} = {quality:.3f} "
+              "(target >= 0.95)")
+        report["overhead"] = {"plain": plain, "opendpg": job, "ratio": ratio, "added_per_round_s": added}
+        report["quality"] = {"federated": job["final_accuracy"], "centralized": central, "ratio": quality}
+
+        print(f"reaction: JobPosted -> join mined, {args.jobs} jobs")
+        react = reaction(world, args.jobs)
+        print(f"  p50 {react['p50_ms']:.1f} ms, p95 {react['p95_ms']:.1f} ms, max {react['max_ms']:.1f} ms "
+              "(target p50 <= 50 ms)")
+        report["reaction"] = react
+
+        report["scale"] = []
+        for n in [int(x) for x in args.scale.split(",")]:
+            rounds = 1 if args.smoke else 2
+            result = opendpg_job(world, quality_spec(rounds, n), n, f"scale-{n}")
+            row = {"providers": n, "round_s": statistics.fmean(result["round_s"]),
+                   "gas_per_round": result["gas_per_round"], "wall_s": result["wall_s"]}
+            report["scale"].append(row)
+            print(f"scale: {n} providers: {row['round_s']:.1f} s/round, {row['gas_per_round']:,.0f} gas/round")
+    finally:
+        world.close()
+    targets = {"overhead_ratio": report["overhead"]["ratio"] <= 1.15,
+               "added_per_round": report["overhead"]["added_per_round_s"] <= 1.0,
+               "reaction_p50": report["reaction"]["p50_ms"] <= 50,
+               "quality": report["quality"]["ratio"] >= 0.95}
+    report["targets_met"] = targets
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=1))
+    print(f"targets: {targets}; report in {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
