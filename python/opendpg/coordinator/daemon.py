@@ -19,11 +19,14 @@ lines and kept in ``STATE/rounds/job-N/round-R.json``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import logging
 import os
+import signal
 import time
+from pathlib import Path
 
 from opendpg.chain import ChainEvent, JobState
 from opendpg.coordinator.config import CoordinatorConfig
@@ -67,7 +70,10 @@ class Coordinator:
 
     async def run(self, stop: asyncio.Event) -> None:
         rt = self.runtime
+        self._stop_stale_superlink()
         await asyncio.to_thread(self.federation.start_superlink)
+        assert self.federation.superlink is not None
+        (self.config.state_dir / "superlink.pid").write_text(str(self.federation.superlink.pid))
         metadata = {"kind": "opendpg-node/1", "roles": ["coordinator"], "flower_fleet": self.endpoint}
         await rt.retrying("register", lambda: rt.ensure_registered([], metadata), stop)
         log.info("coordinator started", extra={"node": self.me, "superlink": self.endpoint,
@@ -89,6 +95,25 @@ class Coordinator:
             await asyncio.gather(*tasks, *self.runs.values(), return_exceptions=True)
             await stream.heads.close()
             log.info("coordinator stopped", extra={"node": self.me})
+
+    def _stop_stale_superlink(self) -> None:
+        """A SuperLink left by a crashed coordinator (its own session survives us): stop it, freeing the port."""
+        pid_file = self.config.state_dir / "superlink.pid"
+        if not pid_file.exists():
+            return
+        pid = int(pid_file.read_text())
+        try:
+            alive = b"flower-superlink" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            alive = False
+        if alive:
+            with contextlib.suppress(OSError):
+                os.killpg(pid, signal.SIGKILL)
+            deadline = time.monotonic() + 10
+            while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            log.info("stopped a stale SuperLink", extra={"pid": pid})
+        pid_file.unlink()
 
     # ------------------------------------------------------------------ events
 

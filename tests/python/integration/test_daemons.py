@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from opendpg.audit import verify_job
 from opendpg.chain import Chain, JobState
 from opendpg.content import KuboStore
@@ -21,6 +23,7 @@ def _events(stack, name: str, job_id: int) -> list:
                                                            argument_filters={"jobId": job_id}))
 
 
+@pytest.mark.timeout(900)
 def test_job_finishes_with_a_dead_and_a_restarted_provider(stack, accounts):
     # Prepare: a coordinator and three agents as processes; a 3-round job that needs 2 of 3 providers
     coordinator, providers, poster = accounts[35], accounts[36:39], accounts[39]
@@ -37,7 +40,7 @@ def test_job_finishes_with_a_dead_and_a_restarted_provider(stack, accounts):
     })
     store = KuboStore(stack.kubo.api_url)
     job_id = stack.post(poster, store.put(spec.to_bytes()), coordinator, rounds=ROUNDS, min_p=2, max_p=3,
-                        round_timeout=30)
+                        round_timeout=60)
     market = stack.admin.market
     staked_before = stack.admin.registry.stake_of(providers[2].address)["staked"]
 

@@ -89,10 +89,15 @@ def main(grid: Grid, context: Context) -> None:
 
     for round_ in range(done + 1, spec.training.rounds + 1):
         started = time.monotonic()
+        expected_providers = gate.expected()
+        if expected_providers is not None and len(expected_providers) < spec.providers.min:
+            (out_dir / "stopped.json").write_text(json.dumps({"round": round_, "active": sorted(expected_providers),
+                                                              "reason": "fewer active providers than the minimum"}))
+            return  # the job cannot go on; the coordinator finalizes it with the rounds committed so far
         _wait_for_nodes(grid, spec.providers.min, float(config["min-nodes-wait"]), foreign)
         arrays = ArrayRecord(list(weights.values()))
         replies, train_seconds = _collect(grid, arrays, round_, job_id, float(config["round-timeout"]), foreign,
-                                          gate.expected())
+                                          expected_providers)
         trained = time.monotonic()
         accepted: dict[str, Contribution] = {}
         rejected: dict[str, str] = {}
