@@ -46,3 +46,26 @@ def test_refusals():
         aggregate([])
     with pytest.raises(OpenDPGValueError, match="unknown aggregation rule"):
         aggregate([_contrib("0xa", 1, 1.0)], "mean-ish")
+
+
+@pytest.mark.parametrize("rule", ["fedavg", "median", "trimmed-mean", "krum"])
+def test_rules_agree_with_flowers_reference_implementations(rule):
+    """Same definitions as Flower's strategies (flwr.server.strategy.aggregate); ours only pin the order and
+    the float64 accumulation so that two parties get identical bytes."""
+    from flwr.server.strategy.aggregate import aggregate as flwr_fedavg
+    from flwr.server.strategy.aggregate import aggregate_krum, aggregate_median, aggregate_trimmed_avg
+
+    rng = np.random.default_rng(7)
+    contributions = [Contribution(f"0x{i:040x}", int(rng.integers(10, 100)),
+                                  OrderedDict([("a", rng.standard_normal((5, 3)).astype(np.float32)),
+                                               ("b", rng.standard_normal(4).astype(np.float32))]))
+                     for i in range(7)]
+    results = [(list(c.tensors.values()), c.num_examples) for c in contributions]
+    reference = {"fedavg": lambda: flwr_fedavg(results), "median": lambda: aggregate_median(results),
+                 "trimmed-mean": lambda: aggregate_trimmed_avg(results, 0.2),
+                 "krum": lambda: aggregate_krum(results, num_malicious=2, to_keep=0)}[rule]()
+
+    ours = aggregate(contributions, rule, trim_beta=0.2, num_malicious=2)
+
+    for mine, theirs in zip(ours.values(), reference, strict=True):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-5, atol=1e-6)
