@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import signal
 import statistics
 import sys
 import threading
@@ -276,12 +277,33 @@ def _listen_joins(world: World, chain: Chain, seen: dict[int, float], stop: thre
 
 # ---------------------------------------------------------------------- main
 
+def _overhead(world: World, rounds: int) -> dict[str, Any]:
+    spec = quality_spec(rounds, 3)
+    print(f"overhead + round time + quality: {rounds} rounds, 3 providers, label-skewed digits")
+    plain = plain_flower(world, spec, 3)
+    print(f"  (a) plain Flower: {plain['wall_s']:.1f} s, {statistics.fmean(plain['round_s']):.2f} s/round")
+    job = opendpg_job(world, spec, 3, "overhead")
+    print(f"  (b) OpenDPG job:  {job['wall_s']:.1f} s, {statistics.fmean(job['round_s']):.2f} s/round "
+          "(post to finalized)")
+    ratio = job["wall_s"] / plain["wall_s"]
+    added = statistics.fmean(job["round_s"]) - statistics.fmean(plain["round_s"])
+    print(f"  ratio (b)/(a) = {ratio:.3f} (target <= 1.15); added per round {added:+.2f} s (target <= 1 s)")
+    print("  round split (mean s): " + ", ".join(f"{k} {v:.2f}" for k, v in job["split"].items()))
+    central = centralized_accuracy(spec, 3)
+    quality = job["final_accuracy"] / central
+    print(f"  quality: federated {job['final_accuracy']:.3f} vs centralized {central:.3f} = {quality:.3f} "
+          "(target >= 0.95)")
+    return {"overhead": {"plain": plain, "opendpg": job, "ratio": ratio, "added_per_round_s": added},
+            "quality": {"federated": job["final_accuracy"], "centralized": central, "ratio": quality}}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="a tiny version for the test suite")
     parser.add_argument("--rounds", type=int, default=20, help="rounds of the overhead/quality job")
     parser.add_argument("--jobs", type=int, default=50, help="jobs for the reaction benchmark")
     parser.add_argument("--scale", default="3,10,20", help="provider counts for the scale benchmark")
+    parser.add_argument("--only", default="overhead,reaction,scale", help="scenarios to run (comma-separated)")
     parser.add_argument("--out", type=Path, default=Path("bench-results/fl.json"))
     parser.add_argument("--work", type=Path, default=Path(".opendpg/bench-fl"))
     args = parser.parse_args()
@@ -291,45 +313,36 @@ def main() -> int:
     args.work.mkdir(parents=True)
     world = World(args.work.resolve())
     report: dict[str, Any] = {"smoke": args.smoke}
+    only = set(args.only.split(","))
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))  # stop children on TERM
     try:
-        spec = quality_spec(args.rounds, 3)
-        print(f"overhead + round time + quality: {args.rounds} rounds, 3 providers, label-skewed digits")
-        plain = plain_flower(world, spec, 3)
-        print(f"  (a) plain Flower: {plain['wall_s']:.1f} s, {statistics.fmean(plain['round_s']):.2f} s/round")
-        job = opendpg_job(world, spec, 3, "overhead")
-        print(f"  (b) OpenDPG job:  {job['wall_s']:.1f} s, {statistics.fmean(job['round_s']):.2f} s/round "
-              f"(post to finalized)")
-        ratio = job["wall_s"] / plain["wall_s"]
-        added = statistics.fmean(job["round_s"]) - statistics.fmean(plain["round_s"])
-        print(f"  ratio (b)/(a) = {ratio:.3f} (target <= 1.15); added per round {added:+.2f} s (target <= 1 s)")
-        print("  round split (mean s): " + ", ".join(f"{k} {v:.2f}" for k, v in job["split"].items()))
-        central = centralized_accuracy(spec, 3)
-        quality = job["final_accuracy"] / central
-        print(f"  quality: federated {job['final_accuracy']:.3f} vs centralized {central:.3f} = {quality:.3f} "
-              "(target >= 0.95)")
-        report["overhead"] = {"plain": plain, "opendpg": job, "ratio": ratio, "added_per_round_s": added}
-        report["quality"] = {"federated": job["final_accuracy"], "centralized": central, "ratio": quality}
-
-        print(f"reaction: JobPosted -> join mined, {args.jobs} jobs")
-        react = reaction(world, args.jobs)
-        print(f"  p50 {react['p50_ms']:.1f} ms, p95 {react['p95_ms']:.1f} ms, max {react['max_ms']:.1f} ms "
-              "(target p50 <= 50 ms)")
-        report["reaction"] = react
-
-        report["scale"] = []
-        for n in [int(x) for x in args.scale.split(",")]:
-            rounds = 1 if args.smoke else 2
-            result = opendpg_job(world, quality_spec(rounds, n), n, f"scale-{n}")
-            row = {"providers": n, "round_s": statistics.fmean(result["round_s"]),
-                   "gas_per_round": result["gas_per_round"], "wall_s": result["wall_s"]}
-            report["scale"].append(row)
-            print(f"scale: {n} providers: {row['round_s']:.1f} s/round, {row['gas_per_round']:,.0f} gas/round")
+        if "overhead" in only:
+            report.update(_overhead(world, args.rounds))
+        if "reaction" in only:
+            print(f"reaction: JobPosted -> join mined, {args.jobs} jobs")
+            react = reaction(world, args.jobs)
+            print(f"  p50 {react['p50_ms']:.1f} ms, p95 {react['p95_ms']:.1f} ms, max {react['max_ms']:.1f} ms "
+                  "(target p50 <= 50 ms)")
+            report["reaction"] = react
+        if "scale" in only:
+            report["scale"] = []
+            for n in [int(x) for x in args.scale.split(",")]:
+                rounds = 1 if args.smoke else 2
+                result = opendpg_job(world, quality_spec(rounds, n), n, f"scale-{n}")
+                row = {"providers": n, "round_s": statistics.fmean(result["round_s"]),
+                       "gas_per_round": result["gas_per_round"], "wall_s": result["wall_s"],
+                       "split": result["split"]}
+                report["scale"].append(row)
+                print(f"scale: {n} providers: {row['round_s']:.1f} s/round, {row['gas_per_round']:,.0f} gas/round")
     finally:
         world.close()
-    targets = {"overhead_ratio": report["overhead"]["ratio"] <= 1.15,
-               "added_per_round": report["overhead"]["added_per_round_s"] <= 1.0,
-               "reaction_p50": report["reaction"]["p50_ms"] <= 50,
-               "quality": report["quality"]["ratio"] >= 0.95}
+    targets = {}
+    if "overhead" in report:
+        targets.update({"overhead_ratio": report["overhead"]["ratio"] <= 1.15,
+                        "added_per_round": report["overhead"]["added_per_round_s"] <= 1.0,
+                        "quality": report["quality"]["ratio"] >= 0.95})
+    if "reaction" in report:
+        targets["reaction_p50"] = report["reaction"]["p50_ms"] <= 50
     report["targets_met"] = targets
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1))

@@ -22,7 +22,7 @@ from web3 import Web3
 from opendpg.chain import Chain, Deployment, TxSender, connect
 from opendpg.config import load_settings
 from opendpg.content import open_store
-from opendpg.errors import ConfigError, ContractRevert, OpenDPGError
+from opendpg.errors import ConfigError, ContentError, ContractRevert, OpenDPGError
 
 __all__ = ["ChainGate"]
 
@@ -103,6 +103,25 @@ class ChainGate:
                 time.sleep(min(max(wait, 0.5), 30))
                 # from now on skip estimation: it runs at the last block's time, stale on an idle chain
                 gas = 400_000 + 80_000 * len(self.providers)
+
+    def fetch(self, provider: str, round_: int) -> bytes | None:
+        """The update a provider submitted on-chain, from IPFS by its CID, checked against its hash (a Flower
+        reply can be lost on the way; the chain and IPFS still have it)."""
+        provider = Web3.to_checksum_address(provider)
+        on_chain = self.chain.market.update_hash_of(self.job_id, round_, provider)
+        if on_chain == ZERO_HASH:
+            return None
+        logs = self.chain.market.contract.events.UpdateSubmitted().get_logs(
+            from_block=self.chain.deployment.start_block,
+            argument_filters={"jobId": self.job_id, "round": round_, "provider": provider})
+        if not logs:
+            return None
+        try:
+            data = self.store.get(str(logs[0]["args"]["updateCid"]))
+        except ContentError as exc:
+            log.warning("job %s round %s: update of %s not fetchable: %s", self.job_id, round_, provider, exc)
+            return None
+        return data if hashlib.sha256(data).digest() == on_chain else None
 
     def expected(self) -> set[str] | None:
         """The providers still active in the job."""

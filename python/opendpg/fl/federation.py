@@ -84,7 +84,7 @@ class Federation:
     def start_superlink(self, timeout: float = 60.0) -> None:
         self.superlink = _spawn(self.home, "superlink", [
             _tool("flower-superlink"), "--insecure", "--disable-runtime-dependency-installation",
-            "--host", self.host, "--port", str(self.port), "--database", str(self.home / "superlink.db")],
+            "--host", self.host, "--port", str(self.port)],  # in-memory state: the SQLite one locks under load
             self.superlink_env)
         try:
             code = wait_ready(self.superlink, self._listening, timeout)

@@ -19,6 +19,10 @@ class RoundGate(Protocol):
     def commit(self, round_: int, global_model: bytes, used: list[str], metrics: dict[str, float]) -> None:
         """Record the aggregated model of ``round_`` (pin it, commit it on-chain, ...)."""
 
+    def fetch(self, provider: str, round_: int) -> bytes | None:
+        """``provider``'s update for ``round_`` by another path than Flower (e.g. from IPFS by the CID it put
+        on-chain), for when its reply is lost; None if there is none (yet)."""
+
     def expected(self) -> set[str] | None:
         """The providers whose update the round waits for (it ends early once all answered); None: unknown,
         wait for every node addressed."""
@@ -33,6 +37,9 @@ class AcceptAll:
         return True
 
     def commit(self, round_: int, global_model: bytes, used: list[str], metrics: dict[str, float]) -> None:
+        return None
+
+    def fetch(self, provider: str, round_: int) -> bytes | None:
         return None
 
     def expected(self) -> set[str] | None:

@@ -4,7 +4,8 @@ SuperNode) and another provider's agent is killed and restarted mid-job."""
 
 from __future__ import annotations
 
-import time
+import signal
+import subprocess
 
 import pytest
 
@@ -75,4 +76,12 @@ def test_job_finishes_with_a_dead_and_a_restarted_provider(stack, accounts):
     verdicts = verify_job(Chain.reader(stack.admin.w3, stack.deployment), store, job_id)
     assert [v.ok for v in verdicts] == [True] * ROUNDS, [v.problems for v in verdicts]
     assert any(line["msg"] == "provider dropped and slashed" for line in stack.log("coordinator"))
-    time.sleep(0)
+    # SIGTERM: a clean stop, exit code 0, no SuperNode left behind
+    for name in ("agent-1", "coordinator"):
+        proc = stack.procs.pop(name)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0
+    assert stack.log("agent-1")[-1]["msg"] == "agent stopped"
+    assert stack.log("coordinator")[-1]["msg"] == "coordinator stopped"
+    supernodes = subprocess.run(["pgrep", "-f", f"supernode.*{stack.root}/agent-1"], capture_output=True, text=True)
+    assert supernodes.stdout == ""

@@ -14,13 +14,14 @@ from flwr.serverapp import Grid, ServerApp
 
 from opendpg.fl.aggregate import Contribution, aggregate
 from opendpg.fl.data import SHAPES, load_dataset
-from opendpg.fl.gate import load_gate
+from opendpg.fl.gate import RoundGate, load_gate
 from opendpg.fl.models import build_model, get_weights, weight_shapes
 from opendpg.fl.train import evaluate
 from opendpg.fl.update import UpdateFormatError, decode_update, encode_update
 from opendpg.spec import parse_spec
 
 app = ServerApp()
+FETCH_INTERVAL = 3.0  # seconds between asking the gate for updates whose Flower reply has not come
 
 
 def _wait_for_nodes(grid: Grid, wanted: int, timeout: float, foreign: set[int]) -> list[int]:
@@ -33,16 +34,19 @@ def _wait_for_nodes(grid: Grid, wanted: int, timeout: float, foreign: set[int]) 
 
 
 def _collect(grid: Grid, arrays: ArrayRecord, round_: int, job_id: int, timeout: float, foreign: set[int],
-             expected: set[str] | None) -> tuple[dict[str, bytes], dict[str, float]]:
+             expected: set[str] | None, gate: RoundGate) -> tuple[dict[str, bytes], dict[str, float]]:
     """One round's updates by provider. The train message goes to every node of this job, including nodes
     that connect during the round (a restarted provider); the round ends when every expected provider (or,
-    with none expected, every addressed node) answered, or at ``timeout``. Also returns each provider's
+    with none expected, every addressed node) answered, or at ``timeout``. An expected provider whose reply
+    does not come is asked of the gate every few seconds (its update by the CID it put on-chain), so a reply
+    lost between SuperNode and SuperLink does not cost the provider the round. Also returns each provider's
     reported training seconds."""
     deadline = time.monotonic() + timeout
     pending: dict[str, int] = {}
     addressed: set[int] = set()
     updates: dict[str, bytes] = {}
     train_seconds: dict[str, float] = {}
+    fetched_at = time.monotonic()
     while True:
         new = sorted(set(grid.get_node_ids()) - foreign - addressed)
         if new:
@@ -63,6 +67,12 @@ def _collect(grid: Grid, arrays: ArrayRecord, round_: int, job_id: int, timeout:
             if provider not in updates:  # one per provider
                 updates[provider] = bytes(record["bytes"])
                 train_seconds[provider] = float(record.get("train-seconds", 0.0))
+        if expected is not None and time.monotonic() - fetched_at >= FETCH_INTERVAL:
+            fetched_at = time.monotonic()
+            for provider in sorted(expected - set(updates)):
+                data = gate.fetch(provider, round_)
+                if data is not None:
+                    updates[provider] = data
         done = expected <= set(updates) if expected is not None else not pending
         if done or time.monotonic() > deadline:
             return updates, train_seconds
@@ -97,7 +107,7 @@ def main(grid: Grid, context: Context) -> None:
         _wait_for_nodes(grid, spec.providers.min, float(config["min-nodes-wait"]), foreign)
         arrays = ArrayRecord(list(weights.values()))
         replies, train_seconds = _collect(grid, arrays, round_, job_id, float(config["round-timeout"]), foreign,
-                                          expected_providers)
+                                          expected_providers, gate)
         trained = time.monotonic()
         accepted: dict[str, Contribution] = {}
         rejected: dict[str, str] = {}
