@@ -16,11 +16,19 @@ BROWNIE := $(BVENV)/bin/brownie
 # machinery does not work in its compiled 1.22 build), hence the silenced BrownieTestWarning.
 BROWNIE_FLAGS := -W ignore::FutureWarning -W ignore::brownie.exceptions.BrownieTestWarning -p no:cacheprovider
 
-.PHONY: setup test test-contracts test-contracts-ganache test-python lint slither demo bench clean
+.PHONY: setup postgres test test-contracts test-contracts-ganache test-python lint slither demo bench clean
 
 KUBO := $(ROOT)/.tools/bin/ipfs
 
-setup: $(VENV)/.installed $(BVENV)/.installed node_modules/.installed $(SOLC) $(KUBO)
+setup: $(VENV)/.installed $(BVENV)/.installed node_modules/.installed $(SOLC) $(KUBO) postgres
+
+# The gateway's tests run a real PostgreSQL server (started by the fixtures, as the `postgres` user when we
+# are root). Debian's package provides it; install it when it is missing.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || { \
+		echo "installing Debian's postgresql package (the gateway tests run a real PostgreSQL)"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql >/dev/null; }
 
 $(VENV)/.installed: pyproject.toml python/constraints.txt
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)

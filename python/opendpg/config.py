@@ -36,8 +36,15 @@ class Settings(BaseSettings):
     confirmations: int = Field(default=0, ge=0, le=128, description="blocks an event must be buried under")
     poll_interval: float = Field(default=0.5, gt=0, le=60, description="seconds between polls without websocket")
     tx_timeout: float = Field(default=120.0, gt=0, description="seconds to wait for a receipt")
+    environment: Literal["development", "production"] = Field(
+        default="development", description="production refuses development-only conveniences (faucet, no secret)")
+    gateway_db_url: str | None = Field(
+        default=None, description="SQLAlchemy URL of the gateway database; unset: SQLite in state_dir")
+    gateway_secret: SecretStr | None = Field(
+        default=None, description="key that encrypts account keys at rest (Fernet); required in production")
 
-    @field_validator("rpc_url", "ws_url", "ipfs_api", "private_key", mode="before")
+    @field_validator("rpc_url", "ws_url", "ipfs_api", "private_key", "gateway_db_url", "gateway_secret",
+                     mode="before")
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         return None if value == "" else value

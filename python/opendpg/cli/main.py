@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from opendpg import __version__
-from opendpg.cli import audit, chain, daemons, demo
+from opendpg.cli import audit, chain, daemons, demo, gateway
 from opendpg.errors import OpenDPGError
 
 __all__ = ["main"]
@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.register(commands)
     audit.register(commands)
     daemons.register(commands)
+    gateway.register(commands)
     return parser
 
 

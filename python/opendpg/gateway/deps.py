@@ -1,0 +1,60 @@
+"""Named dependencies: the database session (``SessionDep``) and the caller (``CurrentUser``, ``OperatorUser``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from opendpg.gateway.models import ApiKey, User, utcnow
+from opendpg.gateway.security import KeyVault, same_hash, split_api_key
+
+__all__ = ["CurrentUser", "OperatorUser", "SessionDep", "VaultDep"]
+
+_bearer = HTTPBearer(auto_error=False, description="an API key (`odpg_...`) from /api-keys or /auth/login")
+
+
+def _session(request: Request) -> Iterator[Session]:
+    with request.app.state.sessions() as session:
+        yield session
+
+
+def _vault(request: Request) -> KeyVault:
+    vault: KeyVault = request.app.state.vault
+    return vault
+
+
+SessionDep = Annotated[Session, Depends(_session)]
+VaultDep = Annotated[KeyVault, Depends(_vault)]
+
+_UNAUTHORIZED = HTTPException(status.HTTP_401_UNAUTHORIZED, detail="missing, unknown or revoked API key",
+                              headers={"WWW-Authenticate": "Bearer"})
+
+
+def _current_user(session: SessionDep,
+                  credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> User:
+    if credentials is None:
+        raise _UNAUTHORIZED
+    prefix, digest = split_api_key(credentials.credentials)
+    for key in session.scalars(select(ApiKey).where(ApiKey.prefix == prefix, ApiKey.revoked_at.is_(None))):
+        if same_hash(key.key_hash, digest):
+            key.last_used_at = utcnow()
+            session.commit()
+            return key.user
+    raise _UNAUTHORIZED
+
+
+CurrentUser = Annotated[User, Depends(_current_user)]
+
+
+def _operator(user: CurrentUser) -> User:
+    if user.role != "operator":
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="this needs the operator role")
+    return user
+
+
+OperatorUser = Annotated[User, Depends(_operator)]

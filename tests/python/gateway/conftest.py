@@ -1,0 +1,110 @@
+"""The gateway over real HTTP (uvicorn in a child process) on SQLite and on a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+
+from opendpg.process import free_port, stop_process_group
+
+SECRET = "test-gateway-secret-not-for-production"
+
+
+def _pg_bin() -> Path:
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"))
+    if not versions:
+        pytest.fail("PostgreSQL is not installed: `make setup` installs Debian's postgresql package")
+    return versions[-1].parent
+
+
+def _as_postgres(args: list[str]) -> list[str]:
+    """PostgreSQL refuses to run as root: run it as the `postgres` system user then."""
+    return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else args
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[str]:
+    bindir = _pg_bin()
+    root = Path(tempfile.mkdtemp(prefix="opendpg-pg-"))  # not under pytest's root-only tmp: postgres must reach it
+    data = root / "data"
+    data.mkdir()
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres")
+        shutil.chown(data, "postgres")
+    subprocess.run(_as_postgres([str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "opendpg",
+                                 "--no-sync"]), check=True, capture_output=True)
+    port = free_port()
+    log = open(root / "postgres.log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen(_as_postgres([str(bindir / "postgres"), "-D", str(data), "-p", str(port), "-h",
+                                          "127.0.0.1", "-k", str(root), "-F"]),
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with psycopg.connect(f"postgresql://opendpg@127.0.0.1:{port}/postgres", autocommit=True) as conn:
+                conn.execute("CREATE DATABASE gateway")
+            break
+        except psycopg.OperationalError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"postgres did not start: {(root / 'postgres.log').read_text()[-2000:]}") from None
+            time.sleep(0.2)
+    yield f"postgresql+psycopg://opendpg@127.0.0.1:{port}/gateway"
+    stop_process_group(proc)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+class Gateway:
+    def __init__(self, url: str, db_url: str, proc: subprocess.Popen[bytes]) -> None:
+        self.url = url
+        self.db_url = db_url
+        self.proc = proc
+        self.client = httpx.Client(base_url=url, timeout=30)
+
+    def sign_up(self, email: str, password: str = "correct horse battery") -> dict:
+        response = self.client.post("/accounts", json={"email": email, "password": password})
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def login(self, email: str, password: str = "correct horse battery") -> dict[str, str]:
+        response = self.client.post("/auth/login", json={"email": email, "password": password})
+        assert response.status_code == 200, response.text
+        return {"Authorization": f"Bearer {response.json()['token']}"}
+
+
+def start_gateway(state: Path, db_url: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    full_env = {**os.environ, "OPENDPG_STATE_DIR": str(state), "OPENDPG_GATEWAY_DB_URL": db_url,
+                "OPENDPG_GATEWAY_SECRET": SECRET, **(env or {})}
+    log = open(state / "gateway.log", "ab")  # noqa: SIM115
+    proc = subprocess.Popen([sys.executable, "-m", "opendpg.cli.main", "gateway", "run", "--port", str(port)],
+                            env=full_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    return proc, f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def gateway(request, tmp_path_factory) -> Iterator[Gateway]:
+    state = tmp_path_factory.mktemp(f"gateway-{request.param}")
+    db_url = f"sqlite:///{state / 'gateway.db'}" if request.param == "sqlite" else request.getfixturevalue("postgres")
+    proc, url = start_gateway(state, db_url)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise AssertionError(f"gateway did not start: {(state / 'gateway.log').read_text()[-3000:]}")
+        time.sleep(0.2)
+    yield Gateway(url, db_url, proc)
+    stop_process_group(proc)
