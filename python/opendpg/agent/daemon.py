@@ -206,9 +206,7 @@ class ProviderAgent:
                                              "share": f"{share.share_index}/{share.share_count}"})
 
     def _spec_cid(self, job_id: int) -> str:
-        logs = self.chain.market.contract.events.JobPosted().get_logs(
-            from_block=self.chain.deployment.start_block, argument_filters={"jobId": job_id})
-        return str(logs[0]["args"]["params"]["specCid"])
+        return str(self.chain.market.job_logs("JobPosted", job_id)[0]["args"]["params"]["specCid"])
 
     def _superlink_of(self, coordinator: str) -> str:
         cid = self.chain.registry.metadata_cid_of(coordinator)

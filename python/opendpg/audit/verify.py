@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Any
 
 from web3 import Web3
 
@@ -32,14 +31,8 @@ class RoundVerdict:
     used: list[str] = field(default_factory=list)
 
 
-def _logs(chain: Chain, event: str, job_id: int) -> list[Any]:
-    contract = chain.market.contract
-    return list(getattr(contract.events, event)().get_logs(
-        from_block=chain.deployment.start_block, argument_filters={"jobId": job_id}))
-
-
 def verify_job(chain: Chain, store: ContentStore, job_id: int) -> list[RoundVerdict]:
-    posted = _logs(chain, "JobPosted", job_id)
+    posted = chain.market.job_logs("JobPosted", job_id)
     if not posted:
         raise OpenDPGValueError(f"job_id: no job {job_id} on this deployment")
     spec_cid = str(posted[0]["args"]["params"]["specCid"])
@@ -49,12 +42,12 @@ def verify_job(chain: Chain, store: ContentStore, job_id: int) -> list[RoundVerd
         return [RoundVerdict(0, False, [f"spec {spec_cid}: {exc}"])]
     providers = [Web3.to_checksum_address(p) for p in chain.market.providers_of(job_id)]
     submitted: dict[tuple[int, str], tuple[bytes, str]] = {}
-    for log in _logs(chain, "UpdateSubmitted", job_id):
+    for log in chain.market.job_logs("UpdateSubmitted", job_id):
         args = log["args"]
         submitted[(int(args["round"]), Web3.to_checksum_address(args["provider"]))] = (
             bytes(args["updateHash"]), str(args["updateCid"]))
     verdicts = []
-    for log in sorted(_logs(chain, "RoundCommitted", job_id), key=lambda e: int(e["args"]["round"])):
+    for log in sorted(chain.market.job_logs("RoundCommitted", job_id), key=lambda e: int(e["args"]["round"])):
         args = log["args"]
         verdict = RoundVerdict(int(args["round"]), True)
         used = [providers[i] for i in range(len(providers)) if int(args["usedBitmap"]) >> i & 1]

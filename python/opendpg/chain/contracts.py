@@ -272,6 +272,11 @@ class JobMarketClient(_Client):
         receipt = self._tx(self.contract.functions.withdrawFees(token))
         return int(self.events(receipt, "FeesWithdrawn")[0]["amount"])
 
+    def job_logs(self, event: str, job_id: int) -> list[Any]:
+        """Every ``event`` log of ``job_id`` since the deployment (all JobMarket events index ``jobId``)."""
+        return list(getattr(self.contract.events, event)().get_logs(
+            from_block=self.chain.deployment.start_block, argument_filters={"jobId": job_id}))
+
     def get_job(self, job_id: int) -> Job:
         return Job.from_tuple(self._call(self.contract.functions.getJob(job_id)))
 

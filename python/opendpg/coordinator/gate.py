@@ -143,6 +143,5 @@ class ChainGate:
         return committed, model
 
     def _committed_cid(self, round_: int) -> str:
-        logs = self.chain.market.contract.events.RoundCommitted().get_logs(
-            from_block=self.chain.deployment.start_block, argument_filters={"jobId": self.job_id})
+        logs = self.chain.market.job_logs("RoundCommitted", self.job_id)
         return next(str(e["args"]["globalCid"]) for e in logs if int(e["args"]["round"]) == round_)

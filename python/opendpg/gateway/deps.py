@@ -10,10 +10,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from opendpg.config import Settings
+from opendpg.gateway.chain import GatewayChain
 from opendpg.gateway.models import ApiKey, User, utcnow
 from opendpg.gateway.security import KeyVault, same_hash, split_api_key
 
-__all__ = ["CurrentUser", "OperatorUser", "SessionDep", "VaultDep"]
+__all__ = ["ChainDep", "CurrentUser", "OperatorUser", "SessionDep", "SettingsDep", "VaultDep"]
 
 _bearer = HTTPBearer(auto_error=False, description="an API key (`odpg_...`) from /api-keys or /auth/login")
 
@@ -28,7 +30,22 @@ def _vault(request: Request) -> KeyVault:
     return vault
 
 
+def _chain(request: Request) -> GatewayChain:
+    chain: GatewayChain | None = request.app.state.chain
+    if chain is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
+                            detail="this gateway is not connected to a chain (OPENDPG_RPC_URL is unset)")
+    return chain
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
 SessionDep = Annotated[Session, Depends(_session)]
+ChainDep = Annotated[GatewayChain, Depends(_chain)]
+SettingsDep = Annotated[Settings, Depends(_settings)]
 VaultDep = Annotated[KeyVault, Depends(_vault)]
 
 _UNAUTHORIZED = HTTPException(status.HTTP_401_UNAUTHORIZED, detail="missing, unknown or revoked API key",

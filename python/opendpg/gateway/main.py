@@ -6,8 +6,9 @@ from fastapi import FastAPI
 
 from opendpg import __version__
 from opendpg.config import Settings, load_settings
+from opendpg.gateway.chain import connect_chain
 from opendpg.gateway.db import make_engine, migrate, session_factory
-from opendpg.gateway.routers import accounts, api_keys, health
+from opendpg.gateway.routers import accounts, api_keys, funding, health, jobs
 from opendpg.gateway.security import load_vault
 
 __all__ = ["create_app", "database_url"]
@@ -29,7 +30,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                               "source of truth.")
     app.state.engine = make_engine(url)
     app.state.sessions = session_factory(app.state.engine)
+    app.state.settings = settings
     app.state.vault = load_vault(settings)
-    for module in (health, accounts, api_keys):
+    app.state.chain = connect_chain(settings, app.state.vault)
+    for module in (health, accounts, api_keys, funding, jobs):
         app.include_router(module.router)
     return app

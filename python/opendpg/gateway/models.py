@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from sqlalchemy import DateTime, ForeignKey, LargeBinary, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-__all__ = ["ApiKey", "Base", "User", "utcnow"]
+__all__ = ["ApiKey", "Base", "JobRecord", "User", "utcnow"]
 
 
 def utcnow() -> datetime:
@@ -43,3 +43,16 @@ class ApiKey(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     user: Mapped[User] = relationship(back_populates="api_keys")
+
+
+class JobRecord(Base):
+    """A job a gateway user posted (the chain holds the job itself; this says whose it is)."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    chain_job_id: Mapped[int] = mapped_column(unique=True)
+    spec_cid: Mapped[str] = mapped_column(String(128))
+    tx_hash: Mapped[str] = mapped_column(String(66))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from decimal import Decimal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-__all__ = ["ApiKeyCreate", "ApiKeyCreated", "ApiKeyOut", "Health", "Login", "SignUp", "Token", "UserOut"]
+__all__ = ["ApiKeyCreate", "ApiKeyCreated", "ApiKeyOut", "Credit", "Funded", "Health", "JobCreate", "JobDetail",
+           "JobOut", "Login", "SignUp", "Token", "UserOut"]
 
 Email = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, max_length=254,
                                          pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
@@ -65,3 +67,73 @@ class Token(BaseModel):
 class Health(BaseModel):
     status: str
     database: str
+
+
+Address = Annotated[str, StringConstraints(pattern=r"^0x[0-9a-fA-F]{40}$")]
+Tokens = Annotated[Decimal, Field(gt=0, max_digits=30, decimal_places=18)]
+
+
+class Funded(BaseModel):
+    address: str
+    tokens: str = Field(description="token balance after funding, in whole tokens")
+    eth: str = Field(description="gas balance after funding, in ether")
+
+
+class Credit(_In):
+    tokens: Annotated[Decimal, Field(ge=0, le=10**9, decimal_places=18)] = Decimal(0)
+    eth: Annotated[Decimal, Field(ge=0, le=1000, decimal_places=18)] = Decimal(0)
+
+
+class JobCreate(_In):
+    spec: dict[str, Any] = Field(description="an opendpg-job/1 spec (see the JSON Schema at /jobs/spec-schema)")
+    reward_per_round: Tokens = Field(description="paid to each used provider per committed round, whole tokens")
+    required_stake: Annotated[Decimal, Field(ge=0, max_digits=30, decimal_places=18)] = Decimal(0)
+    coordinator: Address = Field(description="the registered coordinator node that runs the training")
+    join_window_s: Annotated[int, Field(ge=60, le=30 * 86400)] = 3600
+    round_timeout_s: Annotated[int, Field(ge=30, le=86400)] = 900
+
+
+class ProviderOut(BaseModel):
+    address: str
+    dropped: bool
+    missed_rounds: int
+
+
+class UpdateOut(BaseModel):
+    provider: str
+    hash: str
+    cid: str
+
+
+class RoundOut(BaseModel):
+    round: int
+    global_hash: str
+    global_cid: str
+    used: list[str]
+    updates: list[UpdateOut]
+
+
+class PaymentOut(BaseModel):
+    kind: str
+    account: str
+    amount: str
+
+
+class JobOut(BaseModel):
+    id: int
+    state: str
+    spec_cid: str
+    poster: str
+    coordinator: str
+    rounds: int
+    committed_rounds: int
+    budget: str
+    credited: str
+    reward_per_round: str
+    tx_hash: str
+
+
+class JobDetail(JobOut):
+    providers: list[ProviderOut]
+    history: list[RoundOut]
+    payments: list[PaymentOut]

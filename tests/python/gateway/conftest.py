@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -93,9 +94,20 @@ def start_gateway(state: Path, db_url: str, env: dict[str, str] | None = None) -
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def gateway(request, tmp_path_factory) -> Iterator[Gateway]:
+    yield from _serve(request, tmp_path_factory, {})
+
+
+def _serve(request, tmp_path_factory, env: dict[str, str]) -> Iterator[Gateway]:
     state = tmp_path_factory.mktemp(f"gateway-{request.param}")
-    db_url = f"sqlite:///{state / 'gateway.db'}" if request.param == "sqlite" else request.getfixturevalue("postgres")
-    proc, url = start_gateway(state, db_url)
+    if request.param == "sqlite":
+        db_url = f"sqlite:///{state / 'gateway.db'}"
+    else:  # a database of its own on the shared server
+        server = request.getfixturevalue("postgres")
+        name = f"g{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(server.replace("postgresql+psycopg", "postgresql"), autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+        db_url = server.rsplit("/", 1)[0] + f"/{name}"
+    proc, url = start_gateway(state, db_url, env)
     deadline = time.monotonic() + 60
     while True:
         try:
