@@ -40,6 +40,7 @@ class Settings(BaseSettings):
         default="development", description="production refuses development-only conveniences (faucet, no secret)")
     gateway_db_url: str | None = Field(
         default=None, description="SQLAlchemy URL of the gateway database; unset: SQLite in state_dir")
+    gateway_rate_limit: int = Field(default=600, ge=1, le=1_000_000, description="gateway requests per minute per key")
     gateway_secret: SecretStr | None = Field(
         default=None, description="key that encrypts account keys at rest (Fernet); required in production")
 

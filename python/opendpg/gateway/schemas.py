@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 __all__ = ["ApiKeyCreate", "ApiKeyCreated", "ApiKeyOut", "Credit", "Funded", "Health", "JobCreate", "JobDetail",
-           "JobOut", "Login", "SignUp", "Token", "UserOut"]
+           "JobOut", "Login", "RoundVerdictOut", "SignUp", "Token", "UserOut", "Verification"]
 
 Email = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, max_length=254,
                                          pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
@@ -137,3 +137,15 @@ class JobDetail(JobOut):
     providers: list[ProviderOut]
     history: list[RoundOut]
     payments: list[PaymentOut]
+
+
+class RoundVerdictOut(BaseModel):
+    round: int
+    ok: bool
+    problems: list[str]
+    used: list[str]
+
+
+class Verification(BaseModel):
+    ok: bool = Field(description="every committed round verified")
+    rounds: list[RoundVerdictOut]

@@ -97,9 +97,10 @@ def gateway(request, tmp_path_factory) -> Iterator[Gateway]:
     yield from _serve(request, tmp_path_factory, {})
 
 
-def _serve(request, tmp_path_factory, env: dict[str, str]) -> Iterator[Gateway]:
-    state = tmp_path_factory.mktemp(f"gateway-{request.param}")
-    if request.param == "sqlite":
+def _serve(request, tmp_path_factory, env: dict[str, str], kind: str | None = None) -> Iterator[Gateway]:
+    kind = kind or request.param
+    state = tmp_path_factory.mktemp(f"gateway-{kind}")
+    if kind == "sqlite":
         db_url = f"sqlite:///{state / 'gateway.db'}"
     else:  # a database of its own on the shared server
         server = request.getfixturevalue("postgres")

@@ -5,13 +5,19 @@ nothing of it."""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterator
 
+import numpy as np
 import pytest
 
 from opendpg.chain import Capabilities, Chain, SuiteParams, TxSender, deploy_suite
 from opendpg.content import KuboDaemon, KuboStore
+from opendpg.fl import Contribution, aggregate, decode_update, encode_update
 from opendpg.spec import parse_spec
 from tests.python.gateway.conftest import Gateway, _serve
 
@@ -110,3 +116,80 @@ def test_bad_jobs_are_4xx_naming_the_field(gw, world):
         response = gw.client.post("/jobs", json=body, headers=auth)
         assert response.status_code == code, (body, response.text)
         assert loc in [d["loc"] for d in response.json()["detail"]], response.text
+
+
+def _update(job_id: int, round_: int, provider: str, scale: float) -> bytes:
+    tensors = OrderedDict([("w", np.full((3, 2), scale, dtype=np.float32))])
+    return encode_update(tensors, {"job": job_id, "round": round_, "provider": provider, "num_examples": 10})
+
+
+def test_progress_model_download_and_verify(gw, world, accounts):
+    # Prepare: a job posted through the gateway; a provider and the coordinator act on-chain (real contracts,
+    # real IPFS; the updates are small hand-made tensors) while the user follows the job's event stream
+    _, auth = _user(gw)
+    gw.client.post("/faucet", headers=auth)
+    body = _body(world, spec={**SPEC, "providers": {"min": 1, "max": 1}})
+    job_id = gw.client.post("/jobs", json=body, headers=auth).json()["id"]
+    events: list[str] = []
+
+    def follow() -> None:
+        with gw.client.stream("GET", f"/jobs/{job_id}/events", headers=auth, timeout=120) as response:
+            for line in response.iter_lines():
+                if line.startswith("event: "):
+                    events.append(line.removeprefix("event: "))
+
+    follower = threading.Thread(target=follow, daemon=True)
+    follower.start()
+    admin, store = world["admin"], KuboStore(world["kubo"].api_url)
+    provider = accounts[13]
+    if not admin.registry.is_registered(provider.address):
+        admin.token.transfer(provider.address, 1_000 * E18)
+        admin.as_account(TxSender(admin.w3, provider)).registry.register(
+            Capabilities("CPU", 0, 2, 4096, "local", ["sklearn/digits"], ""), 100 * E18)
+    as_provider = admin.as_account(TxSender(admin.w3, provider)).market
+    as_coordinator = admin.as_account(TxSender(admin.w3, world["coordinator"])).market
+    as_provider.join_job(job_id)
+    as_coordinator.start_job(job_id)
+    last = b""
+
+    # Execute: two rounds committed honestly, then finalized
+    for round_ in (1, 2):
+        data = _update(job_id, round_, provider.address, float(round_))
+        as_provider.submit_update(job_id, round_, hashlib.sha256(data).digest(), store.put(data))
+        update = decode_update(data)
+        tensors = aggregate([Contribution(provider.address, 10, update.tensors)])
+        last = encode_update(tensors, {"job": job_id, "round": round_, "kind": "global", "used": [provider.address],
+                                       "rule": "fedavg"})
+        as_coordinator.commit_round(job_id, round_, hashlib.sha256(last).digest(), store.put(last), [0])
+    as_coordinator.finalize_job(job_id)
+    follower.join(60)
+
+    # Assert: the live stream saw the whole history and ended with the job
+    assert events[0] == "JobPosted" and events[-1] == "JobFinalized"
+    assert events.count("RoundCommitted") == 2 and events.count("UpdateSubmitted") == 2
+    # the model is the last committed global model, checked against its on-chain hash
+    model = gw.client.get(f"/jobs/{job_id}/model", headers=auth)
+    assert model.status_code == 200 and model.content == last
+    assert model.headers["X-OpenDPG-Round"] == "2"
+    assert model.headers["X-OpenDPG-SHA256"] == hashlib.sha256(last).hexdigest()
+    verdict = gw.client.post(f"/jobs/{job_id}/verify", headers=auth).json()
+    assert verdict["ok"] and [r["round"] for r in verdict["rounds"]] == [1, 2]
+    detail = gw.client.get(f"/jobs/{job_id}", headers=auth).json()
+    assert detail["state"] == "FINISHED" and [r["used"] for r in detail["history"]] == [[provider.address]] * 2
+    # and the requests were counted by route template (never by raw path or key)
+    metrics = gw.client.get("/metrics").text
+    assert 'route="/jobs/{job_id}/model"' in metrics and "odpg_" not in metrics
+
+
+def test_a_key_over_its_rate_limit_gets_429(request, tmp_path_factory):
+    served = _serve(request, tmp_path_factory, {"OPENDPG_GATEWAY_RATE_LIMIT": "5"}, kind="sqlite")
+    gw = next(served)
+    try:
+        codes = [gw.client.get("/health").status_code for _ in range(7)]
+        # the fixture's readiness probe already spent one of the 5 (same client, no key)
+        assert codes[:4] == [200] * 4 and set(codes[4:]) == {429}
+        limited = gw.client.get("/health")
+        assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
+    finally:
+        with contextlib.suppress(StopIteration):
+            next(served)

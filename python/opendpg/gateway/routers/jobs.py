@@ -3,18 +3,30 @@ from the user's own address; listing, detail from the chain, cancel with refund.
 
 from __future__ import annotations
 
+import hashlib
 from decimal import Decimal
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, Response, status
 from sqlalchemy import select
 from web3 import Web3
 
+from opendpg.audit import verify_job
 from opendpg.chain import Chain, JobParams, JobState
 from opendpg.errors import ContractRevert
 from opendpg.gateway.deps import ChainDep, CurrentUser, SessionDep
 from opendpg.gateway.models import JobRecord, User
-from opendpg.gateway.schemas import JobCreate, JobDetail, JobOut, PaymentOut, ProviderOut, RoundOut, UpdateOut
+from opendpg.gateway.schemas import (
+    JobCreate,
+    JobDetail,
+    JobOut,
+    PaymentOut,
+    ProviderOut,
+    RoundOut,
+    RoundVerdictOut,
+    UpdateOut,
+    Verification,
+)
 from opendpg.spec import SpecError, json_schema, parse_spec
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
@@ -128,6 +140,36 @@ def cancel_job(job_id: int, user: CurrentUser, session: SessionDep, chain: Chain
     except ContractRevert as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=[_revert_detail(exc)]) from None
     return _job_out(chain.reader, record)
+
+
+@router.get("/{job_id}/model", response_class=Response,
+            responses={200: {"content": {"application/octet-stream": {}},
+                             "description": "the latest committed global model (canonical ODPGUPD1 bytes)"}})
+def download_model(job_id: int, user: CurrentUser, session: SessionDep, chain: ChainDep) -> Response:
+    """The latest committed global model, fetched from IPFS by its on-chain CID and checked against its hash."""
+    _own(session, user, job_id)
+    commits = chain.reader.market.job_logs("RoundCommitted", job_id)
+    if not commits:
+        raise HTTPException(status.HTTP_404_NOT_FOUND,
+                            detail=[{"loc": ["path", "job_id"], "msg": "no round committed yet: no model to download"}])
+    last = max(commits, key=lambda e: int(e["args"]["round"]))["args"]
+    data = chain.store.get(str(last["globalCid"]))
+    if hashlib.sha256(data).digest() != bytes(last["globalHash"]):
+        raise HTTPException(status.HTTP_502_BAD_GATEWAY, detail="the stored model does not match its on-chain hash")
+    return Response(data, media_type="application/octet-stream", headers={
+        "Content-Disposition": f'attachment; filename="job-{job_id}-round-{int(last["round"])}.odpgupd"',
+        "X-OpenDPG-Round": str(int(last["round"])), "X-OpenDPG-SHA256": hashlib.sha256(data).hexdigest()})
+
+
+@router.post("/{job_id}/verify", response_model=Verification)
+def verify(job_id: int, user: CurrentUser, session: SessionDep, chain: ChainDep) -> Verification:
+    """Run the auditor: every update and global model from IPFS checked against the chain, every aggregate
+    recomputed."""
+    _own(session, user, job_id)
+    verdicts = verify_job(chain.reader, chain.store, job_id)
+    return Verification(ok=bool(verdicts) and all(v.ok for v in verdicts),
+                        rounds=[RoundVerdictOut(round=v.round, ok=v.ok, problems=v.problems, used=v.used)
+                                for v in verdicts])
 
 
 def _own(session: Any, user: User, job_id: int) -> JobRecord:
