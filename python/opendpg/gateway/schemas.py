@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 __all__ = ["ApiKeyCreate", "ApiKeyCreated", "ApiKeyOut", "Credit", "Funded", "Health", "JobCreate", "JobDetail",
            "JobOut", "Login", "RoundVerdictOut", "SignUp", "Token", "UserOut", "Verification"]
@@ -14,6 +14,14 @@ __all__ = ["ApiKeyCreate", "ApiKeyCreated", "ApiKeyOut", "Credit", "Funded", "He
 Email = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, max_length=254,
                                          pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 Password = Annotated[str, StringConstraints(min_length=12, max_length=256)]
+
+
+def _as_utc(value: datetime) -> datetime:
+    """Stored times are UTC; SQLite hands them back without a zone, which is not an RFC 3339 date-time."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
 
 
 class _In(BaseModel):
@@ -41,7 +49,7 @@ class UserOut(BaseModel):
     email: str
     role: str
     address: str = Field(description="the account's own on-chain address: its jobs are attributable to it")
-    created_at: datetime
+    created_at: UtcDatetime
 
 
 class ApiKeyOut(BaseModel):
@@ -50,9 +58,9 @@ class ApiKeyOut(BaseModel):
     id: int
     name: str
     prefix: str
-    created_at: datetime
-    last_used_at: datetime | None
-    revoked_at: datetime | None
+    created_at: UtcDatetime
+    last_used_at: UtcDatetime | None
+    revoked_at: UtcDatetime | None
 
 
 class ApiKeyCreated(ApiKeyOut):

@@ -11,11 +11,14 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
 import pytest
 
+from opendpg.chain import Capabilities, Chain, SuiteParams, TxSender, deploy_suite
+from opendpg.content import KuboDaemon
 from opendpg.process import free_port, stop_process_group
 
 SECRET = "test-gateway-secret-not-for-production"
@@ -121,3 +124,22 @@ def _serve(request, tmp_path_factory, env: dict[str, str], kind: str | None = No
         time.sleep(0.2)
     yield Gateway(url, db_url, proc)
     stop_process_group(proc)
+
+
+E18 = 10**18
+
+
+@pytest.fixture(scope="module")
+def world(w3, accounts, tmp_path_factory) -> Iterator[dict[str, Any]]:
+    operator, coordinator = accounts[11], accounts[12]
+    deployment = deploy_suite(TxSender(w3, operator), SuiteParams(checkers=[operator.address]))
+    path = tmp_path_factory.mktemp("gw-chain") / "deployment.json"
+    deployment.save(path)
+    admin = Chain(w3, deployment, TxSender(w3, operator))
+    admin.token.transfer(coordinator.address, 1_000 * E18)
+    admin.as_account(TxSender(w3, coordinator)).registry.register(
+        Capabilities("CPU", 0, 2, 4096, "local", [], ""), 100 * E18)
+    with KuboDaemon(tmp_path_factory.mktemp("gw-kubo") / "repo") as kubo:
+        yield {"admin": admin, "path": path, "kubo": kubo, "operator": operator, "coordinator": coordinator}
+
+

@@ -15,8 +15,8 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from opendpg.chain import Capabilities, Chain, SuiteParams, TxSender, deploy_suite
-from opendpg.content import KuboDaemon, KuboStore
+from opendpg.chain import Capabilities, TxSender
+from opendpg.content import KuboStore
 from opendpg.fl import Contribution, aggregate, decode_update, encode_update
 from opendpg.spec import parse_spec
 from tests.python.gateway.conftest import Gateway, _serve
@@ -24,20 +24,6 @@ from tests.python.gateway.conftest import Gateway, _serve
 E18 = 10**18
 SPEC = {"name": "digits via the gateway", "model": {"name": "mlp"}, "dataset": {"catalog_id": "sklearn/digits"},
         "training": {"rounds": 2}, "providers": {"min": 1, "max": 2}}
-
-
-@pytest.fixture(scope="module")
-def world(w3, accounts, tmp_path_factory) -> Iterator[dict]:
-    operator, coordinator = accounts[11], accounts[12]
-    deployment = deploy_suite(TxSender(w3, operator), SuiteParams(checkers=[operator.address]))
-    path = tmp_path_factory.mktemp("gw-chain") / "deployment.json"
-    deployment.save(path)
-    admin = Chain(w3, deployment, TxSender(w3, operator))
-    admin.token.transfer(coordinator.address, 1_000 * E18)
-    admin.as_account(TxSender(w3, coordinator)).registry.register(
-        Capabilities("CPU", 0, 2, 4096, "local", [], ""), 100 * E18)
-    with KuboDaemon(tmp_path_factory.mktemp("gw-kubo") / "repo") as kubo:
-        yield {"admin": admin, "path": path, "kubo": kubo, "operator": operator, "coordinator": coordinator}
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
