@@ -3,12 +3,14 @@
 Starts anvil and a private kubo daemon and deploys the contracts. Then it launches the real daemons as
 separate processes: one coordinator (``opendpg coordinator run``, which runs the Flower SuperLink) and three
 provider agents (``opendpg agent run``), each holding a label-skewed share of scikit-learn's digits. The
-daemons register and stake themselves. The demo, as the poster, pins a 5-round FedAvg job spec to IPFS and
-posts the job with escrow; from there everything is the daemons' doing: the agents see ``JobPosted`` and join,
+daemons register and stake themselves. It also starts the gateway (``opendpg gateway run``); a user without a
+wallet signs up there, is funded by the development faucet, and posts a 5-round FedAvg job from a spec (the
+gateway pins it to IPFS and posts the job with escrow from the user's own address); from there everything is
+the daemons' doing: the agents see ``JobPosted`` and join,
 the coordinator starts the job and trains with Flower (a SuperNode per provider), the agents pin their updates
 and put the hashes on-chain, the coordinator aggregates only updates whose hash is on-chain, commits every
 round, and finalizes; the agents claim their rewards. The demo follows it all from the chain's events, claims
-the poster's refund, runs ``verify`` and prints a summary.
+the poster's refund through the gateway, runs ``verify`` and prints a summary.
 """
 
 from __future__ import annotations
@@ -16,16 +18,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from opendpg.audit import verify_job
 from opendpg.chain import (
     Chain,
     ChainEvent,
     EventStream,
-    JobParams,
     LocalChain,
     SuiteParams,
     TxSender,
@@ -130,6 +138,55 @@ def _daemon_configs(state: Path, local: LocalChain, kubo: KuboDaemon, deployment
     return daemons
 
 
+def _fresh_state(state: Path) -> None:
+    """Each demo runs on a fresh chain, so what a previous run left (event checkpoints at block numbers of a
+    chain that is gone, decisions, the gateway's accounts) would only mislead the daemons: remove it."""
+    state.mkdir(parents=True, exist_ok=True)
+    for child in state.iterdir():
+        if child.name in {"coordinator", "gateway", "ipfs", "keys", "flwr"} or child.name.startswith("provider-"):
+            shutil.rmtree(child, ignore_errors=True)
+        elif child.suffix in {".toml", ".out", ".log", ".json"}:
+            child.unlink()
+
+
+def _start_gateway(state: Path, local: LocalChain, kubo: KuboDaemon, deployment_file: Path, operator: Any,
+                   url: str) -> Any:
+    """``opendpg gateway run`` on the demo chain; the deployer is its operator (it funds the faucet)."""
+    env = {**os.environ, "OPENDPG_RPC_URL": local.rpc_url, "OPENDPG_DEPLOYMENT_FILE": str(deployment_file),
+           "OPENDPG_IPFS_API": kubo.api_url, "OPENDPG_PRIVATE_KEY": operator.key.hex(),
+           "OPENDPG_STATE_DIR": str(state / "gateway"), "OPENDPG_ENVIRONMENT": "development"}
+    (state / "gateway").mkdir(parents=True, exist_ok=True)
+    log = open(state / "gateway.out", "ab")  # noqa: SIM115  (owned by the child)
+    return subprocess.Popen([sys.executable, "-m", "opendpg.cli.main", "gateway", "run", "--port",
+                             url.rsplit(":", 1)[1]], env=env, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+def _gateway_user(gateway: httpx.Client) -> str:
+    """Sign up (or log in again on a re-run) the demo user, fund it from the faucet, return an API key."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if gateway.get("/health").status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise OpenDPGError("the gateway did not come up within 60 s; see gateway.out in the state folder")
+        time.sleep(0.3)
+    credentials = {"email": "demo@opendpg.local", "password": secrets.token_urlsafe(16)}
+    gateway.post("/accounts", json=credentials)
+    token = gateway.post("/auth/login", json=credentials)
+    if token.status_code != 200:
+        raise OpenDPGError(f"gateway login failed: {token.status_code} {token.text}")
+    auth = {"Authorization": f"Bearer {token.json()['token']}"}
+    key = gateway.post("/api-keys", json={"name": "demo"}, headers=auth).json()["key"]
+    funded = gateway.post("/faucet", headers=auth)
+    if funded.status_code != 200:
+        raise OpenDPGError(f"the faucet refused: {funded.status_code} {funded.text}")
+    return str(key)
+
+
 def _wait_registered(admin: Chain, nodes: list[Any], procs: dict[str, Any], timeout: float = 180.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -145,21 +202,23 @@ def _wait_registered(admin: Chain, nodes: list[Any], procs: dict[str, Any], time
 async def run_demo(args: argparse.Namespace) -> int:
     started = time.monotonic()
     state: Path = args.state_dir.resolve()
-    state.mkdir(parents=True, exist_ok=True)
+    _fresh_state(state)
     with LocalChain(log_file=state / "chain.log") as local, KuboDaemon(state / "ipfs") as kubo:
         print(f"1. anvil at {local.rpc_url} (pid {local.pid}); kubo at {kubo.api_url} (pid {kubo.pid})")
         w3 = connect(local.rpc_url)
         accounts = local.dev_accounts()
-        deployer, poster, coordinator, providers = accounts[0], accounts[1], accounts[2], accounts[3:6]
+        deployer, coordinator, providers = accounts[0], accounts[2], accounts[3:6]
         admin = Chain(w3, deploy_suite(TxSender(w3, deployer), SuiteParams(checkers=[deployer.address])),
                       TxSender(w3, deployer))
         deployment_file = state / "deployment.json"
         admin.deployment.save(deployment_file)
-        for acct in [poster, coordinator, *providers]:
+        for acct in [coordinator, *providers]:
             admin.token.transfer(acct.address, 10_000 * E18)
-        print(f"2. contracts deployed ({deployment_file}); poster, coordinator and providers funded")
+        print(f"2. contracts deployed ({deployment_file}); coordinator and providers funded")
 
         procs: dict[str, Any] = {}
+        gateway_url = f"http://127.0.0.1:{free_port()}"
+        procs["gateway"] = _start_gateway(state, local, kubo, deployment_file, deployer, gateway_url)
         for name, kind, config in _daemon_configs(state, local, kubo, deployment_file, coordinator, providers):
             procs[name] = launch_daemon(kind, config, state / f"{name}.out")  # type: ignore[arg-type]
         try:
@@ -168,7 +227,7 @@ async def run_demo(args: argparse.Namespace) -> int:
             print(f"3. daemons up: coordinator (pid {procs['coordinator'].pid}) and three provider agents (pids "
                   f"{', '.join(str(procs[f'provider-{i}'].pid) for i in range(3))}) registered and staked "
                   "200 DPG each; JSON logs in " f"{state}/*/*.log")
-            return await _post_and_follow(args, state, w3, local.ws_url, admin, kubo, poster, coordinator,
+            return await _post_and_follow(args, state, w3, local.ws_url, admin, kubo, gateway_url, coordinator,
                                           providers, started)
         finally:
             for proc in procs.values():
@@ -176,30 +235,39 @@ async def run_demo(args: argparse.Namespace) -> int:
 
 
 async def _post_and_follow(args: argparse.Namespace, state: Path, w3: Any, ws_url: str, admin: Chain,
-                           kubo: KuboDaemon, poster: Any, coordinator: Any, providers: list[Any],
+                           kubo: KuboDaemon, gateway_url: str, coordinator: Any, providers: list[Any],
                            started: float) -> int:
     store = KuboStore(kubo.api_url)
-    as_poster = admin.as_account(TxSender(w3, poster))
+    gateway = httpx.Client(base_url=gateway_url, timeout=60)
+    key = await asyncio.to_thread(_gateway_user, gateway)
+    auth = {"Authorization": f"Bearer {key}"}
     progress = _Progress(state / "coordinator" / "rounds")
     stream = EventStream(w3, admin.deployment, ["JobMarket"], events=SHOWN,
                          heads=await WebsocketHeads(ws_url).start(), start_block=int(w3.eth.block_number) + 1)
     stop = asyncio.Event()
     follower = asyncio.create_task(stream.run(progress, stop))
     spec = _spec(args.rounds)
-    reward, rounds = 10 * E18, spec.training.rounds
-    spec_cid = store.put(spec.to_bytes())
-    now = int(w3.eth.get_block("latest")["timestamp"])
-    params = JobParams(spec_cid, admin.token.address, reward * rounds * 3 + 5 * E18, reward, rounds, 3, 3,
-                       50 * E18, now + 3600, 900, coordinator.address)
-    progress.job_id = job_id = await asyncio.to_thread(as_poster.market.post_job, params)
-    print(f"4. job {job_id} posted (spec {spec_cid[:24]}… on IPFS, budget {_fmt(params.budget)} in escrow); "
-          "the daemons take it from here:")
+    body = {"spec": spec.model_dump(mode="json"), "reward_per_round": "10", "coordinator": coordinator.address,
+            "required_stake": "50", "join_window_s": 3600, "round_timeout_s": 900}
+    posted = await asyncio.to_thread(gateway.post, "/jobs", json=body, headers=auth)
+    if posted.status_code != 201:
+        raise OpenDPGError(f"the gateway refused the job: {posted.status_code} {posted.text}")
+    job = posted.json()
+    progress.job_id = job_id = int(job["id"])
+    print(f"4. gateway at {gateway_url} (docs at {gateway_url}/docs): user demo@opendpg.local, API key {key}")
+    print(f"   job {job_id} posted through the gateway from the user's own address {job['poster']} (spec "
+          f"{job['spec_cid'][:24]}… on IPFS, {job['budget']} DPG in escrow); the daemons take it from here:")
     try:
-        await asyncio.wait_for(progress.finalized.wait(), timeout=rounds * 120 + 300)
+        await asyncio.wait_for(progress.finalized.wait(), timeout=args.rounds * 120 + 300)
         deadline = time.monotonic() + 60
         while len(progress.earned) < len(providers) and time.monotonic() < deadline:
             await asyncio.sleep(0.2)
-        refund = await asyncio.to_thread(as_poster.market.claim_refund, job_id)
+        before = admin.token.balance_of(job["poster"])
+        if admin.market.refundable(job_id) > 0:  # every used provider paid every round: nothing comes back
+            refunded = await asyncio.to_thread(gateway.post, f"/jobs/{job_id}/refund", headers=auth)
+            if refunded.status_code != 200:
+                raise OpenDPGError(f"refund through the gateway failed: {refunded.status_code} {refunded.text}")
+        refund = admin.token.balance_of(job["poster"]) - before
         await asyncio.sleep(0.5)
     finally:
         stop.set()
@@ -217,7 +285,7 @@ async def _post_and_follow(args: argparse.Namespace, state: Path, w3: Any, ws_ur
           f"{final['accuracy']:.3f}")
     for p in providers:
         print(f"  provider {p.address[:10]}… earned {_fmt(progress.earned.get(p.address, 0))}")
-    print(f"  escrow refunded to the poster: {_fmt(refund)}")
+    print(f"  escrow refunded to the poster (through the gateway): {_fmt(refund)}")
     ok = bool(verdicts) and all(v.ok for v in verdicts) and job.committed_rounds == args.rounds
     print(f"  verify: {'all rounds verified' if ok else 'MISMATCH'}; done in {time.monotonic() - started:.0f} s")
     return 0 if ok else 1

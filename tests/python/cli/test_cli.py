@@ -41,6 +41,8 @@ def test_demo_runs_end_to_end(tmp_path):
     assert "job 1: FINISHED, 2 rounds" in result.stdout
     assert "verify: all rounds verified" in result.stdout
     assert result.stdout.count("RewardClaimed") == 3
+    assert "posted through the gateway from the user's own address" in result.stdout
+    assert "API key odpg_" in result.stdout
 
 
 def test_malformed_key_names_the_variable(anvil):

@@ -142,6 +142,21 @@ def cancel_job(job_id: int, user: CurrentUser, session: SessionDep, chain: Chain
     return _job_out(chain.reader, record)
 
 
+@router.post("/{job_id}/refund", response_model=JobOut)
+def claim_refund(job_id: int, user: CurrentUser, session: SessionDep, chain: ChainDep) -> JobOut:
+    """Take back what the job never credited to providers, once it finished, was cancelled or aborted."""
+    record = _own(session, user, job_id)
+    mine = chain.as_user(user)
+    if mine.market.refundable(job_id) == 0:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=[{
+            "loc": ["path", "job_id"], "msg": "nothing to refund: the job is still running, or the refund was paid"}])
+    try:
+        mine.market.claim_refund(job_id)
+    except ContractRevert as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=[_revert_detail(exc)]) from None
+    return _job_out(chain.reader, record)
+
+
 @router.get("/{job_id}/model", response_class=Response,
             responses={200: {"content": {"application/octet-stream": {}},
                              "description": "the latest committed global model (canonical ODPGUPD1 bytes)"}})
