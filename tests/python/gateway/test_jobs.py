@@ -160,6 +160,9 @@ def test_progress_model_download_and_verify(gw, world, accounts):
     assert model.headers["X-OpenDPG-SHA256"] == hashlib.sha256(last).hexdigest()
     verdict = gw.client.post(f"/jobs/{job_id}/verify", headers=auth).json()
     assert verdict["ok"] and [r["round"] for r in verdict["rounds"]] == [1, 2]
+    # the whole escrow went to the provider: nothing to refund, and the gateway says so
+    nothing = gw.client.post(f"/jobs/{job_id}/refund", headers=auth)
+    assert nothing.status_code == 409 and "nothing to refund" in nothing.text
     detail = gw.client.get(f"/jobs/{job_id}", headers=auth).json()
     assert detail["state"] == "FINISHED" and [r["used"] for r in detail["history"]] == [[provider.address]] * 2
     # and the requests were counted by route template (never by raw path or key)
