@@ -51,6 +51,8 @@ class DataShare(StrictSection):
 class PolicySection(StrictSection):
     min_reward_per_round: Annotated[Decimal, Field(ge=0)] = Decimal(0)
     accepted_tokens: list[str] = Field(default_factory=list, description="payment token addresses; empty: any")
+    trusted_coordinators: list[str] = Field(
+        default_factory=list, description="coordinator addresses this node trains for; empty: any")
     spec_retry_interval: Annotated[float, Field(ge=0, le=86400)] = Field(
         default=30.0, description="seconds between tries to fetch a spec that did not resolve yet")
 
@@ -70,7 +72,8 @@ class AgentConfig(DaemonConfig):
         return ProviderProfile(datasets=frozenset(self.data), gpu_memory_mib=self.node.gpu_memory_mib,
                                cpu_cores=self.node.cpu_cores,
                                min_reward_per_round=tokens(self.policy.min_reward_per_round),
-                               accepted_tokens=frozenset(self.policy.accepted_tokens))
+                               accepted_tokens=frozenset(self.policy.accepted_tokens),
+                               trusted_coordinators=frozenset(self.policy.trusted_coordinators))
 
 
 def load_agent_config(path: Path) -> AgentConfig:

@@ -19,6 +19,7 @@ class ProviderProfile:
     cpu_cores: int
     min_reward_per_round: int = 0  # in the payment token's smallest unit
     accepted_tokens: frozenset[str] = field(default_factory=frozenset)  # empty: any token
+    trusted_coordinators: frozenset[str] = field(default_factory=frozenset)  # empty: any registered coordinator
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,9 @@ def decide(spec: JobSpec, job: Job, profile: ProviderProfile, free_stake: int, n
                        f"{profile.min_reward_per_round}")
     if profile.accepted_tokens and job.payment_token.lower() not in {t.lower() for t in profile.accepted_tokens}:
         reasons.append(f"payment token {job.payment_token} is not accepted here")
+    if profile.trusted_coordinators and job.coordinator.lower() not in {
+            c.lower() for c in profile.trusted_coordinators}:
+        reasons.append(f"coordinator {job.coordinator} is not one this node trusts")
     if job.required_stake > free_stake:
         reasons.append(f"needs {job.required_stake} of free stake, this node has {free_stake}")
     if spec.training.rounds != job.rounds:
