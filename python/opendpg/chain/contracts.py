@@ -221,6 +221,17 @@ class NodeRegistryClient(_Client):
     def min_stake(self) -> int:
         return int(self._call(self.contract.functions.minStake()))
 
+    def node_count(self) -> int:
+        return int(self._call(self.contract.functions.nodeCount()))
+
+    def node_at(self, index: int) -> str:
+        return str(self._call(self.contract.functions.nodeAt(index)))
+
+    def capabilities_of(self, node: str) -> dict[str, Any]:
+        gpu, gpu_mib, cpus, ram, region, datasets, cid = self._call(self.contract.functions.capabilitiesOf(node))
+        return {"gpu_model": gpu, "gpu_memory_mib": gpu_mib, "cpu_cores": cpus, "ram_mib": ram, "region": region,
+                "datasets": ["0x" + bytes(d).hex() for d in datasets], "metadata_cid": cid}
+
     def metadata_cid_of(self, node: str) -> str:
         """The CID of the node's metadata document (e.g. a coordinator's Flower endpoint)."""
         return str(self._call(self.contract.functions.capabilitiesOf(node))[6])
@@ -305,6 +316,15 @@ class JobMarketClient(_Client):
 
 class DPGRegistryClient(_Client):
     name = "DPGRegistry"
+
+    def asset_count(self) -> int:
+        return int(self._call(self.contract.functions.assetCount()))
+
+    def get_asset(self, asset_id: int) -> dict[str, Any]:
+        raw = self._call(self.contract.functions.getAsset(asset_id))
+        owner, kind, stage, review, version, until, cid, licence = raw
+        return {"id": asset_id, "owner": owner, "kind": int(kind), "stage": int(stage), "review": review,
+                "standard_version": version, "certified_until": until, "metadata_cid": cid, "licence": licence}
 
     def register_asset(self, kind: int, metadata_cid: str, licence: str) -> int:
         receipt = self._tx(self.contract.functions.registerAsset(kind, metadata_cid, licence))

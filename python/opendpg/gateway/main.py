@@ -9,7 +9,7 @@ from opendpg.config import Settings, load_settings
 from opendpg.gateway.chain import connect_chain
 from opendpg.gateway.db import make_engine, migrate, session_factory
 from opendpg.gateway.middleware import MetricsMiddleware, RateLimitMiddleware, metrics_registry
-from opendpg.gateway.routers import accounts, api_keys, funding, health, jobs, metrics, progress
+from opendpg.gateway.routers import accounts, api_keys, catalog, funding, health, jobs, metrics, progress
 from opendpg.gateway.security import load_vault
 
 __all__ = ["create_app", "database_url"]
@@ -34,7 +34,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.vault = load_vault(settings)
     app.state.chain = connect_chain(settings, app.state.vault)
-    for module in (health, metrics, accounts, api_keys, funding, jobs, progress):
+    for module in (health, metrics, accounts, api_keys, funding, jobs, progress, catalog):
         app.include_router(module.router)
     registry, requests, latency = metrics_registry()
     app.state.metrics = registry

@@ -8,8 +8,25 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-__all__ = ["ApiKeyCreate", "ApiKeyCreated", "ApiKeyOut", "Credit", "Funded", "Health", "JobCreate", "JobDetail",
-           "JobOut", "Login", "RoundVerdictOut", "SignUp", "Token", "UserOut", "Verification"]
+__all__ = [
+    "ApiKeyCreate",
+    "ApiKeyCreated",
+    "ApiKeyOut",
+    "AssetOut",
+    "Credit",
+    "Funded",
+    "Health",
+    "JobCreate",
+    "JobDetail",
+    "JobOut",
+    "Login",
+    "NodeOut",
+    "RoundVerdictOut",
+    "SignUp",
+    "Token",
+    "UserOut",
+    "Verification",
+]
 
 Email = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, max_length=254,
                                          pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
@@ -157,3 +174,23 @@ class RoundVerdictOut(BaseModel):
 class Verification(BaseModel):
     ok: bool = Field(description="every committed round verified")
     rounds: list[RoundVerdictOut]
+
+
+class NodeOut(BaseModel):
+    address: str
+    capabilities: dict[str, Any]
+    staked: str = Field(description="whole tokens")
+    locked: str = Field(description="whole tokens locked in running jobs")
+    reputation: dict[str, int]
+
+
+class AssetOut(BaseModel):
+    id: int
+    owner: str
+    kind: str
+    stage: str
+    certified: bool
+    certified_until: int | None = Field(description="unix time the certification expires")
+    standard_version: int
+    metadata_cid: str
+    licence: str = Field(description="SPDX identifier")

@@ -182,3 +182,26 @@ def test_a_key_over_its_rate_limit_gets_429(request, tmp_path_factory):
     finally:
         with contextlib.suppress(StopIteration):
             next(served)
+
+
+def test_catalog_lists_providers_and_assets(gw, world):
+    # Prepare: an asset registered on-chain by its owner
+    _, auth = _user(gw)
+    admin = world["admin"]
+    cid = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"
+    asset_id = admin.dpg.register_asset(0, cid, "CC-BY-4.0")
+
+    # Execute
+    providers = gw.client.get("/providers", headers=auth).json()
+    assets = gw.client.get("/assets", params={"limit": 100}, headers=auth).json()
+
+    # Assert
+    coordinator = next(p for p in providers if p["address"] == world["coordinator"].address)
+    assert coordinator["staked"] == "100" and coordinator["capabilities"]["cpu_cores"] == 2
+    assert set(coordinator["reputation"]) == {"jobs_completed", "rounds_delivered", "rounds_missed", "slashes"}
+    mine = next(a for a in assets if a["id"] == asset_id)
+    assert mine == {"id": asset_id, "owner": world["operator"].address, "kind": "dataset", "stage": "registered",
+                    "certified": False, "certified_until": None, "standard_version": 0,
+                    "metadata_cid": cid, "licence": "CC-BY-4.0"}
+    assert gw.client.get("/assets", params={"limit": 0}, headers=auth).status_code == 422
+    assert gw.client.get("/providers").status_code == 401
