@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -12,6 +12,7 @@ __all__ = [
     "ApiKeyCreate",
     "ApiKeyCreated",
     "ApiKeyOut",
+    "AssetCreate",
     "AssetOut",
     "Credit",
     "Funded",
@@ -194,3 +195,13 @@ class AssetOut(BaseModel):
     standard_version: int
     metadata_cid: str
     licence: str = Field(description="SPDX identifier")
+
+
+class AssetCreate(_In):
+    kind: Literal["dataset", "model", "software", "compute-commitment"]
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    description: Annotated[str, StringConstraints(max_length=10_000)] = ""
+    licence: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9.+-]{1,64}$")] = Field(
+        description="SPDX licence identifier, e.g. CC-BY-4.0, Apache-2.0, ODbL-1.0")
+    metadata: dict[str, Any] = Field(default_factory=dict, description="further metadata, pinned with the rest")
+    certify: bool = Field(default=True, description="also request certification against the current standard")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import threading
 import uuid
 from collections import OrderedDict
@@ -205,3 +206,29 @@ def test_catalog_lists_providers_and_assets(gw, world):
                     "metadata_cid": cid, "licence": "CC-BY-4.0"}
     assert gw.client.get("/assets", params={"limit": 0}, headers=auth).status_code == 422
     assert gw.client.get("/providers").status_code == 401
+
+
+def test_an_asset_is_submitted_for_certification(gw, world):
+    # Prepare: a funded user
+    user, auth = _user(gw)
+    body = {"kind": "dataset", "name": "Regional clinic visits 2025", "licence": "CC-BY-4.0",
+            "metadata": {"sdgs": [3]}}
+    unfunded = gw.client.post("/assets", json=body, headers=auth)
+    assert unfunded.status_code == 402
+    gw.client.post("/faucet", headers=auth)
+
+    # Execute
+    response = gw.client.post("/assets", json=body, headers=auth)
+
+    # Assert: registered from the user's address, awaiting the automated check, metadata pinned
+    assert response.status_code == 201, response.text
+    asset = response.json()
+    assert asset["owner"] == user["address"] and asset["stage"] == "awaiting-check" and asset["kind"] == "dataset"
+    document = json.loads(KuboStore(world["kubo"].api_url).get(asset["metadata_cid"]))
+    assert document["name"] == body["name"] and document["metadata"] == {"sdgs": [3]}
+    on_chain = world["admin"].dpg.get_asset(asset["id"])
+    assert on_chain["owner"] == user["address"] and on_chain["licence"] == "CC-BY-4.0"
+    for bad, loc in (({**body, "kind": "poem"}, ["body", "kind"]), ({**body, "licence": "not a licence!"},
+                                                                   ["body", "licence"])):
+        rejected = gw.client.post("/assets", json=bad, headers=auth)
+        assert rejected.status_code == 422 and loc in [d["loc"] for d in rejected.json()["detail"]]

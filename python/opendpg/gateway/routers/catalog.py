@@ -3,13 +3,17 @@ from the chain, newest last, paginated."""
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Query, status
 
+from opendpg.errors import ContractRevert
+from opendpg.gateway.chain import GatewayChain
 from opendpg.gateway.deps import ChainDep, CurrentUser
-from opendpg.gateway.schemas import AssetOut, NodeOut
+from opendpg.gateway.routers.funding import require_gas
+from opendpg.gateway.schemas import AssetCreate, AssetOut, NodeOut
 
 router = APIRouter(tags=["catalog"])
 
@@ -34,14 +38,37 @@ def list_providers(user: CurrentUser, chain: ChainDep, offset: Offset = 0, limit
     return nodes
 
 
+@router.post("/assets", response_model=AssetOut, status_code=status.HTTP_201_CREATED)
+def submit_asset(body: AssetCreate, user: CurrentUser, chain: ChainDep) -> AssetOut:
+    """Register an asset from the caller's own address (its metadata document pinned to IPFS) and, unless
+    ``certify`` is false, submit it for DPG certification (automated check, then vote, then committee)."""
+    mine = chain.as_user(user)
+    require_gas(mine, user.address)
+    document = {"kind": "opendpg-asset/1", "name": body.name, "description": body.description,
+                "licence": body.licence, "metadata": body.metadata}
+    cid = chain.store.put(json.dumps(document, sort_keys=True, separators=(",", ":")).encode())
+    try:
+        asset_id = mine.dpg.register_asset(KINDS.index(body.kind), cid, body.licence)
+        if body.certify:
+            mine.dpg.request_certification(asset_id)
+    except ContractRevert as exc:
+        field = str(exc.args_dict.get("field", ""))
+        loc = ["body", "licence"] if field == "licence" else ["body"]
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            detail=[{"loc": loc, "msg": str(exc), "type": exc.name}]) from None
+    return _asset_out(chain, asset_id)
+
+
 @router.get("/assets", response_model=list[AssetOut])
 def list_assets(user: CurrentUser, chain: ChainDep, offset: Offset = 0, limit: Limit = 50) -> list[AssetOut]:
     dpg = chain.reader.dpg
-    assets = []
-    for asset_id in range(offset + 1, min(dpg.asset_count(), offset + limit) + 1):  # asset ids start at 1
-        a = dpg.get_asset(asset_id)
-        assets.append(AssetOut(id=asset_id, owner=a["owner"], kind=KINDS[a["kind"]], stage=STAGES[a["stage"]],
-                               certified=dpg.is_certified(asset_id), certified_until=a["certified_until"] or None,
-                               standard_version=a["standard_version"], metadata_cid=a["metadata_cid"],
-                               licence=a["licence"]))
-    return assets
+    return [_asset_out(chain, asset_id)  # asset ids start at 1
+            for asset_id in range(offset + 1, min(dpg.asset_count(), offset + limit) + 1)]
+
+
+def _asset_out(chain: GatewayChain, asset_id: int) -> AssetOut:
+    dpg = chain.reader.dpg
+    a = dpg.get_asset(asset_id)
+    return AssetOut(id=asset_id, owner=a["owner"], kind=KINDS[a["kind"]], stage=STAGES[a["stage"]],
+                    certified=dpg.is_certified(asset_id), certified_until=a["certified_until"] or None,
+                    standard_version=a["standard_version"], metadata_cid=a["metadata_cid"], licence=a["licence"])

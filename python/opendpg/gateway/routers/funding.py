@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from fastapi import APIRouter, HTTPException, status
 
+from opendpg.chain import Chain
 from opendpg.gateway.chain import GatewayChain
 from opendpg.gateway.deps import ChainDep, CurrentUser, OperatorUser, SessionDep, SettingsDep
 from opendpg.gateway.models import User
@@ -16,6 +17,14 @@ router = APIRouter(tags=["funding"])
 
 E18 = Decimal(10**18)
 FAUCET = Credit(tokens=Decimal(1000), eth=Decimal(1))
+
+
+def require_gas(chain: Chain, address: str) -> None:
+    """402 naming the fix when the account cannot pay for a transaction."""
+    if chain.w3.eth.get_balance(address) == 0:  # type: ignore[arg-type]
+        raise HTTPException(status.HTTP_402_PAYMENT_REQUIRED, detail=[{
+            "loc": ["body"],
+            "msg": "the account has no gas: fund it (POST /faucet in development, or ask an operator)"}])
 
 
 def _fund(chain: GatewayChain, address: str, credit: Credit) -> Funded:

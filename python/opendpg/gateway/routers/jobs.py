@@ -16,6 +16,7 @@ from opendpg.chain import Chain, JobParams, JobState
 from opendpg.errors import ContractRevert
 from opendpg.gateway.deps import ChainDep, CurrentUser, SessionDep
 from opendpg.gateway.models import JobRecord, User
+from opendpg.gateway.routers.funding import require_gas
 from opendpg.gateway.schemas import (
     JobCreate,
     JobDetail,
@@ -72,10 +73,7 @@ def create_job(body: JobCreate, user: CurrentUser, session: SessionDep, chain: C
             "loc": ["body", "reward_per_round"],
             "msg": f"the escrow needs {_tokens(budget)} tokens (reward x rounds x max providers); the account holds "
                    f"{_tokens(balance)}: fund it (POST /faucet in development, or ask an operator)"}])
-    if mine.w3.eth.get_balance(user.address) == 0:  # type: ignore[arg-type]
-        raise HTTPException(status.HTTP_402_PAYMENT_REQUIRED, detail=[{
-            "loc": ["body"],
-            "msg": "the account has no gas: fund it (POST /faucet in development, or ask an operator)"}])
+    require_gas(mine, user.address)
     spec_cid = chain.store.put(spec.to_bytes())
     now = int(mine.w3.eth.get_block("latest")["timestamp"])
     params = JobParams(spec_cid, mine.token.address, budget, reward, spec.training.rounds, spec.providers.min,
