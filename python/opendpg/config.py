@@ -40,11 +40,14 @@ class Settings(BaseSettings):
         default="development", description="production refuses development-only conveniences (faucet, no secret)")
     gateway_db_url: str | None = Field(
         default=None, description="SQLAlchemy URL of the gateway database; unset: SQLite in state_dir")
+    gateway_url: str | None = Field(default=None, description="the gateway the CLI talks to (http://host:port)")
+    api_key: SecretStr | None = Field(default=None, description="the CLI's gateway API key (odpg_...)")
     gateway_rate_limit: int = Field(default=600, ge=1, le=1_000_000, description="gateway requests per minute per key")
     gateway_secret: SecretStr | None = Field(
         default=None, description="key that encrypts account keys at rest (Fernet); required in production")
 
     @field_validator("rpc_url", "ws_url", "ipfs_api", "private_key", "gateway_db_url", "gateway_secret",
+                     "gateway_url", "api_key",
                      mode="before")
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:

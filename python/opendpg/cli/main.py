@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from opendpg import __version__
-from opendpg.cli import audit, chain, daemons, demo, gateway
+from opendpg.cli import audit, chain, daemons, demo, gateway, jobs
 from opendpg.errors import OpenDPGError
 
 __all__ = ["main"]
@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit.register(commands)
     daemons.register(commands)
     gateway.register(commands)
+    jobs.register(commands)
     return parser
 
 
