@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from opendpg import __version__
-from opendpg.cli import audit, chain, daemons, demo, gateway, jobs
+from opendpg.cli import audit, chain, daemons, demo, gateway, jobs, provider
 from opendpg.errors import OpenDPGError
 
 __all__ = ["main"]
@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     daemons.register(commands)
     gateway.register(commands)
     jobs.register(commands)
+    provider.register(commands)
     return parser
 
 
