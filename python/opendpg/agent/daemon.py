@@ -34,6 +34,7 @@ from opendpg.agent.config import AgentConfig
 from opendpg.agent.outbox import Outbox
 from opendpg.agent.watcher import JobWatcher
 from opendpg.chain import ChainEvent, JobState
+from opendpg.files import write_atomic
 from opendpg.fl.federation import start_supernode
 from opendpg.node import NodeRuntime, handler_with_retries, sleep_or_stop
 from opendpg.process import stop_process_group
@@ -83,9 +84,7 @@ class ProviderAgent:
     # ------------------------------------------------------------------ state
 
     def _save(self) -> None:
-        tmp = self.state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps({str(k): vars(v) for k, v in self.jobs.items()}, indent=1))
-        os.replace(tmp, self.state_file)
+        write_atomic(self.state_file, json.dumps({str(k): vars(v) for k, v in self.jobs.items()}, indent=1))
 
     def _joined(self, job_id: int) -> bool:
         decision = self.watcher.decisions.get(str(job_id))

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -16,6 +15,7 @@ from opendpg.agent.policy import Decision, ProviderProfile, decide
 from opendpg.chain import Chain, ChainEvent
 from opendpg.content import ContentStore
 from opendpg.errors import ContentError, ContractRevert
+from opendpg.files import write_atomic
 from opendpg.spec import SpecError, parse_spec
 
 __all__ = ["JobWatcher"]
@@ -37,10 +37,7 @@ class JobWatcher:
         self._tried: dict[int, float] = {}
 
     def _save(self) -> None:
-        self.state_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.decisions, indent=1))
-        os.replace(tmp, self.state_file)
+        write_atomic(self.state_file, json.dumps(self.decisions, indent=1))
 
     def _record(self, job_id: int, decision: Decision, spec_cid: str) -> None:
         self.decisions[str(job_id)] = {**asdict(decision), "retry": False, "spec_cid": spec_cid}

@@ -6,7 +6,6 @@ Written by ``opendpg deploy`` and by ``brownie run deploy``; loaded by every oth
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from web3 import Web3
 from web3.contract import Contract
 
 from opendpg.errors import DeploymentError
+from opendpg.files import write_atomic
 
 __all__ = ["FORMAT", "ContractRecord", "Deployment"]
 
@@ -74,10 +74,7 @@ class Deployment:
 
     def save(self, path: Path) -> None:
         """Write atomically, so a reader never sees half a file."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(json.dumps(self.to_json(), indent=2))
-        os.replace(tmp, path)
+        write_atomic(path, json.dumps(self.to_json(), indent=2))
 
     @classmethod
     def load(cls, path: Path) -> Deployment:

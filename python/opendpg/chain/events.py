@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from web3._utils.events import get_event_data
 
 from opendpg.chain.deployment import Deployment
 from opendpg.errors import ChainUnavailableError, OpenDPGValueError
+from opendpg.files import write_atomic
 
 __all__ = [
     "ChainEvent",
@@ -93,13 +93,7 @@ class FileCheckpoint:
             ) from None
 
     def save(self, position: Position) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        with open(tmp, "w") as f:
-            json.dump({"block": position.block, "log_index": position.log_index}, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
+        write_atomic(self.path, json.dumps({"block": position.block, "log_index": position.log_index}), fsync=True)
 
 
 class MemoryCheckpoint:

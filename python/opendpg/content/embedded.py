@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from opendpg.content.store import ContentStore, parse_cid
 from opendpg.content.unixfs import cid_of
+from opendpg.files import write_atomic
 
 __all__ = ["EmbeddedStore"]
 
@@ -29,9 +29,7 @@ class EmbeddedStore(ContentStore):
         cid = cid_of(data)
         path = self._path(cid)
         if not path.exists():
-            tmp = path.with_suffix(f".tmp{os.getpid()}")
-            tmp.write_bytes(data)
-            os.replace(tmp, path)
+            write_atomic(path, data)
         return cid
 
     def has(self, cid: str) -> bool:

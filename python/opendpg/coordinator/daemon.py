@@ -31,6 +31,7 @@ from pathlib import Path
 from opendpg.chain import ChainEvent, JobState
 from opendpg.coordinator.config import CoordinatorConfig
 from opendpg.errors import ContractRevert
+from opendpg.files import write_atomic
 from opendpg.fl.federation import Federation, FederationError
 from opendpg.node import NodeRuntime, handler_with_retries, sleep_or_stop
 from opendpg.spec import parse_spec
@@ -64,9 +65,7 @@ class Coordinator:
         return self.config.flower.advertise or self.federation.address
 
     def _save(self) -> None:
-        tmp = self.state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps({str(k): v for k, v in self.jobs.items()}, indent=1))
-        os.replace(tmp, self.state_file)
+        write_atomic(self.state_file, json.dumps({str(k): v for k, v in self.jobs.items()}, indent=1))
 
     async def run(self, stop: asyncio.Event) -> None:
         rt = self.runtime

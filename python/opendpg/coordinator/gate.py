@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from opendpg.chain import Chain, Deployment, TxSender, connect
 from opendpg.config import load_settings
 from opendpg.content import open_store
 from opendpg.errors import ConfigError, ContentError, ContractRevert, OpenDPGError
+from opendpg.files import write_atomic
 
 __all__ = ["ChainGate"]
 
@@ -84,9 +84,7 @@ class ChainGate:
         record = {"job": self.job_id, "round": round_, "cid": cid, "hash": digest.hex(), "used": used,
                   "metrics": metrics, "tx": tx, "timing": timing}
         record["record_cid"] = self.store.put(json.dumps(record, sort_keys=True).encode())
-        path = self.state_dir / f"round-{round_}.json"
-        path.with_suffix(".tmp").write_text(json.dumps(record))
-        os.replace(path.with_suffix(".tmp"), path)
+        write_atomic(self.state_dir / f"round-{round_}.json", json.dumps(record))
 
     def _commit_when_allowed(self, round_: int, digest: bytes, cid: str, indices: list[int]) -> str:
         gas: int | None = None

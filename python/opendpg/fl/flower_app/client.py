@@ -12,7 +12,6 @@ SuperLink is answered with ``wrong-job`` so that run's ServerApp stops addressin
 
 from __future__ import annotations
 
-import os
 import time
 from collections import OrderedDict
 from pathlib import Path
@@ -22,6 +21,7 @@ from flwr.clientapp import ClientApp
 from flwr.clientapp.mod import LocalDpMod, fixedclipping_mod
 from flwr.clientapp.typing import ClientAppCallable
 
+from opendpg.files import write_atomic
 from opendpg.fl.data import SHAPES, load_dataset, partition
 from opendpg.fl.models import build_model
 from opendpg.fl.train import train_local
@@ -64,11 +64,8 @@ def canonical_update_mod(msg: Message, context: Context, call_next: ClientAppCal
     num_examples = int(reply.content["metrics"]["num-examples"])
     meta = {"job": job_id, "round": round_, "provider": provider, "num_examples": num_examples}
     update = encode_update(new, meta)
-    path = outbox_path(str(context.node_config["outbox"]), job_id, round_)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(update)
-    os.replace(tmp, path)  # the agent submits it from here, even if this reply never reaches the server
+    # the agent submits it from the outbox, even if this reply never reaches the server
+    write_atomic(outbox_path(str(context.node_config["outbox"]), job_id, round_), update)
     reply.content["update"] = ConfigRecord({"bytes": update, "provider": provider, "train-seconds": trained})
     return reply
 
