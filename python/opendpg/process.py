@@ -15,7 +15,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["find_executable", "free_port", "port_is_free", "stop_process_group", "wait_ready"]
+__all__ = ["find_executable", "free_port", "port_is_free", "stop_process_group", "stop_stale_group",
+           "wait_ready"]
 
 
 def find_executable(local: Path, name: str) -> str | None:
@@ -70,3 +71,20 @@ def stop_process_group(proc: subprocess.Popen[bytes] | None, timeout: float = 10
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout)
+
+
+def stop_stale_group(pid: int, program: str, timeout: float = 10.0) -> bool:
+    """SIGKILL the process group of ``pid`` left by an earlier run (its own session outlived its parent), if
+    ``pid`` is still ``program`` (not a recycled PID); wait up to ``timeout`` s for it to go. True if stopped."""
+    try:
+        alive = program.encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    if not alive:
+        return False
+    with contextlib.suppress(OSError):
+        os.killpg(pid, signal.SIGKILL)
+    deadline = time.monotonic() + timeout
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return True

@@ -20,15 +20,11 @@ SuperNodes, flushes the outbox once more and exits 0.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import json
 import logging
-import os
 import subprocess
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
 
 from opendpg.agent.config import AgentConfig
 from opendpg.agent.outbox import Outbox
@@ -36,8 +32,8 @@ from opendpg.agent.watcher import JobWatcher
 from opendpg.chain import ChainEvent, JobState
 from opendpg.files import write_atomic
 from opendpg.fl.federation import start_supernode
-from opendpg.node import NodeRuntime, handler_with_retries, sleep_or_stop
-from opendpg.process import stop_process_group
+from opendpg.node import NodeRuntime, handler_with_retries, sleep_or_stop, supervise
+from opendpg.process import stop_process_group, stop_stale_group
 from opendpg.spec import parse_spec
 
 __all__ = ["AGENT_EVENTS", "ProviderAgent"]
@@ -50,19 +46,8 @@ ENDED = {JobState.FINISHED, JobState.CANCELLED, JobState.ABORTED}
 
 @dataclass
 class _JobState:
-    status: str = "joined"  # joined → running → ended → claimed
+    status: str = "joined"  # joined → running → (dropped) → ended → claimed
     supernode_pid: int | None = None
-    claimed: str | None = None  # claim tx hash ("" if nothing was left to claim)
-    dropped: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-def _alive_supernode(pid: int) -> bool:
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return False
-    return b"flower-supernode" in cmdline
 
 
 class ProviderAgent:
@@ -99,19 +84,11 @@ class ProviderAgent:
         await rt.retrying("resume", self._resume, stop)
         log.info("agent started", extra={"node": self.me, "jobs": sorted(self.jobs)})
         stream = await rt.stream(["JobMarket"], AGENT_EVENTS, "events.checkpoint")
-        handler = handler_with_retries(rt, self.handle, stop)
+        handler = handler_with_retries(self.handle, stop)
         tasks = [asyncio.create_task(stream.run(handler, stop)), asyncio.create_task(self._outbox_loop(stop))]
         try:
-            done, _ = await asyncio.wait([*tasks, asyncio.create_task(stop.wait())],
-                                         return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                if task in tasks and task.exception() is not None:
-                    raise task.exception()  # type: ignore[misc]
+            await supervise(tasks, stop)
         finally:
-            stop.set()
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
             await stream.heads.close()
             for job_id in list(self.supernodes):
                 self._stop_supernode(job_id, persist=False)
@@ -125,9 +102,7 @@ class ProviderAgent:
     def _kill_stale_supernodes(self) -> None:
         """SuperNodes left by a crashed agent: stop them (this start launches fresh ones)."""
         for job_id, job in self.jobs.items():
-            if job.supernode_pid is not None and _alive_supernode(job.supernode_pid):
-                with contextlib.suppress(OSError):
-                    os.killpg(job.supernode_pid, 9)
+            if job.supernode_pid is not None and stop_stale_group(job.supernode_pid, "flower-supernode"):
                 log.info("stopped a stale SuperNode", extra={"job": job_id, "pid": job.supernode_pid})
             job.supernode_pid = None
         self._save()
@@ -173,7 +148,6 @@ class ProviderAgent:
         elif event.name == "ProviderDropped" and event.args["provider"] == self.me:
             log.warning("dropped from the job (no update by the round deadline); stake slashed",
                         extra={"job": job_id, "round": int(event.args["round"]), "slashed": int(event.args["slashed"])})
-            self.jobs[job_id].dropped = True
             self.jobs[job_id].status = "dropped"
             self._stop_supernode(job_id)
         elif event.name in ("JobFinalized", "JobCancelled", "JobAborted"):
@@ -190,7 +164,7 @@ class ProviderAgent:
         if job_id in self.supernodes and self.supernodes[job_id].poll() is None:
             return
         job = self.chain.market.get_job(job_id)
-        spec_cid = str(self.watcher.decisions.get(str(job_id), {}).get("spec_cid", "")) or self._spec_cid(job_id)
+        spec_cid = str(self.watcher.decisions[str(job_id)]["spec_cid"])  # every join decision records its spec
         spec = parse_spec(self.runtime.store.get(spec_cid))
         share = self.config.data[spec.dataset.catalog_id]
         endpoint = self._superlink_of(job.coordinator)
@@ -203,9 +177,6 @@ class ProviderAgent:
         self._save()
         log.info("SuperNode started", extra={"job": job_id, "superlink": endpoint, "pid": proc.pid,
                                              "share": f"{share.share_index}/{share.share_count}"})
-
-    def _spec_cid(self, job_id: int) -> str:
-        return str(self.chain.market.job_logs("JobPosted", job_id)[0]["args"]["params"]["specCid"])
 
     def _superlink_of(self, coordinator: str) -> str:
         cid = self.chain.registry.metadata_cid_of(coordinator)
@@ -229,11 +200,9 @@ class ProviderAgent:
         state.status = "ended"
         self._save()
         amount = self.chain.market.claimable(job_id, self.me)
-        tx = ""
         if amount > 0:
             amount = self.chain.market.claim(job_id)
-            tx = "claimed"
-        state.status, state.claimed = "claimed", tx
+        state.status = "claimed"
         self._save()
         log.info("job ended; rewards claimed" if amount else "job ended; nothing to claim",
                  extra={"job": job_id, "amount": amount})

@@ -234,7 +234,7 @@ class NodeRegistryClient(_Client):
 
     def metadata_cid_of(self, node: str) -> str:
         """The CID of the node's metadata document (e.g. a coordinator's Flower endpoint)."""
-        return str(self._call(self.contract.functions.capabilitiesOf(node))[6])
+        return str(self.capabilities_of(node)["metadata_cid"])
 
 
 class JobMarketClient(_Client):

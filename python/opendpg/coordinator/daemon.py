@@ -19,21 +19,18 @@ lines and kept in ``STATE/rounds/job-N/round-R.json``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import json
 import logging
-import os
-import signal
 import time
-from pathlib import Path
 
 from opendpg.chain import ChainEvent, JobState
 from opendpg.coordinator.config import CoordinatorConfig
 from opendpg.errors import ContractRevert
 from opendpg.files import write_atomic
 from opendpg.fl.federation import Federation, FederationError
-from opendpg.node import NodeRuntime, handler_with_retries, sleep_or_stop
+from opendpg.node import NodeRuntime, handler_with_retries, sleep_or_stop, supervise
+from opendpg.process import stop_stale_group
 from opendpg.spec import parse_spec
 
 __all__ = ["COORDINATOR_EVENTS", "Coordinator"]
@@ -78,41 +75,27 @@ class Coordinator:
         log.info("coordinator started", extra={"node": self.me, "superlink": self.endpoint,
                                                "jobs": sorted(self.jobs)})
         stream = await rt.stream(["JobMarket"], COORDINATOR_EVENTS, "events.checkpoint")
-        tasks = [asyncio.create_task(stream.run(handler_with_retries(rt, self.handle, stop), stop)),
+        tasks = [asyncio.create_task(stream.run(handler_with_retries(self.handle, stop), stop)),
                  asyncio.create_task(self._tick_loop(stop))]
         try:
-            done, _ = await asyncio.wait([*tasks, asyncio.create_task(stop.wait())],
-                                         return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                if task in tasks and task.exception() is not None:
-                    raise task.exception()  # type: ignore[misc]
+            await supervise(tasks, stop)
         finally:
-            stop.set()
             self.federation.stop()  # ends the runs' ServerApps; a restart resumes from the last committed round
-            for task in [*tasks, *self.runs.values()]:
+            runs = list(self.runs.values())
+            for task in runs:
                 task.cancel()
-            await asyncio.gather(*tasks, *self.runs.values(), return_exceptions=True)
+            await asyncio.gather(*runs, return_exceptions=True)
             await stream.heads.close()
             log.info("coordinator stopped", extra={"node": self.me})
 
     def _stop_stale_superlink(self) -> None:
         """A SuperLink left by a crashed coordinator (its own session survives us): stop it, freeing the port."""
         pid_file = self.config.state_dir / "superlink.pid"
-        if not pid_file.exists():
-            return
-        pid = int(pid_file.read_text())
-        try:
-            alive = b"flower-superlink" in Path(f"/proc/{pid}/cmdline").read_bytes()
-        except OSError:
-            alive = False
-        if alive:
-            with contextlib.suppress(OSError):
-                os.killpg(pid, signal.SIGKILL)
-            deadline = time.monotonic() + 10
-            while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
-                time.sleep(0.1)
-            log.info("stopped a stale SuperLink", extra={"pid": pid})
-        pid_file.unlink()
+        if pid_file.exists():
+            pid = int(pid_file.read_text())
+            if stop_stale_group(pid, "flower-superlink"):
+                log.info("stopped a stale SuperLink", extra={"pid": pid})
+            pid_file.unlink()
 
     # ------------------------------------------------------------------ events
 

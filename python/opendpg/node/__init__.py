@@ -4,7 +4,14 @@ and structured JSON logs."""
 
 from opendpg.node.config import ChainSection, NodeSection, load_toml
 from opendpg.node.logs import JsonFormatter, configure_logging
-from opendpg.node.runtime import NodeRuntime, handler_with_retries, run_until_stopped, sleep_or_stop, transient
+from opendpg.node.runtime import (
+           NodeRuntime,
+           handler_with_retries,
+           run_until_stopped,
+           sleep_or_stop,
+           supervise,
+           transient,
+)
 
 __all__ = [
            "ChainSection",
@@ -16,5 +23,6 @@ __all__ = [
            "load_toml",
            "run_until_stopped",
            "sleep_or_stop",
+           "supervise",
            "transient",
 ]

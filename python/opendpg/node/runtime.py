@@ -29,7 +29,8 @@ from opendpg.content import open_store
 from opendpg.errors import ChainUnavailableError, ContentUnavailableError
 from opendpg.node.config import DaemonConfig, tokens
 
-__all__ = ["NodeRuntime", "handler_with_retries", "run_until_stopped", "sleep_or_stop", "transient"]
+__all__ = ["NodeRuntime", "handler_with_retries", "run_until_stopped", "sleep_or_stop", "supervise",
+           "transient"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -93,18 +94,41 @@ class NodeRuntime:
     async def retrying(self, what: str, call: Callable[[], T], stop: asyncio.Event) -> T | None:
         """Run a blocking ``call`` in a thread, retrying with backoff while the chain or IPFS is away;
         ``None`` if stopped first. Other errors propagate."""
-        backoff = 0.2
-        while not stop.is_set():
-            try:
-                return await asyncio.to_thread(call)
-            except Exception as exc:
-                if not transient(exc):
-                    raise
-                log.warning("service unavailable; retrying", extra={"action": what, "error": str(exc)[:200],
-                                                                    "retry_in": backoff})
-                await sleep_or_stop(stop, backoff)
-                backoff = min(backoff * 2, 5.0)
-        return None
+        return await retry_transient(what, lambda: asyncio.to_thread(call), stop)
+
+
+async def retry_transient(what: str, attempt: Callable[[], Awaitable[T]], stop: asyncio.Event) -> T | None:
+    """``await attempt()`` until it succeeds, retrying with backoff (0.2 s doubling to 5 s) while a service is
+    away (``transient`` errors); ``None`` if ``stop`` is set first. Other errors propagate."""
+    backoff = 0.2
+    while not stop.is_set():
+        try:
+            return await attempt()
+        except Exception as exc:
+            if not transient(exc):
+                raise
+            log.warning("service unavailable; retrying", extra={"action": what, "error": str(exc)[:200],
+                                                                "retry_in": backoff})
+            await sleep_or_stop(stop, backoff)
+            backoff = min(backoff * 2, 5.0)
+    return None
+
+
+async def supervise(tasks: list[asyncio.Task[Any]], stop: asyncio.Event) -> None:
+    """Wait until ``stop`` is set or one of ``tasks`` fails (its error is raised); either way set ``stop``, then
+    cancel and await every task."""
+    waiter = asyncio.create_task(stop.wait())
+    try:
+        done, _ = await asyncio.wait([*tasks, waiter], return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if task is not waiter and (error := task.exception()) is not None:
+                raise error
+    finally:
+        stop.set()
+        waiter.cancel()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def run_until_stopped(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
@@ -116,24 +140,17 @@ async def run_until_stopped(main: Callable[[asyncio.Event], Awaitable[None]]) ->
     await main(stop)
 
 
-def handler_with_retries(runtime: NodeRuntime, handle: Callable[[ChainEvent], Awaitable[None]],
+def handler_with_retries(handle: Callable[[ChainEvent], Awaitable[None]],
                          stop: asyncio.Event) -> Callable[[ChainEvent], Awaitable[None]]:
     """Wrap an event handler so an outage while handling retries the event (it is not checkpointed until
     handled)."""
 
     async def wrapped(event: ChainEvent) -> None:
-        backoff = 0.2
-        while not stop.is_set():
-            try:
-                await handle(event)
-                return
-            except Exception as exc:
-                if not transient(exc):
-                    raise
-                log.warning("service unavailable while handling an event; retrying",
-                            extra={"event": event.name, "error": str(exc)[:200]})
-                await sleep_or_stop(stop, backoff)
-                backoff = min(backoff * 2, 5.0)
-        raise asyncio.CancelledError  # stopped mid-event: leave it unhandled (not checkpointed)
+        async def attempt() -> bool:
+            await handle(event)
+            return True
+
+        if await retry_transient(f"handle {event.name}", attempt, stop) is None:
+            raise asyncio.CancelledError  # stopped mid-event: leave it unhandled (not checkpointed)
 
     return wrapped

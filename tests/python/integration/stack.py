@@ -85,6 +85,15 @@ class Stack:
                     **policy: Any) -> subprocess.Popen[bytes]:
         return self._launch(name, "agent", self.agent_config(account, name, share, rpc_url, **policy))
 
+    def start_daemons(self, coordinator: Any, providers: list[Any], *also_fund: Any) -> None:
+        """Fund everyone; start the coordinator and one agent per provider (``agent-I`` holding share I of
+        len(providers) of the digits); wait until all registered."""
+        self.fund(coordinator, *providers, *also_fund)
+        self.start_coordinator(coordinator)
+        for i, p in enumerate(providers):
+            self.start_agent(p, f"agent-{i}", (i, len(providers)))
+        self.wait_registered(coordinator, *providers)
+
     def restart(self, name: str) -> subprocess.Popen[bytes]:
         kind = "coordinator" if name.startswith("coordinator") else "agent"
         return self._launch(name, kind, self.root / f"{name}.toml")

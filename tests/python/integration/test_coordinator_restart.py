@@ -19,11 +19,7 @@ ROUNDS = 3
 def test_a_restarted_coordinator_resumes_the_job(stack, accounts):
     # Prepare
     coordinator, providers, poster = accounts[35], accounts[36:38], accounts[39]
-    stack.fund(coordinator, *providers, poster)
-    stack.start_coordinator(coordinator)
-    for i, p in enumerate(providers):
-        stack.start_agent(p, f"agent-{i}", (i, 2))
-    stack.wait_registered(coordinator, *providers)
+    stack.start_daemons(coordinator, providers, poster)
     spec = parse_spec({
         "name": "digits", "model": {"name": "mlp", "hidden_units": 16},
         "dataset": {"catalog_id": "sklearn/digits", "partition": "iid"},

@@ -28,11 +28,7 @@ def _events(stack, name: str, job_id: int) -> list:
 def test_job_finishes_with_a_dead_and_a_restarted_provider(stack, accounts):
     # Prepare: a coordinator and three agents as processes; a 3-round job that needs 2 of 3 providers
     coordinator, providers, poster = accounts[35], accounts[36:39], accounts[39]
-    stack.fund(coordinator, *providers, poster)
-    stack.start_coordinator(coordinator)
-    for i, p in enumerate(providers):
-        stack.start_agent(p, f"agent-{i}", (i, 3))
-    stack.wait_registered(coordinator, *providers)
+    stack.start_daemons(coordinator, providers, poster)
     nonce_before = stack.admin.w3.eth.get_transaction_count(providers[0].address)  # registration included
     spec = parse_spec({
         "name": "digits, label-skewed", "model": {"name": "mlp", "hidden_units": 32},

@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Response, status
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from web3 import Web3
 
 from opendpg.audit import verify_job
@@ -185,11 +186,11 @@ def verify(job_id: int, user: CurrentUser, session: SessionDep, chain: ChainDep)
                                 for v in verdicts])
 
 
-def _own(session: Any, user: User, job_id: int) -> JobRecord:
+def _own(session: Session, user: User, job_id: int) -> JobRecord:
     record = session.scalar(select(JobRecord).where(JobRecord.chain_job_id == job_id))
     if record is None or record.user_id != user.id:  # another user's job is as unknown as a missing one
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=[{"loc": ["path", "job_id"], "msg": "no such job"}])
-    return record  # type: ignore[no-any-return]
+    return record
 
 
 def _job_out(reader: Chain, record: JobRecord) -> JobOut:
