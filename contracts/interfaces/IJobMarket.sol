@@ -80,6 +80,8 @@ interface IJobMarket {
     error JobMarketUnknownJob(uint256 jobId);
     /// @notice The job parameter `field` is invalid.
     error JobMarketInvalidParams(string field);
+    /// @notice `postJobs` was given no jobs, or more than `maxJobs`.
+    error JobMarketBatchSize(uint256 given, uint256 maxJobs);
     /// @notice `budget` cannot pay `rewardPerRound * rounds * maxProviders` = `required`.
     error JobMarketBudgetTooSmall(uint256 budget, uint256 required);
     /// @notice The token delivered `received` instead of `expected` (fee-on-transfer tokens are not supported).
@@ -146,6 +148,10 @@ interface IJobMarket {
     // ---------------------------------------------------------------- posters
     /// @notice Post a job and pull `params.budget` of `params.paymentToken` into escrow (needs approval).
     function postJob(JobParams calldata params) external returns (uint256 jobId);
+
+    /// @notice Post several jobs in one transaction (each as {postJob}, each with its own escrow pulled):
+    ///         their ids are consecutive from `firstJobId`. All or none: one invalid job reverts the batch.
+    function postJobs(JobParams[] calldata params) external returns (uint256 firstJobId);
 
     /// @notice As {postJob}, approving the escrow with an EIP-2612 permit first.
     function postJobWithPermit(JobParams calldata params, uint256 deadline, uint8 v, bytes32 r, bytes32 s)

@@ -19,6 +19,8 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
 
     /// @notice The highest protocol fee, 10 % of each reward.
     uint16 public constant MAX_FEE_BPS = 1000;
+    /// @notice The most jobs one `postJobs` call takes.
+    uint256 public constant MAX_BATCH = 128;
     uint256 private constant BPS = 10_000;
     bytes32 private constant MISSED_ROUND = "MISSED_ROUND";
     bytes32 private constant MISSED_COMMIT = "MISSED_COMMIT";
@@ -48,6 +50,16 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
     /// @inheritdoc IJobMarket
     function postJob(JobParams calldata params) external nonReentrant returns (uint256) {
         return _postJob(params);
+    }
+
+    /// @inheritdoc IJobMarket
+    function postJobs(JobParams[] calldata params) external nonReentrant returns (uint256 firstJobId) {
+        uint256 n = params.length;
+        if (n == 0 || n > MAX_BATCH) revert JobMarketBatchSize(n, MAX_BATCH);
+        firstJobId = _postJob(params[0]);
+        for (uint256 i = 1; i < n; ++i) {
+            _postJob(params[i]);
+        }
     }
 
     /// @inheritdoc IJobMarket

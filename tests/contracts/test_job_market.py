@@ -67,6 +67,41 @@ def test_post_job_with_permit(market, token, coordinator, accounts):
     assert token.nonces(signer) == 1
 
 
+def test_post_jobs_batch_escrows_each_and_numbers_consecutively(market, token, poster, coordinator):
+    first = job_params(token, coordinator)
+    second = job_params(token, coordinator, budget=120 * E18)
+    token.approve(market, first[2] + second[2], {"from": poster})
+    before = token.balanceOf(poster)
+
+    tx = market.postJobs([first, second], {"from": poster})
+
+    assert tx.return_value == 1 and market.jobCount() == 2
+    assert [e["jobId"] for e in tx.events["JobPosted"]] == [1, 2]
+    assert market.getJob(2)["budget"] == 120 * E18 and market.getJob(2)["poster"] == poster
+    assert token.balanceOf(poster) == before - first[2] - second[2]
+    assert token.balanceOf(market) == first[2] + second[2]
+
+
+def test_post_jobs_is_all_or_nothing(market, token, poster, coordinator):
+    good = job_params(token, coordinator)
+    bad = list(job_params(token, coordinator))
+    bad[4] = 0  # rounds
+    token.approve(market, 10**30, {"from": poster})
+    before = token.balanceOf(poster)
+
+    with reverts("JobMarketInvalidParams", "rounds"):
+        market.postJobs([good, bad], {"from": poster})
+
+    assert market.jobCount() == 0 and token.balanceOf(poster) == before
+
+
+def test_post_jobs_rejects_empty_and_oversized_batches(market, token, poster, coordinator):
+    with reverts("JobMarketBatchSize", 0, 128):
+        market.postJobs([], {"from": poster})
+    with reverts("JobMarketBatchSize", 129, 128):
+        market.postJobs([job_params(token, coordinator)] * 129, {"from": poster})
+
+
 def test_post_job_rejects_bad_params(market, token, poster, coordinator):
     token.approve(market, 10**30, {"from": poster})
     base = list(job_params(token, coordinator))

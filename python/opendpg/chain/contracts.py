@@ -246,6 +246,14 @@ class JobMarketClient(_Client):
         receipt = self._tx(self.contract.functions.postJob(params.as_tuple()))
         return int(self.events(receipt, "JobPosted")[0]["jobId"])
 
+    def post_jobs(self, params: list[JobParams]) -> list[int]:
+        """Post several jobs in one transaction (all or none); approve their total first if needed."""
+        for token in {p.payment_token for p in params}:
+            self.chain.token_at(token).ensure_allowance(self.address,
+                                                        sum(p.budget for p in params if p.payment_token == token))
+        receipt = self._tx(self.contract.functions.postJobs([p.as_tuple() for p in params]))
+        return [int(e["jobId"]) for e in self.events(receipt, "JobPosted")]
+
     def join_job(self, job_id: int) -> TxReceipt:
         return self._tx(self.contract.functions.joinJob(job_id))
 

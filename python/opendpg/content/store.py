@@ -39,6 +39,11 @@ class ContentStore(ABC):
     def put(self, data: bytes) -> str:
         """Store (and pin) ``data``; return its CID."""
 
+    def put_many(self, items: list[bytes]) -> list[str]:
+        """Store (and pin) several contents at once; their CIDs in the same order. Backends override this
+        when they can do it in fewer round trips than one ``put`` each."""
+        return [self.put(data) for data in items]
+
     @abstractmethod
     def _fetch(self, cid: str) -> bytes | None:
         """The stored bytes, or None if this store does not have them (yet)."""

@@ -20,6 +20,8 @@ __all__ = [
     "build_dag",
     "cid_of",
     "decode_dag_pb",
+    "directory_block",
+    "single_block",
 ]
 
 CHUNK_SIZE = 262_144
@@ -118,13 +120,21 @@ def _unixfs_file(filesize: int, blocksizes: list[int]) -> bytes:
     return out
 
 
-def _dag_pb_node(links: list[tuple[Cid, int]], data: bytes) -> bytes:
-    """PBNode: Links (field 2) first, then Data (field 1); each PBLink has Hash, Name "" and Tsize."""
+def _dag_pb_node(links: list[tuple[Cid, int]], data: bytes, names: list[str] | None = None) -> bytes:
+    """PBNode: Links (field 2) first, then Data (field 1); each PBLink has Hash, Name ("" in files) and Tsize."""
     out = b""
-    for cid, tsize in links:
-        link = _bytes_field(1, bytes(cid)) + _bytes_field(2, b"") + _field(3, 0) + _varint(tsize)
+    for i, (cid, tsize) in enumerate(links):
+        name = names[i].encode() if names else b""
+        link = _bytes_field(1, bytes(cid)) + _bytes_field(2, name) + _field(3, 0) + _varint(tsize)
         out += _bytes_field(2, link)
     return out + _bytes_field(1, data)
+
+
+def directory_block(entries: dict[str, tuple[Cid, int]]) -> Block:
+    """A UnixFS directory (Type=Directory) linking ``name -> (cid, tsize)``, links sorted by name."""
+    names = sorted(entries)
+    node = _dag_pb_node([entries[n] for n in names], _field(1, 0) + _varint(1), names)
+    return Block(Cid.of_block(DAG_PB, node), node)
 
 
 def decode_dag_pb(block: bytes) -> tuple[list[tuple[bytes, int]], bytes]:
@@ -188,6 +198,11 @@ def build_dag(data: bytes) -> tuple[Cid, list[Block]]:
             parents.append(_Node(cid, len(node) + sum(n.tsize for n in group), filesize))
         level = parents
     return level[0].cid, blocks
+
+
+def single_block(data: bytes) -> Block | None:
+    """``data`` as its one raw block when it fits in one chunk (its CID is then the file's CID), else None."""
+    return Block(Cid.of_block(RAW, data), data) if len(data) <= CHUNK_SIZE else None
 
 
 def cid_of(data: bytes) -> str:

@@ -28,6 +28,19 @@ def test_kubo_and_embedded_give_the_same_cid(kubo, tmp_path, size):
     assert KuboStore(kubo.api_url).get(kubo_cid) == data
 
 
+def test_put_many_stores_pins_and_agrees_with_the_embedded_store(kubo, tmp_path):
+    items = [b'{"spec": %d}' % i for i in range(20)] + [b'{"spec": 3}', os.urandom(CHUNK_SIZE + 5)]
+    store = KuboStore(kubo.api_url)
+
+    cids = store.put_many(items)
+
+    assert cids == [EmbeddedStore(tmp_path).put(data) for data in items]
+    assert [store.get(cid) for cid in cids] == items
+    kinds = {cid: store._ipfs.pin.ls(cid)["Keys"][cid]["Type"] for cid in cids}
+    assert kinds[cids[-1]] == "recursive"  # too big for one block: an ordinary add
+    assert all(kind.startswith("indirect") for cid, kind in kinds.items() if cid != cids[-1])  # via the batch folder
+
+
 def test_missing_content_is_reported_after_retries(kubo):
     store = KuboStore(kubo.api_url)
     store.retries, store.backoff = 1, 0.01
