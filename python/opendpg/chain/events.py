@@ -239,7 +239,7 @@ class EventStream:
         backoff = 0.1
         while not stop.is_set():
             try:
-                batch = await asyncio.to_thread(self._read_new)
+                batch = await asyncio.to_thread(self.read_new)
                 backoff = 0.1
             except ChainUnavailableError as exc:
                 log.warning("chain unavailable (%s); retrying in %.1f s", exc, backoff)
@@ -261,7 +261,14 @@ class EventStream:
             self.position = position
             self.checkpoint.save(position)
 
-    def _read_new(self) -> list[ChainEvent]:
+    def rewind(self, position: Position) -> None:
+        """Go back to ``position`` (after a reorg); ``commit`` only ever moves forward."""
+        self.position = position
+        self.checkpoint.save(position)
+
+    def read_new(self) -> list[ChainEvent]:
+        """One synchronous read: decoded events from the checkpoint's block up to the safe head, in chain order
+        (the checkpoint's own block is read again: callers skip positions they already handled)."""
         try:
             head = int(self.w3.eth.block_number)
         except Exception as exc:

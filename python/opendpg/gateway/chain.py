@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
+import time
 from pathlib import Path
 
 from opendpg.chain import Chain, Deployment, TxSender, connect
@@ -15,6 +17,8 @@ from opendpg.gateway.security import KeyVault
 
 __all__ = ["GatewayChain", "connect_chain"]
 
+REGISTERED_TTL = 30.0
+
 
 class GatewayChain:
     def __init__(self, chain: Chain, store: ContentStore, vault: KeyVault, operator: TxSender | None) -> None:
@@ -24,6 +28,17 @@ class GatewayChain:
         self.operator = chain.as_account(operator) if operator is not None else None
         self._users: dict[int, Chain] = {}
         self._lock = threading.Lock()
+        self._registered: dict[str, float] = {}
+
+    async def is_registered(self, node: str) -> bool:
+        """Whether ``node`` is in the node registry (a yes is remembered for ``REGISTERED_TTL`` seconds)."""
+        seen = self._registered.get(node)
+        if seen is not None and time.monotonic() - seen < REGISTERED_TTL:
+            return True
+        registered = await asyncio.to_thread(self.reader.registry.is_registered, node)
+        if registered:
+            self._registered[node] = time.monotonic()
+        return registered
 
     def as_user(self, user: User) -> Chain:
         """The user's own account (one sender per user, so its nonces stay in order)."""

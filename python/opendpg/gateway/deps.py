@@ -12,10 +12,13 @@ from sqlalchemy.orm import Session
 
 from opendpg.config import Settings
 from opendpg.gateway.chain import GatewayChain
+from opendpg.gateway.indexer import ChainIndexer
 from opendpg.gateway.models import ApiKey, User, utcnow
+from opendpg.gateway.posting import JobPoster
 from opendpg.gateway.security import KeyVault, same_hash, split_api_key
 
-__all__ = ["ChainDep", "CurrentUser", "OperatorUser", "SessionDep", "SettingsDep", "VaultDep"]
+__all__ = ["ChainDep", "CurrentUser", "IndexerDep", "OperatorUser", "PosterDep", "SessionDep", "SettingsDep",
+           "VaultDep"]
 
 _bearer = HTTPBearer(auto_error=False, description="an API key (`odpg_...`) from /api-keys or /auth/login")
 
@@ -38,6 +41,18 @@ def _chain(request: Request) -> GatewayChain:
     return chain
 
 
+def _indexer(request: Request) -> ChainIndexer:
+    _chain(request)
+    indexer: ChainIndexer = request.app.state.indexer
+    return indexer
+
+
+def _poster(request: Request) -> JobPoster:
+    _chain(request)
+    poster: JobPoster = request.app.state.poster
+    return poster
+
+
 def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
@@ -47,6 +62,8 @@ SessionDep = Annotated[Session, Depends(_session)]
 ChainDep = Annotated[GatewayChain, Depends(_chain)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 VaultDep = Annotated[KeyVault, Depends(_vault)]
+IndexerDep = Annotated[ChainIndexer, Depends(_indexer)]
+PosterDep = Annotated[JobPoster, Depends(_poster)]
 
 _UNAUTHORIZED = HTTPException(status.HTTP_401_UNAUTHORIZED, detail="missing, unknown or revoked API key",
                               headers={"WWW-Authenticate": "Bearer"})

@@ -1,14 +1,20 @@
-"""Wiring only: settings → database (migrated) → key vault → routers."""
+"""Wiring only: settings → database (migrated) → key vault → chain, indexer and job poster → routers."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
+from prometheus_client import Counter, Histogram
 
 from opendpg import __version__
 from opendpg.config import Settings, load_settings
 from opendpg.gateway.chain import connect_chain
 from opendpg.gateway.db import make_engine, migrate, session_factory
+from opendpg.gateway.indexer import ChainIndexer
 from opendpg.gateway.middleware import MetricsMiddleware, RateLimitMiddleware, metrics_registry
+from opendpg.gateway.posting import JobPoster
 from opendpg.gateway.routers import accounts, api_keys, catalog, funding, health, jobs, metrics, progress
 from opendpg.gateway.security import load_vault
 
@@ -22,11 +28,36 @@ def database_url(settings: Settings) -> str:
     return f"sqlite:///{(settings.state_dir / 'gateway.db').resolve()}"
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """The indexer and the job poster run beside the app when a chain is configured."""
+    chain = app.state.chain
+    if chain is not None:
+        settings, registry = app.state.settings, app.state.metrics
+        corrections = Counter("opendpg_gateway_index_corrections_total",
+                              "indexed fields the chain disagreed with (and won)", registry=registry)
+        batches = Histogram("opendpg_gateway_post_batch_jobs", "jobs per posting batch", registry=registry,
+                            buckets=(1, 2, 4, 8, 16, 32, 64, 128))
+        indexer = ChainIndexer(chain.reader, app.state.sessions, poll_interval=settings.poll_interval,
+                               reconcile_interval=settings.gateway_reconcile_interval,
+                               on_correction=corrections.inc)
+        indexer.step()  # catch up before serving, so reads start complete
+        app.state.indexer = indexer.start()
+        app.state.poster = JobPoster(chain, indexer, max_batch=settings.gateway_batch_max,
+                                     on_batch=batches.observe).start()
+    try:
+        yield
+    finally:
+        if chain is not None:
+            app.state.poster.stop()
+            app.state.indexer.stop()
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
     url = database_url(settings)
     migrate(url)
-    app = FastAPI(title="OpenDPG Compute gateway", version=__version__,
+    app = FastAPI(title="OpenDPG Compute gateway", version=__version__, lifespan=_lifespan,
                   description="Post and follow federated training jobs without a wallet; the chain stays the "
                               "source of truth.")
     app.state.engine = make_engine(url)

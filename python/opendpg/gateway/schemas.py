@@ -129,6 +129,7 @@ class UpdateOut(BaseModel):
     provider: str
     hash: str
     cid: str
+    rejected: bool = Field(default=False, description="submitted but not used by the coordinator (not paid)")
 
 
 class RoundOut(BaseModel):
@@ -137,6 +138,9 @@ class RoundOut(BaseModel):
     global_cid: str
     used: list[str]
     updates: list[UpdateOut]
+    loss: float | None = Field(default=None, description="the gateway's own evaluation of this round's global "
+                                                         "model on the spec's held-out set (null until computed)")
+    accuracy: float | None = None
 
 
 class PaymentOut(BaseModel):

@@ -1,23 +1,27 @@
 """Jobs a user posts through the gateway: from a spec (validated, pinned to IPFS) to a job with escrow posted
-from the user's own address; listing, detail from the chain, cancel with refund. Only the poster sees them."""
+from the user's own address; listing and detail from the chain index, cancel with refund, model download,
+verify. A job belongs to the account whose address posted it: nobody else sees it."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Response, status
+from fastapi import APIRouter, HTTPException, Query, Response, status
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from web3 import Web3
 
 from opendpg.audit import verify_job
-from opendpg.chain import Chain, JobParams, JobState
+from opendpg.chain import JobState
+from opendpg.content import cid_of
 from opendpg.errors import ContractRevert
-from opendpg.gateway.deps import ChainDep, CurrentUser, SessionDep
-from opendpg.gateway.models import JobRecord, User
-from opendpg.gateway.routers.funding import require_gas
+from opendpg.gateway.deps import ChainDep, CurrentUser, IndexerDep, PosterDep, SessionDep
+from opendpg.gateway.indexer import ChainIndexer
+from opendpg.gateway.models import ChainJob, ChainPayment, ChainProvider, ChainRound, ChainUpdate, User
+from opendpg.gateway.posting import JobPostError, PostRequest, revert_detail
 from opendpg.gateway.schemas import (
     JobCreate,
     JobDetail,
@@ -34,17 +38,10 @@ from opendpg.spec import SpecError, json_schema, parse_spec
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
 E18 = Decimal(10**18)
-_INVALID_PARAM_FIELDS = {"coordinator": "coordinator", "rewardPerRound": "reward_per_round",
-                         "joinDeadline": "join_window_s", "roundTimeout": "round_timeout_s"}
 
 
 def _tokens(amount: int) -> str:
     return str(Decimal(amount) / E18)
-
-
-def _revert_detail(exc: ContractRevert) -> dict[str, Any]:
-    field = _INVALID_PARAM_FIELDS.get(str(exc.args_dict.get("field", "")), "")
-    return {"loc": ["body", field] if field else ["body"], "msg": str(exc), "type": exc.name}
 
 
 @router.get("/spec-schema")
@@ -54,82 +51,77 @@ def spec_schema() -> dict[str, Any]:
 
 
 @router.post("", response_model=JobOut, status_code=status.HTTP_201_CREATED)
-def create_job(body: JobCreate, user: CurrentUser, session: SessionDep, chain: ChainDep) -> JobOut:
+async def create_job(body: JobCreate, user: CurrentUser, session: SessionDep, chain: ChainDep,
+                     poster: PosterDep) -> JobOut:
+    """Validate the spec, pin it, and post the job with its escrow from the caller's own address. Jobs that
+    arrive together go out together (one ``postJobs`` transaction per account); the answer comes once the job is
+    mined and indexed."""
     try:
         spec = parse_spec(body.spec)
     except SpecError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=[
             {"loc": ["body", "spec", *field.split(".")], "msg": message} for field, message in exc.problems]) from None
     coordinator = Web3.to_checksum_address(body.coordinator)
-    if not chain.reader.registry.is_registered(coordinator):
+    if not await chain.is_registered(coordinator):
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=[{
             "loc": ["body", "coordinator"],
             "msg": f"{coordinator} is not a registered node: name a coordinator from the node registry"}])
-    mine = chain.as_user(user)
-    reward = int(body.reward_per_round * E18)
-    budget = reward * spec.training.rounds * spec.providers.max
-    balance = mine.token.balance_of(user.address)
-    if balance < budget:
-        raise HTTPException(status.HTTP_402_PAYMENT_REQUIRED, detail=[{
-            "loc": ["body", "reward_per_round"],
-            "msg": f"the escrow needs {_tokens(budget)} tokens (reward x rounds x max providers); the account holds "
-                   f"{_tokens(balance)}: fund it (POST /faucet in development, or ask an operator)"}])
-    require_gas(mine, user.address)
-    spec_cid = chain.store.put(spec.to_bytes())
-    now = int(mine.w3.eth.get_block("latest")["timestamp"])
-    params = JobParams(spec_cid, mine.token.address, budget, reward, spec.training.rounds, spec.providers.min,
-                       spec.providers.max, int(body.required_stake * E18), now + body.join_window_s,
-                       body.round_timeout_s, coordinator)
+    data = spec.to_bytes()
+    request = PostRequest(user=user, spec=data, spec_cid=cid_of(data),
+                          reward_per_round=int(body.reward_per_round * E18), rounds=spec.training.rounds,
+                          min_providers=spec.providers.min,
+                          max_providers=spec.providers.max, required_stake=int(body.required_stake * E18),
+                          join_window_s=body.join_window_s, round_timeout_s=body.round_timeout_s,
+                          coordinator=coordinator)
     try:
-        mine.token.ensure_allowance(mine.market.address, budget)
-        receipt = mine.sender.transact(mine.market.contract.functions.postJob(params.as_tuple()))
-    except ContractRevert as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=[_revert_detail(exc)]) from None
-    job_id = int(mine.market.events(receipt, "JobPosted")[0]["jobId"])
-    record = JobRecord(user_id=user.id, chain_job_id=job_id, spec_cid=spec_cid,
-                       tx_hash=receipt["transactionHash"].to_0x_hex())
-    session.add(record)
-    session.commit()
-    return _job_out(chain.reader, record)
+        job_id = await asyncio.wrap_future(poster.submit(request))
+    except JobPostError as exc:
+        raise HTTPException(exc.status, detail=exc.detail) from None
+    return _job_out(_own(session, user, job_id))
 
 
 @router.get("", response_model=list[JobOut])
-def list_jobs(user: CurrentUser, session: SessionDep, chain: ChainDep) -> list[JobOut]:
-    records = session.scalars(select(JobRecord).where(JobRecord.user_id == user.id).order_by(JobRecord.id))
-    return [_job_out(chain.reader, r) for r in records]
+def list_jobs(user: CurrentUser, session: SessionDep,
+              limit: Annotated[int, Query(ge=1, le=500, description="at most this many, newest first")] = 100,
+              before: Annotated[int | None, Query(ge=1, description="only jobs with a smaller id (paging)")] = None,
+              ) -> list[JobOut]:
+    """The caller's jobs, newest first, from the index."""
+    query = select(ChainJob).where(ChainJob.poster == user.address)
+    if before is not None:
+        query = query.where(ChainJob.job_id < before)
+    return [_job_out(job) for job in session.scalars(query.order_by(ChainJob.job_id.desc()).limit(limit))]
 
 
 @router.get("/{job_id}", response_model=JobDetail)
-def show_job(job_id: int, user: CurrentUser, session: SessionDep, chain: ChainDep) -> JobDetail:
-    record = _own(session, user, job_id)
-    reader = chain.reader
-    base = _job_out(reader, record)
-    market = reader.market
-    providers = []
-    for address in market.providers_of(job_id):
-        p = market.participant_of(job_id, address)
-        providers.append(ProviderOut(address=address, dropped=p.dropped, missed_rounds=p.missed_rounds))
+def show_job(job_id: int, user: CurrentUser, session: SessionDep) -> JobDetail:
+    """One job from the index: state, providers, every round (update hashes and CIDs, the aggregated model, its
+    evaluation on the held-out set), payments."""
+    job = _own(session, user, job_id)
+    providers = list(session.scalars(select(ChainProvider).where(ChainProvider.job_id == job_id)
+                                     .order_by(ChainProvider.slot)))
+    by_slot = {p.slot: p.address for p in providers}
     updates: dict[int, list[UpdateOut]] = {}
-    for log in market.job_logs("UpdateSubmitted", job_id):
-        a = log["args"]
-        updates.setdefault(int(a["round"]), []).append(
-            UpdateOut(provider=a["provider"], hash=bytes(a["updateHash"]).hex(), cid=a["updateCid"]))
-    addresses = [p.address for p in providers]
-    history = [RoundOut(round=int(a["round"]), global_hash=bytes(a["globalHash"]).hex(), global_cid=a["globalCid"],
-                        used=[addresses[i] for i in range(len(addresses)) if int(a["usedBitmap"]) >> i & 1],
-                        updates=updates.get(int(a["round"]), []))
-               for a in (log["args"] for log in market.job_logs("RoundCommitted", job_id))]
-    payments = [PaymentOut(kind="reward", account=log["args"]["provider"], amount=_tokens(log["args"]["amount"]))
-                for log in market.job_logs("RewardClaimed", job_id)]
-    payments += [PaymentOut(kind="refund", account=log["args"]["poster"], amount=_tokens(log["args"]["amount"]))
-                 for log in market.job_logs("RefundClaimed", job_id)]
-    return JobDetail(**base.model_dump(), providers=providers, history=history, payments=payments)
+    for u in session.scalars(select(ChainUpdate).where(ChainUpdate.job_id == job_id)
+                             .order_by(ChainUpdate.round, ChainUpdate.block_number)):
+        updates.setdefault(u.round, []).append(UpdateOut(provider=u.provider, hash=u.update_hash, cid=u.cid,
+                                                         rejected=u.rejected))
+    history = [RoundOut(round=r.round, global_hash=r.global_hash, global_cid=r.global_cid,
+                        used=[by_slot[i] for i in sorted(by_slot) if int(r.used_bitmap) >> i & 1],
+                        updates=updates.get(r.round, []), loss=r.loss, accuracy=r.accuracy)
+               for r in session.scalars(select(ChainRound).where(ChainRound.job_id == job_id)
+                                        .order_by(ChainRound.round))]
+    payments = [PaymentOut(kind=p.kind, account=p.account, amount=_tokens(int(p.amount)))
+                for p in session.scalars(select(ChainPayment).where(ChainPayment.job_id == job_id)
+                                         .order_by(ChainPayment.block_number, ChainPayment.log_index))]
+    return JobDetail(**_job_out(job).model_dump(), history=history, payments=payments,
+                     providers=[ProviderOut(address=p.address, dropped=p.dropped, missed_rounds=p.missed_rounds)
+                                for p in providers])
 
 
 @router.post("/{job_id}/cancel", response_model=JobOut)
-def cancel_job(job_id: int, user: CurrentUser, session: SessionDep, chain: ChainDep) -> JobOut:
+def cancel_job(job_id: int, user: CurrentUser, session: SessionDep, chain: ChainDep, indexer: IndexerDep) -> JobOut:
     """Cancel a job nobody started yet and take the whole escrow back to the account."""
-    record = _own(session, user, job_id)
+    _own(session, user, job_id)
     mine = chain.as_user(user)
     try:
         if mine.market.get_job(job_id).state == JobState.OPEN:
@@ -137,14 +129,15 @@ def cancel_job(job_id: int, user: CurrentUser, session: SessionDep, chain: Chain
         if mine.market.refundable(job_id) > 0:
             mine.market.claim_refund(job_id)
     except ContractRevert as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, detail=[_revert_detail(exc)]) from None
-    return _job_out(chain.reader, record)
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=[revert_detail(exc)]) from None
+    return _indexed(session, user, job_id, indexer)
 
 
 @router.post("/{job_id}/refund", response_model=JobOut)
-def claim_refund(job_id: int, user: CurrentUser, session: SessionDep, chain: ChainDep) -> JobOut:
+def claim_refund(job_id: int, user: CurrentUser, session: SessionDep, chain: ChainDep,
+                 indexer: IndexerDep) -> JobOut:
     """Take back what the job never credited to providers, once it finished, was cancelled or aborted."""
-    record = _own(session, user, job_id)
+    _own(session, user, job_id)
     mine = chain.as_user(user)
     if mine.market.refundable(job_id) == 0:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=[{
@@ -152,8 +145,8 @@ def claim_refund(job_id: int, user: CurrentUser, session: SessionDep, chain: Cha
     try:
         mine.market.claim_refund(job_id)
     except ContractRevert as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, detail=[_revert_detail(exc)]) from None
-    return _job_out(chain.reader, record)
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=[revert_detail(exc)]) from None
+    return _indexed(session, user, job_id, indexer)
 
 
 @router.get("/{job_id}/model", response_class=Response,
@@ -162,17 +155,16 @@ def claim_refund(job_id: int, user: CurrentUser, session: SessionDep, chain: Cha
 def download_model(job_id: int, user: CurrentUser, session: SessionDep, chain: ChainDep) -> Response:
     """The latest committed global model, fetched from IPFS by its on-chain CID and checked against its hash."""
     _own(session, user, job_id)
-    commits = chain.reader.market.job_logs("RoundCommitted", job_id)
-    if not commits:
+    last = session.scalar(select(ChainRound).where(ChainRound.job_id == job_id).order_by(ChainRound.round.desc()))
+    if last is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND,
                             detail=[{"loc": ["path", "job_id"], "msg": "no round committed yet: no model to download"}])
-    last = max(commits, key=lambda e: int(e["args"]["round"]))["args"]
-    data = chain.store.get(str(last["globalCid"]))
-    if hashlib.sha256(data).digest() != bytes(last["globalHash"]):
+    data = chain.store.get(last.global_cid)
+    if hashlib.sha256(data).hexdigest() != last.global_hash:
         raise HTTPException(status.HTTP_502_BAD_GATEWAY, detail="the stored model does not match its on-chain hash")
     return Response(data, media_type="application/octet-stream", headers={
-        "Content-Disposition": f'attachment; filename="job-{job_id}-round-{int(last["round"])}.odpgupd"',
-        "X-OpenDPG-Round": str(int(last["round"])), "X-OpenDPG-SHA256": hashlib.sha256(data).hexdigest()})
+        "Content-Disposition": f'attachment; filename="job-{job_id}-round-{last.round}.odpgupd"',
+        "X-OpenDPG-Round": str(last.round), "X-OpenDPG-SHA256": last.global_hash})
 
 
 @router.post("/{job_id}/verify", response_model=Verification)
@@ -186,16 +178,22 @@ def verify(job_id: int, user: CurrentUser, session: SessionDep, chain: ChainDep)
                                 for v in verdicts])
 
 
-def _own(session: Session, user: User, job_id: int) -> JobRecord:
-    record = session.scalar(select(JobRecord).where(JobRecord.chain_job_id == job_id))
-    if record is None or record.user_id != user.id:  # another user's job is as unknown as a missing one
+def _own(session: Session, user: User, job_id: int) -> ChainJob:
+    job = session.get(ChainJob, job_id)
+    if job is None or job.poster != user.address:  # another user's job is as unknown as a missing one
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=[{"loc": ["path", "job_id"], "msg": "no such job"}])
-    return record
+    return job
 
 
-def _job_out(reader: Chain, record: JobRecord) -> JobOut:
-    job = reader.market.get_job(record.chain_job_id)
-    return JobOut(id=record.chain_job_id, state=job.state.name, spec_cid=record.spec_cid, poster=job.poster,
+def _indexed(session: Session, user: User, job_id: int, indexer: ChainIndexer) -> JobOut:
+    """The job after a write of ours: the index first catches up with the chain."""
+    indexer.catch_up(int(indexer.chain.w3.eth.block_number))
+    session.expire_all()
+    return _job_out(_own(session, user, job_id))
+
+
+def _job_out(job: ChainJob) -> JobOut:
+    return JobOut(id=job.job_id, state=job.state, spec_cid=job.spec_cid, poster=job.poster,
                   coordinator=job.coordinator, rounds=job.rounds, committed_rounds=job.committed_rounds,
-                  budget=_tokens(job.budget), credited=_tokens(job.credited),
-                  reward_per_round=_tokens(job.reward_per_round), tx_hash=record.tx_hash)
+                  budget=_tokens(int(job.budget)), credited=_tokens(int(job.credited)),
+                  reward_per_round=_tokens(int(job.reward_per_round)), tx_hash=job.tx_hash)

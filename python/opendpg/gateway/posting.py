@@ -1,0 +1,207 @@
+"""Posting jobs in batches: requests that arrive together are pinned together and posted with one ``postJobs``
+transaction per account (the poster's own address pays the gas, so every job stays attributable on-chain).
+
+A request is answered only after its job is mined *and* indexed, so the caller can read it right away. A batch
+the contract refuses is retried job by job, so one bad job gets its own decoded reason and the others still go
+through. Nothing is posted before its spec is pinned; a job whose transaction was sent but not seen mined is
+answered 504 with the transaction hash (the indexer picks the job up if it lands).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from hexbytes import HexBytes
+
+from opendpg.chain import Chain, JobParams
+from opendpg.errors import ContractRevert, OpenDPGError, TransactionError
+from opendpg.gateway.chain import GatewayChain
+from opendpg.gateway.indexer import ChainIndexer
+from opendpg.gateway.models import User
+
+__all__ = ["JobPostError", "JobPoster", "PostRequest"]
+
+log = logging.getLogger(__name__)
+E18 = Decimal(10**18)
+_INVALID_PARAM_FIELDS = {"coordinator": "coordinator", "rewardPerRound": "reward_per_round",
+                         "joinDeadline": "join_window_s", "roundTimeout": "round_timeout_s"}
+
+
+class JobPostError(OpenDPGError):
+    """A job that could not be posted: ``status`` is the HTTP status, ``detail`` FastAPI-style problems."""
+
+    def __init__(self, status: int, detail: list[dict[str, Any]] | str) -> None:
+        super().__init__(str(detail))
+        self.status = status
+        self.detail = detail
+
+
+def revert_detail(exc: ContractRevert) -> dict[str, Any]:
+    field_name = _INVALID_PARAM_FIELDS.get(str(exc.args_dict.get("field", "")), "")
+    return {"loc": ["body", field_name] if field_name else ["body"], "msg": str(exc), "type": exc.name}
+
+
+def _tokens(amount: int) -> str:
+    return str(Decimal(amount) / E18)
+
+
+@dataclass
+class PostRequest:
+    user: User
+    spec: bytes
+    spec_cid: str
+    reward_per_round: int
+    rounds: int
+    min_providers: int
+    max_providers: int
+    required_stake: int
+    join_window_s: int
+    round_timeout_s: int
+    coordinator: str
+    future: Future[int] = field(default_factory=Future)
+
+    @property
+    def budget(self) -> int:
+        return self.reward_per_round * self.rounds * self.max_providers
+
+    def params(self, token: str, now: int) -> JobParams:
+        return JobParams(self.spec_cid, token, self.budget, self.reward_per_round, self.rounds, self.min_providers,
+                         self.max_providers, self.required_stake, now + self.join_window_s, self.round_timeout_s,
+                         self.coordinator)
+
+
+_Sent = tuple[Chain, HexBytes, list[PostRequest]]
+
+
+class JobPoster:
+    def __init__(self, chain: GatewayChain, indexer: ChainIndexer, *, max_batch: int = 64,
+                 on_batch: Callable[[int], None] | None = None) -> None:
+        self.chain = chain
+        self.indexer = indexer
+        self.max_batch = max_batch
+        self.on_batch = on_batch or (lambda n: None)
+        self._queue: queue.Queue[PostRequest | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="job-poster", daemon=True)
+
+    def start(self) -> JobPoster:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=60)
+
+    def submit(self, request: PostRequest) -> Future[int]:
+        self._queue.put(request)
+        return request.future
+
+    # ------------------------------------------------------------------ the worker
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < self.max_batch:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    self._queue.put(None)
+                    break
+                batch.append(item)
+            try:
+                self._post(batch)
+            except Exception as exc:  # the chain or IPFS is down: every waiting caller hears it
+                log.warning("posting a batch of %d failed: %s", len(batch), exc)
+                error = exc if isinstance(exc, JobPostError) else JobPostError(
+                    503, f"the job was not posted: {exc}; nothing was charged, try again")
+                for request in batch:
+                    if not request.future.done():
+                        request.future.set_exception(error)
+
+    def _post(self, batch: list[PostRequest]) -> None:
+        self.on_batch(len(batch))
+        self.chain.store.put_many([r.spec for r in batch])  # pinned before anything is posted
+        reader = self.chain.reader
+        now = int(reader.w3.eth.get_block("latest")["timestamp"])
+        by_user: dict[int, list[PostRequest]] = {}
+        for request in batch:
+            by_user.setdefault(request.user.id, []).append(request)
+        sent: list[_Sent] = []
+        for requests in by_user.values():
+            mine = self.chain.as_user(requests[0].user)
+            accepted = self._affordable(mine, requests)
+            if accepted:
+                sent.extend(self._send(mine, accepted, now))
+        last_block = 0
+        mined: list[tuple[list[int], list[PostRequest]]] = []
+        for mine, tx_hash, requests in sent:
+            try:
+                receipt = mine.sender.wait(tx_hash)
+            except ContractRevert as exc:
+                for request in requests:
+                    request.future.set_exception(JobPostError(422, [revert_detail(exc)]))
+                continue
+            except TransactionError as exc:
+                for request in requests:
+                    request.future.set_exception(JobPostError(
+                        504, f"sent as transaction {tx_hash.to_0x_hex()} but not seen mined ({exc}): the job shows "
+                             "in GET /jobs if it lands"))
+                continue
+            ids = [int(e["jobId"]) for e in mine.market.events(receipt, "JobPosted")]
+            mined.append((ids, requests))
+            last_block = max(last_block, int(receipt["blockNumber"]))
+        if last_block:
+            self.indexer.catch_up(last_block)
+        for ids, requests in mined:
+            for job_id, request in zip(ids, requests, strict=True):
+                request.future.set_result(job_id)
+
+    def _affordable(self, mine: Chain, requests: list[PostRequest]) -> list[PostRequest]:
+        """The requests the account can pay for, in arrival order; the rest are answered 402 naming the fix."""
+        address = requests[0].user.address
+        balance = mine.token.balance_of(address)
+        accepted, total = [], 0
+        for request in requests:
+            if total + request.budget > balance:
+                request.future.set_exception(JobPostError(402, [{
+                    "loc": ["body", "reward_per_round"],
+                    "msg": f"the escrow needs {_tokens(request.budget)} tokens (reward x rounds x max providers); the "
+                           f"account holds {_tokens(balance - total)} not yet committed to other jobs: fund it "
+                           "(POST /faucet in development, or ask an operator)"}]))
+            else:
+                accepted.append(request)
+                total += request.budget
+        if accepted and mine.w3.eth.get_balance(address) == 0:  # type: ignore[arg-type]
+            for request in accepted:
+                request.future.set_exception(JobPostError(402, [{
+                    "loc": ["body"],
+                    "msg": "the account has no gas: fund it (POST /faucet in development, or ask an operator)"}]))
+            return []
+        if accepted and mine.token.allowance(address, mine.market.address) < total:
+            mine.token.approve(mine.market.address, balance)  # once per funding, not once per job
+        return accepted
+
+    def _send(self, mine: Chain, requests: list[PostRequest], now: int) -> list[_Sent]:
+        token = mine.token.address
+        post = mine.market.contract.functions.postJobs
+        try:
+            return [(mine, mine.sender.send(post([r.params(token, now).as_tuple() for r in requests])), requests)]
+        except ContractRevert as exc:
+            if len(requests) == 1:
+                requests[0].future.set_exception(JobPostError(422, [revert_detail(exc)]))
+                return []
+        sent = []  # the contract refused the batch: post one by one so each bad job gets its own reason
+        for request in requests:
+            sent.extend(self._send(mine, [request], now))
+        return sent
