@@ -81,6 +81,7 @@ demo: setup
 bench: setup
 	$(VENV)/bin/python scripts/bench_gas.py --out bench-results/gas.json
 	$(VENV)/bin/python scripts/bench_fl.py --out bench-results/fl.json
+	$(VENV)/bin/python scripts/bench_gateway.py --out bench-results/gateway.json
 
 clean:
 	rm -rf build reports .opendpg bench-results .hypothesis

@@ -18,11 +18,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import secrets
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -43,7 +40,7 @@ from opendpg.chain import (
 )
 from opendpg.content import KuboDaemon, KuboStore
 from opendpg.errors import OpenDPGError
-from opendpg.node.launch import launch_daemon, write_config, write_key
+from opendpg.node.launch import launch_daemon, launch_gateway, wait_healthy, write_config, write_key
 from opendpg.process import free_port, stop_process_group
 from opendpg.spec import JobSpec, parse_spec
 
@@ -152,28 +149,17 @@ def _fresh_state(state: Path) -> None:
 def _start_gateway(state: Path, local: LocalChain, kubo: KuboDaemon, deployment_file: Path, operator: Any,
                    url: str) -> Any:
     """``opendpg gateway run`` on the demo chain; the deployer is its operator (it funds the faucet)."""
-    env = {**os.environ, "OPENDPG_RPC_URL": local.rpc_url, "OPENDPG_DEPLOYMENT_FILE": str(deployment_file),
+    env = {"OPENDPG_RPC_URL": local.rpc_url, "OPENDPG_DEPLOYMENT_FILE": str(deployment_file),
            "OPENDPG_IPFS_API": kubo.api_url, "OPENDPG_PRIVATE_KEY": operator.key.hex(),
            "OPENDPG_STATE_DIR": str(state / "gateway"), "OPENDPG_ENVIRONMENT": "development"}
     (state / "gateway").mkdir(parents=True, exist_ok=True)
-    log = open(state / "gateway.out", "ab")  # noqa: SIM115  (owned by the child)
-    return subprocess.Popen([sys.executable, "-m", "opendpg.cli.main", "gateway", "run", "--port",
-                             url.rsplit(":", 1)[1]], env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    proc = launch_gateway(int(url.rsplit(":", 1)[1]), env, state / "gateway.out")
+    wait_healthy(url, proc, state / "gateway.out")
+    return proc
 
 
 def _gateway_user(gateway: httpx.Client) -> str:
     """Sign up (or log in again on a re-run) the demo user, fund it from the faucet, return an API key."""
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if gateway.get("/health").status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            raise OpenDPGError("the gateway did not come up within 60 s; see gateway.out in the state folder")
-        time.sleep(0.3)
     credentials = {"email": "demo@opendpg.local", "password": secrets.token_urlsafe(16)}
     gateway.post("/accounts", json=credentials)
     token = gateway.post("/auth/login", json=credentials)

@@ -41,6 +41,7 @@ class KuboStore(ContentStore):
         self.api_url = api_url
         self.timeout = timeout
         self._ipfs = _client(api_url, timeout)
+        self._http = httpx.Client(base_url=f"{api_url}/api/v0/", timeout=timeout)  # one pool: no per-call set-up
 
     def __str__(self) -> str:
         return f"kubo at {self.api_url}"
@@ -75,8 +76,7 @@ class KuboStore(ContentStore):
     def _rpc(self, path: str, params: Any, blocks: list[Block]) -> list[dict[str, Any]]:
         files = [("file", (f"b{i}", b.data, "application/octet-stream")) for i, b in enumerate(blocks)]
         try:
-            response = httpx.post(f"{self.api_url}/api/v0/{path}", params=params, files=files or None,
-                                  timeout=self.timeout)
+            response = self._http.post(path, params=params, files=files or None)
         except httpx.HTTPError as exc:
             raise ContentUnavailableError(f"cannot reach kubo at {self.api_url}: {exc}") from exc
         if response.status_code != 200:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -17,8 +19,17 @@ from opendpg.gateway.models import ApiKey, User, utcnow
 from opendpg.gateway.posting import JobPoster
 from opendpg.gateway.security import KeyVault, same_hash, split_api_key
 
-__all__ = ["ChainDep", "CurrentUser", "IndexerDep", "OperatorUser", "PosterDep", "SessionDep", "SettingsDep",
-           "VaultDep"]
+__all__ = [
+    "ChainDep",
+    "CurrentUser",
+    "IndexerDep",
+    "KeyCache",
+    "OperatorUser",
+    "PosterDep",
+    "SessionDep",
+    "SettingsDep",
+    "VaultDep",
+]
 
 _bearer = HTTPBearer(auto_error=False, description="an API key (`odpg_...`) from /api-keys or /auth/login")
 
@@ -69,17 +80,52 @@ _UNAUTHORIZED = HTTPException(status.HTTP_401_UNAUTHORIZED, detail="missing, unk
                               headers={"WWW-Authenticate": "Bearer"})
 
 
-def _current_user(session: SessionDep,
+class KeyCache:
+    """Known API keys by their SHA-256 (the user, detached): a request with a known key touches no database.
+    Revoking a key forgets it here at once; ``last_used_at`` is written at most once a minute per key."""
+
+    TOUCH_EVERY = 60.0
+
+    def __init__(self) -> None:
+        self._known: dict[str, tuple[User, int, float]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, digest: str) -> tuple[User, int, float] | None:
+        return self._known.get(digest)
+
+    def put(self, digest: str, user: User, key_id: int, touched: float) -> None:
+        with self._lock:
+            self._known[digest] = (user, key_id, touched)
+
+    def forget(self, digest: str) -> None:
+        with self._lock:
+            self._known.pop(digest, None)
+
+
+def _lookup(request: Request, prefix: str, digest: str) -> User:
+    """The key's user from the database (its own short session: the request does not hold a connection)."""
+    with request.app.state.sessions() as session:
+        for key in session.scalars(select(ApiKey).where(ApiKey.prefix == prefix, ApiKey.revoked_at.is_(None))):
+            if same_hash(key.key_hash, digest):
+                key.last_used_at = utcnow()
+                user: User = key.user
+                session.commit()
+                session.expunge(user)
+                request.app.state.keys.put(digest, user, key.id, time.monotonic())
+                return user
+    raise _UNAUTHORIZED
+
+
+def _current_user(request: Request,
                   credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> User:
     if credentials is None:
         raise _UNAUTHORIZED
     prefix, digest = split_api_key(credentials.credentials)
-    for key in session.scalars(select(ApiKey).where(ApiKey.prefix == prefix, ApiKey.revoked_at.is_(None))):
-        if same_hash(key.key_hash, digest):
-            key.last_used_at = utcnow()
-            session.commit()
-            return key.user
-    raise _UNAUTHORIZED
+    cache: KeyCache = request.app.state.keys
+    known = cache.get(digest)
+    if known is None or time.monotonic() - known[2] > KeyCache.TOUCH_EVERY:
+        return _lookup(request, prefix, digest)
+    return known[0]
 
 
 CurrentUser = Annotated[User, Depends(_current_user)]

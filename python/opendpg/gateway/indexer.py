@@ -64,6 +64,7 @@ class ChainIndexer:
         self._hash = state.block_hash if state else ""
         position = Position(state.block_number, state.log_index) if state else None
         self.stream = EventStream(chain.w3, chain.deployment, [NAME], checkpoint=MemoryCheckpoint(position))
+        self.indexed = self.stream.position  # what the database holds (the stream runs ahead inside a pass)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -87,7 +88,7 @@ class ChainIndexer:
 
     def catch_up(self, block: int) -> None:
         """Return once every event up to ``block`` is in the database (a writer calls this before answering)."""
-        while self.position.block < block:
+        while self.indexed.block < block:
             self.step()
 
     def _run(self) -> None:
@@ -139,6 +140,7 @@ class ChainIndexer:
                 self.stream.rewind(before)  # nothing was stored: read these events again
                 raise
             self._hash = block_hash
+            self.indexed = after
             return len(events)
 
     def _block_hash(self, number: int) -> str:
@@ -264,6 +266,7 @@ class ChainIndexer:
             self._save(session, Position(fork), fork_hash)
         self.stream.rewind(Position(fork))
         self._hash = fork_hash
+        self.indexed = Position(fork)
 
     def reconcile(self) -> int:
         """Compare the next batch of indexed jobs with the chain and correct them; return the corrections."""

@@ -12,6 +12,7 @@ from opendpg import __version__
 from opendpg.config import Settings, load_settings
 from opendpg.gateway.chain import connect_chain
 from opendpg.gateway.db import make_engine, migrate, session_factory
+from opendpg.gateway.deps import KeyCache
 from opendpg.gateway.indexer import ChainIndexer
 from opendpg.gateway.middleware import MetricsMiddleware, RateLimitMiddleware, metrics_registry
 from opendpg.gateway.posting import JobPoster
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessions = session_factory(app.state.engine)
     app.state.settings = settings
     app.state.vault = load_vault(settings)
+    app.state.keys = KeyCache()
     app.state.chain = connect_chain(settings, app.state.vault)
     for module in (health, metrics, accounts, api_keys, funding, jobs, progress, catalog):
         app.include_router(module.router)

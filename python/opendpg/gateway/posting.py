@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from eth_utils.abi import event_abi_to_log_topic
 from hexbytes import HexBytes
 
 from opendpg.chain import Chain, JobParams
@@ -78,6 +79,7 @@ class PostRequest:
 
 
 _Sent = tuple[Chain, HexBytes, list[PostRequest]]
+GAS_BASE, GAS_PER_JOB = 60_000, 220_000  # postJob measures <= 200k (gas report); the first use of a token more
 
 
 class JobPoster:
@@ -88,6 +90,8 @@ class JobPoster:
         self.max_batch = max_batch
         self.on_batch = on_batch or (lambda n: None)
         self._queue: queue.Queue[PostRequest | None] = queue.Queue()
+        self._job_posted = bytes(event_abi_to_log_topic(
+            next(e for e in chain.reader.market.contract.abi if e.get("name") == "JobPosted")))  # type: ignore[arg-type]
         self._thread = threading.Thread(target=self._run, name="job-poster", daemon=True)
 
     def start(self) -> JobPoster:
@@ -137,30 +141,37 @@ class JobPoster:
         by_user: dict[int, list[PostRequest]] = {}
         for request in batch:
             by_user.setdefault(request.user.id, []).append(request)
-        sent: list[_Sent] = []
+        pending: list[_Sent] = []
         for requests in by_user.values():
             mine = self.chain.as_user(requests[0].user)
             accepted = self._affordable(mine, requests)
             if accepted:
-                sent.extend(self._send(mine, accepted, now))
+                pending.extend(self._send(mine, accepted, now, estimate=False))
         last_block = 0
         mined: list[tuple[list[int], list[PostRequest]]] = []
-        for mine, tx_hash, requests in sent:
-            try:
-                receipt = mine.sender.wait(tx_hash)
-            except ContractRevert as exc:
-                for request in requests:
-                    request.future.set_exception(JobPostError(422, [revert_detail(exc)]))
-                continue
-            except TransactionError as exc:
-                for request in requests:
-                    request.future.set_exception(JobPostError(
-                        504, f"sent as transaction {tx_hash.to_0x_hex()} but not seen mined ({exc}): the job shows "
-                             "in GET /jobs if it lands"))
-                continue
-            ids = [int(e["jobId"]) for e in mine.market.events(receipt, "JobPosted")]
-            mined.append((ids, requests))
-            last_block = max(last_block, int(receipt["blockNumber"]))
+        while pending:
+            retry: list[_Sent] = []
+            for mine, tx_hash, requests in pending:
+                try:
+                    receipt = mine.sender.wait(tx_hash)
+                except ContractRevert as exc:
+                    if len(requests) > 1:  # refused as a batch: one by one, so each bad job gets its own reason
+                        for request in requests:
+                            retry.extend(self._send(mine, [request], now, estimate=True))
+                    else:
+                        requests[0].future.set_exception(JobPostError(422, [revert_detail(exc)]))
+                    continue
+                except TransactionError as exc:
+                    for request in requests:
+                        request.future.set_exception(JobPostError(
+                            504, f"sent as transaction {tx_hash.to_0x_hex()} but not seen mined ({exc}): the job "
+                                 "shows in GET /jobs if it lands"))
+                    continue
+                first = next(int.from_bytes(log["topics"][1], "big") for log in receipt["logs"]
+                             if log["topics"] and bytes(log["topics"][0]) == self._job_posted)
+                mined.append((list(range(first, first + len(requests))), requests))  # ids are consecutive
+                last_block = max(last_block, int(receipt["blockNumber"]))
+            pending = retry
         if last_block:
             self.indexer.catch_up(last_block)
         for ids, requests in mined:
@@ -170,7 +181,12 @@ class JobPoster:
     def _affordable(self, mine: Chain, requests: list[PostRequest]) -> list[PostRequest]:
         """The requests the account can pay for, in arrival order; the rest are answered 402 naming the fix."""
         address = requests[0].user.address
-        balance = mine.token.balance_of(address)
+        market = mine.market.address
+        with mine.w3.batch_requests() as batch:  # one round trip for the three reads
+            batch.add(mine.token.contract.functions.balanceOf(address))
+            batch.add(mine.token.contract.functions.allowance(address, market))
+            batch.add(mine.w3.eth.get_balance(address))  # type: ignore[arg-type]
+            balance, allowance, gas = (int(v) for v in batch.execute())  # type: ignore[call-overload]
         accepted, total = [], 0
         for request in requests:
             if total + request.budget > balance:
@@ -182,26 +198,24 @@ class JobPoster:
             else:
                 accepted.append(request)
                 total += request.budget
-        if accepted and mine.w3.eth.get_balance(address) == 0:  # type: ignore[arg-type]
+        if accepted and gas == 0:
             for request in accepted:
                 request.future.set_exception(JobPostError(402, [{
                     "loc": ["body"],
                     "msg": "the account has no gas: fund it (POST /faucet in development, or ask an operator)"}]))
             return []
-        if accepted and mine.token.allowance(address, mine.market.address) < total:
-            mine.token.approve(mine.market.address, balance)  # once per funding, not once per job
+        if accepted and allowance < total:
+            mine.token.approve(market, balance)  # once per funding, not once per job
         return accepted
 
-    def _send(self, mine: Chain, requests: list[PostRequest], now: int) -> list[_Sent]:
-        token = mine.token.address
-        post = mine.market.contract.functions.postJobs
+    def _send(self, mine: Chain, requests: list[PostRequest], now: int, *, estimate: bool) -> list[_Sent]:
+        """Sign and send one ``postJobs``. Without ``estimate`` the gas limit is the bound per job (unused gas is
+        not charged) and a refusal shows in the receipt; with it a refusal is answered here."""
+        post = mine.market.contract.functions.postJobs([r.params(mine.token.address, now).as_tuple() for r in requests])
         try:
-            return [(mine, mine.sender.send(post([r.params(token, now).as_tuple() for r in requests])), requests)]
+            gas = None if estimate else GAS_BASE + GAS_PER_JOB * len(requests)
+            return [(mine, mine.sender.send(post, gas=gas), requests)]
         except ContractRevert as exc:
-            if len(requests) == 1:
-                requests[0].future.set_exception(JobPostError(422, [revert_detail(exc)]))
-                return []
-        sent = []  # the contract refused the batch: post one by one so each bad job gets its own reason
-        for request in requests:
-            sent.extend(self._send(mine, [request], now))
-        return sent
+            for request in requests:
+                request.future.set_exception(JobPostError(422, [revert_detail(exc)]))
+            return []

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -19,6 +18,7 @@ import pytest
 
 from opendpg.chain import Capabilities, Chain, SuiteParams, TxSender, deploy_suite
 from opendpg.content import KuboDaemon
+from opendpg.node.launch import launch_gateway, wait_healthy
 from opendpg.process import free_port, stop_process_group
 
 SECRET = "test-gateway-secret-not-for-production"
@@ -85,14 +85,16 @@ class Gateway:
         return {"Authorization": f"Bearer {response.json()['token']}"}
 
 
-def start_gateway(state: Path, db_url: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
+def start_gateway(state: Path, db_url: str, env: dict[str, str] | None = None,
+                  wait: bool = True) -> tuple[subprocess.Popen[bytes], str]:
+    """Start it and (unless told not to) wait until it is healthy."""
     port = free_port()
-    full_env = {**os.environ, "OPENDPG_STATE_DIR": str(state), "OPENDPG_GATEWAY_DB_URL": db_url,
-                "OPENDPG_GATEWAY_SECRET": SECRET, **(env or {})}
-    log = open(state / "gateway.log", "ab")  # noqa: SIM115
-    proc = subprocess.Popen([sys.executable, "-m", "opendpg.cli.main", "gateway", "run", "--port", str(port)],
-                            env=full_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    return proc, f"http://127.0.0.1:{port}"
+    proc = launch_gateway(port, {"OPENDPG_STATE_DIR": str(state), "OPENDPG_GATEWAY_DB_URL": db_url,
+                                 "OPENDPG_GATEWAY_SECRET": SECRET, **(env or {})}, state / "gateway.log")
+    url = f"http://127.0.0.1:{port}"
+    if wait:
+        wait_healthy(url, proc, state / "gateway.log")
+    return proc, url
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -112,16 +114,6 @@ def _serve(request, tmp_path_factory, env: dict[str, str], kind: str | None = No
             conn.execute(f"CREATE DATABASE {name}")
         db_url = server.rsplit("/", 1)[0] + f"/{name}"
     proc, url = start_gateway(state, db_url, env)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise AssertionError(f"gateway did not start: {(state / 'gateway.log').read_text()[-3000:]}")
-        time.sleep(0.2)
     yield Gateway(url, db_url, proc)
     stop_process_group(proc)
 

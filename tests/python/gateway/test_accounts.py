@@ -98,7 +98,7 @@ def test_bad_input_and_bad_credentials_are_4xx_naming_the_field(gateway):
 
 def test_production_refuses_to_start_without_a_secret(tmp_path):
     proc, _ = start_gateway(tmp_path, f"sqlite:///{tmp_path / 'g.db'}",
-                              {"OPENDPG_ENVIRONMENT": "production", "OPENDPG_GATEWAY_SECRET": ""})
+                              {"OPENDPG_ENVIRONMENT": "production", "OPENDPG_GATEWAY_SECRET": ""}, wait=False)
     try:
         code = proc.wait(60)
     except subprocess.TimeoutExpired:

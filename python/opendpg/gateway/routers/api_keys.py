@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, Request, status
 from sqlalchemy import select
 
 from opendpg.gateway.deps import CurrentUser, SessionDep
@@ -28,11 +28,12 @@ def list_keys(user: CurrentUser, session: SessionDep) -> list[ApiKey]:
 
 
 @router.delete("/{key_id}", response_model=ApiKeyOut)
-def revoke_key(key_id: int, user: CurrentUser, session: SessionDep) -> ApiKey:
+def revoke_key(key_id: int, user: CurrentUser, session: SessionDep, request: Request) -> ApiKey:
     row = session.get(ApiKey, key_id)
     if row is None or row.user_id != user.id:  # another user's key is as unknown as a missing one
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=[{"loc": ["path", "key_id"], "msg": "no such key"}])
     if row.revoked_at is None:
         row.revoked_at = utcnow()
         session.commit()
+    request.app.state.keys.forget(row.key_hash)  # refused from the next request on
     return row

@@ -9,7 +9,7 @@ import hashlib
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from web3 import Web3
@@ -51,8 +51,8 @@ def spec_schema() -> dict[str, Any]:
 
 
 @router.post("", response_model=JobOut, status_code=status.HTTP_201_CREATED)
-async def create_job(body: JobCreate, user: CurrentUser, session: SessionDep, chain: ChainDep,
-                     poster: PosterDep) -> JobOut:
+async def create_job(body: JobCreate, user: CurrentUser, chain: ChainDep, poster: PosterDep,
+                     request: Request) -> JobOut:
     """Validate the spec, pin it, and post the job with its escrow from the caller's own address. Jobs that
     arrive together go out together (one ``postJobs`` transaction per account); the answer comes once the job is
     mined and indexed."""
@@ -67,17 +67,18 @@ async def create_job(body: JobCreate, user: CurrentUser, session: SessionDep, ch
             "loc": ["body", "coordinator"],
             "msg": f"{coordinator} is not a registered node: name a coordinator from the node registry"}])
     data = spec.to_bytes()
-    request = PostRequest(user=user, spec=data, spec_cid=cid_of(data),
+    post = PostRequest(user=user, spec=data, spec_cid=cid_of(data),
                           reward_per_round=int(body.reward_per_round * E18), rounds=spec.training.rounds,
                           min_providers=spec.providers.min,
                           max_providers=spec.providers.max, required_stake=int(body.required_stake * E18),
                           join_window_s=body.join_window_s, round_timeout_s=body.round_timeout_s,
                           coordinator=coordinator)
     try:
-        job_id = await asyncio.wrap_future(poster.submit(request))
+        job_id = await asyncio.wrap_future(poster.submit(post))
     except JobPostError as exc:
         raise HTTPException(exc.status, detail=exc.detail) from None
-    return _job_out(_own(session, user, job_id))
+    with request.app.state.sessions() as session:  # no connection is held while the job is being posted
+        return _job_out(_own(session, user, job_id))
 
 
 @router.get("", response_model=list[JobOut])

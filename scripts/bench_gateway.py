@@ -1,0 +1,262 @@
+"""Gateway benchmark (``make bench``): job posting throughput under load, and read latency under the same load.
+
+Real components started here: anvil, kubo, the contracts, the gateway as its own process (uvicorn, SQLite).
+
+- **throughput**: ``--clients`` concurrent HTTP clients (spread over ``--accounts`` gateway accounts, each its own
+  on-chain address) post jobs with distinct specs for ``--seconds``. Afterwards every ``JobPosted`` on the chain
+  is matched with the answers: each 2xx must name exactly one on-chain job posted from that account with that
+  spec, and no bench account may have a job on-chain that no 2xx announced (none lost, none doubled).
+  Reported: jobs/s, p50/p99 latency, and the ratio to raw pre-signed transactions/s measured against the same
+  anvil in the same run (as many concurrent senders, ``eth_sendRawTransaction`` of pre-signed transfers, until
+  the last is mined). Target ratio >= 0.5.
+- **reads**: ``--readers`` further clients read job detail and job list while the posting runs: p50/p99.
+
+``--smoke`` runs a tiny version (the test suite runs it so the benchmark keeps working).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from opendpg.chain import Capabilities, Chain, LocalChain, SuiteParams, TxSender, connect, deploy_suite
+from opendpg.content import KuboDaemon
+from opendpg.node.launch import launch_gateway, wait_healthy
+from opendpg.process import free_port, stop_process_group
+
+E18 = 10**18
+
+
+def _pct(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def _spec(client: int, seq: int) -> dict[str, Any]:
+    return {"name": f"bench client {client} job {seq}", "model": {"name": "mlp", "hidden_units": 16},
+            "dataset": {"catalog_id": "sklearn/digits"}, "training": {"rounds": 2, "local_epochs": 1},
+            "providers": {"min": 1, "max": 2}}
+
+
+async def _raw_tx_rate(rpc_url: str, w3: Any, senders: list[Any], count: int) -> dict[str, Any]:
+    """Pre-sign ``count`` transfers spread over ``senders`` (one connection each, sending its own in nonce
+    order), send them all, stop the clock when the last of every sender is mined."""
+    chain_id = w3.eth.chain_id
+    per_sender = max(1, count // len(senders))
+    signed: list[list[Any]] = []
+    for sender in senders:
+        nonce = w3.eth.get_transaction_count(sender.address, "pending")
+        signed.append([sender.sign_transaction({
+            "to": sender.address, "value": 0, "gas": 21_000, "nonce": nonce + i, "chainId": chain_id,
+            "maxFeePerGas": 10**11, "maxPriorityFeePerGas": 10**9}) for i in range(per_sender)])
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=len(senders))) as http:
+        async def rpc(method: str, params: list[Any]) -> Any:
+            async with http.post(rpc_url, json={"jsonrpc": "2.0", "id": 1, "method": method,
+                                                "params": params}) as response:
+                body = await response.json()
+            if "error" in body:
+                raise RuntimeError(f"{method} refused: {body['error']}")
+            return body["result"]
+
+        async def send_all(txs: list[Any]) -> None:
+            for tx in txs:
+                await rpc("eth_sendRawTransaction", [tx.raw_transaction.to_0x_hex()])
+
+        started = time.perf_counter()
+        await asyncio.gather(*(send_all(txs) for txs in signed))
+        deadline = time.perf_counter() + 60
+        for txs in signed:  # anvil's automine can leave transactions that arrived mid-block pending: mine them
+            while not await rpc("eth_getTransactionReceipt", [txs[-1].hash.to_0x_hex()]):
+                if int((await rpc("txpool_status", []))["pending"], 16):
+                    await rpc("evm_mine", [])
+                if time.perf_counter() > deadline:
+                    raise RuntimeError("raw transactions not mined within 60 s")
+                await asyncio.sleep(0.002)
+        seconds = time.perf_counter() - started
+    total = per_sender * len(senders)
+    return {"transactions": total, "seconds": seconds, "tx_per_s": total / seconds, "senders": len(senders)}
+
+
+class Load:
+    def __init__(self, url: str, keys: list[str], coordinator: str, seconds: float) -> None:
+        self.url = url
+        self.keys = keys
+        self.coordinator = coordinator
+        self.seconds = seconds
+        self.posted: list[dict[str, Any]] = []  # one per 2xx: key index, job id, spec cid, latency
+        self.failures: dict[int, int] = {}
+        self.post_latency: list[float] = []
+        self.read_latency: dict[str, list[float]] = {"detail": [], "list": []}
+        self.read_errors = 0
+
+    async def poster(self, http: aiohttp.ClientSession, client: int, stop_at: float) -> None:
+        key_index = client % len(self.keys)
+        headers = {"Authorization": f"Bearer {self.keys[key_index]}"}
+        seq = 0
+        while time.perf_counter() < stop_at:
+            body = {"spec": _spec(client, seq), "reward_per_round": "0.001", "coordinator": self.coordinator,
+                    "join_window_s": 3600, "round_timeout_s": 600}
+            seq += 1
+            started = time.perf_counter()
+            async with http.post(f"{self.url}/jobs", json=body, headers=headers) as response:
+                payload = await response.json()
+                latency = time.perf_counter() - started
+                if response.status == 201:
+                    self.post_latency.append(latency)
+                    self.posted.append({"key": key_index, "job": payload["id"], "spec_cid": payload["spec_cid"],
+                                        "name": body["spec"]["name"]})
+                else:
+                    self.failures[response.status] = self.failures.get(response.status, 0) + 1
+
+    async def reader(self, http: aiohttp.ClientSession, client: int, stop_at: float) -> None:
+        key_index = client % len(self.keys)
+        headers = {"Authorization": f"Bearer {self.keys[key_index]}"}
+        rng = random.Random(client)
+        while time.perf_counter() < stop_at:
+            mine = [p["job"] for p in self.posted[-500:] if p["key"] == key_index]
+            for kind, path in (("list", "/jobs?limit=50"), ("detail", f"/jobs/{rng.choice(mine)}" if mine else None)):
+                if path is None:
+                    continue
+                started = time.perf_counter()
+                async with http.get(f"{self.url}{path}", headers=headers) as response:
+                    await response.read()
+                    if response.status == 200:
+                        self.read_latency[kind].append(time.perf_counter() - started)
+                    else:
+                        self.read_errors += 1
+            await asyncio.sleep(0.1)  # a sample of reads, not a read-load test
+
+    async def run(self, clients: int, readers: int) -> float:
+        connector = aiohttp.TCPConnector(limit=clients + readers)
+        async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=300)) as http:
+            started = time.perf_counter()
+            stop_at = started + self.seconds
+            await asyncio.gather(*(self.poster(http, c, stop_at) for c in range(clients)),
+                                 *(self.reader(http, r, stop_at) for r in range(readers)))
+            return time.perf_counter() - started
+
+
+def _sign_up(url: str, count: int) -> tuple[list[str], list[str]]:
+    import httpx
+
+    keys, addresses = [], []
+    with httpx.Client(base_url=url, timeout=60) as http:
+        for i in range(count):
+            credentials = {"email": f"bench{i}@opendpg.local", "password": "benchmark password"}
+            account = http.post("/accounts", json=credentials)
+            account.raise_for_status()
+            token = http.post("/auth/login", json=credentials).json()["token"]
+            funded = http.post("/faucet", headers={"Authorization": f"Bearer {token}"})
+            funded.raise_for_status()
+            keys.append(token)
+            addresses.append(account.json()["address"])
+    return keys, addresses
+
+
+def _check(chain: Chain, first_block: int, load: Load, addresses: list[str]) -> dict[str, Any]:
+    """Every 2xx ↔ exactly one on-chain job of that account with that spec; nothing else from the accounts."""
+    logs = chain.market.contract.events.JobPosted().get_logs(from_block=first_block)
+    on_chain = {int(log["args"]["jobId"]): log["args"] for log in logs}
+    ours = {job_id: args for job_id, args in on_chain.items() if args["poster"] in set(addresses)}
+    answered = [p["job"] for p in load.posted]
+    doubled = len(answered) - len(set(answered))
+    wrong = [p for p in load.posted if p["job"] not in ours or ours[p["job"]]["poster"] != addresses[p["key"]]
+             or ours[p["job"]]["params"]["specCid"] != p["spec_cid"]]
+    unannounced = sorted(set(ours) - set(answered))
+    return {"answered_2xx": len(answered), "on_chain": len(ours), "doubled": doubled, "mismatched": len(wrong),
+            "on_chain_without_2xx": len(unannounced), "ok": not doubled and not wrong and not unannounced}
+
+
+async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+    work = Path(args.work or tempfile.mkdtemp(prefix="opendpg-bench-gw-"))
+    work.mkdir(parents=True, exist_ok=True)
+    local = LocalChain(accounts=max(10, args.clients + 3), log_file=work / "chain.log").start()
+    kubo = KuboDaemon(work / "ipfs").start()
+    gateway = None
+    try:
+        w3 = connect(local.rpc_url)
+        accounts = local.dev_accounts()
+        deployer, coordinator, raw_senders = accounts[0], accounts[1], accounts[3:3 + args.clients]
+        chain = Chain(w3, deploy_suite(TxSender(w3, deployer), SuiteParams(checkers=[deployer.address])),
+                      TxSender(w3, deployer))
+        chain.deployment.save(work / "deployment.json")
+        chain.token.transfer(coordinator.address, 1_000 * E18)
+        chain.as_account(TxSender(w3, coordinator)).registry.register(
+            Capabilities("CPU", 0, 2, 4096, "local", [], ""), 100 * E18)
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        env = {"OPENDPG_RPC_URL": local.rpc_url, "OPENDPG_DEPLOYMENT_FILE": str(work / "deployment.json"),
+               "OPENDPG_IPFS_API": kubo.api_url, "OPENDPG_PRIVATE_KEY": deployer.key.hex(),
+               "OPENDPG_STATE_DIR": str(work / "gateway"), "OPENDPG_ENVIRONMENT": "development",
+               "OPENDPG_GATEWAY_RATE_LIMIT": "1000000", "OPENDPG_POLL_INTERVAL": "0.2"}
+        gateway = launch_gateway(port, env, work / "gateway.log")
+        wait_healthy(url, gateway, work / "gateway.log")
+        keys, addresses = _sign_up(url, args.accounts)
+
+        raw = await _raw_tx_rate(local.rpc_url, w3, raw_senders, args.raw)
+        first_block = int(w3.eth.block_number) + 1
+        load = Load(url, keys, coordinator.address, args.seconds)
+        wall = await load.run(args.clients, args.readers)
+        jobs_per_s = len(load.posted) / wall
+        report = {
+            "settings": {"clients": args.clients, "accounts": args.accounts, "readers": args.readers,
+                         "seconds": args.seconds, "database": "sqlite", "gateway_batch_max": 64},
+            "raw": raw,
+            "throughput": {"jobs": len(load.posted), "wall_s": wall, "jobs_per_s": jobs_per_s,
+                           "p50_ms": _pct(load.post_latency, 50) * 1000, "p99_ms": _pct(load.post_latency, 99) * 1000,
+                           "failures": load.failures, "ratio_to_raw": jobs_per_s / raw["tx_per_s"]},
+            "reads": {kind: {"requests": len(values), "p50_ms": _pct(values, 50) * 1000,
+                             "p99_ms": _pct(values, 99) * 1000,
+                             "mean_ms": statistics.fmean(values) * 1000 if values else 0.0}
+                      for kind, values in load.read_latency.items()} | {"errors": load.read_errors},
+            "accounting": _check(chain, first_block, load, addresses),
+        }
+        return report
+    finally:
+        if gateway is not None:
+            stop_process_group(gateway)
+        kubo.stop()
+        local.stop()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--accounts", type=int, default=5)
+    parser.add_argument("--readers", type=int, default=2)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--raw", type=int, default=2000, help="pre-signed transactions for the raw rate")
+    parser.add_argument("--smoke", action="store_true", help="a tiny run (2 s, 4 clients)")
+    parser.add_argument("--out", type=Path, default=Path("bench-results/gateway.json"))
+    parser.add_argument("--work", type=Path, help="folder for the chain, kubo and gateway state")
+    args = parser.parse_args()
+    if args.smoke:
+        args.clients, args.accounts, args.readers, args.seconds, args.raw = 4, 2, 1, 2.0, 200
+    report = asyncio.run(main_async(args))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2))
+    t, raw, acc = report["throughput"], report["raw"], report["accounting"]
+    print(f"raw pre-signed: {raw['tx_per_s']:.0f} tx/s ({raw['transactions']} in {raw['seconds']:.2f} s)")
+    print(f"gateway: {t['jobs']} jobs in {t['wall_s']:.1f} s = {t['jobs_per_s']:.1f} jobs/s, p50 {t['p50_ms']:.0f} ms, "
+          f"p99 {t['p99_ms']:.0f} ms, ratio {t['ratio_to_raw']:.2f}, failures {t['failures']}")
+    for kind in ("detail", "list"):
+        r = report["reads"][kind]
+        print(f"read {kind}: {r['requests']} requests, p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms")
+    print(f"accounting: {acc}")
+    return 0 if acc["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
