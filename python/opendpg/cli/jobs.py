@@ -1,17 +1,25 @@
-"""``opendpg jobs …``: post, list, show, watch, download, verify and cancel jobs through the gateway
-(``OPENDPG_GATEWAY_URL`` and ``OPENDPG_API_KEY``, or ``--gateway``/``--api-key``)."""
+"""``opendpg jobs …``: post, list, show, watch, plot, download, verify and cancel jobs through the gateway
+(``OPENDPG_GATEWAY_URL`` and ``OPENDPG_API_KEY``, or ``--gateway``/``--api-key``). ``jobs post`` can also sign
+with your own key (``--keystore``, ``--key-file`` or ``--direct`` with ``OPENDPG_PRIVATE_KEY``) and post straight
+to the chain, pinning the spec to ``OPENDPG_IPFS_API``."""
 
 from __future__ import annotations
 
 import argparse
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
+from web3 import Web3
 
+from opendpg.chain import JobParams
+from opendpg.cli.signing import E18, add_chain_arguments, chain_from_args, parse_tokens
 from opendpg.config import load_settings
+from opendpg.content import open_store
 from opendpg.errors import ConfigError, OpenDPGError
+from opendpg.spec import SpecError, parse_spec
 
 __all__ = ["register"]
 
@@ -33,7 +41,14 @@ def register(commands: Any) -> None:
     post.add_argument("--stake", default="0", help="stake each provider locks, whole tokens")
     post.add_argument("--join-window", type=int, default=3600, help="seconds providers have to join")
     post.add_argument("--round-timeout", type=int, default=900, help="seconds per round")
+    add_chain_arguments(post)
+    post.add_argument("--direct", action="store_true", help="sign with OPENDPG_PRIVATE_KEY and post to the chain "
+                                                           "(implied by --key-file/--keystore)")
     post.set_defaults(run=_post)
+    plot = sub.add_parser("plot", help="the training curve (loss and accuracy per round) to a PNG")
+    plot.add_argument("job_id", type=int)
+    plot.add_argument("--out", type=Path, help="file to write (default job-ID-curve.png)")
+    plot.set_defaults(run=_plot)
     sub.add_parser("list", help="your jobs").set_defaults(run=_list)
     for name, run, help_text in (("show", _show, "one job: state, providers, rounds, payments"),
                                  ("watch", _watch, "follow a job live until it ends"),
@@ -78,12 +93,43 @@ def _post(args: argparse.Namespace) -> int:
         raise ConfigError(f"spec: {args.spec} does not exist") from None
     except json.JSONDecodeError as exc:
         raise ConfigError(f"spec: {args.spec} is not valid JSON ({exc})") from None
+    if args.direct or args.key_file is not None or args.keystore is not None:
+        return _post_direct(args, spec)
     body = {"spec": spec, "reward_per_round": args.reward, "coordinator": args.coordinator,
             "required_stake": args.stake, "join_window_s": args.join_window, "round_timeout_s": args.round_timeout}
     with _client(args) as client:
         job = _check(client.post("/jobs", json=body))
     print(f"job {job['id']} posted: {job['budget']} tokens in escrow from {job['poster']}, spec {job['spec_cid']}, "
           f"tx {job['tx_hash']}")
+    return 0
+
+
+def _post_direct(args: argparse.Namespace, document: Any) -> int:
+    """Validate, pin and post from the caller's own key: no gateway involved."""
+    try:
+        spec = parse_spec(document)
+    except SpecError as exc:
+        raise ConfigError("spec: " + "; ".join(f"{field}: {message}" for field, message in exc.problems)) from None
+    if not Web3.is_address(args.coordinator):
+        raise ConfigError(f"--coordinator: {args.coordinator!r} is not an address")
+    coordinator = Web3.to_checksum_address(args.coordinator)
+    reward, stake = parse_tokens(args.reward, "--reward"), parse_tokens(args.stake, "--stake", positive=False)
+    chain = chain_from_args(args)
+    if not chain.registry.is_registered(coordinator):
+        raise ConfigError(f"--coordinator: {coordinator} is not a registered node: name one from the node registry")
+    budget = reward * spec.training.rounds * spec.providers.max
+    balance = chain.token.balance_of(chain.sender.address)
+    if balance < budget:
+        raise ConfigError(f"--reward: the escrow needs {Decimal(budget) / E18} tokens (reward x rounds x max "
+                          f"providers); {chain.sender.address} holds {Decimal(balance) / E18}")
+    settings = load_settings()
+    spec_cid = open_store(settings.ipfs_api, settings.state_dir).put(spec.to_bytes())
+    now = int(chain.w3.eth.get_block("latest")["timestamp"])
+    job_id = chain.market.post_job(JobParams(spec_cid, chain.token.address, budget, reward, spec.training.rounds,
+                                             spec.providers.min, spec.providers.max, stake, now + args.join_window,
+                                             args.round_timeout, coordinator))
+    print(f"job {job_id} posted: {Decimal(budget) / E18} tokens in escrow from {chain.sender.address}, "
+          f"spec {spec_cid}")
     return 0
 
 
@@ -140,6 +186,36 @@ def _watch(args: argparse.Namespace) -> int:
                         print(f"  {name} {data.get('provider')}", flush=True)
                     else:
                         print(name, flush=True)
+    return 0
+
+
+def _plot(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        job = _check(client.get(f"/jobs/{args.job_id}"))
+    if not job["history"]:
+        raise GatewayError(f"job {args.job_id} has no committed round yet: nothing to plot")
+    points = [(r["round"], r["loss"], r["accuracy"]) for r in job["history"] if r["loss"] is not None]
+    if not points:
+        raise GatewayError(f"the gateway has not evaluated job {args.job_id}'s rounds yet: try again in a few seconds")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rounds, losses, accuracies = zip(*points, strict=True)
+    figure, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
+    left.plot(rounds, losses, marker="o")
+    left.set(title="loss (held-out)", xlabel="round")
+    right.plot(rounds, accuracies, marker="o", color="tab:green")
+    right.set(title="accuracy (held-out)", xlabel="round", ylim=(0, 1))
+    figure.suptitle(f"job {args.job_id}: {job['state']}, {job['committed_rounds']}/{job['rounds']} rounds")
+    figure.tight_layout()
+    out = args.out or Path(f"job-{args.job_id}-curve.png")
+    figure.savefig(out, dpi=120)
+    plt.close(figure)
+    pending = len(job["history"]) - len(points)
+    print(f"wrote {out}: {len(points)} round(s), last accuracy {accuracies[-1]:.3f}"
+          + (f" ({pending} round(s) not evaluated yet)" if pending else ""))
     return 0
 
 

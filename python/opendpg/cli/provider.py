@@ -1,30 +1,25 @@
-"""``opendpg provider …``: a provider's node from a terminal, signing with its own key (``--key-file`` or
-``OPENDPG_PRIVATE_KEY``): register, stake, unbond, withdraw, claim, and status with earnings."""
+"""``opendpg provider …``: a provider's node from a terminal, signing with its own key (``--key-file``,
+``--keystore`` or ``OPENDPG_PRIVATE_KEY``): register, stake, unbond, withdraw, claim, and status with earnings."""
 
 from __future__ import annotations
 
 import argparse
-import re
-from decimal import Decimal, InvalidOperation
-from pathlib import Path
+from decimal import Decimal
 from typing import Any
 
 from web3 import Web3
 
-from opendpg.chain import Capabilities, Chain, Deployment, TxSender, connect
-from opendpg.config import load_settings
+from opendpg.chain import Capabilities, Chain
+from opendpg.cli.signing import E18, add_chain_arguments, chain_from_args, parse_tokens
 from opendpg.errors import ConfigError
 
 __all__ = ["register"]
 
-E18 = Decimal(10**18)
 
 
 def register(commands: Any) -> None:
     parser = commands.add_parser("provider", help="register, stake and get paid as a provider node")
-    parser.add_argument("--rpc-url", help="default: $OPENDPG_RPC_URL")
-    parser.add_argument("--deployment", type=Path, help="default: $OPENDPG_DEPLOYMENT_FILE")
-    parser.add_argument("--key-file", type=Path, help="file with the node's hex key (default: $OPENDPG_PRIVATE_KEY)")
+    add_chain_arguments(parser)
     sub = parser.add_subparsers(dest="provider_command", metavar="COMMAND", required=True)
     reg = sub.add_parser("register", help="register this node with its capabilities and stake")
     reg.add_argument("--stake", required=True, help="whole tokens")
@@ -47,40 +42,8 @@ def register(commands: Any) -> None:
     status.set_defaults(run=_status)
 
 
-def _tokens(text: str, field: str) -> int:
-    try:
-        amount = Decimal(text)
-    except InvalidOperation:
-        raise ConfigError(f"{field}: {text!r} is not a number of tokens (e.g. 200 or 12.5)") from None
-    if amount <= 0:
-        raise ConfigError(f"{field}: must be more than 0")
-    return int(amount * E18)
-
-
 def _chain(args: argparse.Namespace, signing: bool = True) -> Chain:
-    settings = load_settings()
-    rpc_url = args.rpc_url or settings.rpc_url
-    if not rpc_url:
-        raise ConfigError("no chain: pass --rpc-url or set OPENDPG_RPC_URL")
-    deployment_file = args.deployment or settings.deployment_file
-    if not Path(deployment_file).exists():
-        raise ConfigError(f"no deployment file at {deployment_file}: pass --deployment or set OPENDPG_DEPLOYMENT_FILE")
-    w3 = connect(rpc_url)
-    deployment = Deployment.load(Path(deployment_file))
-    key: str | None = None
-    if args.key_file is not None:
-        if not args.key_file.is_file():
-            raise ConfigError(f"--key-file: {args.key_file} does not exist")
-        key = args.key_file.read_text().strip()
-        if not re.fullmatch(r"(0x)?[0-9a-fA-F]{64}", key):
-            raise ConfigError(f"--key-file: {args.key_file} must hold 64 hex digits")
-    elif settings.private_key is not None:
-        key = settings.private_key.get_secret_value()
-    if key is None:
-        if signing:
-            raise ConfigError("no key: pass --key-file FILE or set OPENDPG_PRIVATE_KEY")
-        return Chain.reader(w3, deployment)
-    return Chain(w3, deployment, TxSender(w3, key))
+    return chain_from_args(args, signing)
 
 
 def _fmt(amount: int) -> str:
@@ -91,21 +54,21 @@ def _register(args: argparse.Namespace) -> int:
     chain = _chain(args)
     caps = Capabilities(args.gpu_model, args.gpu_memory_mib, args.cpu_cores, args.ram_mib, args.region,
                         sorted(args.dataset))
-    chain.registry.register(caps, _tokens(args.stake, "--stake"))
+    chain.registry.register(caps, parse_tokens(args.stake, "--stake"))
     print(f"registered {chain.sender.address} with {args.stake} tokens staked")
     return 0
 
 
 def _stake(args: argparse.Namespace) -> int:
     chain = _chain(args)
-    chain.registry.add_stake(_tokens(args.amount, "amount"))
+    chain.registry.add_stake(parse_tokens(args.amount, "amount"))
     print(f"staked {args.amount} more; now {_fmt(chain.registry.stake_of(chain.sender.address)['staked'])}")
     return 0
 
 
 def _unbond(args: argparse.Namespace) -> int:
     chain = _chain(args)
-    chain.registry.request_unbonding(_tokens(args.amount, "amount"))
+    chain.registry.request_unbonding(parse_tokens(args.amount, "amount"))
     stake = chain.registry.stake_of(chain.sender.address)
     print(f"unbonding {_fmt(stake['unbonding'])}; withdrawable from unix time {stake['unbonding_ready_at']}")
     return 0

@@ -1,4 +1,5 @@
-"""Wiring only: settings → database (migrated) → key vault → chain, indexer and job poster → routers."""
+"""Wiring only: settings → database (migrated) → key vault → chain, indexer, job poster and round evaluator →
+routers."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from opendpg.config import Settings, load_settings
 from opendpg.gateway.chain import connect_chain
 from opendpg.gateway.db import make_engine, migrate, session_factory
 from opendpg.gateway.deps import KeyCache
+from opendpg.gateway.evaluator import RoundEvaluator
 from opendpg.gateway.indexer import ChainIndexer
 from opendpg.gateway.middleware import MetricsMiddleware, RateLimitMiddleware, metrics_registry
 from opendpg.gateway.posting import JobPoster
@@ -46,11 +48,13 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.indexer = indexer.start()
         app.state.poster = JobPoster(chain, indexer, max_batch=settings.gateway_batch_max,
                                      on_batch=batches.observe).start()
+        app.state.evaluator = RoundEvaluator(app.state.sessions, chain.store).start()
     try:
         yield
     finally:
         if chain is not None:
             app.state.poster.stop()
+            app.state.evaluator.stop()
             app.state.indexer.stop()
 
 

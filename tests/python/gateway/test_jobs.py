@@ -8,7 +8,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
+import subprocess
+import sys
 import threading
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -16,9 +20,11 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
+from opendpg.audit import evaluate_global
 from opendpg.chain import Capabilities, TxSender
 from opendpg.content import KuboStore
 from opendpg.fl import Contribution, aggregate, decode_update, encode_update
+from opendpg.fl.models import build_model, get_weights
 from opendpg.spec import parse_spec
 from tests.python.gateway.conftest import Gateway, _serve
 
@@ -106,11 +112,20 @@ def test_bad_jobs_are_4xx_naming_the_field(gw, world):
 
 
 def _update(job_id: int, round_: int, provider: str, scale: float) -> bytes:
-    tensors = OrderedDict([("w", np.full((3, 2), scale, dtype=np.float32))])
+    """The spec's model with its weights nudged: a well-formed update the gateway can evaluate."""
+    model = build_model(parse_spec(SPEC).model, (64,), 10, seed=0)
+    tensors = OrderedDict((name, (w + scale * 0.01).astype(np.float32)) for name, w in get_weights(model).items())
     return encode_update(tensors, {"job": job_id, "round": round_, "provider": provider, "num_examples": 10})
 
 
-def test_progress_model_download_and_verify(gw, world, accounts):
+def _wait(predicate, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.2)
+
+
+def test_progress_model_download_and_verify(gw, world, accounts, tmp_path):
     # Prepare: a job posted through the gateway; a provider and the coordinator act on-chain (real contracts,
     # real IPFS; the updates are small hand-made tensors) while the user follows the job's event stream
     _, auth = _user(gw)
@@ -154,6 +169,8 @@ def test_progress_model_download_and_verify(gw, world, accounts):
     # Assert: the live stream saw the whole history and ended with the job
     assert events[0] == "JobPosted" and events[-1] == "JobFinalized"
     assert events.count("RoundCommitted") == 2 and events.count("UpdateSubmitted") == 2
+    # the index follows the chain within a poll: the job shows finished
+    _wait(lambda: gw.client.get(f"/jobs/{job_id}", headers=auth).json()["state"] == "FINISHED", timeout=10)
     # the model is the last committed global model, checked against its on-chain hash
     model = gw.client.get(f"/jobs/{job_id}/model", headers=auth)
     assert model.status_code == 200 and model.content == last
@@ -166,6 +183,20 @@ def test_progress_model_download_and_verify(gw, world, accounts):
     assert nothing.status_code == 409 and "nothing to refund" in nothing.text
     detail = gw.client.get(f"/jobs/{job_id}", headers=auth).json()
     assert detail["state"] == "FINISHED" and [r["used"] for r in detail["history"]] == [[provider.address]] * 2
+    # each round was evaluated by the gateway itself on the held-out set, and the CLI plots the curve
+    expected = evaluate_global(parse_spec(SPEC), last)
+    _wait(lambda: all(r["accuracy"] is not None for r in gw.client.get(f"/jobs/{job_id}", headers=auth).json()
+                      ["history"]))
+    history = gw.client.get(f"/jobs/{job_id}", headers=auth).json()["history"]
+    assert history[-1]["accuracy"] == pytest.approx(expected.accuracy) and history[-1]["loss"] == pytest.approx(
+        expected.loss)
+    png = tmp_path / "curve.png"
+    plotted = subprocess.run([sys.executable, "-m", "opendpg.cli.main", "jobs", "plot", str(job_id), "--out", str(png)],
+                             env={**os.environ, "OPENDPG_GATEWAY_URL": gw.url,
+                                  "OPENDPG_API_KEY": auth["Authorization"].removeprefix("Bearer ")},
+                             capture_output=True, text=True, timeout=120)
+    assert plotted.returncode == 0, plotted.stderr
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and "2 round(s)" in plotted.stdout
     # and the requests were counted by route template (never by raw path or key)
     metrics = gw.client.get("/metrics").text
     assert 'route="/jobs/{job_id}/model"' in metrics and "odpg_" not in metrics
