@@ -13,7 +13,7 @@ from fastapi.responses import StreamingResponse
 from hexbytes import HexBytes
 
 from opendpg.chain import EventStream, PollingHeads
-from opendpg.gateway.deps import ChainDep, CurrentUser, SessionDep
+from opendpg.gateway.deps import ChainDep, CurrentUser
 from opendpg.gateway.routers.jobs import _own
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
@@ -36,11 +36,11 @@ def _jsonable(value: Any) -> Any:
 
 @router.get("/{job_id}/events", response_class=StreamingResponse,
             responses={200: {"content": {"text/event-stream": {}}, "description": "server-sent events"}})
-async def job_events(job_id: int, request: Request, user: CurrentUser, session: SessionDep,
-                     chain: ChainDep) -> StreamingResponse:
+async def job_events(job_id: int, request: Request, user: CurrentUser, chain: ChainDep) -> StreamingResponse:
     """Server-sent events, one per contract event of the job (``event:`` its name, ``data:`` its arguments,
     block and transaction as JSON)."""
-    _own(session, user, job_id)
+    with request.app.state.sessions() as session:  # a stream can last hours: it holds no database connection
+        _own(session, user, job_id)
     stream = EventStream(chain.reader.w3, chain.reader.deployment, ["JobMarket"], heads=PollingHeads(0.5))
 
     async def frames() -> AsyncIterator[str]:
