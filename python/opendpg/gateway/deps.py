@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -39,12 +40,12 @@ def _session(request: Request) -> Iterator[Session]:
         yield session
 
 
-def _vault(request: Request) -> KeyVault:
+async def _vault(request: Request) -> KeyVault:
     vault: KeyVault = request.app.state.vault
     return vault
 
 
-def _chain(request: Request) -> GatewayChain:
+async def _chain(request: Request) -> GatewayChain:
     chain: GatewayChain | None = request.app.state.chain
     if chain is None:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
@@ -52,19 +53,19 @@ def _chain(request: Request) -> GatewayChain:
     return chain
 
 
-def _indexer(request: Request) -> ChainIndexer:
-    _chain(request)
+async def _indexer(request: Request) -> ChainIndexer:
+    await _chain(request)
     indexer: ChainIndexer = request.app.state.indexer
     return indexer
 
 
-def _poster(request: Request) -> JobPoster:
-    _chain(request)
+async def _poster(request: Request) -> JobPoster:
+    await _chain(request)
     poster: JobPoster = request.app.state.poster
     return poster
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -116,22 +117,23 @@ def _lookup(request: Request, prefix: str, digest: str) -> User:
     raise _UNAUTHORIZED
 
 
-def _current_user(request: Request,
-                  credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> User:
+async def _current_user(request: Request,
+                        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> User:
+    """A known key costs no database access and no thread hop; an unknown one is looked up in a worker thread."""
     if credentials is None:
         raise _UNAUTHORIZED
     prefix, digest = split_api_key(credentials.credentials)
     cache: KeyCache = request.app.state.keys
     known = cache.get(digest)
     if known is None or time.monotonic() - known[2] > KeyCache.TOUCH_EVERY:
-        return _lookup(request, prefix, digest)
+        return await run_in_threadpool(_lookup, request, prefix, digest)
     return known[0]
 
 
 CurrentUser = Annotated[User, Depends(_current_user)]
 
 
-def _operator(user: CurrentUser) -> User:
+async def _operator(user: CurrentUser) -> User:
     if user.role != "operator":
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail="this needs the operator role")
     return user

@@ -27,7 +27,7 @@ from opendpg.gateway.chain import GatewayChain
 from opendpg.gateway.indexer import ChainIndexer
 from opendpg.gateway.models import User
 
-__all__ = ["JobPostError", "JobPoster", "PostRequest"]
+__all__ = ["JobPostError", "JobPoster", "PostRequest", "Posted"]
 
 log = logging.getLogger(__name__)
 E18 = Decimal(10**18)
@@ -53,6 +53,16 @@ def _tokens(amount: int) -> str:
     return str(Decimal(amount) / E18)
 
 
+@dataclass(frozen=True)
+class Posted:
+    """A job mined and indexed: its id, the transaction that posted it, and its parameters as posted."""
+
+    job_id: int
+    tx_hash: str
+    params: JobParams
+    poster: str
+
+
 @dataclass
 class PostRequest:
     user: User
@@ -66,7 +76,7 @@ class PostRequest:
     join_window_s: int
     round_timeout_s: int
     coordinator: str
-    future: Future[int] = field(default_factory=Future)
+    future: Future[Posted] = field(default_factory=Future)
 
     @property
     def budget(self) -> int:
@@ -102,7 +112,7 @@ class JobPoster:
         self._queue.put(None)
         self._thread.join(timeout=60)
 
-    def submit(self, request: PostRequest) -> Future[int]:
+    def submit(self, request: PostRequest) -> Future[Posted]:
         self._queue.put(request)
         return request.future
 
@@ -148,7 +158,7 @@ class JobPoster:
             if accepted:
                 pending.extend(self._send(mine, accepted, now, estimate=False))
         last_block = 0
-        mined: list[tuple[list[int], list[PostRequest]]] = []
+        mined: list[tuple[list[int], list[PostRequest], str, str]] = []
         while pending:
             retry: list[_Sent] = []
             for mine, tx_hash, requests in pending:
@@ -169,14 +179,15 @@ class JobPoster:
                     continue
                 first = next(int.from_bytes(log["topics"][1], "big") for log in receipt["logs"]
                              if log["topics"] and bytes(log["topics"][0]) == self._job_posted)
-                mined.append((list(range(first, first + len(requests))), requests))  # ids are consecutive
+                mined.append((list(range(first, first + len(requests))), requests, tx_hash.to_0x_hex(),
+                              mine.token.address))  # ids are consecutive
                 last_block = max(last_block, int(receipt["blockNumber"]))
             pending = retry
         if last_block:
             self.indexer.catch_up(last_block)
-        for ids, requests in mined:
+        for ids, requests, tx, token in mined:
             for job_id, request in zip(ids, requests, strict=True):
-                request.future.set_result(job_id)
+                request.future.set_result(Posted(job_id, tx, request.params(token, now), request.user.address))
 
     def _affordable(self, mine: Chain, requests: list[PostRequest]) -> list[PostRequest]:
         """The requests the account can pay for, in arrival order; the rest are answered 402 naming the fix."""

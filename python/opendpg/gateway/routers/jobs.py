@@ -9,7 +9,7 @@ import hashlib
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, HTTPException, Query, Response, status
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from web3 import Web3
@@ -51,8 +51,7 @@ def spec_schema() -> dict[str, Any]:
 
 
 @router.post("", response_model=JobOut, status_code=status.HTTP_201_CREATED)
-async def create_job(body: JobCreate, user: CurrentUser, chain: ChainDep, poster: PosterDep,
-                     request: Request) -> JobOut:
+async def create_job(body: JobCreate, user: CurrentUser, chain: ChainDep, poster: PosterDep) -> JobOut:
     """Validate the spec, pin it, and post the job with its escrow from the caller's own address. Jobs that
     arrive together go out together (one ``postJobs`` transaction per account); the answer comes once the job is
     mined and indexed."""
@@ -74,11 +73,13 @@ async def create_job(body: JobCreate, user: CurrentUser, chain: ChainDep, poster
                           join_window_s=body.join_window_s, round_timeout_s=body.round_timeout_s,
                           coordinator=coordinator)
     try:
-        job_id = await asyncio.wrap_future(poster.submit(post))
+        posted = await asyncio.wrap_future(poster.submit(post))
     except JobPostError as exc:
         raise HTTPException(exc.status, detail=exc.detail) from None
-    with request.app.state.sessions() as session:  # no connection is held while the job is being posted
-        return _job_out(_own(session, user, job_id))
+    p = posted.params  # mined and indexed by now; answered from what was posted (no database read)
+    return JobOut(id=posted.job_id, state=JobState.OPEN.name, spec_cid=p.spec_cid, poster=posted.poster,
+                  coordinator=p.coordinator, rounds=p.rounds, committed_rounds=0, budget=_tokens(p.budget),
+                  credited="0", reward_per_round=_tokens(p.reward_per_round), tx_hash=posted.tx_hash)
 
 
 @router.get("", response_model=list[JobOut])
