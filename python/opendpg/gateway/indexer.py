@@ -144,11 +144,17 @@ class ChainIndexer:
             return len(events)
 
     def _block_hash(self, number: int) -> str:
+        """The hash of block ``number`` ("" if the chain has no such block); a raw call: web3's block formatting
+        would cost more than the lookup."""
         try:
-            block = self.chain.w3.eth.get_block(number)
+            response = self.chain.w3.provider.make_request(
+                "eth_getBlockByNumber", [hex(number), False])  # type: ignore[arg-type]
         except Exception as exc:
             raise ChainUnavailableError(str(exc)) from exc
-        return str(block["hash"].to_0x_hex())
+        if "error" in response:
+            raise ChainUnavailableError(str(response["error"]))
+        block = response.get("result")
+        return str(block["hash"]) if block else ""
 
     def _save(self, session: Session, position: Position, block_hash: str) -> None:
         state = session.get(IndexState, NAME)
@@ -244,14 +250,7 @@ class ChainIndexer:
         position = self.position
         if not self._hash or position.block < 0:
             return
-        try:
-            block = self.chain.w3.eth.get_block(position.block)
-            same = block["hash"].to_0x_hex() == self._hash
-        except Exception as exc:
-            if "not found" not in str(exc).lower():
-                raise ChainUnavailableError(str(exc)) from exc
-            same = False  # the block is gone: the chain is shorter now
-        if same:
+        if self._block_hash(position.block) == self._hash:  # "" when the block is gone: the chain is shorter now
             return
         fork = max(self.chain.deployment.start_block - 1, position.block - self.reorg_depth)
         log.warning("indexer: block %d changed (reorg); rewinding to block %d", position.block, fork)

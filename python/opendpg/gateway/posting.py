@@ -193,11 +193,8 @@ class JobPoster:
         """The requests the account can pay for, in arrival order; the rest are answered 402 naming the fix."""
         address = requests[0].user.address
         market = mine.market.address
-        with mine.w3.batch_requests() as batch:  # one round trip for the three reads
-            batch.add(mine.token.contract.functions.balanceOf(address))
-            batch.add(mine.token.contract.functions.allowance(address, market))
-            batch.add(mine.w3.eth.get_balance(address))  # type: ignore[arg-type]
-            balance, allowance, gas = (int(v) for v in batch.execute())  # type: ignore[call-overload]
+        balance, allowance = mine.token.balance_of(address), mine.token.allowance(address, market)
+        gas = int(mine.w3.provider.make_request("eth_getBalance", [address, "latest"])["result"], 16)  # type: ignore[arg-type]
         accepted, total = [], 0
         for request in requests:
             if total + request.budget > balance:
@@ -222,10 +219,11 @@ class JobPoster:
     def _send(self, mine: Chain, requests: list[PostRequest], now: int, *, estimate: bool) -> list[_Sent]:
         """Sign and send one ``postJobs``. Without ``estimate`` the gas limit is the bound per job (unused gas is
         not charged) and a refusal shows in the receipt; with it a refusal is answered here."""
-        post = mine.market.contract.functions.postJobs([r.params(mine.token.address, now).as_tuple() for r in requests])
+        market = mine.market
+        data = market.encode("postJobs", [r.params(mine.token.address, now).as_tuple() for r in requests])
         try:
             gas = None if estimate else GAS_BASE + GAS_PER_JOB * len(requests)
-            return [(mine, mine.sender.send(post, gas=gas), requests)]
+            return [(mine, mine.sender.send_tx({"to": market.address, "data": data, "value": 0}, gas=gas), requests)]
         except ContractRevert as exc:
             for request in requests:
                 request.future.set_exception(JobPostError(422, [revert_detail(exc)]))
