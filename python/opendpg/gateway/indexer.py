@@ -131,8 +131,11 @@ class ChainIndexer:
                 block_hash = self._block_hash(after.block)
                 with self.sessions() as session, session.begin():
                     touched: dict[int, set[str]] = {}
+                    posted = [int(e.args["jobId"]) for e in events if e.name == "JobPosted"]
+                    known = set(session.scalars(select(ChainJob.job_id).where(ChainJob.job_id.in_(posted)))) \
+                        if posted else set()  # one query for the whole pass, not one per job
                     for event in events:
-                        self._apply(session, event, touched)
+                        self._apply(session, event, touched, known)
                     for job_id, providers in touched.items():
                         self._refresh(session, job_id, providers, after.block)
                     self._save(session, after, block_hash)
@@ -164,12 +167,12 @@ class ChainIndexer:
         else:
             state.block_number, state.log_index, state.block_hash = position.block, position.log_index, block_hash
 
-    def _apply(self, session: Session, event: ChainEvent, touched: dict[int, set[str]]) -> None:
+    def _apply(self, session: Session, event: ChainEvent, touched: dict[int, set[str]], known: set[int]) -> None:
         a, block = event.args, event.block_number
         job_id = int(a.get("jobId", 0))
         if event.name == "JobPosted":
             p = a["params"]
-            if session.get(ChainJob, job_id) is None:
+            if job_id not in known:
                 session.add(ChainJob(
                     job_id=job_id, poster=a["poster"], coordinator=a["coordinator"], spec_cid=p["specCid"],
                     payment_token=p["paymentToken"], budget=str(p["budget"]), reward_per_round=str(p["rewardPerRound"]),

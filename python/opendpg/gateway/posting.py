@@ -13,7 +13,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -22,7 +22,7 @@ from eth_utils.abi import event_abi_to_log_topic
 from hexbytes import HexBytes
 
 from opendpg.chain import Chain, JobParams
-from opendpg.errors import ContractRevert, OpenDPGError, TransactionError
+from opendpg.errors import ContractRevert, OpenDPGError
 from opendpg.gateway.chain import GatewayChain
 from opendpg.gateway.indexer import ChainIndexer
 from opendpg.gateway.models import User
@@ -93,12 +93,14 @@ GAS_BASE, GAS_PER_JOB = 60_000, 220_000  # postJob measures <= 200k (gas report)
 
 
 class JobPoster:
-    def __init__(self, chain: GatewayChain, indexer: ChainIndexer, *, max_batch: int = 64,
+    def __init__(self, chain: GatewayChain, indexer: ChainIndexer, *, max_batch: int = 64, linger: float = 0.005,
                  on_batch: Callable[[int], None] | None = None) -> None:
         self.chain = chain
         self.indexer = indexer
         self.max_batch = max_batch
         self.on_batch = on_batch or (lambda n: None)
+        self.linger = linger
+        self._accounts = ThreadPoolExecutor(max_workers=8, thread_name_prefix="job-poster-account")
         self._queue: queue.Queue[PostRequest | None] = queue.Queue()
         self._job_posted = bytes(event_abi_to_log_topic(
             next(e for e in chain.reader.market.contract.abi if e.get("name") == "JobPosted")))  # type: ignore[arg-type]
@@ -111,6 +113,7 @@ class JobPoster:
     def stop(self) -> None:
         self._queue.put(None)
         self._thread.join(timeout=60)
+        self._accounts.shutdown(wait=True)
 
     def submit(self, request: PostRequest) -> Future[Posted]:
         self._queue.put(request)
@@ -124,9 +127,9 @@ class JobPoster:
             if first is None:
                 return
             batch = [first]
-            while len(batch) < self.max_batch:
+            while len(batch) < self.max_batch:  # gather: stop when nothing new came for `linger` seconds
                 try:
-                    item = self._queue.get_nowait()
+                    item = self._queue.get(timeout=self.linger)
                 except queue.Empty:
                     break
                 if item is None:
@@ -152,11 +155,8 @@ class JobPoster:
         for request in batch:
             by_user.setdefault(request.user.id, []).append(request)
         pending: list[_Sent] = []
-        for requests in by_user.values():
-            mine = self.chain.as_user(requests[0].user)
-            accepted = self._affordable(mine, requests)
-            if accepted:
-                pending.extend(self._send(mine, accepted, now, estimate=False))
+        for sent in self._accounts.map(lambda requests: self._for_account(requests, now), by_user.values()):
+            pending.extend(sent)  # accounts in parallel: each its own nonces, and mostly waiting on the node
         last_block = 0
         mined: list[tuple[list[int], list[PostRequest], str, str]] = []
         while pending:
@@ -171,7 +171,7 @@ class JobPoster:
                     else:
                         requests[0].future.set_exception(JobPostError(422, [revert_detail(exc)]))
                     continue
-                except TransactionError as exc:
+                except Exception as exc:  # sent: never "nothing was charged"; the job may well be on-chain
                     for request in requests:
                         request.future.set_exception(JobPostError(
                             504, f"sent as transaction {tx_hash.to_0x_hex()} but not seen mined ({exc}): the job "
@@ -184,10 +184,27 @@ class JobPoster:
                 last_block = max(last_block, int(receipt["blockNumber"]))
             pending = retry
         if last_block:
-            self.indexer.catch_up(last_block)
+            try:
+                self.indexer.catch_up(last_block)
+            except Exception as exc:  # mined is mined: answer; the index catches up on its own
+                log.warning("indexing the posted jobs failed (%s); answering from the receipts", exc)
         for ids, requests, tx, token in mined:
             for job_id, request in zip(ids, requests, strict=True):
                 request.future.set_result(Posted(job_id, tx, request.params(token, now), request.user.address))
+
+    def _for_account(self, requests: list[PostRequest], now: int) -> list[_Sent]:
+        """Check, approve and send one account's jobs; a failure before sending answers only these 503."""
+        try:
+            mine = self.chain.as_user(requests[0].user)
+            accepted = self._affordable(mine, requests)
+            return self._send(mine, accepted, now, estimate=False) if accepted else []
+        except Exception as exc:
+            log.warning("posting for %s failed before sending: %s", requests[0].user.address, exc)
+            for request in requests:
+                if not request.future.done():
+                    request.future.set_exception(JobPostError(
+                        503, f"the job was not posted: {exc}; nothing was charged, try again"))
+            return []
 
     def _affordable(self, mine: Chain, requests: list[PostRequest]) -> list[PostRequest]:
         """The requests the account can pay for, in arrival order; the rest are answered 402 naming the fix."""
