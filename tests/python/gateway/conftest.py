@@ -68,10 +68,11 @@ def postgres() -> Iterator[str]:
 
 
 class Gateway:
-    def __init__(self, url: str, db_url: str, proc: subprocess.Popen[bytes]) -> None:
+    def __init__(self, url: str, db_url: str, proc: subprocess.Popen[bytes], log: Path | None = None) -> None:
         self.url = url
         self.db_url = db_url
         self.proc = proc
+        self.log = log
         self.client = httpx.Client(base_url=url, timeout=30)
 
     def sign_up(self, email: str, password: str = "correct horse battery") -> dict:
@@ -114,7 +115,7 @@ def _serve(request, tmp_path_factory, env: dict[str, str], kind: str | None = No
             conn.execute(f"CREATE DATABASE {name}")
         db_url = server.rsplit("/", 1)[0] + f"/{name}"
     proc, url = start_gateway(state, db_url, env)
-    yield Gateway(url, db_url, proc)
+    yield Gateway(url, db_url, proc, state / "gateway.log")
     stop_process_group(proc)
 
 

@@ -8,8 +8,10 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from sqlalchemy import create_engine
 
-from tests.python.gateway.conftest import Gateway, _serve
+from opendpg.gateway.security import KeyVault
+from tests.python.gateway.conftest import SECRET, Gateway, _serve
 from tests.python.gateway.test_jobs import _body
 
 PUBLIC = {("GET", "/health"), ("GET", "/metrics"), ("GET", "/jobs/spec-schema"), ("POST", "/accounts"),
@@ -83,3 +85,13 @@ def test_another_user_reaches_nothing_of_yours(gw, world):
     for text in [*seen, gw.client.get("/me", headers=a_auth).text, gw.client.get("/api-keys", headers=a_auth).text]:
         assert not any(secret in text for secret in secrets)
         assert "encrypted_key" not in text and "password" not in text and "key_hash" not in text
+    # and nothing secret in the gateway's log: no API key, no password, no private key
+    log = gw.log.read_text(errors="replace")
+    operator_key = world["operator"].key.hex()
+    engine = create_engine(gw.db_url)
+    with engine.connect() as conn:
+        blobs = [row[0] for row in conn.execute(text("SELECT encrypted_key FROM users"))]
+    engine.dispose()
+    user_keys = [KeyVault(SECRET).decrypt(bytes(blob)) for blob in blobs]
+    for secret in [*secrets, "correct horse battery", operator_key, *user_keys]:
+        assert secret.removeprefix("0x") not in log
