@@ -82,9 +82,9 @@ def test_another_user_reaches_nothing_of_yours(gw, world):
     assert {k["id"] for k in listed["keys"].json()} & {a_key["id"]} == set()
     seen += [r.text for r in listed.values()]
     # nobody's secrets in anything B saw, and no user's private material anywhere
-    for text in [*seen, gw.client.get("/me", headers=a_auth).text, gw.client.get("/api-keys", headers=a_auth).text]:
-        assert not any(secret in text for secret in secrets)
-        assert "encrypted_key" not in text and "password" not in text and "key_hash" not in text
+    for body in [*seen, gw.client.get("/me", headers=a_auth).text, gw.client.get("/api-keys", headers=a_auth).text]:
+        assert not any(secret in body for secret in secrets)
+        assert "encrypted_key" not in body and "password" not in body and "key_hash" not in body
     # and nothing secret in the gateway's log: no API key, no password, no private key
     log = gw.log.read_text(errors="replace")
     operator_key = world["operator"].key.hex()
