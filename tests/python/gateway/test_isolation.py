@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
 
 from opendpg.gateway.security import KeyVault
 from tests.python.gateway.conftest import SECRET, Gateway, _serve
