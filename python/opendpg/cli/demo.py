@@ -18,8 +18,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import secrets
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -173,6 +176,23 @@ def _gateway_user(gateway: httpx.Client) -> str:
     return str(key)
 
 
+def _plot(gateway_url: str, key: str, job_id: int, out: Path, timeout: float = 120.0) -> Path:
+    """``opendpg jobs plot`` once the gateway has evaluated every committed round."""
+    deadline = time.monotonic() + timeout
+    with httpx.Client(base_url=gateway_url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as gateway:
+        while any(r["accuracy"] is None and r["metrics_error"] is None
+                  for r in gateway.get(f"/jobs/{job_id}").json()["history"]):
+            if time.monotonic() > deadline:
+                raise OpenDPGError(f"the gateway did not evaluate job {job_id}'s rounds within {timeout:.0f} s")
+            time.sleep(1.0)
+    plotted = subprocess.run([sys.executable, "-m", "opendpg.cli.main", "jobs", "plot", str(job_id), "--out", str(out)],
+                             env={**os.environ, "OPENDPG_GATEWAY_URL": gateway_url, "OPENDPG_API_KEY": key},
+                             capture_output=True, text=True, timeout=120)
+    if plotted.returncode != 0:
+        raise OpenDPGError(f"opendpg jobs plot failed: {plotted.stderr.strip()}")
+    return out
+
+
 def _wait_registered(admin: Chain, nodes: list[Any], procs: dict[str, Any], timeout: float = 180.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -266,7 +286,10 @@ async def _post_and_follow(args: argparse.Namespace, state: Path, w3: Any, ws_ur
     job = admin.market.get_job(job_id)
     record = state / "coordinator" / "rounds" / f"job-{job_id}" / f"round-{job.committed_rounds}.json"
     final = json.loads(record.read_text())["metrics"]
-    print("6. summary")
+    curve = await asyncio.to_thread(_plot, gateway_url, key, job_id, state / f"job-{job_id}-curve.png")
+    print(f"6. training curve (the gateway's own evaluation of each committed model): `opendpg jobs plot {job_id}` "
+          f"wrote {curve}")
+    print("7. summary")
     print(f"  job {job_id}: {job.state.name}, {job.committed_rounds} rounds committed, final held-out accuracy "
           f"{final['accuracy']:.3f}")
     for p in providers:

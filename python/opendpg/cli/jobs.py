@@ -201,6 +201,7 @@ def _plot(args: argparse.Namespace) -> int:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     rounds, losses, accuracies = zip(*points, strict=True)
     figure, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
@@ -208,6 +209,8 @@ def _plot(args: argparse.Namespace) -> int:
     left.set(title="loss (held-out)", xlabel="round")
     right.plot(rounds, accuracies, marker="o", color="tab:green")
     right.set(title="accuracy (held-out)", xlabel="round", ylim=(0, 1))
+    for axis in (left, right):
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     figure.suptitle(f"job {args.job_id}: {job['state']}, {job['committed_rounds']}/{job['rounds']} rounds")
     figure.tight_layout()
     out = args.out or Path(f"job-{args.job_id}-curve.png")

@@ -141,6 +141,7 @@ class RoundOut(BaseModel):
     loss: float | None = Field(default=None, description="the gateway's own evaluation of this round's global "
                                                          "model on the spec's held-out set (null until computed)")
     accuracy: float | None = None
+    metrics_error: str | None = Field(default=None, description="why this round's model could not be evaluated")
 
 
 class PaymentOut(BaseModel):

@@ -109,7 +109,8 @@ def show_job(job_id: int, user: CurrentUser, session: SessionDep) -> JobDetail:
                                                          rejected=u.rejected))
     history = [RoundOut(round=r.round, global_hash=r.global_hash, global_cid=r.global_cid,
                         used=[by_slot[i] for i in sorted(by_slot) if int(r.used_bitmap) >> i & 1],
-                        updates=updates.get(r.round, []), loss=r.loss, accuracy=r.accuracy)
+                        updates=updates.get(r.round, []), loss=r.loss, accuracy=r.accuracy,
+                        metrics_error=r.metrics_error)
                for r in session.scalars(select(ChainRound).where(ChainRound.job_id == job_id)
                                         .order_by(ChainRound.round))]
     payments = [PaymentOut(kind=p.kind, account=p.account, amount=_tokens(int(p.amount)))
