@@ -149,8 +149,9 @@ class JobPoster:
     def _post(self, batch: list[PostRequest]) -> None:
         self.on_batch(len(batch))
         self.chain.store.put_many([r.spec for r in batch])  # pinned before anything is posted
-        reader = self.chain.reader
-        now = int(reader.w3.eth.get_block("latest")["timestamp"])
+        latest = self.chain.reader.w3.provider.make_request(
+            "eth_getBlockByNumber", ["latest", False])  # type: ignore[arg-type]  # raw: no block formatting
+        now = int(latest["result"]["timestamp"], 16)  # the chain's clock, not ours (test chains travel in time)
         by_user: dict[int, list[PostRequest]] = {}
         for request in batch:
             by_user.setdefault(request.user.id, []).append(request)
