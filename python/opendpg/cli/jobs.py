@@ -216,9 +216,12 @@ def _plot(args: argparse.Namespace) -> int:
     out = args.out or Path(f"job-{args.job_id}-curve.png")
     figure.savefig(out, dpi=120)
     plt.close(figure)
-    pending = len(job["history"]) - len(points)
+    failed = [f"round {r['round']}: {r['metrics_error']}" for r in job["history"] if r.get("metrics_error")]
+    pending = len(job["history"]) - len(points) - len(failed)
     print(f"wrote {out}: {len(points)} round(s), last accuracy {accuracies[-1]:.3f}"
           + (f" ({pending} round(s) not evaluated yet)" if pending else ""))
+    for line in failed:
+        print(f"  not plotted, {line}")
     return 0
 
 

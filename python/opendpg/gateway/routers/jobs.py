@@ -66,12 +66,10 @@ async def create_job(body: JobCreate, user: CurrentUser, chain: ChainDep, poster
             "loc": ["body", "coordinator"],
             "msg": f"{coordinator} is not a registered node: name a coordinator from the node registry"}])
     data = spec.to_bytes()
-    post = PostRequest(user=user, spec=data, spec_cid=cid_of(data),
-                          reward_per_round=int(body.reward_per_round * E18), rounds=spec.training.rounds,
-                          min_providers=spec.providers.min,
-                          max_providers=spec.providers.max, required_stake=int(body.required_stake * E18),
-                          join_window_s=body.join_window_s, round_timeout_s=body.round_timeout_s,
-                          coordinator=coordinator)
+    post = PostRequest(user=user, spec=data, spec_cid=cid_of(data), reward_per_round=int(body.reward_per_round * E18),
+                       rounds=spec.training.rounds, min_providers=spec.providers.min, max_providers=spec.providers.max,
+                       required_stake=int(body.required_stake * E18), join_window_s=body.join_window_s,
+                       round_timeout_s=body.round_timeout_s, coordinator=coordinator)
     try:
         posted = await asyncio.wrap_future(poster.submit(post))
     except JobPostError as exc:
