@@ -20,6 +20,7 @@ from opendpg.gateway.middleware import MetricsMiddleware, RateLimitMiddleware, m
 from opendpg.gateway.posting import JobPoster
 from opendpg.gateway.routers import accounts, api_keys, catalog, funding, health, jobs, metrics, progress
 from opendpg.gateway.security import load_vault
+from opendpg.gateway.submissions import SubmissionWriter, recover_submissions
 
 __all__ = ["create_app", "database_url"]
 
@@ -46,13 +47,17 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
                                on_correction=corrections.inc)
         indexer.step()  # catch up before serving, so reads start complete
         app.state.indexer = indexer.start()
-        app.state.poster = JobPoster(chain, indexer, max_batch=settings.gateway_batch_max,
+        app.state.poster = JobPoster(chain, indexer, app.state.sessions, max_batch=settings.gateway_batch_max,
                                      on_batch=batches.observe).start()
+        app.state.submissions = SubmissionWriter(app.state.sessions).start()
+        for request in recover_submissions(app.state.sessions):  # accepted with a 202 before a restart
+            app.state.poster.submit(request)
         app.state.evaluator = RoundEvaluator(app.state.sessions, chain.store).start()
     try:
         yield
     finally:
         if chain is not None:
+            app.state.submissions.stop()
             app.state.poster.stop()
             app.state.evaluator.stop()
             app.state.indexer.stop()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, Boolean, DateTime, Float, ForeignKey, Integer, LargeBinary, String
+from sqlalchemy import BigInteger, Boolean, DateTime, Float, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "ChainRound",
     "ChainUpdate",
     "IndexState",
+    "JobSubmission",
     "User",
     "utcnow",
 ]
@@ -55,6 +56,33 @@ class ApiKey(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     user: Mapped[User] = relationship(back_populates="api_keys")
+
+
+class JobSubmission(Base):
+    """A job accepted for posting (``Prefer: respond-async``): written before the 202, so an accepted job is
+    never lost. ``queued`` → ``sending`` (its transaction is about to go out) → ``posted`` (``job_id``) or
+    ``failed`` (``error``: the reason, as the 4xx detail a waiting request would have had)."""
+
+    __tablename__ = "job_submissions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    spec: Mapped[bytes] = mapped_column(LargeBinary)
+    spec_cid: Mapped[str] = mapped_column(String(128))
+    reward_per_round: Mapped[str] = mapped_column(String(78))
+    required_stake: Mapped[str] = mapped_column(String(78))
+    rounds: Mapped[int] = mapped_column(Integer)
+    min_providers: Mapped[int] = mapped_column(Integer)
+    max_providers: Mapped[int] = mapped_column(Integer)
+    join_window_s: Mapped[int] = mapped_column(Integer)
+    round_timeout_s: Mapped[int] = mapped_column(Integer)
+    coordinator: Mapped[str] = mapped_column(String(42))
+    chain_time: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # the `now` its deadline counts from
+    job_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    tx_hash: Mapped[str | None] = mapped_column(String(66), nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 # ---------------------------------------------------------------------- the chain index (written only by the indexer)

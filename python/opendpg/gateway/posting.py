@@ -9,6 +9,7 @@ answered 504 with the transaction hash (the indexer picks the job up if it lands
 
 from __future__ import annotations
 
+import json
 import logging
 import queue
 import threading
@@ -20,12 +21,14 @@ from typing import Any
 
 from eth_utils.abi import event_abi_to_log_topic
 from hexbytes import HexBytes
+from sqlalchemy import update
+from sqlalchemy.orm import Session, sessionmaker
 
 from opendpg.chain import Chain, JobParams
 from opendpg.errors import ContractRevert, OpenDPGError
 from opendpg.gateway.chain import GatewayChain
 from opendpg.gateway.indexer import ChainIndexer
-from opendpg.gateway.models import User
+from opendpg.gateway.models import JobSubmission, User
 
 __all__ = ["JobPostError", "JobPoster", "PostRequest", "Posted"]
 
@@ -76,6 +79,7 @@ class PostRequest:
     join_window_s: int
     round_timeout_s: int
     coordinator: str
+    submission_id: str | None = None  # set when the caller was answered 202 (a durable JobSubmission row)
     future: Future[Posted] = field(default_factory=Future)
 
     @property
@@ -93,9 +97,10 @@ GAS_BASE, GAS_PER_JOB = 60_000, 220_000  # postJob measures <= 200k (gas report)
 
 
 class JobPoster:
-    def __init__(self, chain: GatewayChain, indexer: ChainIndexer, *, max_batch: int = 64, linger: float = 0.005,
-                 on_batch: Callable[[int], None] | None = None) -> None:
+    def __init__(self, chain: GatewayChain, indexer: ChainIndexer, sessions: sessionmaker[Session], *,
+                 max_batch: int = 64, linger: float = 0.005, on_batch: Callable[[int], None] | None = None) -> None:
         self.chain = chain
+        self.sessions = sessions
         self.indexer = indexer
         self.max_batch = max_batch
         self.on_batch = on_batch or (lambda n: None)
@@ -145,6 +150,38 @@ class JobPoster:
                 for request in batch:
                     if not request.future.done():
                         request.future.set_exception(error)
+            self._record(batch)
+
+    def _record(self, batch: list[PostRequest]) -> None:
+        """Write the outcome of every 202-answered job in the batch (one transaction)."""
+        outcomes: list[dict[str, Any]] = []
+        for request in batch:
+            if request.submission_id is None or not request.future.done():
+                continue
+            exc = request.future.exception()
+            if exc is None:
+                posted = request.future.result()
+                outcomes.append({"id": request.submission_id, "status": "posted", "job_id": posted.job_id,
+                                 "tx_hash": posted.tx_hash, "error": None})
+            else:
+                status, detail = (exc.status, exc.detail) if isinstance(exc, JobPostError) else (500, str(exc))
+                outcomes.append({"id": request.submission_id, "job_id": None, "tx_hash": None,
+                                 "status": "sending" if status == 504 else "failed",  # sent: it may still land
+                                 "error": json.dumps({"status": status, "detail": detail})})
+        if not outcomes:
+            return
+        try:
+            with self.sessions() as session, session.begin():  # one executemany UPDATE for the whole batch
+                session.execute(update(JobSubmission), outcomes)
+        except Exception:  # the chain already has what it has; a restart reconciles 'sending' rows with it
+            log.exception("recording the outcome of %d submissions failed", len(outcomes))
+
+    def _mark_sending(self, requests: list[PostRequest], now: int) -> None:
+        ids = [r.submission_id for r in requests if r.submission_id is not None]
+        if ids:
+            with self.sessions() as session, session.begin():
+                session.execute(update(JobSubmission).where(JobSubmission.id.in_(ids))
+                                .values(status="sending", chain_time=now))
 
     def _post(self, batch: list[PostRequest]) -> None:
         self.on_batch(len(batch))
@@ -198,7 +235,10 @@ class JobPoster:
         try:
             mine = self.chain.as_user(requests[0].user)
             accepted = self._affordable(mine, requests)
-            return self._send(mine, accepted, now, estimate=False) if accepted else []
+            if not accepted:
+                return []
+            self._mark_sending(accepted, now)  # before the transaction goes out: a restart then checks the chain
+            return self._send(mine, accepted, now, estimate=False)
         except Exception as exc:
             log.warning("posting for %s failed before sending: %s", requests[0].user.address, exc)
             for request in requests:
@@ -246,3 +286,4 @@ class JobPoster:
             for request in requests:
                 request.future.set_exception(JobPostError(422, [revert_detail(exc)]))
             return []
+

@@ -164,6 +164,16 @@ class JobOut(BaseModel):
     tx_hash: str
 
 
+class SubmissionOut(BaseModel):
+    id: str
+    status: Literal["queued", "sending", "posted", "failed"]
+    job_id: int | None = Field(description="the on-chain job, once posted")
+    tx_hash: str | None
+    error: dict[str, Any] | None = Field(description="why it failed: the HTTP status and detail a waiting request "
+                                                     "would have had")
+    status_url: str
+
+
 class JobDetail(JobOut):
     providers: list[ProviderOut]
     history: list[RoundOut]

@@ -115,8 +115,9 @@ def _serve(request, tmp_path_factory, env: dict[str, str], kind: str | None = No
             conn.execute(f"CREATE DATABASE {name}")
         db_url = server.rsplit("/", 1)[0] + f"/{name}"
     proc, url = start_gateway(state, db_url, env)
-    yield Gateway(url, db_url, proc, state / "gateway.log")
-    stop_process_group(proc)
+    gateway = Gateway(url, db_url, proc, state / "gateway.log")
+    yield gateway
+    stop_process_group(gateway.proc)  # a test may have restarted it: stop the one running now
 
 
 E18 = 10**18

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
+import uuid
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi import APIRouter, Header, HTTPException, Path, Query, Request, Response, status
+from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from web3 import Web3
@@ -20,7 +23,15 @@ from opendpg.content import cid_of
 from opendpg.errors import ContractRevert
 from opendpg.gateway.deps import ChainDep, CurrentUser, IndexerDep, PosterDep, SessionDep
 from opendpg.gateway.indexer import ChainIndexer
-from opendpg.gateway.models import ChainJob, ChainPayment, ChainProvider, ChainRound, ChainUpdate, User
+from opendpg.gateway.models import (
+    ChainJob,
+    ChainPayment,
+    ChainProvider,
+    ChainRound,
+    ChainUpdate,
+    JobSubmission,
+    User,
+)
 from opendpg.gateway.posting import JobPostError, PostRequest, revert_detail
 from opendpg.gateway.schemas import (
     JobCreate,
@@ -30,9 +41,11 @@ from opendpg.gateway.schemas import (
     ProviderOut,
     RoundOut,
     RoundVerdictOut,
+    SubmissionOut,
     UpdateOut,
     Verification,
 )
+from opendpg.gateway.submissions import row_of
 from opendpg.spec import SpecError, json_schema, parse_spec
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
@@ -50,11 +63,16 @@ def spec_schema() -> dict[str, Any]:
     return json_schema()
 
 
-@router.post("", response_model=JobOut, status_code=status.HTTP_201_CREATED)
-async def create_job(body: JobCreate, user: CurrentUser, chain: ChainDep, poster: PosterDep) -> JobOut:
+@router.post("", response_model=JobOut, status_code=status.HTTP_201_CREATED,
+             responses={202: {"model": SubmissionOut, "description": "accepted (with `Prefer: respond-async`)"}})
+async def create_job(body: JobCreate, user: CurrentUser, chain: ChainDep, poster: PosterDep, request: Request,
+                     prefer: Annotated[str | None, Header(description="`respond-async`: answer 202 as soon as the "
+                                                                       "job is durably accepted")] = None,
+                     ) -> JobOut | JSONResponse:
     """Validate the spec, pin it, and post the job with its escrow from the caller's own address. Jobs that
     arrive together go out together (one ``postJobs`` transaction per account); the answer comes once the job is
-    mined and indexed."""
+    mined and indexed, or, with ``Prefer: respond-async``, as a 202 once it is recorded (follow it at
+    ``/jobs/submissions/{id}``)."""
     try:
         spec = parse_spec(body.spec)
     except SpecError as exc:
@@ -70,6 +88,18 @@ async def create_job(body: JobCreate, user: CurrentUser, chain: ChainDep, poster
                        rounds=spec.training.rounds, min_providers=spec.providers.min, max_providers=spec.providers.max,
                        required_stake=int(body.required_stake * E18), join_window_s=body.join_window_s,
                        round_timeout_s=body.round_timeout_s, coordinator=coordinator)
+    if prefer is not None and "respond-async" in prefer.lower():
+        post.submission_id = uuid.uuid4().hex
+        row = row_of(post)
+        try:
+            await asyncio.wrap_future(request.app.state.submissions.write(row))  # durable before the 202
+        except Exception as exc:
+            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
+                                detail=f"the job could not be recorded ({exc}); nothing was accepted") from None
+        poster.submit(post)
+        submission = _submission_out(row)
+        return JSONResponse(submission.model_dump(), status_code=status.HTTP_202_ACCEPTED,
+                            headers={"Location": submission.status_url, "Preference-Applied": "respond-async"})
     try:
         posted = await asyncio.wrap_future(poster.submit(post))
     except JobPostError as exc:
@@ -78,6 +108,22 @@ async def create_job(body: JobCreate, user: CurrentUser, chain: ChainDep, poster
     return JobOut(id=posted.job_id, state=JobState.OPEN.name, spec_cid=p.spec_cid, poster=posted.poster,
                   coordinator=p.coordinator, rounds=p.rounds, committed_rounds=0, budget=_tokens(p.budget),
                   credited="0", reward_per_round=_tokens(p.reward_per_round), tx_hash=posted.tx_hash)
+
+
+def _submission_out(row: JobSubmission) -> SubmissionOut:
+    return SubmissionOut(id=row.id, status=row.status, job_id=row.job_id, tx_hash=row.tx_hash,  # type: ignore[arg-type]
+                         error=json.loads(row.error) if row.error else None, status_url=f"/jobs/submissions/{row.id}")
+
+
+@router.get("/submissions/{submission_id}", response_model=SubmissionOut)
+def show_submission(submission_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")], user: CurrentUser,
+                    session: SessionDep) -> SubmissionOut:
+    """Where a job accepted with a 202 stands: queued, sending, posted (with its job id) or failed (with why)."""
+    row = session.get(JobSubmission, submission_id)
+    if row is None or row.user_id != user.id:
+        raise HTTPException(status.HTTP_404_NOT_FOUND,
+                            detail=[{"loc": ["path", "submission_id"], "msg": "no such submission"}])
+    return _submission_out(row)
 
 
 @router.get("", response_model=list[JobOut])
