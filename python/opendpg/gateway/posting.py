@@ -13,6 +13,7 @@ import json
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from opendpg.chain import Chain, JobParams
-from opendpg.errors import ContractRevert, OpenDPGError
+from opendpg.errors import ContractRevert, OpenDPGError, TransactionError
 from opendpg.gateway.chain import GatewayChain
 from opendpg.gateway.indexer import ChainIndexer
 from opendpg.gateway.models import JobSubmission, User
@@ -192,6 +193,7 @@ class JobPoster:
         by_user: dict[int, list[PostRequest]] = {}
         for request in batch:
             by_user.setdefault(request.user.id, []).append(request)
+        self._mark_sending(batch, now)  # before any transaction goes out: a restart then checks the chain
         pending: list[_Sent] = []
         for sent in self._accounts.map(lambda requests: self._for_account(requests, now), by_user.values()):
             pending.extend(sent)  # accounts in parallel: each its own nonces, and mostly waiting on the node
@@ -199,9 +201,13 @@ class JobPoster:
         mined: list[tuple[list[int], list[PostRequest], str, str]] = []
         while pending:
             retry: list[_Sent] = []
+            receipts = self._receipts([tx_hash for _, tx_hash, _ in pending])
             for mine, tx_hash, requests in pending:
                 try:
-                    receipt = mine.sender.wait(tx_hash)
+                    receipt = receipts.get(tx_hash)
+                    if receipt is None or int(receipt["status"], 16) != 1:
+                        mine.sender.wait(tx_hash)  # not seen, or reverted: this raises why (the decoded reason)
+                        raise TransactionError(f"transaction {tx_hash.to_0x_hex()} has no successful receipt")
                 except ContractRevert as exc:
                     if len(requests) > 1:  # refused as a batch: one by one, so each bad job gets its own reason
                         for request in requests:
@@ -215,11 +221,11 @@ class JobPoster:
                             504, f"sent as transaction {tx_hash.to_0x_hex()} but not seen mined ({exc}): the job "
                                  "shows in GET /jobs if it lands"))
                     continue
-                first = next(int.from_bytes(log["topics"][1], "big") for log in receipt["logs"]
-                             if log["topics"] and bytes(log["topics"][0]) == self._job_posted)
+                first = next(int(log["topics"][1], 16) for log in receipt["logs"]
+                             if log["topics"] and HexBytes(log["topics"][0]) == self._job_posted)
                 mined.append((list(range(first, first + len(requests))), requests, tx_hash.to_0x_hex(),
                               mine.token.address))  # ids are consecutive
-                last_block = max(last_block, int(receipt["blockNumber"]))
+                last_block = max(last_block, int(receipt["blockNumber"], 16))
             pending = retry
         if last_block:
             try:
@@ -230,15 +236,29 @@ class JobPoster:
             for job_id, request in zip(ids, requests, strict=True):
                 request.future.set_result(Posted(job_id, tx, request.params(token, now), request.user.address))
 
+    def _receipts(self, hashes: list[HexBytes], timeout: float = 120.0) -> dict[HexBytes, dict[str, Any]]:
+        """Raw receipts of all ``hashes``, polled together every 2 ms until each is there (or ``timeout``): one
+        slow transaction does not make the others wait a poll interval each."""
+        provider = self.chain.reader.w3.provider
+        found: dict[HexBytes, dict[str, Any]] = {}
+        deadline = time.monotonic() + timeout
+        while len(found) < len(hashes) and time.monotonic() < deadline:
+            for tx_hash in hashes:
+                if tx_hash not in found:
+                    receipt = provider.make_request("eth_getTransactionReceipt",  # type: ignore[arg-type]
+                                                    [tx_hash.to_0x_hex()]).get("result")
+                    if receipt:
+                        found[tx_hash] = receipt
+            if len(found) < len(hashes):
+                time.sleep(0.002)
+        return found
+
     def _for_account(self, requests: list[PostRequest], now: int) -> list[_Sent]:
         """Check, approve and send one account's jobs; a failure before sending answers only these 503."""
         try:
             mine = self.chain.as_user(requests[0].user)
             accepted = self._affordable(mine, requests)
-            if not accepted:
-                return []
-            self._mark_sending(accepted, now)  # before the transaction goes out: a restart then checks the chain
-            return self._send(mine, accepted, now, estimate=False)
+            return self._send(mine, accepted, now, estimate=False) if accepted else []
         except Exception as exc:
             log.warning("posting for %s failed before sending: %s", requests[0].user.address, exc)
             for request in requests:
