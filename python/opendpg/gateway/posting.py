@@ -245,8 +245,11 @@ class JobPoster:
         while len(found) < len(hashes) and time.monotonic() < deadline:
             for tx_hash in hashes:
                 if tx_hash not in found:
-                    receipt = provider.make_request("eth_getTransactionReceipt",  # type: ignore[arg-type]
-                                                    [tx_hash.to_0x_hex()]).get("result")
+                    try:
+                        receipt = provider.make_request("eth_getTransactionReceipt",  # type: ignore[arg-type]
+                                                        [tx_hash.to_0x_hex()]).get("result")
+                    except Exception:  # the node is away: these were sent, so keep looking (never "not charged")
+                        receipt = None
                     if receipt:
                         found[tx_hash] = receipt
             if len(found) < len(hashes):
