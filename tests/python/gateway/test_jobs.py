@@ -263,3 +263,33 @@ def test_an_asset_is_submitted_for_certification(gw, world):
                                                                    ["body", "licence"])):
         rejected = gw.client.post("/assets", json=bad, headers=auth)
         assert rejected.status_code == 422 and loc in [d["loc"] for d in rejected.json()["detail"]]
+
+
+def test_an_operator_credits_an_account(gw, world):
+    # Prepare: two accounts; whoever runs the gateway makes one an operator (CLI on the gateway's database)
+    operator_email = f"operator-{uuid.uuid4().hex[:8]}@example.org"
+    gw.sign_up(operator_email)
+    target, target_auth = _user(gw)
+    granted = subprocess.run([sys.executable, "-m", "opendpg.cli.main", "gateway", "role", operator_email, "operator"],
+                             env={**os.environ, "OPENDPG_GATEWAY_DB_URL": gw.db_url}, capture_output=True, text=True,
+                             timeout=120)
+    assert granted.returncode == 0 and "is now an operator" in granted.stdout, granted.stderr
+    unknown = subprocess.run([sys.executable, "-m", "opendpg.cli.main", "gateway", "role", "nobody@example.org",
+                              "operator"], env={**os.environ, "OPENDPG_GATEWAY_DB_URL": gw.db_url},
+                             capture_output=True, text=True, timeout=120)
+    assert unknown.returncode == 2 and "no account 'nobody@example.org'" in unknown.stderr
+    operator_auth = gw.login(operator_email)
+    admin = world["admin"]
+
+    # Execute
+    credited = gw.client.post(f"/accounts/{target['id']}/credit", json={"tokens": "25", "eth": "0.5"},
+                              headers=operator_auth)
+
+    # Assert: on-chain, to the target's own address; a plain user may not; a missing account is a 404
+    assert credited.status_code == 200, credited.text
+    assert admin.token.balance_of(target["address"]) == 25 * E18
+    assert admin.w3.eth.get_balance(target["address"]) == E18 // 2
+    assert credited.json() == {"address": target["address"], "tokens": "25", "eth": "0.5"}
+    assert gw.client.post(f"/accounts/{target['id']}/credit", json={"tokens": "1"}, headers=target_auth
+                          ).status_code == 403
+    assert gw.client.post("/accounts/999999/credit", json={"tokens": "1"}, headers=operator_auth).status_code == 404
