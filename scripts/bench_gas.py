@@ -132,6 +132,12 @@ class Bench:
         self.record("withdrawFees", self.admin.market.sender.transact(
             self.admin.market.contract.functions.withdrawFees(self.admin.token.address)))
         self.record("postJobWithPermit", self._post_with_permit())
+        for n in (1, 16, 64):  # the gateway's batches: one transaction, each job escrowed
+            batch = [self._params(budget=2 * E18).as_tuple() for _ in range(n)]
+            market.chain.token.ensure_allowance(market.address, 2 * E18 * n)
+            receipt = market.sender.transact(market.contract.functions.postJobs(batch))
+            self.record(f"postJobs ({n} jobs)", receipt)
+            self.gas[f"postJobs, per job ({n} in one tx)"].append(int(receipt["gasUsed"]) // n)
 
         node = self.as_(self.providers[0]).registry
         caps = Capabilities("NVIDIA H100", 81_920, 32, 131_072, "eu-north", ["sklearn/digits", "mnist"], CID)
