@@ -10,6 +10,7 @@ from opendpg.chain.contracts import (
     Participant,
     bitmap,
     dataset_id,
+    job_budget,
 )
 from opendpg.chain.deploy import deploy_suite
 from opendpg.chain.deployment import Deployment
@@ -51,6 +52,7 @@ __all__ = [
     "dataset_id",
     "deploy_suite",
     "dev_accounts",
+    "job_budget",
     "revert_type",
     "start_local_chain",
 ]

@@ -32,6 +32,7 @@ __all__ = [
     "TokenClient",
     "bitmap",
     "dataset_id",
+    "job_budget",
 ]
 
 
@@ -56,6 +57,12 @@ class JobState(IntEnum):
     FINISHED = 3
     CANCELLED = 4
     ABORTED = 5
+
+
+def job_budget(reward_per_round: int, rounds: int, max_providers: int) -> int:
+    """The least escrow a job needs (the contract's ``JobMarketBudgetTooSmall`` check): every provider paid for
+    every round."""
+    return reward_per_round * rounds * max_providers
 
 
 @dataclass(frozen=True)
@@ -134,6 +141,21 @@ class Capabilities:
                 [dataset_id(d) for d in self.datasets], self.metadata_cid)
 
 
+@dataclass(frozen=True)
+class _Function:
+    """A contract function's selector and ABI types, worked out once per client."""
+
+    selector: bytes
+    inputs: list[str]
+    outputs: list[str]
+
+    @classmethod
+    def of(cls, abi: dict[str, Any]) -> _Function:
+        return cls(function_abi_to_4byte_selector(abi),  # type: ignore[arg-type]
+                   [collapse_if_tuple(dict(i)) for i in abi["inputs"]],
+                   [collapse_if_tuple(dict(o)) for o in abi["outputs"]])
+
+
 def _checksummed(value: Any) -> Any:
     if isinstance(value, tuple):
         return tuple(_checksummed(v) for v in value)
@@ -149,7 +171,7 @@ class _Client:
         self.chain = chain
         self.sender = chain.sender
         self.contract: Contract = chain.deployment.contract(chain.w3, self.name)
-        self._functions: dict[str, dict[str, Any]] = {}
+        self._functions: dict[str, _Function] = {}
 
     @property
     def address(self) -> str:
@@ -161,25 +183,24 @@ class _Client:
     def _call(self, fn: Any) -> Any:
         return self.sender.call(fn)
 
-    def _abi(self, name: str) -> dict[str, Any]:
-        abi = self._functions.get(name)
-        if abi is None:
-            abi = next(dict(item) for item in self.contract.abi
-                       if item.get("type") == "function" and item.get("name") == name)
-            self._functions[name] = abi
-        return abi
+    def _function(self, name: str) -> _Function:
+        function = self._functions.get(name)
+        if function is None:
+            function = _Function.of(next(dict(item) for item in self.contract.abi
+                                         if item.get("type") == "function" and item.get("name") == name))
+            self._functions[name] = function
+        return function
 
     def encode(self, name: str, *args: Any) -> bytes:
         """Calldata for ``name(args)`` straight through eth_abi (web3's contract-function path is ~10x slower)."""
-        abi = self._abi(name)
-        return function_abi_to_4byte_selector(abi) + self.chain.w3.codec.encode(  # type: ignore[arg-type]
-            [collapse_if_tuple(dict(i)) for i in abi["inputs"]], args)
+        function = self._function(name)
+        return function.selector + self.chain.w3.codec.encode(function.inputs, args)
 
     def _view(self, name: str, *args: Any) -> tuple[Any, ...]:
         """A view call without web3's contract-call layers (its result formatting costs far more than the call
         itself): ABI-encode, one raw ``eth_call``, ABI-decode; addresses come back checksummed; a revert raises
         its decoded ContractRevert."""
-        abi, codec, data = self._abi(name), self.chain.w3.codec, self.encode(name, *args)
+        data = self.encode(name, *args)
         try:
             response = self.chain.w3.provider.make_request(
                 "eth_call", [{"to": self.address, "data": "0x" + data.hex()}, "latest"])  # type: ignore[arg-type]
@@ -193,8 +214,8 @@ class _Client:
             if raw:
                 raise self.sender.decoder.decode(HexBytes(raw))
             raise ChainUnavailableError(f"eth_call {name}: {error}")
-        types = [collapse_if_tuple(dict(o)) for o in abi["outputs"]]
-        return tuple(_checksummed(v) for v in codec.decode(types, HexBytes(response["result"])))
+        values = self.chain.w3.codec.decode(self._function(name).outputs, HexBytes(response["result"]))
+        return tuple(_checksummed(v) for v in values)
 
     def events(self, receipt: TxReceipt, event: str) -> list[dict[str, Any]]:
         return [dict(e["args"]) for e in getattr(self.contract.events, event)().process_receipt(receipt,
@@ -291,14 +312,6 @@ class JobMarketClient(_Client):
         self.chain.token_at(params.payment_token).ensure_allowance(self.address, params.budget)
         receipt = self._tx(self.contract.functions.postJob(params.as_tuple()))
         return int(self.events(receipt, "JobPosted")[0]["jobId"])
-
-    def post_jobs(self, params: list[JobParams]) -> list[int]:
-        """Post several jobs in one transaction (all or none); approve their total first if needed."""
-        for token in {p.payment_token for p in params}:
-            self.chain.token_at(token).ensure_allowance(self.address,
-                                                        sum(p.budget for p in params if p.payment_token == token))
-        receipt = self._tx(self.contract.functions.postJobs([p.as_tuple() for p in params]))
-        return [int(e["jobId"]) for e in self.events(receipt, "JobPosted")]
 
     def join_job(self, job_id: int) -> TxReceipt:
         return self._tx(self.contract.functions.joinJob(job_id))

@@ -223,6 +223,7 @@ class EventStream:
             missing = wanted - {abi["name"] for _, abi in self._decoders.values()}
             if missing:
                 raise OpenDPGValueError(f"events: {sorted(missing)} not emitted by {sorted(self._addresses.values())}")
+        self._layouts = {topic: _Layout.of(abi) for topic, (_, abi) in self._decoders.items()}
         saved = self.checkpoint.load()
         first = deployment.start_block if start_block is None else start_block
         self.position = saved if saved is not None else Position(first - 1)
@@ -300,17 +301,13 @@ class EventStream:
         rest from the data; tuples become dicts by component name, addresses are checksummed (as web3 gives)."""
         topics = [HexBytes(topic) for topic in entry["topics"]]
         contract, abi = self._decoders[bytes(topics[0])]
+        layout = self._layouts[bytes(topics[0])]
         codec = self.w3.codec
-        inputs = abi["inputs"]
-        indexed = [i for i in inputs if i.get("indexed")]
-        plain = [i for i in inputs if not i.get("indexed")]
         args: dict[str, Any] = {}
-        for item, topic in zip(indexed, topics[1:], strict=False):
-            kind = collapse_if_tuple(dict(item))
-            dynamic = kind in ("string", "bytes") or kind.endswith("]") or kind.startswith("(")
+        for (item, kind, dynamic), topic in zip(layout.indexed, topics[1:], strict=False):
             args[item["name"]] = bytes(topic) if dynamic else _shaped(item, codec.decode([kind], topic)[0])
-        values = codec.decode([collapse_if_tuple(dict(i)) for i in plain], HexBytes(entry["data"]))
-        for item, value in zip(plain, values, strict=True):
+        values = codec.decode(layout.data_types, HexBytes(entry["data"]))
+        for item, value in zip(layout.data, values, strict=True):
             args[item["name"]] = _shaped(item, value)
         return ChainEvent(
             contract=contract,
@@ -321,6 +318,25 @@ class EventStream:
             tx_hash=str(entry["transactionHash"]),
             address=Web3.to_checksum_address(entry["address"]),
         )
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Where an event's arguments are, worked out once per event type: indexed ones (ABI item, type, whether
+    only its hash is in the topic) and the data part (ABI items and their types)."""
+
+    indexed: list[tuple[dict[str, Any], str, bool]]
+    data: list[dict[str, Any]]
+    data_types: list[str]
+
+    @classmethod
+    def of(cls, abi: dict[str, Any]) -> _Layout:
+        indexed = []
+        for item in (i for i in abi["inputs"] if i.get("indexed")):
+            kind = collapse_if_tuple(dict(item))
+            indexed.append((item, kind, kind in ("string", "bytes") or kind.endswith("]") or kind.startswith("(")))
+        data = [i for i in abi["inputs"] if not i.get("indexed")]
+        return cls(indexed, data, [collapse_if_tuple(dict(i)) for i in data])
 
 
 def _shaped(item: dict[str, Any], value: Any) -> Any:

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 from web3 import Web3
 
-from opendpg.chain import JobParams
+from opendpg.chain import JobParams, job_budget
 from opendpg.cli.signing import E18, add_chain_arguments, chain_from_args, parse_tokens
 from opendpg.config import load_settings
 from opendpg.content import open_store
@@ -117,7 +117,7 @@ def _post_direct(args: argparse.Namespace, document: Any) -> int:
     chain = chain_from_args(args)
     if not chain.registry.is_registered(coordinator):
         raise ConfigError(f"--coordinator: {coordinator} is not a registered node: name one from the node registry")
-    budget = reward * spec.training.rounds * spec.providers.max
+    budget = job_budget(reward, spec.training.rounds, spec.providers.max)
     balance = chain.token.balance_of(chain.sender.address)
     if balance < budget:
         raise ConfigError(f"--reward: the escrow needs {Decimal(budget) / E18} tokens (reward x rounds x max "

@@ -18,25 +18,45 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from eth_utils.abi import event_abi_to_log_topic
 from hexbytes import HexBytes
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
-from opendpg.chain import Chain, JobParams
+from opendpg.chain import Chain, JobParams, job_budget
 from opendpg.errors import ContractRevert, OpenDPGError, TransactionError
 from opendpg.gateway.chain import GatewayChain
 from opendpg.gateway.indexer import ChainIndexer
 from opendpg.gateway.models import JobSubmission, User
 
-__all__ = ["JobPostError", "JobPoster", "PostRequest", "Posted"]
+__all__ = ["NO_GAS", "JobPostError", "JobPoster", "PostRequest", "Posted", "gather", "revert_detail", "tokens"]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 E18 = Decimal(10**18)
 _INVALID_PARAM_FIELDS = {"coordinator": "coordinator", "rewardPerRound": "reward_per_round",
                          "joinDeadline": "join_window_s", "roundTimeout": "round_timeout_s"}
+
+
+def gather(items: queue.Queue[T | None], limit: int, linger: float) -> list[T] | None:
+    """Block for one item, then take more until ``limit`` or until none came for ``linger`` seconds. None once
+    the queue's stop mark (None) is reached; a mark met mid-batch is put back so the next call stops."""
+    first = items.get()
+    if first is None:
+        return None
+    batch = [first]
+    while len(batch) < limit:
+        try:
+            item = items.get(timeout=linger)
+        except queue.Empty:
+            break
+        if item is None:
+            items.put(None)
+            break
+        batch.append(item)
+    return batch
 
 
 class JobPostError(OpenDPGError):
@@ -53,8 +73,12 @@ def revert_detail(exc: ContractRevert) -> dict[str, Any]:
     return {"loc": ["body", field_name] if field_name else ["body"], "msg": str(exc), "type": exc.name}
 
 
-def _tokens(amount: int) -> str:
+def tokens(amount: int) -> str:
+    """Wei as whole tokens, exactly (``"40"``, ``"0.001"``)."""
     return str(Decimal(amount) / E18)
+
+
+NO_GAS = [{"loc": ["body"], "msg": "the account has no gas: fund it (POST /faucet in development, or ask an operator)"}]
 
 
 @dataclass(frozen=True)
@@ -85,7 +109,7 @@ class PostRequest:
 
     @property
     def budget(self) -> int:
-        return self.reward_per_round * self.rounds * self.max_providers
+        return job_budget(self.reward_per_round, self.rounds, self.max_providers)
 
     def params(self, token: str, now: int) -> JobParams:
         return JobParams(self.spec_cid, token, self.budget, self.reward_per_round, self.rounds, self.min_providers,
@@ -128,20 +152,7 @@ class JobPoster:
     # ------------------------------------------------------------------ the worker
 
     def _run(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            batch = [first]
-            while len(batch) < self.max_batch:  # gather: stop when nothing new came for `linger` seconds
-                try:
-                    item = self._queue.get(timeout=self.linger)
-                except queue.Empty:
-                    break
-                if item is None:
-                    self._queue.put(None)
-                    break
-                batch.append(item)
+        while (batch := gather(self._queue, self.max_batch, self.linger)) is not None:
             try:
                 self._post(batch)
             except Exception as exc:  # the chain or IPFS is down: every waiting caller hears it
@@ -281,17 +292,15 @@ class JobPoster:
             if total + request.budget > balance:
                 request.future.set_exception(JobPostError(402, [{
                     "loc": ["body", "reward_per_round"],
-                    "msg": f"the escrow needs {_tokens(request.budget)} tokens (reward x rounds x max providers); the "
-                           f"account holds {_tokens(balance - total)} not yet committed to other jobs: fund it "
+                    "msg": f"the escrow needs {tokens(request.budget)} tokens (reward x rounds x max providers); the "
+                           f"account holds {tokens(balance - total)} not yet committed to other jobs: fund it "
                            "(POST /faucet in development, or ask an operator)"}]))
             else:
                 accepted.append(request)
                 total += request.budget
         if accepted and gas == 0:
             for request in accepted:
-                request.future.set_exception(JobPostError(402, [{
-                    "loc": ["body"],
-                    "msg": "the account has no gas: fund it (POST /faucet in development, or ask an operator)"}]))
+                request.future.set_exception(JobPostError(402, NO_GAS))
             return []
         if accepted and allowance < total:
             mine.token.approve(market, balance)  # once per funding, not once per job

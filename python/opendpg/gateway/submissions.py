@@ -13,8 +13,9 @@ from concurrent.futures import Future
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from opendpg.chain import job_budget
 from opendpg.gateway.models import ChainJob, JobSubmission, User
-from opendpg.gateway.posting import PostRequest
+from opendpg.gateway.posting import PostRequest, gather
 
 __all__ = ["RESTARTED", "SubmissionWriter", "recover_submissions", "request_of"]
 
@@ -45,20 +46,7 @@ class SubmissionWriter:
         return future
 
     def _run(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is None:
-                return
-            group = [item]
-            while len(group) < self.max_group:
-                try:
-                    more = self._queue.get(timeout=self.linger)
-                except queue.Empty:
-                    break
-                if more is None:
-                    self._queue.put(None)
-                    break
-                group.append(more)
+        while (group := gather(self._queue, self.max_group, self.linger)) is not None:
             try:
                 with self.sessions() as session, session.begin():
                     session.add_all([row for row, _ in group])
@@ -101,7 +89,7 @@ def recover_submissions(sessions: sessionmaker[Session]) -> list[PostRequest]:
         for sub in session.scalars(select(JobSubmission).where(JobSubmission.status == "sending")
                                    .order_by(JobSubmission.created_at)):
             user = session.get(User, sub.user_id)
-            budget = int(sub.reward_per_round) * sub.rounds * sub.max_providers
+            budget = job_budget(int(sub.reward_per_round), sub.rounds, sub.max_providers)
             job = None if user is None or sub.chain_time is None else session.scalar(
                 select(ChainJob).where(ChainJob.poster == user.address, ChainJob.spec_cid == sub.spec_cid,
                                        ChainJob.join_deadline == sub.chain_time + sub.join_window_s,

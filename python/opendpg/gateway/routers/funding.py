@@ -11,6 +11,7 @@ from opendpg.chain import Chain
 from opendpg.gateway.chain import GatewayChain
 from opendpg.gateway.deps import ChainDep, CurrentUser, OperatorUser, SessionDep, SettingsDep
 from opendpg.gateway.models import User
+from opendpg.gateway.posting import NO_GAS
 from opendpg.gateway.schemas import Credit, Funded
 
 router = APIRouter(tags=["funding"])
@@ -22,9 +23,7 @@ FAUCET = Credit(tokens=Decimal(1000), eth=Decimal(1))
 def require_gas(chain: Chain, address: str) -> None:
     """402 naming the fix when the account cannot pay for a transaction."""
     if chain.w3.eth.get_balance(address) == 0:  # type: ignore[arg-type]
-        raise HTTPException(status.HTTP_402_PAYMENT_REQUIRED, detail=[{
-            "loc": ["body"],
-            "msg": "the account has no gas: fund it (POST /faucet in development, or ask an operator)"}])
+        raise HTTPException(status.HTTP_402_PAYMENT_REQUIRED, detail=NO_GAS)
 
 
 def _fund(chain: GatewayChain, address: str, credit: Credit) -> Funded:

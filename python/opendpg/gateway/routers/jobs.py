@@ -32,7 +32,7 @@ from opendpg.gateway.models import (
     JobSubmission,
     User,
 )
-from opendpg.gateway.posting import JobPostError, PostRequest, revert_detail
+from opendpg.gateway.posting import JobPostError, PostRequest, revert_detail, tokens
 from opendpg.gateway.schemas import (
     JobCreate,
     JobDetail,
@@ -51,10 +51,6 @@ from opendpg.spec import SpecError, json_schema, parse_spec
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
 E18 = Decimal(10**18)
-
-
-def _tokens(amount: int) -> str:
-    return str(Decimal(amount) / E18)
 
 
 @router.get("/spec-schema")
@@ -106,8 +102,8 @@ async def create_job(body: JobCreate, user: CurrentUser, chain: ChainDep, poster
         raise HTTPException(exc.status, detail=exc.detail) from None
     p = posted.params  # mined and indexed by now; answered from what was posted (no database read)
     return JobOut(id=posted.job_id, state=JobState.OPEN.name, spec_cid=p.spec_cid, poster=posted.poster,
-                  coordinator=p.coordinator, rounds=p.rounds, committed_rounds=0, budget=_tokens(p.budget),
-                  credited="0", reward_per_round=_tokens(p.reward_per_round), tx_hash=posted.tx_hash)
+                  coordinator=p.coordinator, rounds=p.rounds, committed_rounds=0, budget=tokens(p.budget),
+                  credited="0", reward_per_round=tokens(p.reward_per_round), tx_hash=posted.tx_hash)
 
 
 def _submission_out(row: JobSubmission) -> SubmissionOut:
@@ -157,7 +153,7 @@ def show_job(job_id: int, user: CurrentUser, session: SessionDep) -> JobDetail:
                         metrics_error=r.metrics_error)
                for r in session.scalars(select(ChainRound).where(ChainRound.job_id == job_id)
                                         .order_by(ChainRound.round))]
-    payments = [PaymentOut(kind=p.kind, account=p.account, amount=_tokens(int(p.amount)))
+    payments = [PaymentOut(kind=p.kind, account=p.account, amount=tokens(int(p.amount)))
                 for p in session.scalars(select(ChainPayment).where(ChainPayment.job_id == job_id)
                                          .order_by(ChainPayment.block_number, ChainPayment.log_index))]
     return JobDetail(**_job_out(job).model_dump(), history=history, payments=payments,
@@ -242,5 +238,5 @@ def _indexed(session: Session, user: User, job_id: int, indexer: ChainIndexer) -
 def _job_out(job: ChainJob) -> JobOut:
     return JobOut(id=job.job_id, state=job.state, spec_cid=job.spec_cid, poster=job.poster,
                   coordinator=job.coordinator, rounds=job.rounds, committed_rounds=job.committed_rounds,
-                  budget=_tokens(int(job.budget)), credited=_tokens(int(job.credited)),
-                  reward_per_round=_tokens(int(job.reward_per_round)), tx_hash=job.tx_hash)
+                  budget=tokens(int(job.budget)), credited=tokens(int(job.credited)),
+                  reward_per_round=tokens(int(job.reward_per_round)), tx_hash=job.tx_hash)
