@@ -103,6 +103,18 @@ def gateway(request, tmp_path_factory) -> Iterator[Gateway]:
     yield from _serve(request, tmp_path_factory, {})
 
 
+def chain_env(anvil, world) -> dict[str, str]:
+    """Settings for a gateway on the test chain, kubo and deployment, with the operator's key."""
+    return {"OPENDPG_RPC_URL": anvil.rpc_url, "OPENDPG_DEPLOYMENT_FILE": str(world["path"]),
+            "OPENDPG_IPFS_API": world["kubo"].api_url, "OPENDPG_PRIVATE_KEY": world["operator"].key.hex()}
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def gw(request, tmp_path_factory, anvil, world) -> Iterator[Gateway]:
+    """A gateway on the chain (one per module and database)."""
+    yield from _serve(request, tmp_path_factory, chain_env(anvil, world))
+
+
 def _serve(request, tmp_path_factory, env: dict[str, str], kind: str | None = None) -> Iterator[Gateway]:
     kind = kind or request.param
     state = tmp_path_factory.mktemp(f"gateway-{kind}")

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.python.gateway.conftest import Gateway, _serve
+from tests.python.gateway.conftest import Gateway, _serve, chain_env
 
 SPEC = {"name": "digits from the command line", "model": {"name": "mlp"}, "dataset": {"catalog_id": "sklearn/digits"},
         "training": {"rounds": 2}, "providers": {"min": 1, "max": 2}}
@@ -20,9 +20,7 @@ SPEC = {"name": "digits from the command line", "model": {"name": "mlp"}, "datas
 
 @pytest.fixture(scope="module")
 def gw(request, tmp_path_factory, anvil, world) -> Iterator[Gateway]:
-    yield from _serve(request, tmp_path_factory, {
-        "OPENDPG_RPC_URL": anvil.rpc_url, "OPENDPG_DEPLOYMENT_FILE": str(world["path"]),
-        "OPENDPG_IPFS_API": world["kubo"].api_url, "OPENDPG_PRIVATE_KEY": world["operator"].key.hex()}, kind="sqlite")
+    yield from _serve(request, tmp_path_factory, chain_env(anvil, world), kind="sqlite")
 
 
 def _cli(gw: Gateway, key: str | None, *args: str) -> subprocess.CompletedProcess[str]:

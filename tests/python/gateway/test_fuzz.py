@@ -12,15 +12,13 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from tests.python.gateway.conftest import Gateway, _serve
+from tests.python.gateway.conftest import Gateway, _serve, chain_env
 
 
 @pytest.fixture(scope="module")
 def target(request, tmp_path_factory, anvil, world) -> Iterator[tuple[Gateway, dict[str, str]]]:
-    served = _serve(request, tmp_path_factory, {
-        "OPENDPG_RPC_URL": anvil.rpc_url, "OPENDPG_DEPLOYMENT_FILE": str(world["path"]),
-        "OPENDPG_IPFS_API": world["kubo"].api_url, "OPENDPG_PRIVATE_KEY": world["operator"].key.hex(),
-        "OPENDPG_GATEWAY_RATE_LIMIT": "100000"}, kind="sqlite")
+    served = _serve(request, tmp_path_factory, chain_env(anvil, world) | {"OPENDPG_GATEWAY_RATE_LIMIT": "100000"},
+                    kind="sqlite")
     gw = next(served)
     email = f"fuzz-{uuid.uuid4().hex[:8]}@example.org"
     gw.sign_up(email)

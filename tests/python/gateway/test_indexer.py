@@ -14,18 +14,17 @@ from opendpg.gateway.db import make_engine, migrate, session_factory
 from opendpg.gateway.indexer import ChainIndexer
 from opendpg.gateway.models import ChainJob
 from opendpg.process import stop_process_group
-from tests.python.gateway.conftest import Gateway, _serve, start_gateway
+from tests.python.gateway.conftest import Gateway, _serve, chain_env, start_gateway
 from tests.python.gateway.test_jobs import _body
+from tests.python.integration.stack import wait_for
 
 E18 = 10**18
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def gw(request, tmp_path_factory, anvil, world) -> Iterator[Gateway]:
-    yield from _serve(request, tmp_path_factory, {
-        "OPENDPG_RPC_URL": anvil.rpc_url, "OPENDPG_DEPLOYMENT_FILE": str(world["path"]),
-        "OPENDPG_IPFS_API": world["kubo"].api_url, "OPENDPG_PRIVATE_KEY": world["operator"].key.hex(),
-        "OPENDPG_GATEWAY_RECONCILE_INTERVAL": "0.5"})
+    yield from _serve(request, tmp_path_factory,
+                      chain_env(anvil, world) | {"OPENDPG_GATEWAY_RECONCILE_INTERVAL": "0.5"})
 
 
 def _funded_user(gw: Gateway) -> dict[str, str]:
@@ -34,15 +33,6 @@ def _funded_user(gw: Gateway) -> dict[str, str]:
     auth = gw.login(email)
     assert gw.client.post("/faucet", headers=auth).status_code == 200
     return auth
-
-
-def _wait(predicate, timeout: float = 30.0) -> None:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.2)
 
 
 def test_reads_survive_a_restart_and_catch_up(gw, world, anvil, accounts, tmp_path):
@@ -61,9 +51,7 @@ def test_reads_survive_a_restart_and_catch_up(gw, world, anvil, accounts, tmp_pa
     node.market.join_job(job_id)
     state = tmp_path / "restarted"
     state.mkdir()
-    proc, url = start_gateway(state, gw.db_url, {
-        "OPENDPG_RPC_URL": anvil.rpc_url, "OPENDPG_DEPLOYMENT_FILE": str(world["path"]),
-        "OPENDPG_IPFS_API": world["kubo"].api_url, "OPENDPG_PRIVATE_KEY": world["operator"].key.hex()})
+    proc, url = start_gateway(state, gw.db_url, chain_env(anvil, world))
     gw.proc, gw.client.base_url = proc, url
 
     # Assert: the job and the join made while it was down are both there
@@ -84,7 +72,8 @@ def test_a_database_that_disagrees_with_the_chain_is_corrected(gw, world):
     engine.dispose()
 
     # Assert: the reconcile pass puts the chain's values back and counts the correction
-    _wait(lambda: gw.client.get(f"/jobs/{job_id}", headers=auth).json()["state"] == "OPEN")
+    wait_for(lambda: gw.client.get(f"/jobs/{job_id}", headers=auth).json()["state"] == "OPEN", 30,
+             "the reconcile pass to restore the chain's state")
     assert gw.client.get(f"/jobs/{job_id}", headers=auth).json()["credited"] == "0"
     metrics = gw.client.get("/metrics").text
     corrected = [line for line in metrics.splitlines() if line.startswith("opendpg_gateway_index_corrections_total")]

@@ -5,13 +5,11 @@ app without a row here fails the first test."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
-import pytest
 from sqlalchemy import create_engine, text
 
 from opendpg.gateway.security import KeyVault
-from tests.python.gateway.conftest import SECRET, Gateway, _serve
+from tests.python.gateway.conftest import SECRET, Gateway
 from tests.python.gateway.test_jobs import _body
 
 PUBLIC = {("GET", "/health"), ("GET", "/metrics"), ("GET", "/jobs/spec-schema"), ("POST", "/accounts"),
@@ -24,13 +22,6 @@ NEEDS_KEY = {("GET", "/me"), ("POST", "/api-keys"), ("GET", "/api-keys"), ("DELE
              ("POST", "/assets")}
 OTHERS_JOB = [("GET", "/jobs/{job_id}"), ("POST", "/jobs/{job_id}/cancel"), ("POST", "/jobs/{job_id}/refund"),
               ("GET", "/jobs/{job_id}/model"), ("POST", "/jobs/{job_id}/verify"), ("GET", "/jobs/{job_id}/events")]
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def gw(request, tmp_path_factory, anvil, world) -> Iterator[Gateway]:
-    yield from _serve(request, tmp_path_factory, {
-        "OPENDPG_RPC_URL": anvil.rpc_url, "OPENDPG_DEPLOYMENT_FILE": str(world["path"]),
-        "OPENDPG_IPFS_API": world["kubo"].api_url, "OPENDPG_PRIVATE_KEY": world["operator"].key.hex()})
 
 
 def _account(gw: Gateway) -> tuple[dict, dict[str, str]]:

@@ -12,10 +12,8 @@ import os
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -27,17 +25,11 @@ from opendpg.fl import Contribution, aggregate, decode_update, encode_update
 from opendpg.fl.models import build_model, get_weights
 from opendpg.spec import parse_spec
 from tests.python.gateway.conftest import Gateway, _serve
+from tests.python.integration.stack import wait_for
 
 E18 = 10**18
 SPEC = {"name": "digits via the gateway", "model": {"name": "mlp"}, "dataset": {"catalog_id": "sklearn/digits"},
         "training": {"rounds": 2}, "providers": {"min": 1, "max": 2}}
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def gw(request, tmp_path_factory, anvil, world) -> Iterator[Gateway]:
-    yield from _serve(request, tmp_path_factory, {
-        "OPENDPG_RPC_URL": anvil.rpc_url, "OPENDPG_DEPLOYMENT_FILE": str(world["path"]),
-        "OPENDPG_IPFS_API": world["kubo"].api_url, "OPENDPG_PRIVATE_KEY": world["operator"].key.hex()})
 
 
 def _user(gw: Gateway) -> tuple[dict, dict[str, str]]:
@@ -118,13 +110,6 @@ def _update(job_id: int, round_: int, provider: str, scale: float) -> bytes:
     return encode_update(tensors, {"job": job_id, "round": round_, "provider": provider, "num_examples": 10})
 
 
-def _wait(predicate, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.2)
-
-
 def test_progress_model_download_and_verify(gw, world, accounts, tmp_path):
     # Prepare: a job posted through the gateway; a provider and the coordinator act on-chain (real contracts,
     # real IPFS; the updates are small hand-made tensors) while the user follows the job's event stream
@@ -170,7 +155,8 @@ def test_progress_model_download_and_verify(gw, world, accounts, tmp_path):
     assert events[0] == "JobPosted" and events[-1] == "JobFinalized"
     assert events.count("RoundCommitted") == 2 and events.count("UpdateSubmitted") == 2
     # the index follows the chain within a poll: the job shows finished
-    _wait(lambda: gw.client.get(f"/jobs/{job_id}", headers=auth).json()["state"] == "FINISHED", timeout=10)
+    wait_for(lambda: gw.client.get(f"/jobs/{job_id}", headers=auth).json()["state"] == "FINISHED", 10,
+             "the index to show the job finished")
     # the model is the last committed global model, checked against its on-chain hash
     model = gw.client.get(f"/jobs/{job_id}/model", headers=auth)
     assert model.status_code == 200 and model.content == last
@@ -185,8 +171,8 @@ def test_progress_model_download_and_verify(gw, world, accounts, tmp_path):
     assert detail["state"] == "FINISHED" and [r["used"] for r in detail["history"]] == [[provider.address]] * 2
     # each round was evaluated by the gateway itself on the held-out set, and the CLI plots the curve
     expected = evaluate_global(parse_spec(SPEC), last)
-    _wait(lambda: all(r["accuracy"] is not None for r in gw.client.get(f"/jobs/{job_id}", headers=auth).json()
-                      ["history"]))
+    wait_for(lambda: all(r["accuracy"] is not None for r in gw.client.get(f"/jobs/{job_id}", headers=auth).json()
+                         ["history"]), 60, "the gateway's evaluation of every round")
     history = gw.client.get(f"/jobs/{job_id}", headers=auth).json()["history"]
     assert history[-1]["accuracy"] == pytest.approx(expected.accuracy) and history[-1]["loss"] == pytest.approx(
         expected.loss)

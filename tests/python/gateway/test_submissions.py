@@ -5,36 +5,24 @@ followed at ``/jobs/submissions/{id}``; after a restart a submission caught mid-
 from __future__ import annotations
 
 import json
-import time
 import uuid
-from collections.abc import Iterator
-
-import pytest
 
 from opendpg.gateway.db import make_engine, migrate, session_factory
 from opendpg.gateway.models import ChainJob, JobSubmission, User
 from opendpg.gateway.submissions import RESTARTED, recover_submissions
-from tests.python.gateway.conftest import Gateway, _serve
+from tests.python.gateway.conftest import Gateway
 from tests.python.gateway.test_jobs import _body
+from tests.python.integration.stack import wait_for
 
 ASYNC = {"Prefer": "respond-async"}
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def gw(request, tmp_path_factory, anvil, world) -> Iterator[Gateway]:
-    yield from _serve(request, tmp_path_factory, {
-        "OPENDPG_RPC_URL": anvil.rpc_url, "OPENDPG_DEPLOYMENT_FILE": str(world["path"]),
-        "OPENDPG_IPFS_API": world["kubo"].api_url, "OPENDPG_PRIVATE_KEY": world["operator"].key.hex()})
+def _settled(gw: Gateway, auth: dict[str, str], url: str) -> dict:
+    def state() -> dict | None:
+        answer = gw.client.get(url, headers=auth).json()
+        return answer if answer["status"] in ("posted", "failed") else None
 
-
-def _settled(gw: Gateway, auth: dict[str, str], url: str, timeout: float = 30.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        state = gw.client.get(url, headers=auth).json()
-        if state["status"] in ("posted", "failed"):
-            return state
-        assert time.monotonic() < deadline, state
-        time.sleep(0.1)
+    return wait_for(state, 30, f"{url} to settle", interval=0.1)
 
 
 def test_a_job_accepted_with_202_is_posted_and_followed(gw, world):
