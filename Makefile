@@ -57,7 +57,11 @@ $(KUBO): scripts/tools/build-kubo.sh
 
 test: setup lint slither test-python test-contracts test-contracts-ganache
 
+# --prune-history: anvil otherwise writes every state past its in-memory window to ~/.foundry/anvil/tmp and
+# leaves it there when stopped (tens of GB after a few runs). Brownie takes the command line only from its
+# user-level network list, so it is set there (idempotent).
 test-contracts: setup
+	$(BROWNIE) networks modify anvil cmd="anvil --prune-history" >/dev/null
 	$(BROWNIE) test tests/contracts --network anvil $(BROWNIE_FLAGS)
 
 test-contracts-ganache: setup

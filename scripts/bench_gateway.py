@@ -12,8 +12,12 @@ Real components started here: anvil, kubo, the contracts, the gateway as its own
   anvil in the same run (as many concurrent senders, ``eth_sendRawTransaction`` of pre-signed transfers, until
   the last is mined). Target ratio >= 0.5.
 - **reads**: ``--readers`` further clients read job detail and job list while the posting runs: p50/p99.
-- **HTTP alone**: the same clients against ``GET /health`` (no database, no chain, no IPFS) for a few seconds:
-  the most requests/s this gateway process can answer on this machine at all, for scale.
+- **HTTP alone**: the same clients against ``GET /health`` (one ``SELECT 1``) and ``GET /docs`` (a static page)
+  for a few seconds: what this gateway process can answer on this machine at all, for scale.
+- **chain alone**: on a second, fresh anvil started the same way, raw transfers/s again and then, for as many
+  seconds as a gateway run, ``postJobs`` batches of 128 sent straight to the node (no gateway, no HTTP, no
+  IPFS): the most jobs/s any gateway could reach in such a run on this chain and machine, and its ratio to raw.
+  (Anvil slows down as its state grows, so this depends on the run's length, as the gateway's figure does.)
 
 ``--smoke`` runs a tiny version (the test suite runs it so the benchmark keeps working).
 """
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import random
 import statistics
@@ -33,8 +38,9 @@ from typing import Any
 
 import aiohttp
 
-from opendpg.chain import Capabilities, Chain, LocalChain, SuiteParams, TxSender, connect, deploy_suite
+from opendpg.chain import Capabilities, Chain, JobParams, LocalChain, SuiteParams, TxSender, connect, deploy_suite
 from opendpg.content import KuboDaemon, cid_of
+from opendpg.gateway.posting import GAS_BASE, GAS_PER_JOB
 from opendpg.node.launch import launch_gateway, wait_healthy
 from opendpg.process import free_port, stop_process_group
 from opendpg.spec import parse_spec
@@ -55,43 +61,104 @@ def _spec(client: int, seq: int) -> dict[str, Any]:
             "providers": {"min": 1, "max": 2}}
 
 
+class _Rpc:
+    """JSON-RPC over one aiohttp session (as many connections as senders)."""
+
+    def __init__(self, url: str, connections: int) -> None:
+        self.url = url
+        self.http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=connections))
+
+    async def __aenter__(self) -> _Rpc:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.http.close()
+
+    async def call(self, method: str, params: list[Any]) -> Any:
+        async with self.http.post(self.url, json={"jsonrpc": "2.0", "id": 1, "method": method,
+                                                  "params": params}) as response:
+            body = await response.json()
+        if "error" in body:
+            raise RuntimeError(f"{method} refused: {body['error']}")
+        return body["result"]
+
+    async def send(self, tx: Any) -> None:
+        await self.call("eth_sendRawTransaction", [tx.raw_transaction.to_0x_hex()])
+
+    async def mined(self, tx: Any, timeout: float = 120.0) -> None:
+        deadline = time.perf_counter() + timeout
+        # anvil's automine can leave transactions that arrived mid-block pending: mine them
+        while not (receipt := await self.call("eth_getTransactionReceipt", [tx.hash.to_0x_hex()])):
+            if int((await self.call("txpool_status", []))["pending"], 16):
+                await self.call("evm_mine", [])
+            if time.perf_counter() > deadline:
+                raise RuntimeError(f"pre-signed transaction not mined within {timeout} s")
+            await asyncio.sleep(0.002)
+        if int(receipt["status"], 16) != 1:
+            raise RuntimeError(f"pre-signed transaction {tx.hash.to_0x_hex()} reverted")
+
+
+def _fee_fields(w3: Any, sender: Any) -> dict[str, Any]:
+    return {"nonce": w3.eth.get_transaction_count(sender.address, "pending"), "chainId": w3.eth.chain_id,
+            "maxFeePerGas": 10**11, "maxPriorityFeePerGas": 10**9}
+
+
 async def _raw_tx_rate(rpc_url: str, w3: Any, senders: list[Any], count: int) -> dict[str, Any]:
     """Pre-sign ``count`` transfers spread over ``senders`` (one connection each, sending its own in nonce
     order), send them all, stop the clock when the last of every sender is mined."""
-    chain_id = w3.eth.chain_id
     per_sender = max(1, count // len(senders))
     signed: list[list[Any]] = []
     for sender in senders:
-        nonce = w3.eth.get_transaction_count(sender.address, "pending")
-        signed.append([sender.sign_transaction({
-            "to": sender.address, "value": 0, "gas": 21_000, "nonce": nonce + i, "chainId": chain_id,
-            "maxFeePerGas": 10**11, "maxPriorityFeePerGas": 10**9}) for i in range(per_sender)])
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=len(senders))) as http:
-        async def rpc(method: str, params: list[Any]) -> Any:
-            async with http.post(rpc_url, json={"jsonrpc": "2.0", "id": 1, "method": method,
-                                                "params": params}) as response:
-                body = await response.json()
-            if "error" in body:
-                raise RuntimeError(f"{method} refused: {body['error']}")
-            return body["result"]
-
+        fields = _fee_fields(w3, sender)
+        signed.append([sender.sign_transaction(fields | {"to": sender.address, "value": 0, "gas": 21_000,
+                                                         "nonce": fields["nonce"] + i}) for i in range(per_sender)])
+    async with _Rpc(rpc_url, len(senders)) as rpc:
         async def send_all(txs: list[Any]) -> None:
             for tx in txs:
-                await rpc("eth_sendRawTransaction", [tx.raw_transaction.to_0x_hex()])
+                await rpc.send(tx)
+            await rpc.mined(txs[-1])
 
         started = time.perf_counter()
         await asyncio.gather(*(send_all(txs) for txs in signed))
-        deadline = time.perf_counter() + 60
-        for txs in signed:  # anvil's automine can leave transactions that arrived mid-block pending: mine them
-            while not await rpc("eth_getTransactionReceipt", [txs[-1].hash.to_0x_hex()]):
-                if int((await rpc("txpool_status", []))["pending"], 16):
-                    await rpc("evm_mine", [])
-                if time.perf_counter() > deadline:
-                    raise RuntimeError("raw transactions not mined within 60 s")
-                await asyncio.sleep(0.002)
         seconds = time.perf_counter() - started
     total = per_sender * len(senders)
     return {"transactions": total, "seconds": seconds, "tx_per_s": total / seconds, "senders": len(senders)}
+
+
+async def _chain_job_rate(chain: Chain, senders: list[Any], coordinator: str, seconds: float,
+                          batch: int = 128) -> dict[str, Any]:
+    """The most jobs/s the chain itself takes in ``seconds``, with no gateway: ``postJobs`` batches of ``batch``
+    from ``senders`` (funded and approved first), each sender signing its next batch while the others mine and
+    keeping one transaction in flight (a flood of big transactions is slower here); only mined jobs count."""
+    w3, market = chain.w3, chain.market
+    reward, rounds, max_providers = 10**15, 2, 2
+    allowance = reward * rounds * max_providers * 10**7
+    for sender in senders:
+        chain.token.transfer(sender.address, allowance)
+        chain.as_account(TxSender(w3, sender)).token.approve(market.address, allowance)
+    deadline = int(w3.eth.get_block("latest")["timestamp"]) + 3600
+    cid = cid_of(b"chain alone")
+    mined = 0
+    async with _Rpc(chain.w3.provider.endpoint_uri, len(senders)) as rpc:  # type: ignore[attr-defined]
+        async def post(s: int, sender: Any, stop_at: float) -> None:
+            nonlocal mined
+            fields = _fee_fields(w3, sender)
+            for i in itertools.count():
+                if time.perf_counter() >= stop_at:
+                    return
+                params = [JobParams(cid, chain.token.address, reward * rounds * max_providers, reward, rounds, 1,
+                                    max_providers, 0, deadline + s, 600, coordinator).as_tuple()] * batch
+                tx = sender.sign_transaction(fields | {
+                    "to": market.address, "data": market.encode("postJobs", params), "value": 0,
+                    "gas": GAS_BASE + GAS_PER_JOB * batch, "nonce": fields["nonce"] + i})
+                await rpc.send(tx)
+                await rpc.mined(tx)
+                mined += batch
+
+        started = time.perf_counter()
+        await asyncio.gather(*(post(s, sender, started + seconds) for s, sender in enumerate(senders)))
+        elapsed = time.perf_counter() - started
+    return {"jobs": mined, "batch": batch, "senders": len(senders), "seconds": elapsed, "jobs_per_s": mined / elapsed}
 
 
 class Load:
@@ -234,6 +301,22 @@ def _check(chain: Chain, first_block: int, load: Load, addresses: list[str]) -> 
             "on_chain_without_2xx": len(unannounced), "ok": not doubled and not wrong and not unannounced}
 
 
+async def _chain_alone(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    """On a second, fresh anvil started like the first: raw transfers/s, then ``postJobs`` jobs/s with no gateway,
+    from the same state. The second is the most jobs/s any gateway could reach on this chain and machine."""
+    local = LocalChain(accounts=max(10, args.clients + 3), log_file=work / "chain-alone.log").start()
+    try:
+        w3 = connect(local.rpc_url)
+        accounts = local.dev_accounts()
+        chain = Chain(w3, deploy_suite(TxSender(w3, accounts[0]), SuiteParams(checkers=[accounts[0].address])),
+                      TxSender(w3, accounts[0]))
+        raw = await _raw_tx_rate(local.rpc_url, w3, accounts[3:3 + args.clients], args.raw)
+        jobs = await _chain_job_rate(chain, accounts[3:3 + args.accounts], accounts[1].address, args.seconds)
+        return {"raw": raw, "postJobs": jobs, "ratio_to_raw": jobs["jobs_per_s"] / raw["tx_per_s"]}
+    finally:
+        local.stop()
+
+
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     work = Path(args.work or tempfile.mkdtemp(prefix="opendpg-bench-gw-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -290,12 +373,13 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                           for kind, values in load.read_latency.items()} | {"errors": load.read_errors},
                 "accounting": _check(chain, first_block, load, addresses),
             }
-        return report
     finally:
         if gateway is not None:
             stop_process_group(gateway)
         kubo.stop()
         local.stop()
+    report["chain_alone"] = await _chain_alone(args, work)
+    return report
 
 
 def main() -> int:
@@ -318,6 +402,10 @@ def main() -> int:
     print(f"raw pre-signed: {raw['tx_per_s']:.0f} tx/s ({raw['transactions']} in {raw['seconds']:.2f} s)")
     print(f"HTTP alone, same clients: GET /health (one SELECT 1) {ceiling['health_rps']:.0f} requests/s, "
           f"GET /docs (a static page) {ceiling['docs_rps']:.0f} requests/s")
+    alone, jobs = report["chain_alone"], report["chain_alone"]["postJobs"]
+    print(f"chain alone (fresh anvil, no gateway): raw {alone['raw']['tx_per_s']:.0f} tx/s; postJobs of "
+          f"{jobs['batch']} from {jobs['senders']} accounts for as long: {jobs['jobs']} jobs in {jobs['seconds']:.1f} "
+          f"s = {jobs['jobs_per_s']:.0f} jobs/s, ratio {alone['ratio_to_raw']:.2f} (the most any gateway could reach)")
     ok = True
     for mode in ("sync", "async"):
         t = report[mode]

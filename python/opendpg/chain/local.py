@@ -67,7 +67,10 @@ class LocalChain:
         n, balance = str(self.accounts), "1000000"
         if self.kind == "anvil":
             cmd = [_binary("anvil"), "--host", "127.0.0.1", "--port", str(self.port), "--mnemonic", DEV_MNEMONIC,
-                   "--accounts", n, "--balance", balance, "--chain-id", str(self.chain_id), "--gas-limit", "30000000"]
+                   "--accounts", n, "--balance", balance, "--chain-id", str(self.chain_id), "--gas-limit", "30000000",
+                   # past states in memory only: by default anvil writes each state past its in-memory window to
+                   # ~/.foundry/anvil/tmp and leaves them behind when stopped (tens of GB after a few runs)
+                   "--prune-history", "256"]
             if self.block_time:
                 cmd += ["--block-time", str(self.block_time)]
             return cmd
