@@ -43,3 +43,46 @@ def admin(w3: Web3, deployment: Deployment, accounts: list) -> Chain:
 
 def as_account(admin: Chain, account) -> Chain:  # type: ignore[no-untyped-def]
     return admin.as_account(TxSender(admin.w3, account))
+
+
+class Dao:
+    """A chain of the test module's own, governed as in production (the timelock holds every parameter), for
+    tests that travel in time: ``accounts[1]`` is the checker, ``[2..4]`` the expert committee (2 of 3 decide),
+    ``[5..7]`` token holders with 30 M, 20 M and 5 M delegated votes (quorum 4 % of 1 G = 40 M)."""
+
+    def __init__(self, local: LocalChain, store) -> None:  # type: ignore[no-untyped-def]
+        self.local = local
+        self.store = store
+        self.w3 = connect(local.rpc_url)
+        self.accounts = local.dev_accounts()
+        deployer = self.accounts[0]
+        params = SuiteParams(checkers=[self.accounts[1].address],
+                             committee=[a.address for a in self.accounts[2:5]], committee_threshold=2)
+        self.deployment = deploy_suite(TxSender(self.w3, deployer), params)
+        self.admin = Chain(self.w3, self.deployment, TxSender(self.w3, deployer))
+        for account, millions in zip(self.accounts[5:8], (30, 20, 5), strict=True):
+            self.admin.token.transfer(account.address, millions * 1_000_000 * E18)
+            self.as_(account).token.delegate(account.address)
+        self.mine()
+
+    def as_(self, account) -> Chain:  # type: ignore[no-untyped-def]
+        return self.admin.as_account(TxSender(self.w3, account))
+
+    def mine(self, blocks: int = 1) -> None:
+        self.w3.provider.make_request("anvil_mine", [hex(blocks)])  # type: ignore[arg-type]
+
+    def travel(self, seconds: int) -> None:
+        self.w3.provider.make_request("evm_increaseTime", [seconds])  # type: ignore[arg-type]
+        self.mine()
+
+    def now(self) -> int:
+        return int(self.w3.eth.get_block("latest")["timestamp"])
+
+
+@pytest.fixture(scope="module")
+def dao(tmp_path_factory) -> Iterator[Dao]:  # type: ignore[no-untyped-def]
+    from opendpg.content import KuboDaemon, KuboStore
+
+    with LocalChain(kind="anvil", accounts=12) as local, \
+            KuboDaemon(tmp_path_factory.mktemp("dao-kubo") / "repo") as kubo:
+        yield Dao(local, KuboStore(kubo.api_url))

@@ -23,6 +23,7 @@ __all__ = [
     "Capabilities",
     "Chain",
     "DPGRegistryClient",
+    "GovernorClient",
     "Job",
     "JobMarketClient",
     "JobParams",
@@ -419,6 +420,70 @@ class DPGRegistryClient(_Client):
         version, cid = self._call(self.contract.functions.standard())
         return int(version), str(cid)
 
+    def get_review(self, asset_id: int, review: int) -> dict[str, Any]:
+        snapshot, vote_end, approvals, rejections, for_votes, against_votes, report_cid = self._call(
+            self.contract.functions.getReview(asset_id, review))
+        return {"snapshot": snapshot, "vote_end": vote_end, "approvals": approvals, "rejections": rejections,
+                "for_votes": for_votes, "against_votes": against_votes, "report_cid": report_cid}
+
+    def has_voted(self, asset_id: int, review: int, voter: str) -> bool:
+        return bool(self._call(self.contract.functions.hasVoted(asset_id, review, voter)))
+
+    def is_committee_member(self, account: str) -> bool:
+        return bool(self._call(self.contract.functions.isCommitteeMember(account)))
+
+    def settings(self) -> dict[str, int]:
+        """The governance parameters of certification."""
+        f = self.contract.functions
+        return {"voting_period": int(self._call(f.votingPeriod())), "quorum_bps": int(self._call(f.quorumBps())),
+                "approval_bps": int(self._call(f.approvalBps())),
+                "certification_period": int(self._call(f.certificationPeriod())),
+                "committee_size": int(self._call(f.committeeSize())),
+                "committee_threshold": int(self._call(f.committeeThreshold()))}
+
+
+class GovernorClient(_Client):
+    """The DAO's Governor: proposals are lists of calls that the timelock executes after a passed vote."""
+
+    name = "OpenDPGGovernor"
+
+    def propose(self, targets: list[str], values: list[int], calldatas: list[bytes], description: str) -> int:
+        receipt = self._tx(self.contract.functions.propose(targets, values, calldatas, description))
+        return int(self.events(receipt, "ProposalCreated")[0]["proposalId"])
+
+    def cast_vote(self, proposal_id: int, support: int, reason: str = "") -> TxReceipt:
+        return self._tx(self.contract.functions.castVoteWithReason(proposal_id, support, reason))
+
+    def queue(self, targets: list[str], values: list[int], calldatas: list[bytes], description_hash: bytes
+              ) -> TxReceipt:
+        return self._tx(self.contract.functions.queue(targets, values, calldatas, description_hash))
+
+    def execute(self, targets: list[str], values: list[int], calldatas: list[bytes], description_hash: bytes
+                ) -> TxReceipt:
+        return self._tx(self.contract.functions.execute(targets, values, calldatas, description_hash))
+
+    def state(self, proposal_id: int) -> int:
+        return int(self._call(self.contract.functions.state(proposal_id)))
+
+    def votes(self, proposal_id: int) -> tuple[int, int, int]:
+        against, for_, abstain = self._call(self.contract.functions.proposalVotes(proposal_id))
+        return int(against), int(for_), int(abstain)
+
+    def timing(self, proposal_id: int) -> dict[str, int]:
+        f = self.contract.functions
+        return {"snapshot": int(self._call(f.proposalSnapshot(proposal_id))),
+                "deadline": int(self._call(f.proposalDeadline(proposal_id))),
+                "eta": int(self._call(f.proposalEta(proposal_id)))}
+
+    def quorum(self, timepoint: int) -> int:
+        return int(self._call(self.contract.functions.quorum(timepoint)))
+
+    def has_voted(self, proposal_id: int, account: str) -> bool:
+        return bool(self._call(self.contract.functions.hasVoted(proposal_id, account)))
+
+    def proposal_threshold(self) -> int:
+        return int(self._call(self.contract.functions.proposalThreshold()))
+
 
 class Chain:
     """A deployment, a web3 client and one account's sender, with a client per contract."""
@@ -433,6 +498,7 @@ class Chain:
         self.registry = NodeRegistryClient(self)
         self.market = JobMarketClient(self)
         self.dpg = DPGRegistryClient(self)
+        self.governor = GovernorClient(self)
 
     def token_at(self, address: str) -> TokenClient:
         """A client for a payment token (any ERC20; the commons token by default)."""

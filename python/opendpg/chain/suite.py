@@ -44,7 +44,8 @@ class SuiteParams:
     dpg_approval_bps: int = 5000
     certification_period: int = 365 * DAY
     standard_version: int = 1
-    standard_cid: str = "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"
+    #: CID of the DPG Standard v1 document shipped in opendpg/dpg/data/standard-v1.json (a test keeps them equal)
+    standard_cid: str = "bafkreigx3exkergnhnf6ajkpnpgfm5gjfpjrefp4a5vmgn76zjmxtdb65i"
     committee: list[str] = field(default_factory=list)  # empty: the deployer alone
     committee_threshold: int = 1
     checkers: list[str] = field(default_factory=list)
