@@ -398,6 +398,9 @@ class DPGRegistryClient(_Client):
         receipt = self._tx(self.contract.functions.registerAsset(kind, metadata_cid, licence))
         return int(self.events(receipt, "AssetRegistered")[0]["assetId"])
 
+    def update_asset(self, asset_id: int, metadata_cid: str, licence: str) -> TxReceipt:
+        return self._tx(self.contract.functions.updateAsset(asset_id, metadata_cid, licence))
+
     def request_certification(self, asset_id: int) -> TxReceipt:
         return self._tx(self.contract.functions.requestCertification(asset_id))
 

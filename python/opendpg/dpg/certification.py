@@ -67,15 +67,23 @@ class Certification:
 
     def register(self, meta: AssetMetadata, *, files: Path | None = None, certify: bool = True) -> int:
         """Pin the files (if any) and the metadata, register the asset, and request certification."""
-        if files is not None:
-            with open_files(files):  # readable and safe before anything is pinned or sent
-                pass
-            meta = meta.model_copy(update={"files_cid": self.store.put(pack_files(files))})
-        metadata_cid = self.store.put(meta.to_bytes())
+        metadata_cid = self._pin(meta, files)
         asset_id = self.chain.dpg.register_asset(ASSET_KINDS.index(meta.kind), metadata_cid, meta.licence)
         if certify:
             self.chain.dpg.request_certification(asset_id)
         return asset_id
+
+    def update(self, asset_id: int, meta: AssetMetadata, *, files: Path | None = None) -> None:
+        """Replace the asset's metadata (and files); any certification is cleared until a new review."""
+        metadata_cid = self._pin(meta, files)
+        self.chain.dpg.update_asset(asset_id, metadata_cid, meta.licence)
+
+    def _pin(self, meta: AssetMetadata, files: Path | None) -> str:
+        if files is not None:
+            with open_files(files):  # readable and safe before anything is pinned or sent
+                pass
+            meta = meta.model_copy(update={"files_cid": self.store.put(pack_files(files))})
+        return self.store.put(meta.to_bytes())
 
     def renew(self, asset_id: int) -> None:
         """Start a new review against the current standard (a certification that expired, failed or was
