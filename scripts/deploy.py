@@ -1,7 +1,7 @@
 """Deploy the OpenDPG contract suite with brownie: ``brownie run deploy [--network NAME]``.
 
 The same wiring as ``opendpg deploy`` (python/opendpg/chain/deploy.py): token, timelock + governor,
-node registry, job market, DPG registry; the job market may lock/slash node stake; the timelock ends
+node registry, job market, DPG registry, reviewer rewards; the job market may lock/slash node stake; the timelock ends
 up holding every admin and governance role and the deployer none. Writes ``build/deployment.json``
 in the deployment-file format every OpenDPG component loads.
 """
@@ -21,6 +21,7 @@ from brownie import (  # type: ignore[attr-defined]
     NodeRegistry,
     OpenDPGGovernor,
     OpenDPGTimelock,
+    ReviewRewards,
     accounts,
     network,
     web3,
@@ -81,12 +82,16 @@ def deploy_suite(deployer, params: SuiteParams) -> dict:
         ),
         tx,
     )
+    rewards = ReviewRewards.deploy(token, dpg, deployer, params.review_voter_pool, params.review_committee_reward, tx)
+    if params.review_pool_funding:
+        token.approve(rewards, params.review_pool_funding, tx)
+        rewards.fund(params.review_pool_funding, tx)
     registry.grantRole(STAKE_MANAGER_ROLE, market, tx)
     for checker in params.checkers:
         dpg.grantRole(CHECKER_ROLE, checker, tx)
 
     governance = params.governance or timelock.address
-    for contract in (registry, market, dpg):
+    for contract in (registry, market, dpg, rewards):
         contract.grantRole(GOVERNANCE_ROLE, governance, tx)
         contract.grantRole(DEFAULT_ADMIN_ROLE, timelock, tx)
         if governance != deployer.address:
@@ -100,6 +105,7 @@ def deploy_suite(deployer, params: SuiteParams) -> dict:
         "NodeRegistry": registry,
         "JobMarket": market,
         "DPGRegistry": dpg,
+        "ReviewRewards": rewards,
     }
 
 

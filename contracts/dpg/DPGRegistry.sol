@@ -16,7 +16,7 @@ contract DPGRegistry is IDPGRegistry, AccessControl {
 
     uint256 private constant BPS = 10_000;
 
-    /// @notice The votes token (ERC20Votes) whose past balances weigh community votes.
+    /// @inheritdoc IDPGRegistry
     IVotes public immutable votesToken;
 
     uint256 private _assetCount;
@@ -330,6 +330,11 @@ contract DPGRegistry is IDPGRegistry, AccessControl {
     /// @inheritdoc IDPGRegistry
     function hasVoted(uint256 assetId, uint32 review, address voter) external view returns (bool) {
         return _voted[assetId][review][voter];
+    }
+
+    /// @inheritdoc IDPGRegistry
+    function hasDecided(uint256 assetId, uint32 review, address member) external view returns (bool) {
+        return _decided[assetId][review][member];
     }
 
     // ------------------------------------------------------------------ internal

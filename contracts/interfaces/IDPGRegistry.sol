@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
+import {IVotes} from "@openzeppelin/contracts/governance/utils/IVotes.sol";
+
 /// @title IDPGRegistry
 /// @notice The catalog of digital-public-good assets and their certification against the DPG Standard.
 /// @dev Certification runs in three stages per review: (1) an automated-check attestation by a
@@ -178,4 +180,10 @@ interface IDPGRegistry {
     function certificationPeriod() external view returns (uint64);
 
     function hasVoted(uint256 assetId, uint32 review, address voter) external view returns (bool);
+
+    /// @notice Whether committee member `member` decided `review` of `assetId`.
+    function hasDecided(uint256 assetId, uint32 review, address member) external view returns (bool);
+
+    /// @notice The votes token (ERC20Votes) whose past balances weigh community votes.
+    function votesToken() external view returns (IVotes);
 }

@@ -163,3 +163,8 @@ def submit_all(market, job_id, round_, providers, prefix=0x11):
 
 def bitmap(*indices):
     return sum(1 << i for i in indices)
+
+
+@pytest.fixture(scope="module")
+def rewards(suite):
+    return suite["ReviewRewards"]

@@ -30,6 +30,7 @@ __all__ = [
     "JobState",
     "NodeRegistryClient",
     "Participant",
+    "ReviewRewardsClient",
     "TokenClient",
     "bitmap",
     "dataset_id",
@@ -445,6 +446,27 @@ class DPGRegistryClient(_Client):
                 "committee_threshold": int(self._call(f.committeeThreshold()))}
 
 
+class ReviewRewardsClient(_Client):
+    """The reviewers' pool: voters share each review's pool by weight, committee members earn per decision."""
+
+    name = "ReviewRewards"
+
+    def claim(self, asset_id: int, review: int) -> dict[str, int]:
+        receipt = self._tx(self.contract.functions.claim(asset_id, review))
+        event = self.events(receipt, "ReviewRewardClaimed")[0]
+        return {"voter": int(event["voterReward"]), "committee": int(event["committeeReward"])}
+
+    def claimable(self, asset_id: int, review: int, account: str) -> tuple[int, int]:
+        voter, committee = self._call(self.contract.functions.claimable(asset_id, review, account))
+        return int(voter), int(committee)
+
+    def fund(self, amount: int) -> TxReceipt:
+        return self._tx(self.contract.functions.fund(amount))
+
+    def pool(self) -> int:
+        return int(self._call(self.contract.functions.pool()))
+
+
 class GovernorClient(_Client):
     """The DAO's Governor: proposals are lists of calls that the timelock executes after a passed vote."""
 
@@ -502,6 +524,7 @@ class Chain:
         self.market = JobMarketClient(self)
         self.dpg = DPGRegistryClient(self)
         self.governor = GovernorClient(self)
+        self.rewards = ReviewRewardsClient(self)
 
     def token_at(self, address: str) -> TokenClient:
         """A client for a payment token (any ERC20; the commons token by default)."""

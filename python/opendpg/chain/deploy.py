@@ -60,12 +60,17 @@ def deploy_suite(sender: TxSender, params: SuiteParams | None = None,
     dpg = deploy("DPGRegistry", token.address, deployer, (
         params.dpg_voting_period, params.dpg_quorum_bps, params.dpg_approval_bps, params.certification_period,
         params.standard_version, params.standard_cid, committee, params.committee_threshold))
+    rewards = deploy("ReviewRewards", token.address, dpg.address, deployer, params.review_voter_pool,
+                     params.review_committee_reward)
+    if params.review_pool_funding:
+        sender.transact(token.functions.approve(rewards.address, params.review_pool_funding))
+        sender.transact(rewards.functions.fund(params.review_pool_funding))
     sender.transact(registry.functions.grantRole(role_id("STAKE_MANAGER_ROLE"), market.address))
     for checker in params.checkers:
         sender.transact(dpg.functions.grantRole(role_id("CHECKER_ROLE"), checker))
 
     governance = params.governance or timelock.address
-    for contract in (registry, market, dpg):
+    for contract in (registry, market, dpg, rewards):
         sender.transact(contract.functions.grantRole(role_id("GOVERNANCE_ROLE"), governance))
         sender.transact(contract.functions.grantRole(DEFAULT_ADMIN_ROLE, timelock.address))
         if governance != deployer:

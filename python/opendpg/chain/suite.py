@@ -20,6 +20,7 @@ CONTRACTS: dict[str, str] = {
     "NodeRegistry": "contracts/nodes/NodeRegistry.sol",
     "JobMarket": "contracts/jobs/JobMarket.sol",
     "DPGRegistry": "contracts/dpg/DPGRegistry.sol",
+    "ReviewRewards": "contracts/dpg/ReviewRewards.sol",
 }
 
 #: AccessControl roles, by name; ids are keccak256 of the name (DEFAULT_ADMIN_ROLE is zero).
@@ -49,5 +50,11 @@ class SuiteParams:
     committee: list[str] = field(default_factory=list)  # empty: the deployer alone
     committee_threshold: int = 1
     checkers: list[str] = field(default_factory=list)
+    #: Shared by the voters of each review, in proportion to their weight (token wei).
+    review_voter_pool: int = 100 * 10**18
+    #: Paid to each committee member per decision (token wei).
+    review_committee_reward: int = 50 * 10**18
+    #: Moved from the deployer (the foundation's allocation) into the reviewer pool at deployment.
+    review_pool_funding: int = 1_000_000 * 10**18
     #: Holder of GOVERNANCE_ROLE: None means the timelock (production). Tests may name an account.
     governance: str | None = None

@@ -1,6 +1,7 @@
 """``opendpg dpg …``: DPG certification from a terminal. ``check`` runs the automated check (offline on a
 metadata file, or on a registered asset, optionally attesting it with a checker's key); ``register``,
-``vote``, ``close``, ``decide`` and ``renew`` drive the on-chain review; ``status`` and ``standard`` read."""
+``vote``, ``close``, ``decide`` and ``renew`` drive the on-chain review, ``claim`` pays reviewers; ``status``
+and ``standard`` read."""
 
 from __future__ import annotations
 
@@ -54,6 +55,10 @@ def register(commands: Any) -> None:
     decide.add_argument("decision", choices=["approve", "reject"])
     decide.add_argument("--reason", default="", help="published with the decision; required to reject")
     decide.set_defaults(run=_decide)
+    claim = sub.add_parser("claim", help="claim your reviewer reward for an asset's review (voter or committee)")
+    claim.add_argument("asset", type=int)
+    claim.add_argument("--review", type=int, help="default: the asset's current review")
+    claim.set_defaults(run=_claim)
     status = sub.add_parser("status", help="an asset's stage, current review and report")
     status.add_argument("asset", type=int)
     status.add_argument("--json", action="store_true")
@@ -153,6 +158,13 @@ def _decide(args: argparse.Namespace) -> int:
     cert = _certification(args)
     cert.decide(args.asset, args.decision == "approve", args.reason)
     print(f"asset {args.asset}: {args.decision}d; now {cert.state(args.asset).stage}")
+    return 0
+
+
+def _claim(args: argparse.Namespace) -> int:
+    paid = _certification(args).claim_reward(args.asset, args.review)
+    print(f"reviewer reward for asset {args.asset}: {paid['voter'] / 10**18:,.4f} as a voter, "
+          f"{paid['committee'] / 10**18:,.4f} as a committee member")
     return 0
 
 

@@ -150,6 +150,12 @@ class Certification:
         self.chain.dpg.committee_decide(asset_id, approve, reason_cid)
         return reason_cid
 
+    def claim_reward(self, asset_id: int, review: int | None = None) -> dict[str, int]:
+        """Claim this account's reviewer reward for a review (default: the asset's current one)."""
+        if review is None:
+            review = int(self.chain.dpg.get_asset(asset_id)["review"])
+        return self.chain.rewards.claim(asset_id, review)
+
     # -------------------------------------------------------------- everyone
 
     def state(self, asset_id: int) -> AssetState:

@@ -102,6 +102,8 @@ PARAMETERS: dict[str, tuple[str, str, Callable[[str, str], int], str]] = {
     "market.protocol_fee_bps": ("market", "setProtocolFeeBps", _int, "basis points"),
     "registry.min_stake": ("registry", "setMinStake", _tokens, "tokens"),
     "registry.unbonding_period": ("registry", "setUnbondingPeriod", _int, "seconds"),
+    "rewards.voter_pool_per_review": ("rewards", "setVoterPoolPerReview", _tokens, "tokens"),
+    "rewards.committee_reward": ("rewards", "setCommitteeReward", _tokens, "tokens"),
 }
 
 

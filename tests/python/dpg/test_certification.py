@@ -57,6 +57,14 @@ def test_full_certification(dao, roles):
     assert state.review["for_votes"] == 50_000_000 * 10**18 and state.review["against_votes"] == 5_000_000 * 10**18
     assert state.report["passed"] is True and state.report["asset"]["id"] == asset_id
     assert state.report["checker"] == dao.accounts[1].address
+    # reviewers are paid from the pool: 100 tokens shared by weight (30:20:5), 50 per committee decision
+    pool = roles["whale"].chain.rewards.pool()
+    assert roles["whale"].claim_reward(asset_id) == {"voter": 100 * 10**18 * 30 // 55, "committee": 0}
+    assert roles["minnow"].claim_reward(asset_id)["voter"] == 100 * 10**18 * 5 // 55  # voting against counts too
+    assert roles["carol"].claim_reward(asset_id) == {"voter": 0, "committee": 50 * 10**18}
+    assert roles["whale"].chain.rewards.pool() == pool - (100 * 10**18 * 35 // 55) - 50 * 10**18
+    with pytest.raises(ContractRevert, match="ReviewRewardsAlreadyClaimed"):
+        roles["whale"].claim_reward(asset_id)
 
 
 def test_licence_not_approved_fails_the_check_and_can_be_fixed(dao, roles):
