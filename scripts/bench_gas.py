@@ -182,6 +182,12 @@ class Bench:
         for member in self.committee:
             self.record("dpg committeeDecide", self.as_(member).dpg.committee_decide(asset, True))
         assert self.admin.dpg.is_certified(asset)
+        for reviewer in [*self.voters[:1], *self.committee[:1]]:
+            rewards = self.as_(reviewer).rewards
+            rewards.claim(asset, 1)
+            self.record("rewards claim (reviewer)", self.w3.eth.get_transaction_receipt(self._last_tx(reviewer)))
+        self.admin.token.approve(self.admin.rewards.address, 1000 * 10**18)
+        self.record("rewards fund", self.admin.rewards.fund(1000 * 10**18))
 
     def governance(self) -> None:
         """A standard change through the real Governor and Timelock (fresh suite governed by its timelock)."""
