@@ -82,6 +82,8 @@ def deploy_suite(deployer, params: SuiteParams) -> dict:
         ),
         tx,
     )
+    market.setDpgRegistry(dpg, tx)
+    market.setDataShareBps(params.data_share_bps, tx)
     rewards = ReviewRewards.deploy(token, dpg, deployer, params.review_voter_pool, params.review_committee_reward, tx)
     if params.review_pool_funding:
         token.approve(rewards, params.review_pool_funding, tx)

@@ -25,6 +25,8 @@ contract DPGRegistry is IDPGRegistry, AccessControl {
     mapping(uint256 assetId => mapping(uint32 review => mapping(address => bool))) private _voted;
     mapping(uint256 assetId => mapping(uint32 review => mapping(address => bool))) private _decided;
 
+    mapping(address owner => uint256 assetId) private _computeCommitment;
+
     uint32 private _standardVersion;
     mapping(uint32 version => string) private _standardCids;
 
@@ -79,6 +81,7 @@ contract DPGRegistry is IDPGRegistry, AccessControl {
         a.stage = Stage.Registered;
         a.metadataCid = metadataCid;
         a.licence = licence;
+        if (kind == AssetKind.ComputeCommitment) _computeCommitment[msg.sender] = assetId;
         emit AssetRegistered(assetId, msg.sender, kind, metadataCid, licence);
     }
 
@@ -330,6 +333,11 @@ contract DPGRegistry is IDPGRegistry, AccessControl {
     /// @inheritdoc IDPGRegistry
     function hasVoted(uint256 assetId, uint32 review, address voter) external view returns (bool) {
         return _voted[assetId][review][voter];
+    }
+
+    /// @inheritdoc IDPGRegistry
+    function computeCommitmentOf(address owner) external view returns (uint256) {
+        return _computeCommitment[owner];
     }
 
     /// @inheritdoc IDPGRegistry

@@ -186,4 +186,7 @@ interface IDPGRegistry {
 
     /// @notice The votes token (ERC20Votes) whose past balances weigh community votes.
     function votesToken() external view returns (IVotes);
+
+    /// @notice The compute-commitment asset `owner` registered last (0: none).
+    function computeCommitmentOf(address owner) external view returns (uint256 assetId);
 }

@@ -70,6 +70,17 @@ interface IJobMarket {
         uint16 claimedRounds;
     }
 
+    /// @notice What a job demands of its providers beyond stake (see `postJobWithRequirements`).
+    /// @param datasetAsset a DPG-registry dataset asset that must be certified when the job is posted, joined and
+    ///        started (0: none); its owner, the data holder, earns `dataShareBps` of every provider reward
+    /// @param datasetId the catalog dataset id (keccak256 of the catalog name) each provider must declare (0: any)
+    /// @param certifiedComputeOnly only providers whose compute commitment is certified may join
+    struct Requirements {
+        uint256 datasetAsset;
+        bytes32 datasetId;
+        bool certifiedComputeOnly;
+    }
+
     /// @notice A committed round.
     struct Round {
         bytes32 globalHash;
@@ -116,6 +127,18 @@ interface IJobMarket {
     error JobMarketNothingToClaim(uint256 jobId, address account);
     error JobMarketFeeTooHigh(uint256 feeBps, uint256 maxFeeBps);
     error JobMarketZeroAddress(string field);
+    /// @notice Asset `assetId` is not (or no longer) DPG-certified.
+    error JobMarketAssetNotCertified(uint256 assetId);
+    /// @notice Asset `assetId` is not a dataset.
+    error JobMarketNotADataset(uint256 assetId);
+    /// @notice `provider` does not declare dataset `datasetId` in its node capabilities.
+    error JobMarketDatasetNotHeld(uint256 jobId, address provider, bytes32 datasetId);
+    /// @notice The job takes only providers with a certified compute commitment; `provider` has none.
+    error JobMarketComputeNotCertified(uint256 jobId, address provider);
+    /// @notice No DPG registry is configured, so certification requirements cannot be checked.
+    error JobMarketNoCertificationRegistry();
+    /// @notice `dataShareBps` `value` is above the maximum `maxBps`.
+    error JobMarketDataShareTooHigh(uint256 value, uint256 maxBps);
 
     // ---------------------------------------------------------------- events
     event JobPosted(uint256 indexed jobId, address indexed poster, address indexed coordinator, JobParams params);
@@ -144,6 +167,14 @@ interface IJobMarket {
     event RefundClaimed(uint256 indexed jobId, address indexed poster, uint256 amount);
     event FeesWithdrawn(address indexed token, address indexed treasury, uint256 amount);
     event ProtocolFeeBpsSet(uint16 oldFeeBps, uint16 newFeeBps);
+    event JobRequirementsSet(
+        uint256 indexed jobId, uint256 indexed datasetAsset, bytes32 datasetId, bool certifiedComputeOnly, uint16 dataShareBps
+    );
+    /// @notice A full job took `by` (higher priority) in place of `displaced`, whose stake was unlocked.
+    event ProviderDisplaced(uint256 indexed jobId, address indexed displaced, address indexed by, uint8 index);
+    event DataShareClaimed(uint256 indexed jobId, address indexed holder, uint256 amount);
+    event DataShareBpsSet(uint16 oldBps, uint16 newBps);
+    event DpgRegistrySet(address oldRegistry, address newRegistry);
 
     // ---------------------------------------------------------------- posters
     /// @notice Post a job and pull `params.budget` of `params.paymentToken` into escrow (needs approval).
@@ -158,6 +189,12 @@ interface IJobMarket {
         external
         returns (uint256 jobId);
 
+    /// @notice As {postJob}, with `requirements` (checked now: the dataset asset must be a certified dataset);
+    ///         the data share in force now applies to the job for its whole life.
+    function postJobWithRequirements(JobParams calldata params, Requirements calldata requirements)
+        external
+        returns (uint256 jobId);
+
     /// @notice Cancel an open job: the poster at any time before start, anyone once the start grace
     ///         (`joinDeadline + roundTimeout`) passed. Joined stakes are unlocked; the budget is refundable.
     function cancelJob(uint256 jobId) external;
@@ -169,7 +206,9 @@ interface IJobMarket {
     function claimRefund(uint256 jobId) external;
 
     // ---------------------------------------------------------------- providers
-    /// @notice Join an open job, locking `requiredStake` of the caller's node stake.
+    /// @notice Join an open job, locking `requiredStake` of the caller's node stake. When the job is full, the
+    ///         caller takes the place of the lowest-priority provider if its own priority is higher (see
+    ///         `priorityOf`); otherwise it reverts `JobMarketJobFull`.
     function joinJob(uint256 jobId) external;
 
     /// @notice Record the hash (and IPFS CID) of the caller's model update for `round`.
@@ -177,6 +216,9 @@ interface IJobMarket {
 
     /// @notice Pay the caller the rewards credited to it in `jobId` and not yet claimed.
     function claim(uint256 jobId) external;
+
+    /// @notice Pay the owner of the job's dataset asset its share of the rewards credited so far.
+    function claimDataShare(uint256 jobId) external;
 
     // ---------------------------------------------------------------- coordinator
     /// @notice Start an open job once at least `minProviders` joined; locks the coordinator's stake.
@@ -199,6 +241,12 @@ interface IJobMarket {
     function withdrawFees(address token) external;
 
     function setProtocolFeeBps(uint16 newFeeBps) external;
+
+    /// @notice The data holder's share of each provider reward in jobs with a certified dataset (basis points).
+    function setDataShareBps(uint16 newBps) external;
+
+    /// @notice The DPG registry consulted for certification requirements and provider priority.
+    function setDpgRegistry(address newRegistry) external;
 
     // ---------------------------------------------------------------- views
     function getJob(uint256 jobId) external view returns (Job memory);
@@ -224,4 +272,19 @@ interface IJobMarket {
     function protocolFeeBps() external view returns (uint16);
 
     function nodeRegistry() external view returns (address);
+
+    function dpgRegistry() external view returns (address);
+
+    function dataShareBps() external view returns (uint16);
+
+    /// @notice A job's requirements and its data share (all zero for a job posted without requirements).
+    function requirementsOf(uint256 jobId) external view returns (Requirements memory, uint16 dataShareBps);
+
+    /// @notice What the data holder could claim now.
+    function dataShareClaimable(uint256 jobId) external view returns (uint256);
+
+    /// @notice The rule that orders providers of a full job: a certified compute commitment first (bit 128), then
+    ///         the reputation score `roundsDelivered + 10 * jobsCompleted - 2 * roundsMissed - 20 * slashes`
+    ///         (at least 0); a tie keeps whoever joined first.
+    function priorityOf(address provider) external view returns (uint256);
 }

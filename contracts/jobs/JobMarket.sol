@@ -6,6 +6,7 @@ import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {IDPGRegistry} from "../interfaces/IDPGRegistry.sol";
 import {IJobMarket} from "../interfaces/IJobMarket.sol";
 import {INodeRegistry} from "../interfaces/INodeRegistry.sol";
 import {Bitmap} from "../libraries/Bitmap.sol";
@@ -21,6 +22,8 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
     uint16 public constant MAX_FEE_BPS = 1000;
     /// @notice The most jobs one `postJobs` call takes.
     uint256 public constant MAX_BATCH = 128;
+    /// @notice The highest data-holder share, half of each provider reward.
+    uint16 public constant MAX_DATA_SHARE_BPS = 5000;
     uint256 private constant BPS = 10_000;
     bytes32 private constant MISSED_ROUND = "MISSED_ROUND";
     bytes32 private constant MISSED_COMMIT = "MISSED_COMMIT";
@@ -35,6 +38,19 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
     mapping(uint256 jobId => mapping(uint16 round => mapping(address provider => bytes32))) private _updates;
     mapping(uint256 jobId => mapping(uint16 round => Round)) private _rounds;
     mapping(address token => uint256) private _accruedFees;
+
+    /// @dev A job's requirements as stored: one slot, plus the dataset id when there is one.
+    struct StoredRequirements {
+        uint64 datasetAsset;
+        uint16 dataShareBps;
+        bool certifiedComputeOnly;
+        uint96 dataShareClaimed;
+    }
+
+    IDPGRegistry private _dpg;
+    uint16 private _dataShareBps;
+    mapping(uint256 jobId => StoredRequirements) private _requirements;
+    mapping(uint256 jobId => bytes32) private _requiredDataset;
 
     constructor(INodeRegistry registry_, address admin, uint16 feeBps_) {
         if (address(registry_) == address(0)) revert JobMarketZeroAddress("nodeRegistry");
@@ -73,6 +89,34 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
         try IERC20Permit(params.paymentToken).permit(msg.sender, address(this), params.budget, deadline, v, r, s) {}
             catch {}
         return _postJob(params);
+    }
+
+    /// @inheritdoc IJobMarket
+    function postJobWithRequirements(JobParams calldata params, Requirements calldata requirements)
+        external
+        nonReentrant
+        returns (uint256 jobId)
+    {
+        IDPGRegistry dpg = _dpg;
+        if (address(dpg) == address(0)) revert JobMarketNoCertificationRegistry();
+        uint256 asset = requirements.datasetAsset;
+        uint16 share;
+        if (asset != 0) {
+            if (asset > type(uint64).max) revert JobMarketInvalidParams("datasetAsset");
+            if (dpg.getAsset(asset).kind != IDPGRegistry.AssetKind.Dataset) revert JobMarketNotADataset(asset);
+            if (!dpg.isCertified(asset)) revert JobMarketAssetNotCertified(asset);
+            share = _dataShareBps;
+        }
+        jobId = _nextJobId; // _postJob takes this id
+        _requirements[jobId] = StoredRequirements({
+            datasetAsset: uint64(asset),
+            dataShareBps: share,
+            certifiedComputeOnly: requirements.certifiedComputeOnly,
+            dataShareClaimed: 0
+        });
+        if (requirements.datasetId != bytes32(0)) _requiredDataset[jobId] = requirements.datasetId;
+        emit JobRequirementsSet(jobId, asset, requirements.datasetId, requirements.certifiedComputeOnly, share);
+        _postJob(params);
     }
 
     /// @inheritdoc IJobMarket
@@ -122,18 +166,29 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
         Job storage job = _job(jobId);
         _requireState(jobId, job, JobState.Open);
         if (block.timestamp > job.joinDeadline) revert JobMarketJoinClosed(jobId, job.joinDeadline, block.timestamp);
-        uint8 count = job.providerCount;
-        if (count >= job.maxProviders) revert JobMarketJobFull(jobId, job.maxProviders);
         if (msg.sender == job.coordinator) revert JobMarketCoordinatorCannotJoin(jobId, msg.sender);
         Participant storage p = _participants[jobId][msg.sender];
         if (p.slot != 0) revert JobMarketAlreadyJoined(jobId, msg.sender);
+        _checkRequirements(jobId, msg.sender);
 
-        p.slot = count + 1;
-        _providerAt[jobId][count] = msg.sender;
-        job.providerCount = count + 1;
+        uint8 index = job.providerCount;
+        address displaced;
+        if (index < job.maxProviders) {
+            job.providerCount = index + 1;
+        } else {
+            index = _lowestBelow(jobId, job, _priority(msg.sender));
+            displaced = _providerAt[jobId][index];
+            delete _participants[jobId][displaced];
+            emit ProviderDisplaced(jobId, displaced, msg.sender, index);
+        }
+        p.slot = index + 1;
+        _providerAt[jobId][index] = msg.sender;
         uint256 stake = job.requiredStake;
-        emit ProviderJoined(jobId, msg.sender, count, stake);
-        if (stake != 0) _registry.lockStake(msg.sender, stake);
+        emit ProviderJoined(jobId, msg.sender, index, stake);
+        if (stake != 0) {
+            if (displaced != address(0)) _registry.settleJob(displaced, stake, 0, 0, false);
+            _registry.lockStake(msg.sender, stake);
+        }
     }
 
     /// @inheritdoc IJobMarket
@@ -165,7 +220,7 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
         uint16 rounds = earned - p.claimedRounds;
         if (rounds == 0) revert JobMarketNothingToClaim(jobId, msg.sender);
         p.claimedRounds = earned;
-        uint256 amount = uint256(rounds) * _netReward(job);
+        uint256 amount = uint256(rounds) * _providerReward(jobId, job);
         emit RewardClaimed(jobId, msg.sender, rounds, amount);
         IERC20(job.paymentToken).safeTransfer(msg.sender, amount);
     }
@@ -179,6 +234,8 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
         if (msg.sender != job.coordinator) revert JobMarketNotCoordinator(jobId, msg.sender);
         uint8 count = job.providerCount;
         if (count < job.minProviders) revert JobMarketNotEnoughProviders(jobId, count, job.minProviders);
+        uint256 asset = _requirements[jobId].datasetAsset;
+        if (asset != 0 && !_dpg.isCertified(asset)) revert JobMarketAssetNotCertified(asset);
 
         uint64 deadline = uint64(block.timestamp) + job.roundTimeout;
         uint256 active = (uint256(1) << count) - 1;
@@ -243,8 +300,34 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
     }
 
     /// @inheritdoc IJobMarket
+    function claimDataShare(uint256 jobId) external nonReentrant {
+        Job storage job = _job(jobId);
+        StoredRequirements storage r = _requirements[jobId];
+        address holder = r.datasetAsset == 0 ? address(0) : _dpg.getAsset(r.datasetAsset).owner;
+        uint256 owed = _dataShareOwed(job, r);
+        if (owed == 0) revert JobMarketNothingToClaim(jobId, holder);
+        r.dataShareClaimed += uint96(owed); // owed <= credited <= budget, a uint96
+        emit DataShareClaimed(jobId, holder, owed);
+        IERC20(job.paymentToken).safeTransfer(holder, owed);
+    }
+
+    /// @inheritdoc IJobMarket
     function setProtocolFeeBps(uint16 newFeeBps) external onlyRole(Roles.GOVERNANCE_ROLE) {
         _setProtocolFeeBps(newFeeBps);
+    }
+
+    /// @inheritdoc IJobMarket
+    function setDataShareBps(uint16 newBps) external onlyRole(Roles.GOVERNANCE_ROLE) {
+        if (newBps > MAX_DATA_SHARE_BPS) revert JobMarketDataShareTooHigh(newBps, MAX_DATA_SHARE_BPS);
+        emit DataShareBpsSet(_dataShareBps, newBps);
+        _dataShareBps = newBps;
+    }
+
+    /// @inheritdoc IJobMarket
+    function setDpgRegistry(address newRegistry) external onlyRole(Roles.GOVERNANCE_ROLE) {
+        if (newRegistry == address(0)) revert JobMarketZeroAddress("dpgRegistry");
+        emit DpgRegistrySet(address(_dpg), newRegistry);
+        _dpg = IDPGRegistry(newRegistry);
     }
 
     // ------------------------------------------------------------------ views
@@ -288,7 +371,7 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
         Job storage job = _jobs[jobId];
         Participant storage p = _participants[jobId][provider];
         if (p.slot == 0) return 0;
-        return uint256(_earnedRounds(job, p) - p.claimedRounds) * _netReward(job);
+        return uint256(_earnedRounds(job, p) - p.claimedRounds) * _providerReward(jobId, job);
     }
 
     /// @inheritdoc IJobMarket
@@ -309,6 +392,33 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
     /// @inheritdoc IJobMarket
     function nodeRegistry() external view returns (address) {
         return address(_registry);
+    }
+
+    /// @inheritdoc IJobMarket
+    function dpgRegistry() external view returns (address) {
+        return address(_dpg);
+    }
+
+    /// @inheritdoc IJobMarket
+    function dataShareBps() external view returns (uint16) {
+        return _dataShareBps;
+    }
+
+    /// @inheritdoc IJobMarket
+    function requirementsOf(uint256 jobId) external view returns (Requirements memory requirements, uint16 share) {
+        StoredRequirements storage r = _requirements[jobId];
+        requirements = Requirements(r.datasetAsset, _requiredDataset[jobId], r.certifiedComputeOnly);
+        share = r.dataShareBps;
+    }
+
+    /// @inheritdoc IJobMarket
+    function dataShareClaimable(uint256 jobId) external view returns (uint256) {
+        return _dataShareOwed(_jobs[jobId], _requirements[jobId]);
+    }
+
+    /// @inheritdoc IJobMarket
+    function priorityOf(address provider) external view returns (uint256) {
+        return _priority(provider);
     }
 
     // ------------------------------------------------------------------ internal
@@ -434,6 +544,60 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
                 _registry.settleJob(provider, stake, earned, p.missedRounds, completed);
             }
         }
+    }
+
+    function _checkRequirements(uint256 jobId, address provider) private view {
+        StoredRequirements storage r = _requirements[jobId];
+        uint256 asset = r.datasetAsset;
+        if (asset != 0 && !_dpg.isCertified(asset)) revert JobMarketAssetNotCertified(asset);
+        bytes32 dataset = _requiredDataset[jobId];
+        if (dataset != bytes32(0) && !_registry.holdsDataset(provider, dataset)) {
+            revert JobMarketDatasetNotHeld(jobId, provider, dataset);
+        }
+        if (r.certifiedComputeOnly) {
+            uint256 compute = _dpg.computeCommitmentOf(provider);
+            if (compute == 0 || !_dpg.isCertified(compute)) revert JobMarketComputeNotCertified(jobId, provider);
+        }
+    }
+
+    /// @dev See {IJobMarket-priorityOf}.
+    function _priority(address provider) private view returns (uint256 score) {
+        INodeRegistry.Reputation memory rep = _registry.reputationOf(provider);
+        uint256 plus = uint256(rep.roundsDelivered) + 10 * uint256(rep.jobsCompleted);
+        uint256 minus = 2 * uint256(rep.roundsMissed) + 20 * uint256(rep.slashes);
+        score = plus > minus ? plus - minus : 0;
+        IDPGRegistry dpg = _dpg;
+        if (address(dpg) != address(0)) {
+            uint256 compute = dpg.computeCommitmentOf(provider);
+            if (compute != 0 && dpg.isCertified(compute)) score |= uint256(1) << 128;
+        }
+    }
+
+    /// @dev The index of the lowest-priority provider of a full job (the latest joiner among equals), if
+    ///      `priority` beats it; else the job is full for this newcomer.
+    function _lowestBelow(uint256 jobId, Job storage job, uint256 priority) private view returns (uint8 index) {
+        uint256 lowest = type(uint256).max;
+        for (uint256 i = job.providerCount; i > 0; --i) {
+            uint256 other = _priority(_providerAt[jobId][i - 1]);
+            if (other < lowest) {
+                lowest = other;
+                index = uint8(i - 1);
+            }
+        }
+        if (priority <= lowest) revert JobMarketJobFull(jobId, job.maxProviders);
+    }
+
+    /// @dev Each used provider-round pays the data holder `dataShareBps` of the net reward.
+    function _providerReward(uint256 jobId, Job storage job) private view returns (uint256) {
+        uint256 net = _netReward(job);
+        return net - (net * _requirements[jobId].dataShareBps) / BPS;
+    }
+
+    function _dataShareOwed(Job storage job, StoredRequirements storage r) private view returns (uint256) {
+        if (r.dataShareBps == 0 || job.rewardPerRound == 0) return 0;
+        uint256 providerRounds = job.credited / job.rewardPerRound;
+        uint256 perRound = (_netReward(job) * r.dataShareBps) / BPS;
+        return providerRounds * perRound - r.dataShareClaimed;
     }
 
     function _earnedRounds(Job storage job, Participant storage p) private view returns (uint16) {

@@ -60,6 +60,8 @@ def deploy_suite(sender: TxSender, params: SuiteParams | None = None,
     dpg = deploy("DPGRegistry", token.address, deployer, (
         params.dpg_voting_period, params.dpg_quorum_bps, params.dpg_approval_bps, params.certification_period,
         params.standard_version, params.standard_cid, committee, params.committee_threshold))
+    sender.transact(market.functions.setDpgRegistry(dpg.address))
+    sender.transact(market.functions.setDataShareBps(params.data_share_bps))
     rewards = deploy("ReviewRewards", token.address, dpg.address, deployer, params.review_voter_pool,
                      params.review_committee_reward)
     if params.review_pool_funding:

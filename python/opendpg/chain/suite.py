@@ -35,6 +35,8 @@ class SuiteParams:
     min_stake: int = 100 * 10**18
     unbonding_period: int = 7 * DAY
     protocol_fee_bps: int = 100
+    #: The data holder's share of each provider reward in jobs that use a certified dataset (basis points).
+    data_share_bps: int = 1000
     timelock_delay: int = 2 * DAY
     voting_delay_blocks: int = 1
     voting_period_blocks: int = 50

@@ -1,0 +1,168 @@
+"""Certification shapes the market: jobs that require a certified dataset (and certified compute), providers of
+a full job ordered by certified compute and reputation, and the data holder's share of every reward."""
+
+import pytest
+from brownie import chain, web3
+
+from conftest import CID, DAY, E18, GLOBAL_HASH, bitmap, job_params, register, reverts, submit_all
+
+DATASET, MODEL, SOFTWARE, COMPUTE = 0, 1, 2, 3
+REPORT = "bafkreireportreportreportreportreportreportreportreportrepo"
+DIGITS = "0x" + web3.keccak(text="digits").hex().removeprefix("0x")
+NO_REQUIREMENTS = (0, "0x" + "00" * 32, False)
+
+
+def certify(dpg, token, owner, kind, checker, committee, deployer):
+    """Register an asset of ``kind`` for ``owner`` and take it through check, vote and committee."""
+    asset = dpg.registerAsset(kind, CID, "CC-BY-4.0", {"from": owner}).return_value
+    if token.delegates(deployer) != deployer:
+        token.delegate(deployer, {"from": deployer})
+        chain.mine()
+    dpg.requestCertification(asset, {"from": owner})
+    dpg.attestCheck(asset, 1, True, REPORT, {"from": checker})
+    dpg.castVote(asset, True, {"from": deployer})
+    chain.sleep(3 * DAY + 1)
+    chain.mine()
+    dpg.closeVote(asset)
+    for member in committee[:2]:
+        dpg.committeeDecide(asset, True, "", {"from": member})
+    assert dpg.isCertified(asset)
+    return asset
+
+
+@pytest.fixture
+def holder(accounts):
+    return accounts[10] if len(accounts) > 10 else accounts.add()
+
+
+@pytest.fixture
+def dataset(dpg, token, holder, checker, committee, deployer):
+    return certify(dpg, token, holder, DATASET, checker, committee, deployer)
+
+
+def post_requiring(market, token, poster, coordinator, requirements, **kwargs):
+    kwargs.setdefault("join_window", 30 * DAY)
+    params = job_params(token, coordinator, **kwargs)
+    token.approve(market, params[2], {"from": poster})
+    tx = market.postJobWithRequirements(params, requirements, {"from": poster})
+    return tx.return_value, tx
+
+
+def test_post_requires_a_certified_dataset(market, dpg, token, poster, coordinator, holder, dataset):
+    uncertified = dpg.registerAsset(DATASET, CID, "CC-BY-4.0", {"from": holder}).return_value
+    model = dpg.registerAsset(MODEL, CID, "MIT", {"from": holder}).return_value
+    with reverts("JobMarketAssetNotCertified", uncertified):
+        post_requiring(market, token, poster, coordinator, (uncertified, DIGITS, False))
+    with reverts("JobMarketNotADataset", model):
+        post_requiring(market, token, poster, coordinator, (model, DIGITS, False))
+
+    job_id, tx = post_requiring(market, token, poster, coordinator, (dataset, DIGITS, False))
+
+    event = tx.events["JobRequirementsSet"]
+    assert (event["jobId"], event["datasetAsset"], event["dataShareBps"]) == (job_id, dataset, 1000)
+    requirements, share = market.requirementsOf(job_id)
+    assert (requirements[0], requirements[1], requirements[2], share) == (dataset, DIGITS, False, 1000)
+    assert market.requirementsOf(999)[1] == 0
+
+
+def test_join_checks_dataset_and_compute(market, dpg, registry, token, poster, coordinator, providers, dataset,
+                                         checker, committee, deployer):
+    for node in [*providers[:3], coordinator]:
+        register(registry, token, node)
+    register(registry, token, providers[3], datasets=("other",))
+    job_id, _ = post_requiring(market, token, poster, coordinator, (dataset, DIGITS, True))
+
+    with reverts("JobMarketDatasetNotHeld"):
+        market.joinJob(job_id, {"from": providers[3]})
+    with reverts("JobMarketComputeNotCertified", job_id, providers[0].address):
+        market.joinJob(job_id, {"from": providers[0]})
+    certify(dpg, token, providers[0], COMPUTE, checker, committee, deployer)
+    market.joinJob(job_id, {"from": providers[0]})
+
+    assert market.participantOf(job_id, providers[0])["slot"] == 1
+
+
+def test_an_expired_certification_stops_the_job_and_refunds(market, dpg, registry, token, poster, coordinator,
+                                                          providers, dataset):
+    for node in [*providers[:3], coordinator]:
+        register(registry, token, node)
+    job_id, _ = post_requiring(market, token, poster, coordinator, (dataset, DIGITS, False), join_window=400 * DAY)
+    for p in providers[:2]:
+        market.joinJob(job_id, {"from": p})
+    chain.sleep(366 * DAY)
+    chain.mine()
+    assert not dpg.isCertified(dataset)
+
+    with reverts("JobMarketAssetNotCertified", dataset):
+        market.joinJob(job_id, {"from": providers[2]})
+    with reverts("JobMarketAssetNotCertified", dataset):
+        market.startJob(job_id, {"from": coordinator})
+    before, budget = token.balanceOf(poster), market.getJob(job_id)["budget"]
+    market.cancelJob(job_id, {"from": poster})
+    market.claimRefund(job_id, {"from": poster})
+
+    assert token.balanceOf(poster) - before == budget  # nothing stuck in escrow
+    assert token.balanceOf(market) == 0
+    assert registry.stakeOf(providers[0])["locked"] == 0
+
+
+def test_full_job_prefers_certified_compute_then_reputation(market, dpg, registry, token, poster, coordinator,
+                                                           providers, checker, committee, deployer):
+    for node in [*providers[:4], coordinator]:
+        register(registry, token, node)
+    job_id, _ = post_requiring(market, token, poster, coordinator, NO_REQUIREMENTS, min_providers=1,
+                               max_providers=2)
+    market.joinJob(job_id, {"from": providers[0]})
+    market.joinJob(job_id, {"from": providers[1]})
+    with reverts("JobMarketJobFull", job_id, 2):  # equal priority: first come stays
+        market.joinJob(job_id, {"from": providers[2]})
+    certify(dpg, token, providers[3], COMPUTE, checker, committee, deployer)
+    assert market.priorityOf(providers[3]) == 1 << 128
+
+    tx = market.joinJob(job_id, {"from": providers[3]})
+
+    event = tx.events["ProviderDisplaced"]
+    assert (event["displaced"], event["by"], event["index"]) == (providers[1], providers[3], 1)
+    assert market.providersOf(job_id) == [providers[0], providers[3]]
+    assert market.participantOf(job_id, providers[1])["slot"] == 0
+    assert registry.stakeOf(providers[1])["locked"] == 0 and registry.stakeOf(providers[3])["locked"] == 50 * E18
+    with reverts("JobMarketJobFull", job_id, 2):
+        market.joinJob(job_id, {"from": providers[1]})
+
+
+def test_data_holder_earns_its_share(market, registry, token, poster, coordinator, providers, holder, dataset):
+    for node in [*providers[:2], coordinator]:
+        register(registry, token, node)
+    reward = 10 * E18
+    job_id, _ = post_requiring(market, token, poster, coordinator, (dataset, DIGITS, False), reward=reward,
+                               rounds=1, min_providers=2, max_providers=2)
+    for p in providers[:2]:
+        market.joinJob(job_id, {"from": p})
+    market.startJob(job_id, {"from": coordinator})
+    submit_all(market, job_id, 1, providers[:2])
+    market.commitRound(job_id, 1, GLOBAL_HASH, CID, bitmap(0, 1), {"from": coordinator})
+    market.finalizeJob(job_id, {"from": coordinator})
+    net = reward - reward * 100 // 10_000  # 1 % protocol fee
+    share = net * 1000 // 10_000  # 10 % to the data holder
+    before = [token.balanceOf(a) for a in (providers[0], holder)]
+
+    market.claim(job_id, {"from": providers[0]})
+    tx = market.claimDataShare(job_id, {"from": poster})  # anyone may trigger it; the holder is paid
+
+    assert token.balanceOf(providers[0]) - before[0] == net - share
+    assert token.balanceOf(holder) - before[1] == 2 * share
+    assert tx.events["DataShareClaimed"]["holder"] == holder
+    with reverts("JobMarketNothingToClaim"):
+        market.claimDataShare(job_id, {"from": holder})
+    assert market.claimable(job_id, providers[1]) == net - share
+
+
+def test_governance_sets_the_data_share(market, gov, providers):
+    with reverts("AccessControlUnauthorizedAccount"):
+        market.setDataShareBps(1, {"from": providers[0]})
+    with reverts("JobMarketDataShareTooHigh", 5001, 5000):
+        market.setDataShareBps(5001, {"from": gov})
+    tx = market.setDataShareBps(2500, {"from": gov})
+    assert (tx.events["DataShareBpsSet"]["oldBps"], market.dataShareBps()) == (1000, 2500)
+    with reverts("JobMarketZeroAddress", "dpgRegistry"):
+        market.setDpgRegistry("0x" + "00" * 20, {"from": gov})
