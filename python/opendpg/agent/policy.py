@@ -1,10 +1,12 @@
-"""Whether this provider can and wants to serve a posted job: data held, resources, price, stake."""
+"""Whether this provider can and wants to serve a posted job: data held, resources, price, stake, and the
+job's certification requirements (a certified dataset, certified compute) and provider priority."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from opendpg.chain import Job, JobState
+from opendpg.dpg.market import Admission
 from opendpg.spec import JobSpec
 
 __all__ = ["Decision", "ProviderProfile", "decide"]
@@ -28,14 +30,20 @@ class Decision:
     reasons: tuple[str, ...]  # why not (empty when joining)
 
 
-def decide(spec: JobSpec, job: Job, profile: ProviderProfile, free_stake: int, now: int) -> Decision:
+def decide(spec: JobSpec, job: Job, profile: ProviderProfile, free_stake: int, now: int,
+           admission: Admission | None = None) -> Decision:
+    """Join or not, and why not. ``admission`` is what the chain says of this node and the job's certification
+    requirements and priority order (see :func:`opendpg.dpg.market.admission`)."""
     reasons: list[str] = []
     if job.state != JobState.OPEN:
         reasons.append(f"job is {job.state.name}, not OPEN")
     if now > job.join_deadline:
         reasons.append("join deadline passed")
-    if job.provider_count >= job.max_providers:
-        reasons.append("job is full")
+    if job.provider_count >= job.max_providers and not (admission and admission.outranks_lowest):
+        reasons.append("job is full" + (" and this node does not outrank its lowest-priority provider"
+                                        if admission else ""))
+    if admission:
+        reasons.extend(admission.blockers)
     if spec.dataset.catalog_id not in profile.datasets:
         reasons.append(f"dataset {spec.dataset.catalog_id!r} is not held here")
     if spec.resources.gpu_memory_mib > profile.gpu_memory_mib:

@@ -14,6 +14,7 @@ from pathlib import Path
 from opendpg.agent.policy import Decision, ProviderProfile, decide
 from opendpg.chain import Chain, ChainEvent
 from opendpg.content import ContentStore
+from opendpg.dpg.market import admission
 from opendpg.errors import ContentError, ContractRevert
 from opendpg.files import write_atomic
 from opendpg.spec import SpecError, parse_spec
@@ -77,7 +78,8 @@ class JobWatcher:
         market, me = self.chain.market, self.chain.sender.address
         job = market.get_job(job_id)
         now = int(self.chain.w3.eth.get_block("latest")["timestamp"])
-        decision = decide(spec, job, self.profile, self.chain.registry.free_stake(me), now)
+        decision = decide(spec, job, self.profile, self.chain.registry.free_stake(me), now,
+                          admission(self.chain, job_id, job, me))
         if decision.join and market.participant_of(job_id, me).slot == 0:
             try:
                 market.join_job(job_id)

@@ -30,6 +30,7 @@ __all__ = [
     "JobState",
     "NodeRegistryClient",
     "Participant",
+    "Requirements",
     "ReviewRewardsClient",
     "TokenClient",
     "bitmap",
@@ -83,6 +84,23 @@ class JobParams:
 
     def as_tuple(self) -> tuple[Any, ...]:
         return astuple(self)
+
+
+@dataclass(frozen=True)
+class Requirements:
+    """``IJobMarket.Requirements``: a certified dataset asset (0: none), a dataset every provider must hold
+    (zero bytes: any), and whether only certified compute may join."""
+
+    dataset_asset: int = 0
+    dataset_id: bytes = bytes(32)
+    certified_compute_only: bool = False
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        return astuple(self)
+
+    @property
+    def any(self) -> bool:
+        return bool(self.dataset_asset or any(self.dataset_id) or self.certified_compute_only)
 
 
 @dataclass(frozen=True)
@@ -284,8 +302,10 @@ class NodeRegistryClient(_Client):
         jobs, delivered, missed, slashes = self._call(self.contract.functions.reputationOf(node))
         return {"jobs_completed": jobs, "rounds_delivered": delivered, "rounds_missed": missed, "slashes": slashes}
 
-    def holds_dataset(self, node: str, dataset: str) -> bool:
-        return bool(self._call(self.contract.functions.holdsDataset(node, dataset_id(dataset))))
+    def holds_dataset(self, node: str, dataset: str | bytes) -> bool:
+        """Whether ``node`` declares ``dataset`` (a catalog name, or its id)."""
+        ident = dataset if isinstance(dataset, bytes) else dataset_id(dataset)
+        return bool(self._view("holdsDataset", node, ident)[0])
 
     def min_stake(self) -> int:
         return int(self._call(self.contract.functions.minStake()))
@@ -314,6 +334,27 @@ class JobMarketClient(_Client):
         self.chain.token_at(params.payment_token).ensure_allowance(self.address, params.budget)
         receipt = self._tx(self.contract.functions.postJob(params.as_tuple()))
         return int(self.events(receipt, "JobPosted")[0]["jobId"])
+
+    def post_job_with_requirements(self, params: JobParams, requirements: Requirements) -> int:
+        """As :meth:`post_job`, with DPG-certification requirements (checked on-chain now and at every join)."""
+        self.chain.token_at(params.payment_token).ensure_allowance(self.address, params.budget)
+        receipt = self._tx(self.contract.functions.postJobWithRequirements(params.as_tuple(),
+                                                                           requirements.as_tuple()))
+        return int(self.events(receipt, "JobPosted")[0]["jobId"])
+
+    def requirements_of(self, job_id: int) -> tuple[Requirements, int]:
+        (asset, dataset, compute_only), share = self._view("requirementsOf", job_id)
+        return Requirements(int(asset), bytes(dataset), bool(compute_only)), int(share)
+
+    def priority_of(self, provider: str) -> int:
+        return int(self._view("priorityOf", provider)[0])
+
+    def claim_data_share(self, job_id: int) -> int:
+        receipt = self._tx(self.contract.functions.claimDataShare(job_id))
+        return int(self.events(receipt, "DataShareClaimed")[0]["amount"])
+
+    def data_share_claimable(self, job_id: int) -> int:
+        return int(self._view("dataShareClaimable", job_id)[0])
 
     def join_job(self, job_id: int) -> TxReceipt:
         return self._tx(self.contract.functions.joinJob(job_id))
@@ -418,7 +459,10 @@ class DPGRegistryClient(_Client):
         return self._tx(self.contract.functions.committeeDecide(asset_id, approve, reason_cid))
 
     def is_certified(self, asset_id: int) -> bool:
-        return bool(self._call(self.contract.functions.isCertified(asset_id)))
+        return bool(self._view("isCertified", asset_id)[0])
+
+    def compute_commitment_of(self, owner: str) -> int:
+        return int(self._view("computeCommitmentOf", owner)[0])
 
     def standard(self) -> tuple[int, str]:
         version, cid = self._call(self.contract.functions.standard())

@@ -18,6 +18,7 @@ from opendpg.chain import JobParams, job_budget
 from opendpg.cli.signing import E18, add_chain_arguments, chain_from_args, parse_tokens
 from opendpg.config import load_settings
 from opendpg.content import open_store
+from opendpg.dpg.market import post_job
 from opendpg.errors import ConfigError, OpenDPGError
 from opendpg.spec import SpecError, parse_spec
 
@@ -125,9 +126,9 @@ def _post_direct(args: argparse.Namespace, document: Any) -> int:
     settings = load_settings()
     spec_cid = open_store(settings.ipfs_api, settings.state_dir).put(spec.to_bytes())
     now = int(chain.w3.eth.get_block("latest")["timestamp"])
-    job_id = chain.market.post_job(JobParams(spec_cid, chain.token.address, budget, reward, spec.training.rounds,
-                                             spec.providers.min, spec.providers.max, stake, now + args.join_window,
-                                             args.round_timeout, coordinator))
+    job_id = post_job(chain, JobParams(spec_cid, chain.token.address, budget, reward, spec.training.rounds,
+                                       spec.providers.min, spec.providers.max, stake, now + args.join_window,
+                                       args.round_timeout, coordinator), spec)
     print(f"job {job_id} posted: {Decimal(budget) / E18} tokens in escrow from {chain.sender.address}, "
           f"spec {spec_cid}")
     return 0

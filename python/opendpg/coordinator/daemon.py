@@ -26,6 +26,7 @@ import time
 
 from opendpg.chain import ChainEvent, JobState
 from opendpg.coordinator.config import CoordinatorConfig
+from opendpg.dpg.market import start_blocker
 from opendpg.errors import ContractRevert
 from opendpg.files import write_atomic
 from opendpg.fl.federation import Federation, FederationError
@@ -163,6 +164,13 @@ class Coordinator:
             reached = self.min_reached.setdefault(job_id, now)
             if (job.provider_count >= job.max_providers or now - reached >= self.config.jobs.join_grace
                     or now >= job.join_deadline):
+                blocker = start_blocker(self.chain, job_id)
+                if blocker is not None:  # the chain would refuse too: say why once, keep watching (a renewal)
+                    if info.get("blocked") != blocker:
+                        info["blocked"] = blocker
+                        self._save()
+                        log.warning("job cannot start", extra={"job": job_id, "reason": blocker})
+                    return False
                 try:
                     market.start_job(job_id)
                 except ContractRevert as exc:

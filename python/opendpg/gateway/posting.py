@@ -18,6 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 from typing import Any, TypeVar
 
 from eth_utils.abi import event_abi_to_log_topic
@@ -25,11 +26,13 @@ from hexbytes import HexBytes
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
-from opendpg.chain import Chain, JobParams, job_budget
+from opendpg.chain import Chain, JobParams, Requirements, job_budget
+from opendpg.dpg.market import requirements_for
 from opendpg.errors import ContractRevert, OpenDPGError, TransactionError
 from opendpg.gateway.chain import GatewayChain
 from opendpg.gateway.indexer import ChainIndexer
 from opendpg.gateway.models import JobSubmission, User
+from opendpg.spec import parse_spec
 
 __all__ = ["NO_GAS", "JobPostError", "JobPoster", "PostRequest", "Posted", "gather", "revert_detail", "tokens"]
 
@@ -68,7 +71,13 @@ class JobPostError(OpenDPGError):
         self.detail = detail
 
 
+_CERTIFICATION_ERRORS = {"JobMarketAssetNotCertified", "JobMarketNotADataset"}
+
+
 def revert_detail(exc: ContractRevert) -> dict[str, Any]:
+    if exc.name in _CERTIFICATION_ERRORS:
+        return {"loc": ["body", "spec", "certification", "dataset_asset"], "type": exc.name,
+                "msg": f"{exc}: name a dataset asset that is DPG-certified now (GET /assets)"}
     field_name = _INVALID_PARAM_FIELDS.get(str(exc.args_dict.get("field", "")), "")
     return {"loc": ["body", field_name] if field_name else ["body"], "msg": str(exc), "type": exc.name}
 
@@ -110,6 +119,11 @@ class PostRequest:
     @property
     def budget(self) -> int:
         return job_budget(self.reward_per_round, self.rounds, self.max_providers)
+
+    @cached_property
+    def requirements(self) -> Requirements | None:
+        """The spec's certification requirements (such a job is posted on its own, with them)."""
+        return requirements_for(parse_spec(self.spec)) if b'"certification"' in self.spec else None
 
     def params(self, token: str, now: int) -> JobParams:
         return JobParams(self.spec_cid, token, self.budget, self.reward_per_round, self.rounds, self.min_providers,
@@ -272,7 +286,12 @@ class JobPoster:
         try:
             mine = self.chain.as_user(requests[0].user)
             accepted = self._affordable(mine, requests)
-            return self._send(mine, accepted, now, estimate=False) if accepted else []
+            plain = [r for r in accepted if r.requirements is None]
+            sent = self._send(mine, plain, now, estimate=False) if plain else []
+            for request in accepted:  # jobs with certification requirements: one transaction each
+                if request.requirements is not None:
+                    sent += self._send(mine, [request], now, estimate=True)
+            return sent
         except Exception as exc:
             log.warning("posting for %s failed before sending: %s", requests[0].user.address, exc)
             for request in requests:
@@ -307,10 +326,16 @@ class JobPoster:
         return accepted
 
     def _send(self, mine: Chain, requests: list[PostRequest], now: int, *, estimate: bool) -> list[_Sent]:
-        """Sign and send one ``postJobs``. Without ``estimate`` the gas limit is the bound per job (unused gas is
-        not charged) and a refusal shows in the receipt; with it a refusal is answered here."""
+        """Sign and send one ``postJobs`` (one ``postJobWithRequirements`` for a job with requirements). Without
+        ``estimate`` the gas limit is the bound per job (unused gas is not charged) and a refusal shows in the
+        receipt; with it a refusal is answered here."""
         market = mine.market
-        data = market.encode("postJobs", [r.params(mine.token.address, now).as_tuple() for r in requests])
+        requirements = requests[0].requirements if len(requests) == 1 else None
+        if requirements is not None:
+            data = market.encode("postJobWithRequirements", requests[0].params(mine.token.address, now).as_tuple(),
+                                 requirements.as_tuple())
+        else:
+            data = market.encode("postJobs", [r.params(mine.token.address, now).as_tuple() for r in requests])
         try:
             gas = None if estimate else GAS_BASE + GAS_PER_JOB * len(requests)
             return [(mine, mine.sender.send_tx({"to": market.address, "data": data, "value": 0}, gas=gas), requests)]

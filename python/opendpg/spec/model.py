@@ -13,11 +13,13 @@ __all__ = [
     "MODEL_NAMES",
     "SPEC_VERSION",
     "STRATEGY_NAMES",
+    "CertificationSpec",
     "DatasetSpec",
     "JobSpec",
     "ModelSpec",
     "PrivacySpec",
     "ProvidersSpec",
+    "PublicationSpec",
     "ResourcesSpec",
     "SpecError",
     "StrategySpec",
@@ -98,6 +100,21 @@ class PrivacySpec(_Strict):
     delta: Annotated[float, Field(gt=0, lt=1)] = Field(default=1e-5, description="local DP failure probability")
 
 
+class CertificationSpec(_Strict):
+    dataset_asset: Annotated[int, Field(ge=1)] | None = Field(
+        default=None, description="DPG-registry id of the certified dataset asset the job trains on: it must stay "
+                                  "certified to post, join and start, and its owner earns the data share")
+    certified_compute_only: bool = Field(
+        default=False, description="only providers whose compute commitment is DPG-certified may join")
+
+
+class PublicationSpec(_Strict):
+    licence: Annotated[str, Field(min_length=1, max_length=64)] | None = Field(
+        default=None, description="SPDX licence the trained model is published under")
+    sdgs: list[Annotated[int, Field(ge=1, le=17)]] = Field(
+        default_factory=list, description="Sustainable Development Goals the model serves")
+
+
 class JobSpec(_Strict):
     spec_version: Literal["opendpg-job/1"] = "opendpg-job/1"
     name: Annotated[str, Field(min_length=1, max_length=120)]
@@ -110,6 +127,10 @@ class JobSpec(_Strict):
     resources: ResourcesSpec = ResourcesSpec()
     privacy: PrivacySpec = PrivacySpec()
     held_out_cid: str | None = Field(default=None, description="CID of the poster's held-out evaluation set")
+    certification: CertificationSpec | None = Field(
+        default=None, description="DPG certification the job requires (enforced on-chain)")
+    publication: PublicationSpec | None = Field(
+        default=None, description="how the trained model is published: licence and SDGs (for its provenance)")
 
     @model_validator(mode="after")
     def _consistent(self) -> JobSpec:
@@ -133,7 +154,11 @@ class JobSpec(_Strict):
 
     def to_bytes(self) -> bytes:
         """Canonical JSON (sorted keys, no spaces): what is pinned to IPFS."""
-        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":")).encode()
+        data = self.model_dump(mode="json")
+        for optional in ("certification", "publication"):  # absent sections leave older specs' bytes unchanged
+            if data[optional] is None:
+                del data[optional]
+        return json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
 
 
 def json_schema() -> dict[str, Any]:
