@@ -15,7 +15,9 @@ from opendpg.config import load_settings
 from opendpg.content import ContentStore, cid_of, open_store
 from opendpg.dpg import Report, check_asset, open_files, parse_metadata, read_standard_file, shipped_standard
 from opendpg.dpg.certification import Certification
+from opendpg.dpg.market import provenance, provenance_bytes
 from opendpg.errors import ConfigError
+from opendpg.files import write_atomic
 
 __all__ = ["register", "store_from_args"]
 
@@ -59,6 +61,15 @@ def register(commands: Any) -> None:
     claim.add_argument("asset", type=int)
     claim.add_argument("--review", type=int, help="default: the asset's current review")
     claim.set_defaults(run=_claim)
+    prov = sub.add_parser("provenance", help="a job's provenance record: certified inputs, the model's licence and "
+                                            "SDGs, the on-chain training history (JSON)")
+    prov.add_argument("job", type=int)
+    prov.add_argument("--pin", action="store_true", help="also pin the record to IPFS and print its CID")
+    prov.add_argument("--out", type=Path, help="write the record to this file instead of printing it")
+    prov.set_defaults(run=_provenance)
+    share = sub.add_parser("data-share", help="pay a job's data holder its share of the rewards so far")
+    share.add_argument("job", type=int)
+    share.set_defaults(run=_data_share)
     status = sub.add_parser("status", help="an asset's stage, current review and report")
     status.add_argument("asset", type=int)
     status.add_argument("--json", action="store_true")
@@ -165,6 +176,25 @@ def _claim(args: argparse.Namespace) -> int:
     paid = _certification(args).claim_reward(args.asset, args.review)
     print(f"reviewer reward for asset {args.asset}: {paid['voter'] / 10**18:,.4f} as a voter, "
           f"{paid['committee'] / 10**18:,.4f} as a committee member")
+    return 0
+
+
+def _provenance(args: argparse.Namespace) -> int:
+    chain, store = chain_from_args(args, signing=False), store_from_args(args)
+    record = provenance_bytes(provenance(chain, store, args.job))
+    if args.out is not None:
+        write_atomic(args.out, record)
+        print(f"provenance of job {args.job} written to {args.out}")
+    else:
+        print(record.decode(), end="")
+    if args.pin:
+        print(f"pinned: {store.put(record)}")
+    return 0
+
+
+def _data_share(args: argparse.Namespace) -> int:
+    paid = chain_from_args(args).market.claim_data_share(args.job)
+    print(f"job {args.job}: {paid / 10**18:,.4f} tokens paid to the data holder")
     return 0
 
 

@@ -42,3 +42,15 @@ def test_every_reason_to_refuse_is_named():
     for expected in ("not OPEN", "join deadline passed", "job is full", "GPU memory", "CPU cores", "below this node's",
                      "not accepted here", "not one this node trusts", "free stake", "pays for 4"):
         assert expected in text, expected
+
+
+def test_certification_blockers_and_priority_decide_too():
+    from opendpg.dpg.market import Admission
+
+    full = _job(provider_count=2)
+    blocked = Admission(("dataset asset 3 is not (or no longer) DPG-certified",), outranks_lowest=False)
+
+    assert decide(SPEC, full, PROFILE, 5, 1_000, Admission((), outranks_lowest=True)).join  # takes a place
+    refused = decide(SPEC, full, PROFILE, 5, 1_000, Admission((), outranks_lowest=False))
+    assert refused.reasons == ("job is full and this node does not outrank its lowest-priority provider",)
+    assert decide(SPEC, _job(), PROFILE, 5, 1_000, blocked).reasons == blocked.blockers
