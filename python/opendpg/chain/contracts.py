@@ -353,6 +353,9 @@ class JobMarketClient(_Client):
         receipt = self._tx(self.contract.functions.claimDataShare(job_id))
         return int(self.events(receipt, "DataShareClaimed")[0]["amount"])
 
+    def data_share_bps(self) -> int:
+        return int(self._view("dataShareBps")[0])
+
     def data_share_claimable(self, job_id: int) -> int:
         return int(self._view("dataShareClaimable", job_id)[0])
 

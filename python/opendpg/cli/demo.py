@@ -11,6 +11,12 @@ the coordinator starts the job and trains with Flower (a SuperNode per provider)
 and put the hashes on-chain, the coordinator aggregates only updates whose hash is on-chain, commits every
 round, and finalizes; the agents claim their rewards. The demo follows it all from the chain's events, claims
 the poster's refund through the gateway, runs ``verify`` and prints a summary.
+
+Before the job, the trust layer runs once for real: the digits dataset is registered by its holder, checked by
+the automated DPG checker (report pinned, attestation on-chain), voted by token holders, approved by the expert
+committee and certified; the DAO then publishes DPG Standard v2 through the Governor and Timelock. The job
+requires the certified dataset, its holder earns the data share, and the finished job's provenance record
+(certified inputs, model licence and SDGs, on-chain history) is pinned to IPFS.
 """
 
 from __future__ import annotations
@@ -42,7 +48,11 @@ from opendpg.chain import (
     deploy_suite,
 )
 from opendpg.content import KuboDaemon, KuboStore
+from opendpg.dpg import parse_metadata, shipped_standard
+from opendpg.dpg.certification import Certification
+from opendpg.dpg.market import provenance, provenance_bytes
 from opendpg.errors import OpenDPGError
+from opendpg.governance import SUPPORT, Proposal, publish_standard
 from opendpg.node.launch import launch_daemon, launch_gateway, wait_healthy, write_config, write_key
 from opendpg.process import free_port, stop_process_group
 from opendpg.spec import JobSpec, parse_spec
@@ -50,6 +60,7 @@ from opendpg.spec import JobSpec, parse_spec
 __all__ = ["register"]
 
 E18 = 10**18
+EXAMPLE_DATASET = Path(__file__).parents[1] / "dpg" / "data" / "examples" / "digits-dataset.json"
 SHOWN = ["JobPosted", "ProviderJoined", "JobStarted", "UpdateSubmitted", "RoundCommitted", "JobFinalized",
          "RewardClaimed", "RefundClaimed"]
 
@@ -65,7 +76,7 @@ def _fmt(amount: int) -> str:
     return f"{amount / E18:,.2f} DPG"
 
 
-def _spec(rounds: int) -> JobSpec:
+def _spec(rounds: int, dataset_asset: int) -> JobSpec:
     return parse_spec({
         "name": "Handwritten digits, label-skewed across three data holders",
         "model": {"name": "mlp", "hidden_units": 64},
@@ -73,7 +84,55 @@ def _spec(rounds: int) -> JobSpec:
         "training": {"rounds": rounds, "local_epochs": 5, "batch_size": 32, "learning_rate": 0.1},
         "strategy": {"name": "fedavg"},
         "providers": {"min": 3, "max": 3},
+        "certification": {"dataset_asset": dataset_asset},
+        "publication": {"licence": "Apache-2.0", "sdgs": [4, 9]},
     })
+
+
+def _certify_dataset(local: LocalChain, admin: Chain, store: KuboStore, owner: Any) -> int:
+    """The digits dataset through the whole DPG pipeline: its holder registers it, the checker runs the automated
+    check and attests it, token holders vote (the deployer's delegated votes), the voting period passes (time
+    travel), the committee (the deployer, in development) approves. Reviewers claim their reward."""
+    holder = Certification(admin.as_account(TxSender(admin.w3, owner)), store)
+    asset_id = holder.register(parse_metadata(EXAMPLE_DATASET.read_bytes()))
+    review = Certification(admin, store)  # checker, voter and committee in development
+    report = review.check(asset_id)
+    report_cid = review.attest(asset_id, report)
+    counts = report.counts()
+    print(f"   automated check against DPG Standard v{report.standard['version']}: {counts['pass']} pass, "
+          f"{counts['review']} for human review, {counts['fail']} fail; report {report_cid[:24]}… attested")
+    review.vote(asset_id, True)
+    local.increase_time(admin.dpg.settings()["voting_period"] + 1)
+    review.close_vote(asset_id)
+    review.decide(asset_id, True, "the statements on privacy and harm are adequate for an anonymous digits set")
+    state = review.state(asset_id)
+    paid = review.claim_reward(asset_id)
+    print(f"   community vote passed, committee approved: asset {asset_id} {state.stage} until unix time "
+          f"{state.asset['certified_until']}; reviewer reward {_fmt(paid['voter'] + paid['committee'])}")
+    return asset_id
+
+
+def _change_standard(local: LocalChain, admin: Chain, store: KuboStore) -> int:
+    """DPG Standard v2 through the real Governor and Timelock: propose, vote, queue, wait out the delay,
+    execute. v2 asks every asset for a statement on its environmental impact as well."""
+    _, data, _ = shipped_standard()
+    document = json.loads(data)
+    document["version"] = 2
+    harm = next(i for i in document["indicators"] if i["key"] == "do_no_harm")
+    harm["params"]["statements"].append("environmental_impact")
+    proposal = Proposal([publish_standard(admin, store, json.dumps(document, indent=1).encode())],
+                        "DPG Standard v2: assets also state their environmental impact (do no harm)")
+    proposal_id = proposal.submit(admin)
+    local.mine(2)
+    admin.governor.cast_vote(proposal_id, SUPPORT["for"], "the compute commons should account for energy")
+    local.mine(51)
+    admin.governor.queue(proposal.targets, proposal.values, proposal.calldatas, proposal.description_hash)
+    local.increase_time(SuiteParams().timelock_delay + 1)
+    admin.governor.execute(proposal.targets, proposal.values, proposal.calldatas, proposal.description_hash)
+    version, cid = admin.dpg.standard()
+    print(f"   proposal {str(proposal_id)[:12]}… proposed, voted, queued in the timelock and executed: DPG Standard "
+          f"v{version} is current ({cid[:24]}…); new reviews are checked against it")
+    return version
 
 
 def _show(event: ChainEvent, rounds_dir: Path) -> None:
@@ -213,14 +272,20 @@ async def run_demo(args: argparse.Namespace) -> int:
         print(f"1. anvil at {local.rpc_url} (pid {local.pid}); kubo at {kubo.api_url} (pid {kubo.pid})")
         w3 = connect(local.rpc_url)
         accounts = local.dev_accounts()
-        deployer, coordinator, providers = accounts[0], accounts[2], accounts[3:6]
+        deployer, coordinator, providers, data_holder = accounts[0], accounts[2], accounts[3:6], accounts[6]
         admin = Chain(w3, deploy_suite(TxSender(w3, deployer), SuiteParams(checkers=[deployer.address])),
                       TxSender(w3, deployer))
         deployment_file = state / "deployment.json"
         admin.deployment.save(deployment_file)
         for acct in [coordinator, *providers]:
             admin.token.transfer(acct.address, 10_000 * E18)
+        admin.token.delegate(deployer.address)  # the foundation's tokens vote in development
         print(f"2. contracts deployed ({deployment_file}); coordinator and providers funded")
+        store = KuboStore(kubo.api_url)
+        print("   DPG certification of the digits dataset (check -> community vote -> expert committee):")
+        dataset_asset = _certify_dataset(local, admin, store, data_holder)
+        print("   the DAO changes the DPG Standard:")
+        _change_standard(local, admin, store)
 
         procs: dict[str, Any] = {}
         gateway_url = f"http://127.0.0.1:{free_port()}"
@@ -234,7 +299,7 @@ async def run_demo(args: argparse.Namespace) -> int:
                   f"{', '.join(str(procs[f'provider-{i}'].pid) for i in range(3))}) registered and staked "
                   "200 DPG each; JSON logs in " f"{state}/*/*.log")
             return await _post_and_follow(args, state, w3, local.ws_url, admin, kubo, gateway_url, coordinator,
-                                          providers, started)
+                                          providers, started, dataset_asset)
         finally:
             for proc in procs.values():
                 stop_process_group(proc, timeout=20)
@@ -242,7 +307,7 @@ async def run_demo(args: argparse.Namespace) -> int:
 
 async def _post_and_follow(args: argparse.Namespace, state: Path, w3: Any, ws_url: str, admin: Chain,
                            kubo: KuboDaemon, gateway_url: str, coordinator: Any, providers: list[Any],
-                           started: float) -> int:
+                           started: float, dataset_asset: int) -> int:
     store = KuboStore(kubo.api_url)
     gateway = httpx.Client(base_url=gateway_url, timeout=60)
     key = await asyncio.to_thread(_gateway_user, gateway)
@@ -252,7 +317,7 @@ async def _post_and_follow(args: argparse.Namespace, state: Path, w3: Any, ws_ur
                          heads=await WebsocketHeads(ws_url).start(), start_block=int(w3.eth.block_number) + 1)
     stop = asyncio.Event()
     follower = asyncio.create_task(stream.run(progress, stop))
-    spec = _spec(args.rounds)
+    spec = _spec(args.rounds, dataset_asset)
     body = {"spec": spec.model_dump(mode="json"), "reward_per_round": "10", "coordinator": coordinator.address,
             "required_stake": "50", "join_window_s": 3600, "round_timeout_s": 900}
     posted = await asyncio.to_thread(gateway.post, "/jobs", json=body, headers=auth)
@@ -262,7 +327,9 @@ async def _post_and_follow(args: argparse.Namespace, state: Path, w3: Any, ws_ur
     progress.job_id = job_id = int(job["id"])
     print(f"4. gateway at {gateway_url} (docs at {gateway_url}/docs): user demo@opendpg.local, API key {key}")
     print(f"   job {job_id} posted through the gateway from the user's own address {job['poster']} (spec "
-          f"{job['spec_cid'][:24]}… on IPFS, {job['budget']} DPG in escrow); the daemons take it from here:")
+          f"{job['spec_cid'][:24]}… on IPFS, {job['budget']} DPG in escrow); it requires the certified dataset "
+          f"asset {dataset_asset}, whose holder earns {admin.market.data_share_bps() / 100:g} % of every "
+          "reward; the daemons take it from here:")
     try:
         await asyncio.wait_for(progress.finalized.wait(), timeout=args.rounds * 120 + 300)
         deadline = time.monotonic() + 60
@@ -284,16 +351,23 @@ async def _post_and_follow(args: argparse.Namespace, state: Path, w3: Any, ws_ur
     for v in verdicts:
         print(f"  round {v.round}: {'OK' if v.ok else 'MISMATCH ' + '; '.join(v.problems)}")
     job = admin.market.get_job(job_id)
-    record = state / "coordinator" / "rounds" / f"job-{job_id}" / f"round-{job.committed_rounds}.json"
-    final = json.loads(record.read_text())["metrics"]
+    round_record = state / "coordinator" / "rounds" / f"job-{job_id}" / f"round-{job.committed_rounds}.json"
+    final = json.loads(round_record.read_text())["metrics"]
     curve = await asyncio.to_thread(_plot, gateway_url, key, job_id, state / f"job-{job_id}-curve.png")
     print(f"6. training curve (the gateway's own evaluation of each committed model): `opendpg jobs plot {job_id}` "
           f"wrote {curve}")
-    print("7. summary")
+    holder_share = admin.market.claim_data_share(job_id)
+    record = provenance_bytes(provenance(Chain.reader(w3, admin.deployment), store, job_id))
+    record_cid = store.put(record)
+    (state / f"job-{job_id}-provenance.json").write_bytes(record)
+    print(f"7. provenance record (certified inputs, model licence and SDGs, on-chain history): {record_cid} "
+          f"(also {state / f'job-{job_id}-provenance.json'})")
+    print("8. summary")
     print(f"  job {job_id}: {job.state.name}, {job.committed_rounds} rounds committed, final held-out accuracy "
           f"{final['accuracy']:.3f}")
     for p in providers:
         print(f"  provider {p.address[:10]}… earned {_fmt(progress.earned.get(p.address, 0))}")
+    print(f"  data holder of the certified dataset earned {_fmt(holder_share)}")
     print(f"  escrow refunded to the poster (through the gateway): {_fmt(refund)}")
     ok = bool(verdicts) and all(v.ok for v in verdicts) and job.committed_rounds == args.rounds
     print(f"  verify: {'all rounds verified' if ok else 'MISMATCH'}; done in {time.monotonic() - started:.0f} s")
