@@ -31,7 +31,7 @@ def _certify(dao, owner: int, **changes) -> int:
     cert[1].attest(asset_id, cert[1].check(asset_id))
     cert[5].vote(asset_id, True)
     cert[6].vote(asset_id, True)
-    dao.travel(3 * DAY + 1)
+    dao.travel(dao.admin.dpg.settings()["voting_period"] + 1)
     cert[5].close_vote(asset_id)
     cert[2].decide(asset_id, True)
     cert[3].decide(asset_id, True)

@@ -18,6 +18,7 @@ from opendpg.governance import (
     find_proposal,
     proposal_status,
     publish_standard,
+    revoke_asset,
     set_parameter,
 )
 from tests.python.dpg.test_checker import EXAMPLE
@@ -106,3 +107,23 @@ def test_bad_proposals_are_refused_before_sending(dao):
         Proposal([set_parameter(chain, "dpg.quorum_bps", "500")], " ").submit(chain)
     with pytest.raises(ProposalError, match="no proposal 42"):
         find_proposal(chain, 42)
+
+
+def test_governance_revokes_a_certification(dao):
+    from tests.python.dpg.test_market import _certify
+
+    asset_id = _certify(dao, 8, licence="ODbL-1.0")  # approved under v1 and under the v2 voted above
+    proposer = dao.as_(dao.accounts[5])
+    proposal = Proposal([revoke_asset(proposer, dao.store, asset_id, "the dataset turned out to hold personal data")],
+                        f"Revoke the certification of asset {asset_id}")
+    proposal_id = proposal.submit(proposer)
+
+    _pass_vote(dao, proposal_id, {5: "for", 6: "for"})
+    proposer.governor.queue(proposal.targets, proposal.values, proposal.calldatas, proposal.description_hash)
+    dao.travel(2 * DAY + 1)
+    proposer.governor.execute(proposal.targets, proposal.values, proposal.calldatas, proposal.description_hash)
+
+    state = Certification(proposer, dao.store).state(asset_id)
+    assert state.stage == "revoked" and not state.certified
+    with pytest.raises(ProposalError, match="needs a reason"):
+        revoke_asset(proposer, dao.store, asset_id, " ")
