@@ -18,7 +18,17 @@ from opendpg.gateway.evaluator import RoundEvaluator
 from opendpg.gateway.indexer import ChainIndexer
 from opendpg.gateway.middleware import MetricsMiddleware, RateLimitMiddleware, metrics_registry
 from opendpg.gateway.posting import JobPoster
-from opendpg.gateway.routers import accounts, api_keys, catalog, funding, health, jobs, metrics, progress
+from opendpg.gateway.routers import (
+    accounts,
+    api_keys,
+    catalog,
+    certification,
+    funding,
+    health,
+    jobs,
+    metrics,
+    progress,
+)
 from opendpg.gateway.security import load_vault
 from opendpg.gateway.submissions import SubmissionWriter, recover_submissions
 
@@ -76,7 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.vault = load_vault(settings)
     app.state.keys = KeyCache()
     app.state.chain = connect_chain(settings, app.state.vault)
-    for module in (health, metrics, accounts, api_keys, funding, jobs, progress, catalog):
+    for module in (health, metrics, accounts, api_keys, funding, jobs, progress, catalog, certification):
         app.include_router(module.router)
     registry, requests, latency = metrics_registry()
     app.state.metrics = registry

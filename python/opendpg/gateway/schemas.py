@@ -212,11 +212,50 @@ class AssetOut(BaseModel):
     licence: str = Field(description="SPDX identifier")
 
 
+class ReviewOut(BaseModel):
+    number: int = Field(description="the asset's review number, from 1")
+    vote_end: int | None = Field(description="unix time the community vote ends")
+    for_votes: str = Field(description="whole tokens of voting weight for")
+    against_votes: str
+    approvals: int = Field(description="committee approvals so far")
+    rejections: int
+    report_cid: str | None = Field(description="CID of the automated check's report")
+
+
+class AssetDetail(AssetOut):
+    review: ReviewOut | None
+    report: dict[str, Any] | None = Field(description="the automated check's report (pass/fail/review per "
+                                                      "indicator, with evidence), when one was attested")
+    voted: bool = Field(description="whether the caller voted in the current review")
+    committee_member: bool = Field(description="whether the caller sits on the expert committee")
+
+
+class VoteIn(_In):
+    support: bool = Field(description="true: certify; false: do not")
+
+
+class DecisionIn(_In):
+    approve: bool
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=10_000)] = Field(
+        default="", description="published with the decision (pinned to IPFS); required to reject")
+
+
+class RewardOut(BaseModel):
+    voter: str = Field(description="whole tokens paid as a voter")
+    committee: str = Field(description="whole tokens paid as a committee member")
+
+
+class DelegationOut(BaseModel):
+    address: str
+    votes: str = Field(description="whole tokens of voting weight now delegated to the caller")
+
+
 class AssetCreate(_In):
     kind: Literal["dataset", "model", "software", "compute-commitment"]
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     description: Annotated[str, StringConstraints(max_length=10_000)] = ""
     licence: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9.+-]{1,64}$")] = Field(
         description="SPDX licence identifier, e.g. CC-BY-4.0, Apache-2.0, ODbL-1.0")
-    metadata: dict[str, Any] = Field(default_factory=dict, description="further metadata, pinned with the rest")
+    metadata: dict[str, Any] = Field(default_factory=dict, description="the rest of the opendpg-asset/1 document "
+                                                                       "the DPG checker reads (owner, sdgs, ...)")
     certify: bool = Field(default=True, description="also request certification against the current standard")

@@ -19,7 +19,10 @@ NEEDS_KEY = {("GET", "/me"), ("POST", "/api-keys"), ("GET", "/api-keys"), ("DELE
              ("GET", "/jobs/{job_id}"), ("POST", "/jobs/{job_id}/cancel"), ("POST", "/jobs/{job_id}/refund"),
              ("GET", "/jobs/{job_id}/model"), ("POST", "/jobs/{job_id}/verify"), ("GET", "/jobs/{job_id}/events"),
              ("GET", "/jobs/submissions/{submission_id}"), ("GET", "/providers"), ("GET", "/assets"),
-             ("POST", "/assets")}
+             ("POST", "/assets"), ("GET", "/assets/{asset_id}"), ("POST", "/assets/{asset_id}/votes"),
+             ("POST", "/assets/{asset_id}/close"), ("POST", "/assets/{asset_id}/decisions"),
+             ("POST", "/assets/{asset_id}/renew"), ("POST", "/assets/{asset_id}/rewards"),
+             ("POST", "/governance/delegate")}
 OTHERS_JOB = [("GET", "/jobs/{job_id}"), ("POST", "/jobs/{job_id}/cancel"), ("POST", "/jobs/{job_id}/refund"),
               ("GET", "/jobs/{job_id}/model"), ("POST", "/jobs/{job_id}/verify"), ("GET", "/jobs/{job_id}/events")]
 
@@ -38,7 +41,7 @@ def test_every_route_is_classified_and_keyed_routes_refuse_without_a_valid_key(g
     routes = {(method.upper(), path) for path, item in schema["paths"].items() for method in item}
     assert routes == PUBLIC | NEEDS_KEY, "classify the new route in this test"
     for method, template in sorted(NEEDS_KEY):
-        path = _path(template, key_id=1, user_id=1, job_id=1, submission_id="0" * 32)
+        path = _path(template, key_id=1, user_id=1, job_id=1, submission_id="0" * 32, asset_id=1)
         for headers in ({}, {"Authorization": "Bearer odpg_forged.key"}):
             response = gw.client.request(method, path, headers=headers, json={})
             assert response.status_code == 401, (method, path, headers, response.text)

@@ -229,7 +229,7 @@ def test_an_asset_is_submitted_for_certification(gw, world):
     # Prepare: a funded user
     user, auth = _user(gw)
     body = {"kind": "dataset", "name": "Regional clinic visits 2025", "licence": "CC-BY-4.0",
-            "metadata": {"sdgs": [3]}}
+            "metadata": {"sdgs": [{"goal": 3, "evidence": "visit counts plan primary care capacity"}]}}
     unfunded = gw.client.post("/assets", json=body, headers=auth)
     assert unfunded.status_code == 402
     gw.client.post("/faucet", headers=auth)
@@ -242,11 +242,13 @@ def test_an_asset_is_submitted_for_certification(gw, world):
     asset = response.json()
     assert asset["owner"] == user["address"] and asset["stage"] == "awaiting-check" and asset["kind"] == "dataset"
     document = json.loads(KuboStore(world["kubo"].api_url).get(asset["metadata_cid"]))
-    assert document["name"] == body["name"] and document["metadata"] == {"sdgs": [3]}
+    assert document["name"] == body["name"] and document["schema"] == "opendpg-asset/1"
+    assert document["sdgs"] == body["metadata"]["sdgs"] and document["kind"] == "dataset"
     on_chain = world["admin"].dpg.get_asset(asset["id"])
     assert on_chain["owner"] == user["address"] and on_chain["licence"] == "CC-BY-4.0"
     for bad, loc in (({**body, "kind": "poem"}, ["body", "kind"]), ({**body, "licence": "not a licence!"},
-                                                                   ["body", "licence"])):
+                                                                   ["body", "licence"]),
+                     ({**body, "metadata": {"sdgs": [{"goal": 18}]}}, ["body", "metadata", "sdgs", 0, "goal"])):
         rejected = gw.client.post("/assets", json=bad, headers=auth)
         assert rejected.status_code == 422 and loc in [d["loc"] for d in rejected.json()["detail"]]
 

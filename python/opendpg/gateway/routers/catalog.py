@@ -3,12 +3,13 @@ from the chain, newest last, paginated."""
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
+from pydantic import ValidationError
 
+from opendpg.dpg.metadata import AssetMetadata
 from opendpg.errors import ContractRevert
 from opendpg.gateway.chain import GatewayChain
 from opendpg.gateway.deps import ChainDep, CurrentUser
@@ -41,12 +42,19 @@ def list_providers(user: CurrentUser, chain: ChainDep, offset: Offset = 0, limit
 @router.post("/assets", response_model=AssetOut, status_code=status.HTTP_201_CREATED)
 def submit_asset(body: AssetCreate, user: CurrentUser, chain: ChainDep) -> AssetOut:
     """Register an asset from the caller's own address (its metadata document pinned to IPFS) and, unless
-    ``certify`` is false, submit it for DPG certification (automated check, then vote, then committee)."""
+    ``certify`` is false, submit it for DPG certification (automated check, then vote, then committee).
+    ``metadata`` holds what the DPG checker reads (owner, sdgs, documentation, data, privacy, standards,
+    do_no_harm, ...; see the opendpg-asset/1 fields): what is missing there fails the automated check."""
+    try:  # the metadata document the DPG checker reads (opendpg-asset/1)
+        meta = AssetMetadata.model_validate({**body.metadata, "name": body.name, "kind": body.kind.replace("-", "_"),
+                                             "description": body.description, "licence": body.licence})
+    except ValidationError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=[
+            {"loc": ["body", "metadata", *e["loc"]], "msg": e["msg"], "type": e["type"]} for e in exc.errors()
+        ]) from None
     mine = chain.as_user(user)
     require_gas(mine, user.address)
-    document = {"kind": "opendpg-asset/1", "name": body.name, "description": body.description,
-                "licence": body.licence, "metadata": body.metadata}
-    cid = chain.store.put(json.dumps(document, sort_keys=True, separators=(",", ":")).encode())
+    cid = chain.store.put(meta.to_bytes())
     try:
         asset_id = mine.dpg.register_asset(KINDS.index(body.kind), cid, body.licence)
         if body.certify:
@@ -56,17 +64,17 @@ def submit_asset(body: AssetCreate, user: CurrentUser, chain: ChainDep) -> Asset
         loc = ["body", "licence"] if field == "licence" else ["body"]
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                             detail=[{"loc": loc, "msg": str(exc), "type": exc.name}]) from None
-    return _asset_out(chain, asset_id)
+    return asset_out(chain, asset_id)
 
 
 @router.get("/assets", response_model=list[AssetOut])
 def list_assets(user: CurrentUser, chain: ChainDep, offset: Offset = 0, limit: Limit = 50) -> list[AssetOut]:
     dpg = chain.reader.dpg
-    return [_asset_out(chain, asset_id)  # asset ids start at 1
+    return [asset_out(chain, asset_id)  # asset ids start at 1
             for asset_id in range(offset + 1, min(dpg.asset_count(), offset + limit) + 1)]
 
 
-def _asset_out(chain: GatewayChain, asset_id: int) -> AssetOut:
+def asset_out(chain: GatewayChain, asset_id: int) -> AssetOut:
     dpg = chain.reader.dpg
     a = dpg.get_asset(asset_id)
     return AssetOut(id=asset_id, owner=a["owner"], kind=KINDS[a["kind"]], stage=STAGES[a["stage"]],
