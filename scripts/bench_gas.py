@@ -24,9 +24,11 @@ from opendpg.chain import (
     Chain,
     JobParams,
     LocalChain,
+    Requirements,
     SuiteParams,
     TxSender,
     connect,
+    dataset_id,
     deploy_suite,
 )
 
@@ -188,6 +190,10 @@ class Bench:
             self.record("rewards claim (reviewer)", self.w3.eth.get_transaction_receipt(self._last_tx(reviewer)))
         self.admin.token.approve(self.admin.rewards.address, 1000 * 10**18)
         self.record("rewards fund", self.admin.rewards.fund(1000 * 10**18))
+        market = self.as_(self.poster).market
+        market.post_job_with_requirements(self._params(), Requirements(asset, dataset_id("digits"), False))
+        self.record("postJobWithRequirements (certified dataset)",
+                    self.w3.eth.get_transaction_receipt(self._last_tx(self.poster)))
 
     def governance(self) -> None:
         """A standard change through the real Governor and Timelock (fresh suite governed by its timelock)."""

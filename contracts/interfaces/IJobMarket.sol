@@ -68,6 +68,7 @@ interface IJobMarket {
         uint16 missedRounds;
         uint16 droppedAfter;
         uint16 claimedRounds;
+        uint16 dataShareBps; // the job's data-holder share when this provider joined (its reward is net of it)
     }
 
     /// @notice What a job demands of its providers beyond stake (see `postJobWithRequirements`).

@@ -182,6 +182,8 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
             emit ProviderDisplaced(jobId, displaced, msg.sender, index);
         }
         p.slot = index + 1;
+        uint16 share = _requirements[jobId].dataShareBps;
+        if (share != 0) p.dataShareBps = share; // same slot as `slot`: claims read it for free
         _providerAt[jobId][index] = msg.sender;
         uint256 stake = job.requiredStake;
         emit ProviderJoined(jobId, msg.sender, index, stake);
@@ -220,7 +222,7 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
         uint16 rounds = earned - p.claimedRounds;
         if (rounds == 0) revert JobMarketNothingToClaim(jobId, msg.sender);
         p.claimedRounds = earned;
-        uint256 amount = uint256(rounds) * _providerReward(jobId, job);
+        uint256 amount = uint256(rounds) * _providerReward(job, p);
         emit RewardClaimed(jobId, msg.sender, rounds, amount);
         IERC20(job.paymentToken).safeTransfer(msg.sender, amount);
     }
@@ -371,7 +373,7 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
         Job storage job = _jobs[jobId];
         Participant storage p = _participants[jobId][provider];
         if (p.slot == 0) return 0;
-        return uint256(_earnedRounds(job, p) - p.claimedRounds) * _providerReward(jobId, job);
+        return uint256(_earnedRounds(job, p) - p.claimedRounds) * _providerReward(job, p);
     }
 
     /// @inheritdoc IJobMarket
@@ -588,9 +590,9 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
     }
 
     /// @dev Each used provider-round pays the data holder `dataShareBps` of the net reward.
-    function _providerReward(uint256 jobId, Job storage job) private view returns (uint256) {
+    function _providerReward(Job storage job, Participant storage p) private view returns (uint256) {
         uint256 net = _netReward(job);
-        return net - (net * _requirements[jobId].dataShareBps) / BPS;
+        return net - (net * p.dataShareBps) / BPS;
     }
 
     function _dataShareOwed(Job storage job, StoredRequirements storage r) private view returns (uint256) {

@@ -140,6 +140,7 @@ class Participant:
     missed_rounds: int
     dropped_after: int
     claimed_rounds: int
+    data_share_bps: int = 0  # the job's data-holder share when this provider joined
 
     @property
     def index(self) -> int | None:
