@@ -9,6 +9,7 @@ from typing import Any
 
 from web3 import Web3
 
+from opendpg.chain import Chain
 from opendpg.cli.dpg import store_from_args
 from opendpg.cli.signing import add_chain_arguments, chain_from_args
 from opendpg.errors import ConfigError
@@ -103,18 +104,22 @@ def _vote(args: argparse.Namespace) -> int:
     return 0
 
 
-def _queue(args: argparse.Namespace) -> int:
+def _lifecycle(args: argparse.Namespace, step: str) -> Chain:
+    """Queue or execute a proposal as it was made (its calls, from its ProposalCreated event)."""
     chain = chain_from_args(args)
     proposal = find_proposal(chain, args.proposal)
-    chain.governor.queue(proposal.targets, proposal.values, proposal.calldatas, proposal.description_hash)
+    getattr(chain.governor, step)(proposal.targets, proposal.values, proposal.calldatas, proposal.description_hash)
+    return chain
+
+
+def _queue(args: argparse.Namespace) -> int:
+    chain = _lifecycle(args, "queue")
     print(f"queued {args.proposal}; executable from unix time {chain.governor.timing(args.proposal)['eta']}")
     return 0
 
 
 def _execute(args: argparse.Namespace) -> int:
-    chain = chain_from_args(args)
-    proposal = find_proposal(chain, args.proposal)
-    chain.governor.execute(proposal.targets, proposal.values, proposal.calldatas, proposal.description_hash)
+    chain = _lifecycle(args, "execute")
     print(f"executed {args.proposal}: {STATES[chain.governor.state(args.proposal)]}")
     return 0
 

@@ -95,13 +95,19 @@ def test_vote_without_quorum_fails(dao, roles):
     assert roles["owner"].state(asset_id).stage == "vote_failed"
 
 
-def test_committee_rejection_publishes_its_reason(dao, roles):
+def _to_committee(dao, roles) -> int:
+    """A new asset checked, voted through (50 M of 55 M) and closed: before the committee."""
     asset_id = _register(roles)
     _check_and_attest(roles, asset_id)
     roles["whale"].vote(asset_id, True)
     roles["holder"].vote(asset_id, True)
     dao.travel(3 * DAY + 1)
     roles["whale"].close_vote(asset_id)
+    return asset_id
+
+
+def test_committee_rejection_publishes_its_reason(dao, roles):
+    asset_id = _to_committee(dao, roles)
 
     with pytest.raises(Exception, match="needs a reason"):
         roles["alice"].decide(asset_id, False)
@@ -115,12 +121,7 @@ def test_committee_rejection_publishes_its_reason(dao, roles):
 
 
 def test_certification_expires_and_is_renewed(dao, roles):
-    asset_id = _register(roles)
-    _check_and_attest(roles, asset_id)
-    roles["whale"].vote(asset_id, True)
-    roles["holder"].vote(asset_id, True)
-    dao.travel(3 * DAY + 1)
-    roles["whale"].close_vote(asset_id)
+    asset_id = _to_committee(dao, roles)
     roles["alice"].decide(asset_id, True)
     roles["bob"].decide(asset_id, True)
     assert roles["owner"].state(asset_id).certified
