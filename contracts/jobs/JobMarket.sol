@@ -100,7 +100,7 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
         IDPGRegistry dpg = _dpg;
         if (address(dpg) == address(0)) revert JobMarketNoCertificationRegistry();
         uint256 asset = requirements.datasetAsset;
-        uint16 share;
+        uint16 share = 0;
         if (asset != 0) {
             if (asset > type(uint64).max) revert JobMarketInvalidParams("datasetAsset");
             if (dpg.getAsset(asset).kind != IDPGRegistry.AssetKind.Dataset) revert JobMarketNotADataset(asset);
@@ -172,7 +172,7 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
         _checkRequirements(jobId, msg.sender);
 
         uint8 index = job.providerCount;
-        address displaced;
+        address displaced = address(0);
         if (index < job.maxProviders) {
             job.providerCount = index + 1;
         } else {
@@ -595,10 +595,13 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
         return net - (net * p.dataShareBps) / BPS;
     }
 
+    /// @dev `credited` is an exact multiple of `rewardPerRound` (one per used provider-round), and the holder gets
+    ///      the same floored `perRound` that each provider's reward was reduced by, so the escrow balances to the wei.
     function _dataShareOwed(Job storage job, StoredRequirements storage r) private view returns (uint256) {
         if (r.dataShareBps == 0 || job.rewardPerRound == 0) return 0;
         uint256 providerRounds = job.credited / job.rewardPerRound;
         uint256 perRound = (_netReward(job) * r.dataShareBps) / BPS;
+        // slither-disable-next-line divide-before-multiply
         return providerRounds * perRound - r.dataShareClaimed;
     }
 
