@@ -14,9 +14,9 @@ from typing import Any
 
 from opendpg.chain import Chain
 from opendpg.content import ContentStore
-from opendpg.dpg.checker import Report, check_asset
+from opendpg.dpg.checker import Report, check_asset, unreadable_metadata_report
 from opendpg.dpg.files import AssetFiles, FilesError, open_files
-from opendpg.dpg.metadata import AssetMetadata, parse_metadata
+from opendpg.dpg.metadata import AssetMetadata, MetadataError, parse_metadata
 from opendpg.dpg.standard import ASSET_KINDS, Standard, load_standard
 from opendpg.errors import OpenDPGValueError
 
@@ -100,18 +100,25 @@ class Certification:
                                     f"says {version}: the document was published under the wrong version")
         return standard, cid
 
-    def metadata(self, asset_id: int) -> tuple[dict[str, Any], AssetMetadata]:
+    def asset(self, asset_id: int) -> dict[str, Any]:
         asset = self.chain.dpg.get_asset(asset_id)
         if asset["stage"] == 0:
             raise OpenDPGValueError(f"asset {asset_id} does not exist (the registry has "
                                     f"{self.chain.dpg.asset_count()})")
-        return asset, parse_metadata(self.store.get(asset["metadata_cid"]))
+        return asset
 
     def check(self, asset_id: int, files: Path | None = None) -> Report:
         """The automated check of a registered asset against the current standard: its metadata from IPFS, its
-        files from ``files`` or else from the archive its metadata names."""
-        asset, meta = self.metadata(asset_id)
+        files from ``files`` or else from the archive its metadata names. Metadata that is not an
+        ``opendpg-asset/1`` document gives a failed report saying so."""
+        asset = self.asset(asset_id)
         standard, standard_cid = self.standard()
+        try:
+            meta = parse_metadata(self.store.get(asset["metadata_cid"]))
+        except MetadataError as exc:
+            return unreadable_metadata_report(standard, standard_cid=standard_cid, problem=str(exc),
+                                              asset_id=asset_id, metadata_cid=asset["metadata_cid"],
+                                              licence=asset["licence"], checker=self.chain.sender.address)
 
         def run(opened: AssetFiles | None) -> Report:
             return check_asset(meta, standard, standard_cid=standard_cid, files=opened, asset_id=asset_id,

@@ -20,7 +20,7 @@ from opendpg.dpg.licences import judge_licence, licence_ids, licences, matches_t
 from opendpg.dpg.metadata import AssetMetadata
 from opendpg.dpg.standard import Indicator, Standard
 
-__all__ = ["REPORT_SCHEMA", "Finding", "Report", "Status", "check_asset"]
+__all__ = ["REPORT_SCHEMA", "Finding", "Report", "Status", "check_asset", "unreadable_metadata_report"]
 
 REPORT_SCHEMA = "opendpg-dpg-report/1"
 Status = Literal["pass", "fail", "review"]
@@ -254,3 +254,16 @@ def check_asset(meta: AssetMetadata, standard: Standard, *, standard_cid: str, f
     return Report(standard={"version": standard.version, "cid": standard_cid}, asset=asset, checker=checker,
                   checked_at=(now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds"),
                   findings=[_finding(i, ctx) for i in standard.indicators])
+
+
+def unreadable_metadata_report(standard: Standard, *, standard_cid: str, problem: str, asset_id: int,
+                               metadata_cid: str, licence: str, checker: str = "",
+                               now: dt.datetime | None = None) -> Report:
+    """A failed check for an asset whose metadata document is not ``opendpg-asset/1``: every indicator fails
+    with the reason, so the asset does not wait for a check forever; its owner fixes the document and renews."""
+    evidence = [f"the metadata document {metadata_cid} is not readable as opendpg-asset/1: {problem}"]
+    return Report(standard={"version": standard.version, "cid": standard_cid},
+                  asset={"id": asset_id, "name": None, "kind": None, "licence": licence, "metadata_cid": metadata_cid},
+                  checker=checker, checked_at=(now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds"),
+                  findings=[Finding(id=i.id, key=i.key, title=i.title, status="fail", evidence=evidence)
+                            for i in standard.indicators])

@@ -134,3 +134,15 @@ def test_certification_expires_and_is_renewed(dao, roles):
     renewed = roles["owner"].state(asset_id)
     assert renewed.stage == "awaiting_check" and renewed.asset["review"] == 2
     assert not renewed.certified
+
+
+def test_unreadable_metadata_fails_the_check_instead_of_waiting(dao, roles):
+    owner = roles["owner"].chain
+    asset_id = owner.dpg.register_asset(0, dao.store.put(b'{"title": "not an opendpg-asset/1 document"}'), "MIT")
+    owner.dpg.request_certification(asset_id)
+
+    report, _ = _check_and_attest(roles, asset_id)
+
+    assert not report.passed and {f.status for f in report.findings} == {"fail"}
+    assert "not readable as opendpg-asset/1" in report.findings[0].evidence[0]
+    assert roles["owner"].state(asset_id).stage == "check_failed"
