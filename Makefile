@@ -16,11 +16,14 @@ BROWNIE := $(BVENV)/bin/brownie
 # machinery does not work in its compiled 1.22 build), hence the silenced BrownieTestWarning.
 BROWNIE_FLAGS := -W ignore::FutureWarning -W ignore::brownie.exceptions.BrownieTestWarning -p no:cacheprovider
 
-.PHONY: setup postgres test test-contracts test-contracts-ganache test-python lint slither demo bench clean
+.PHONY: setup postgres chromium frontend test test-contracts test-contracts-ganache test-python lint slither demo bench clean
 
 KUBO := $(ROOT)/.tools/bin/ipfs
 
-setup: $(VENV)/.installed $(BVENV)/.installed node_modules/.installed $(SOLC) $(KUBO) postgres
+FRONTEND_SOURCES := $(shell find frontend/src -type f 2>/dev/null) frontend/index.html frontend/vite.config.ts \
+	frontend/tsconfig.json
+
+setup: $(VENV)/.installed $(BVENV)/.installed node_modules/.installed $(SOLC) $(KUBO) postgres chromium frontend
 
 # The gateway's tests run a real PostgreSQL server (started by the fixtures, as the `postgres` user when we
 # are root). Debian's package provides it; install it when it is missing.
@@ -29,6 +32,23 @@ postgres:
 		echo "installing Debian's postgresql package (the gateway tests run a real PostgreSQL)"; \
 		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql >/dev/null; }
+
+# The web app's browser tests drive Debian's Chromium (Playwright's own browser download does not work here).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "installing Debian's chromium package (the web app is tested in a real browser)"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+# The web app (TypeScript, Vite, viem): typechecked and built into frontend/dist, which the gateway serves at /app.
+frontend: frontend/dist/index.html
+
+frontend/node_modules/.installed: frontend/package.json frontend/package-lock.json
+	cd frontend && npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+frontend/dist/index.html: frontend/node_modules/.installed $(FRONTEND_SOURCES)
+	cd frontend && npm run --silent build
 
 $(VENV)/.installed: pyproject.toml python/constraints.txt
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)

@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     gateway_url: str | None = Field(default=None, description="the gateway the CLI talks to (http://host:port)")
     api_key: SecretStr | None = Field(default=None, description="the CLI's gateway API key (odpg_...)")
     gateway_rate_limit: int = Field(default=600, ge=1, le=1_000_000, description="gateway requests per minute per key")
+    gateway_frontend_dir: Path | None = Field(
+        default=None, description="the built web app the gateway serves at /app (default: frontend/dist when built)")
     gateway_batch_max: int = Field(default=64, ge=1, le=128, description="most jobs the gateway posts in one tx")
     gateway_reconcile_interval: float = Field(
         default=10.0, gt=0, le=3600, description="seconds between the indexer's checks of jobs against the chain")

@@ -325,7 +325,8 @@ async def _post_and_follow(args: argparse.Namespace, state: Path, w3: Any, ws_ur
         raise OpenDPGError(f"the gateway refused the job: {posted.status_code} {posted.text}")
     job = posted.json()
     progress.job_id = job_id = int(job["id"])
-    print(f"4. gateway at {gateway_url} (docs at {gateway_url}/docs): user demo@opendpg.local, API key {key}")
+    print(f"4. gateway at {gateway_url} (docs at {gateway_url}/docs, web app at {gateway_url}/app/): user "
+          f"demo@opendpg.local, API key {key}")
     print(f"   job {job_id} posted through the gateway from the user's own address {job['poster']} (spec "
           f"{job['spec_cid'][:24]}… on IPFS, {job['budget']} DPG in escrow); it requires the certified dataset "
           f"asset {dataset_asset}, whose holder earns {admin.market.data_share_bps() / 100:g} % of every "

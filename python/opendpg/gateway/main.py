@@ -7,10 +7,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import Counter, Histogram
 
 from opendpg import __version__
-from opendpg.config import Settings, load_settings
+from opendpg.config import Settings, load_settings, project_root
 from opendpg.gateway.chain import connect_chain
 from opendpg.gateway.db import make_engine, migrate, session_factory
 from opendpg.gateway.deps import KeyCache
@@ -28,6 +29,7 @@ from opendpg.gateway.routers import (
     jobs,
     metrics,
     progress,
+    webapp,
 )
 from opendpg.gateway.security import load_vault
 from opendpg.gateway.submissions import SubmissionWriter, recover_submissions
@@ -86,8 +88,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.vault = load_vault(settings)
     app.state.keys = KeyCache()
     app.state.chain = connect_chain(settings, app.state.vault)
-    for module in (health, metrics, accounts, api_keys, funding, jobs, progress, catalog, certification):
+    for module in (health, metrics, accounts, api_keys, funding, jobs, progress, catalog, certification, webapp):
         app.include_router(module.router)
+    frontend = settings.gateway_frontend_dir or project_root() / "frontend" / "dist"
+    if (frontend / "index.html").is_file():  # the built web app: `make frontend` (make demo and make test build it)
+        app.mount("/app", StaticFiles(directory=frontend, html=True), name="app")
     registry, requests, latency = metrics_registry()
     app.state.metrics = registry
     app.add_middleware(MetricsMiddleware, requests=requests, latency=latency)

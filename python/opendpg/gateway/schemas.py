@@ -259,3 +259,14 @@ class AssetCreate(_In):
     metadata: dict[str, Any] = Field(default_factory=dict, description="the rest of the opendpg-asset/1 document "
                                                                        "the DPG checker reads (owner, sdgs, ...)")
     certify: bool = Field(default=True, description="also request certification against the current standard")
+
+
+class AppConfig(BaseModel):
+    chain_id: int
+    start_block: int = Field(description="the block the contracts were deployed at (read events from here)")
+    contracts: dict[str, dict[str, Any]] = Field(description="address and ABI of each contract, by name")
+
+
+class PinnedSpec(BaseModel):
+    cid: str = Field(description="the spec's CID on IPFS: JobParams.specCid")
+    spec: dict[str, Any] = Field(description="the spec as validated, with every default filled in")

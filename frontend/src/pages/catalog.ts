@@ -1,0 +1,43 @@
+// Catalog: DPG assets with their certification stage, a certified badge and the expiry.
+import type { Address } from "viem";
+import { type Ctx, el, problem, short, table } from "../app";
+import { contract } from "../config";
+
+const KINDS = ["dataset", "model", "software", "compute commitment"];
+export const STAGES = ["none", "registered", "awaiting check", "check failed", "voting", "vote failed",
+  "committee review", "rejected", "certified", "revoked"];
+
+interface Asset {
+  owner: Address;
+  kind: number;
+  stage: number;
+  review: number;
+  standardVersion: number;
+  certifiedUntil: bigint;
+  metadataCid: string;
+  licence: string;
+}
+
+export async function renderCatalog(root: HTMLElement, ctx: Ctx): Promise<void> {
+  const wallet = ctx.wallet;
+  if (!wallet) {
+    root.replaceChildren(problem("Connect a wallet to read the catalog from the chain."));
+    return;
+  }
+  const dpg = contract(ctx.config, "DPGRegistry");
+  const count = (await wallet.public.readContract({ ...dpg, functionName: "assetCount" })) as bigint;
+  const rows = [];
+  for (let id = 1n; id <= count; id++) {
+    const asset = (await wallet.public.readContract({ ...dpg, functionName: "getAsset", args: [id] })) as Asset;
+    const certified = (await wallet.public.readContract({ ...dpg, functionName: "isCertified", args: [id] })) as boolean;
+    const until = asset.certifiedUntil ? new Date(Number(asset.certifiedUntil) * 1000).toISOString().slice(0, 10) : "-";
+    rows.push([
+      String(id), KINDS[asset.kind] ?? String(asset.kind), asset.licence, short(asset.owner),
+      el("span", { class: certified ? "badge certified" : "badge" }, certified ? "certified" : STAGES[asset.stage] ?? "?"),
+      until, `v${asset.standardVersion}`,
+    ]);
+  }
+  root.replaceChildren(el("h2", {}, "Catalog"), rows.length
+    ? table(["Asset", "Kind", "Licence", "Owner", "Status", "Certified until", "Standard"], rows, "assets")
+    : el("p", {}, "No assets registered yet."));
+}

@@ -1,0 +1,150 @@
+// Jobs: post a job from a form (the spec is built here, validated and pinned by the gateway, the escrow approved
+// and posted from the wallet), and the jobs this wallet posted with their state.
+import { type Address, parseEventLogs, parseUnits } from "viem";
+import { type Ctx, el, problem, short, table, tokens } from "../app";
+import { contract } from "../config";
+import { describeError, sendTx } from "../tx";
+
+const STATES = ["none", "open", "running", "finished", "cancelled", "aborted"];
+
+interface JobView {
+  state: number;
+  rounds: number;
+  committedRounds: number;
+  providerCount: number;
+  maxProviders: number;
+  budget: bigint;
+  credited: bigint;
+}
+
+function field(label: string, input: HTMLInputElement | HTMLSelectElement): HTMLElement {
+  return el("label", {}, label, input);
+}
+
+function input(name: string, value: string, type = "text", extra: Record<string, string> = {}): HTMLInputElement {
+  return el("input", { name, value, type, ...extra });
+}
+
+async function coordinators(ctx: Ctx): Promise<Address[]> {
+  const wallet = ctx.wallet;
+  if (!wallet) return [];
+  const registry = contract(ctx.config, "NodeRegistry");
+  const count = (await wallet.public.readContract({ ...registry, functionName: "nodeCount" })) as bigint;
+  const nodes: Address[] = [];
+  for (let i = 0n; i < count; i++) {
+    nodes.push((await wallet.public.readContract({ ...registry, functionName: "nodeAt", args: [i] })) as Address);
+  }
+  return nodes;
+}
+
+async function postForm(ctx: Ctx): Promise<HTMLElement> {
+  const form = el("form", { id: "post-job" });
+  const coordinator = el("select", { name: "coordinator" });
+  for (const node of await coordinators(ctx)) coordinator.append(el("option", { value: node }, node));
+  const model = el("select", { name: "model" }, el("option", { value: "mlp" }, "MLP"), el("option", { value: "cnn" }, "small CNN"));
+  form.append(
+    field("Name", input("name", "Handwritten digits", "text", { required: "", maxlength: "120" })),
+    field("Dataset (catalog id)", input("dataset", "sklearn/digits", "text", { required: "" })),
+    field("Model", model),
+    field("Rounds", input("rounds", "2", "number", { min: "1", max: "1000" })),
+    field("Providers at least", input("min", "1", "number", { min: "1", max: "254" })),
+    field("Providers at most", input("max", "2", "number", { min: "1", max: "254" })),
+    field("Reward per provider and round (DPG)", input("reward", "1", "text", { inputmode: "decimal" })),
+    field("Stake each provider locks (DPG)", input("stake", "10", "text", { inputmode: "decimal" })),
+    field("Coordinator", coordinator),
+    field("Join window (s)", input("join", "3600", "number", { min: "60" })),
+    field("Round timeout (s)", input("timeout", "900", "number", { min: "60" })),
+    el("button", { type: "submit" }, "Pin the spec and post with escrow"),
+  );
+  const status = el("p", { id: "post-status", class: "tx" });
+  const result = el("p", { id: "post-result" });
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    void post(ctx, new FormData(form), status, result);
+  });
+  return el("section", {}, el("h2", {}, "Post a job"), form, status, result);
+}
+
+async function post(ctx: Ctx, data: FormData, status: HTMLElement, result: HTMLElement): Promise<void> {
+  result.replaceChildren();
+  try {
+    const wallet = ctx.ready();
+    const number = (name: string) => Number(data.get(name));
+    const spec = {
+      name: String(data.get("name")),
+      model: { name: String(data.get("model")) },
+      dataset: { catalog_id: String(data.get("dataset")) },
+      training: { rounds: number("rounds") },
+      providers: { min: number("min"), max: number("max") },
+    };
+    status.dataset.state = "pinning";
+    status.textContent = "Pinning the spec through the gateway…";
+    const pinned = await fetch(`${ctx.config.gateway}/specs`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(spec),
+    });
+    const body = await pinned.json();
+    if (!pinned.ok) {
+      const details = Array.isArray(body.detail) ? body.detail : [{ loc: [], msg: String(body.detail) }];
+      throw new Error(details.map((d: { loc: string[]; msg: string }) => `${d.loc.slice(1).join(".")}: ${d.msg}`).join("; "));
+    }
+    const reward = parseUnits(String(data.get("reward")), 18);
+    const stake = parseUnits(String(data.get("stake")), 18);
+    const budget = reward * BigInt(spec.training.rounds) * BigInt(spec.providers.max);
+    const token = contract(ctx.config, "CommonsToken");
+    const market = contract(ctx.config, "JobMarket");
+    const account = wallet.account as Address;
+    const allowance = (await wallet.public.readContract({ ...token, functionName: "allowance", args: [account, market.address] })) as bigint;
+    if (allowance < budget) {
+      await sendTx(wallet, status, "Approve the escrow", { ...token, functionName: "approve", args: [market.address, budget] });
+    }
+    const block = await wallet.public.getBlock();
+    const params = {
+      specCid: body.cid, paymentToken: token.address, budget, rewardPerRound: reward, rounds: spec.training.rounds,
+      minProviders: spec.providers.min, maxProviders: spec.providers.max, requiredStake: stake,
+      joinDeadline: block.timestamp + BigInt(number("join")), roundTimeout: number("timeout"),
+      coordinator: String(data.get("coordinator")) as Address,
+    };
+    const receipt = await sendTx(wallet, status, "Post the job", { ...market, functionName: "postJob", args: [params] });
+    const [posted] = parseEventLogs({ abi: market.abi, logs: receipt.logs, eventName: "JobPosted" }) as unknown as {
+      args: { jobId: bigint };
+    }[];
+    result.replaceChildren(`Job ${posted.args.jobId} posted: ${tokens(budget)} DPG in escrow, spec ${body.cid}`);
+    result.dataset.jobId = String(posted.args.jobId);
+  } catch (error) {
+    if (!status.dataset.state || status.dataset.state === "pinning") {
+      status.dataset.state = "refused";
+      status.textContent = describeError(error);
+    }
+  }
+}
+
+async function myJobs(ctx: Ctx): Promise<HTMLElement> {
+  const section = el("section", {}, el("h2", {}, "Your jobs"));
+  const wallet = ctx.wallet;
+  if (!wallet?.account) return section;
+  const market = contract(ctx.config, "JobMarket");
+  const logs = (await wallet.public.getContractEvents({
+    ...market, eventName: "JobPosted", args: { poster: wallet.account }, fromBlock: ctx.config.startBlock,
+  })) as unknown as { args: { jobId: bigint } }[];
+  const rows = [];
+  for (const log of logs.reverse()) {
+    const job = (await wallet.public.readContract({ ...market, functionName: "getJob", args: [log.args.jobId] })) as JobView;
+    rows.push([
+      String(log.args.jobId), STATES[job.state] ?? String(job.state), `${job.committedRounds} / ${job.rounds}`,
+      `${job.providerCount} / ${job.maxProviders}`, tokens(job.budget), tokens(job.credited),
+    ]);
+  }
+  section.append(rows.length ? table(["Job", "State", "Rounds", "Providers", "Escrow (DPG)", "Paid out (DPG)"], rows, "my-jobs")
+    : el("p", {}, `No job posted from ${short(wallet.account)} yet.`));
+  return section;
+}
+
+export async function renderJobs(root: HTMLElement, ctx: Ctx): Promise<void> {
+  if (!ctx.wallet) {
+    root.replaceChildren(problem("Connect a wallet to post and follow jobs."));
+    return;
+  }
+  root.replaceChildren(await postForm(ctx), await myJobs(ctx));
+}

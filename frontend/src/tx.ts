@@ -1,0 +1,49 @@
+// One transaction's life on the page: waiting for the wallet, pending, mined, or reverted with the decoded reason.
+import { BaseError, ContractFunctionRevertedError, type Abi, type Address, type Hash, type TransactionReceipt } from "viem";
+import type { Wallet } from "./wallet";
+
+export type TxState = "wallet" | "pending" | "mined" | "reverted" | "refused";
+
+export function describeError(error: unknown): string {
+  if (error instanceof BaseError) {
+    const reverted = error.walk((e) => e instanceof ContractFunctionRevertedError);
+    if (reverted instanceof ContractFunctionRevertedError && reverted.data?.errorName) {
+      const args = (reverted.data.args ?? []).map((a) => String(a)).join(", ");
+      return `reverted: ${reverted.data.errorName}(${args})`;
+    }
+    if (error.walk((e) => (e as { code?: number }).code === 4001)) return "refused in the wallet";
+    return error.shortMessage;
+  }
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Simulate (so a revert shows its decoded reason before anything is signed), ask the wallet, wait for the receipt. */
+export async function sendTx(
+  wallet: Wallet,
+  status: HTMLElement,
+  label: string,
+  call: { address: Address; abi: Abi; functionName: string; args: readonly unknown[] },
+): Promise<TransactionReceipt> {
+  const show = (state: TxState, text: string) => {
+    status.dataset.state = state;
+    status.textContent = `${label}: ${text}`;
+  };
+  if (!wallet.account) throw new Error("connect a wallet first");
+  let hash: Hash;
+  try {
+    const { request } = await wallet.public.simulateContract({ ...call, account: wallet.account });
+    show("wallet", "waiting for the wallet…");
+    hash = await wallet.client.writeContract({ ...request, account: wallet.account, chain: wallet.chain });
+  } catch (error) {
+    show("refused", describeError(error));
+    throw error;
+  }
+  show("pending", `pending (${hash.slice(0, 12)}…)`);
+  const receipt = await wallet.public.waitForTransactionReceipt({ hash, pollingInterval: 250 });
+  if (receipt.status !== "success") {
+    show("reverted", `reverted in block ${receipt.blockNumber}`);
+    throw new Error(`${label} reverted`);
+  }
+  show("mined", `mined in block ${receipt.blockNumber}`);
+  return receipt;
+}
