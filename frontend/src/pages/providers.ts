@@ -1,10 +1,114 @@
-// Providers: every registered node with its stake, locked stake and reputation.
-import type { Address } from "viem";
+// Providers: your node (register with capabilities and stake, add stake, unbond, withdraw; earnings and what you
+// can claim, job by job) and every registered node with its stake, reputation and priority.
+import { type Address, keccak256, parseUnits, toBytes } from "viem";
 import { type Ctx, el, problem, short, table, tokens } from "../app";
 import { contract } from "../config";
+import { sendTx } from "../tx";
+import type { Wallet } from "../wallet";
 
 interface Stake { staked: bigint; locked: bigint; unbonding: bigint; unbondingReadyAt: bigint }
 interface Reputation { jobsCompleted: number; roundsDelivered: number; roundsMissed: number; slashes: number }
+
+function amountForm(id: string, label: string, button: string, onSubmit: (amount: bigint) => Promise<void>): HTMLElement {
+  const form = el("form", { id }, el("label", {}, label, el("input", { name: "amount", inputmode: "decimal", required: "" })),
+    el("button", { type: "submit" }, button));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const raw = String(new FormData(form).get("amount"));
+    void onSubmit(parseUnits(raw, 18)).catch(() => undefined);
+  });
+  return form;
+}
+
+async function myNode(ctx: Ctx, wallet: Wallet, rerender: () => Promise<void>): Promise<HTMLElement> {
+  const registry = contract(ctx.config, "NodeRegistry");
+  const token = contract(ctx.config, "CommonsToken");
+  const market = contract(ctx.config, "JobMarket");
+  const me = wallet.account as Address;
+  const status = el("p", { id: "provider-status", class: "tx" });
+  const section = el("section", { id: "my-node" }, el("h2", {}, "Your node"));
+  const read = (functionName: string, args: readonly unknown[] = []) =>
+    wallet.public.readContract({ ...registry, functionName, args });
+  const approve = async (amount: bigint) => {
+    const allowance = (await wallet.public.readContract({ ...token, functionName: "allowance", args: [me, registry.address] })) as bigint;
+    if (allowance < amount) {
+      await sendTx(ctx.ready(), status, "Approve the stake", { ...token, functionName: "approve", args: [registry.address, amount] });
+    }
+  };
+  const then = async () => {
+    await rerender();
+  };
+  if (!((await read("isRegistered", [me])) as boolean)) {
+    const form = el("form", { id: "register-node" });
+    const input = (name: string, label: string, value: string) => el("label", {}, label, el("input", { name, value }));
+    form.append(input("gpu", "GPU model", "CPU"), input("gpuMemory", "GPU memory (MiB)", "0"),
+      input("cpu", "CPU cores", "4"), input("ram", "RAM (MiB)", "8192"), input("region", "Region", "eu-west"),
+      input("datasets", "Datasets held (catalog ids, comma-separated)", "sklearn/digits"),
+      input("stake", "Stake (DPG)", "100"), el("button", { type: "submit" }, "Register and stake"));
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const data = new FormData(form);
+      const stake = parseUnits(String(data.get("stake")), 18);
+      const datasets = String(data.get("datasets")).split(",").map((d) => d.trim()).filter(Boolean)
+        .map((d) => keccak256(toBytes(d)));
+      const capabilities = { gpuModel: String(data.get("gpu")), gpuMemoryMiB: Number(data.get("gpuMemory")),
+        cpuCores: Number(data.get("cpu")), ramMiB: Number(data.get("ram")), region: String(data.get("region")),
+        datasets, metadataCid: "" };
+      void (async () => {
+        await approve(stake);
+        await sendTx(ctx.ready(), status, "Register", { ...registry, functionName: "register", args: [capabilities, stake] });
+        await then();
+      })().catch(() => undefined);
+    });
+    section.append(el("p", {}, `${short(me)} is not a registered node yet.`), form, status);
+    return section;
+  }
+  const stake = (await read("stakeOf", [me])) as Stake;
+  const rep = (await read("reputationOf", [me])) as Reputation;
+  section.append(table(["Staked (DPG)", "Locked in jobs", "Unbonding", "Withdrawable from", "Jobs done", "Rounds delivered", "Missed"], [[
+    tokens(stake.staked), tokens(stake.locked), tokens(stake.unbonding),
+    stake.unbonding ? new Date(Number(stake.unbondingReadyAt) * 1000).toISOString().slice(0, 16).replace("T", " ") : "-",
+    String(rep.jobsCompleted), String(rep.roundsDelivered), String(rep.roundsMissed)]], "my-stake"));
+  section.append(
+    amountForm("add-stake", "Add stake (DPG)", "Stake", async (amount) => {
+      await approve(amount);
+      await sendTx(ctx.ready(), status, "Add stake", { ...registry, functionName: "addStake", args: [amount] });
+      await then();
+    }),
+    amountForm("unbond", "Unbond (DPG)", "Start unbonding", async (amount) => {
+      await sendTx(ctx.ready(), status, "Unbond", { ...registry, functionName: "requestUnbonding", args: [amount] });
+      await then();
+    }),
+  );
+  if (stake.unbonding > 0n) {
+    const withdraw = el("button", { type: "button", id: "withdraw" }, "Withdraw unbonded stake");
+    withdraw.addEventListener("click", () => void sendTx(ctx.ready(), status, "Withdraw",
+      { ...registry, functionName: "withdrawUnbonded", args: [] }).then(then).catch(() => undefined));
+    section.append(withdraw);
+  }
+  // earnings, job by job: what was paid and what can be claimed now
+  const joined = (await wallet.public.getContractEvents({ ...market, eventName: "ProviderJoined", args: { provider: me },
+    fromBlock: ctx.config.startBlock })) as unknown as { args: { jobId: bigint } }[];
+  const claimed = (await wallet.public.getContractEvents({ ...market, eventName: "RewardClaimed", args: { provider: me },
+    fromBlock: ctx.config.startBlock })) as unknown as { args: { jobId: bigint; amount: bigint } }[];
+  const rows = [];
+  let earned = 0n;
+  for (const jobId of [...new Set(joined.map((log) => log.args.jobId))]) {
+    const paid = claimed.filter((log) => log.args.jobId === jobId).reduce((sum, log) => sum + log.args.amount, 0n);
+    earned += paid;
+    const claimable = (await wallet.public.readContract({ ...market, functionName: "claimable", args: [jobId, me] })) as bigint;
+    const cell: (Node | string) = claimable > 0n ? el("button", { type: "button", class: "claim", "data-job": String(jobId) },
+      `Claim ${tokens(claimable)} DPG`) : "-";
+    if (cell instanceof HTMLButtonElement) {
+      cell.addEventListener("click", () => void sendTx(ctx.ready(), status, `Claim job ${jobId}`,
+        { ...market, functionName: "claim", args: [jobId] }).then(then).catch(() => undefined));
+    }
+    rows.push([String(jobId), tokens(paid), cell]);
+  }
+  section.append(el("h3", {}, `Earnings: ${tokens(earned)} DPG`), rows.length
+    ? table(["Job", "Paid (DPG)", "Claimable"], rows, "earnings") : el("p", {}, "No job joined yet."), status);
+  return section;
+}
 
 export async function renderProviders(root: HTMLElement, ctx: Ctx): Promise<void> {
   const wallet = ctx.wallet;
@@ -29,7 +133,9 @@ export async function renderProviders(root: HTMLElement, ctx: Ctx): Promise<void
       priority >= 1n << 128n ? "certified compute" : `score ${priority}`,
     ]);
   }
-  root.replaceChildren(el("h2", {}, "Providers"), rows.length
+  const rerender = () => renderProviders(root, ctx);
+  root.replaceChildren(await myNode(ctx, wallet, rerender), el("h2", {}, "Providers"), rows.length
     ? table(["Node", "Staked (DPG)", "Locked", "Jobs done", "Rounds delivered", "Missed", "Slashes", "Priority"], rows, "providers")
     : el("p", {}, "No provider registered yet."));
+  root.dataset.ready = "true";
 }

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from opendpg.chain import Capabilities, Chain, SuiteParams, TxSender, deploy_suite
+from opendpg.chain import Capabilities, Chain, JobParams, SuiteParams, TxSender, deploy_suite
 from opendpg.config import project_root
 from opendpg.content import KuboDaemon, KuboStore
 from opendpg.process import stop_process_group
@@ -45,6 +45,13 @@ def stack(anvil, w3, accounts, tmp_path_factory):
             stop_process_group(proc)
 
 
+def _browser(script: str, *args: str) -> dict:
+    run = subprocess.run(["node", f"e2e/{script}", *args], cwd=ROOT / "frontend", capture_output=True, text=True,
+                         timeout=240)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
 def test_post_a_job_from_the_browser(stack, anvil):
     # Prepare: the built app is served by the gateway
     assert (ROOT / "frontend" / "dist" / "index.html").is_file(), "build the web app first: make frontend"
@@ -53,12 +60,9 @@ def test_post_a_job_from_the_browser(stack, anvil):
     balance_before = admin.token.balance_of(user.address)
 
     # Execute: the browser run
-    run = subprocess.run(["node", "e2e/app.mjs", f"{stack['url']}/app/", anvil.rpc_url, user.address,
-                          str(SCREENSHOTS)], cwd=ROOT / "frontend", capture_output=True, text=True, timeout=240)
+    seen = _browser("app.mjs", f"{stack['url']}/app/", anvil.rpc_url, user.address, str(SCREENSHOTS))
 
     # Assert: what the page showed, and what the chain and IPFS hold
-    assert run.returncode == 0, run.stderr[-3000:]
-    seen = json.loads(run.stdout.strip().splitlines()[-1])
     assert "Wrong network" in seen["wrongNetwork"] and "chain 1" in seen["wrongNetwork"]
     assert "JobMarketInvalidParams(rewardPerRound)" in seen["refused"]
     job_id = seen["jobId"]
@@ -76,3 +80,36 @@ def test_post_a_job_from_the_browser(stack, anvil):
     assert stack["coordinator"].address[:8] in seen["providers"]
     assert {Path(p).name for p in seen["screenshots"]} == {"wrong-network.png", "job-refused.png", "jobs.png",
                                                            "providers.png", "governance.png", "catalog.png"}
+
+
+def test_a_provider_registers_stakes_and_claims_from_the_browser(stack, anvil, accounts):
+    # Prepare: a funded wallet that is not a node yet
+    admin, coordinator, provider = stack["admin"], stack["coordinator"], accounts[16]
+    admin.token.transfer(provider.address, 500 * E18)
+    app = (f"{stack['url']}/app/", anvil.rpc_url, provider.address, str(SCREENSHOTS))
+
+    # Execute: register and stake in the page; a job runs for it (the chain's side, as its agent would); claim
+    registered = _browser("provider.mjs", *app, "register")
+    node = admin.as_account(TxSender(admin.w3, provider))
+    chief = admin.as_account(TxSender(admin.w3, coordinator))
+    now = int(admin.w3.eth.get_block("latest")["timestamp"])
+    job_id = admin.market.post_job(JobParams("bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy",
+                                             admin.token.address, 2 * E18, 2 * E18, 1, 1, 1, 10 * E18, now + 3600,
+                                             600, coordinator.address))
+    node.market.join_job(job_id)
+    chief.market.start_job(job_id)
+    node.market.submit_update(job_id, 1, bytes.fromhex("11" * 32), "bafkreiupdate")
+    chief.market.commit_round(job_id, 1, bytes.fromhex("22" * 32), "bafkreiglobal", [0])
+    chief.market.finalize_job(job_id)
+    before = admin.token.balance_of(provider.address)
+    claimed = _browser("provider.mjs", *app, "claim")
+
+    # Assert: on-chain stake, capabilities and payment, and what the page said
+    stake = admin.registry.stake_of(provider.address)
+    assert stake["staked"] == 150 * E18 and stake["locked"] == 0
+    assert admin.registry.holds_dataset(provider.address, "sklearn/digits")
+    assert "150" in registered["stake"]
+    net = 2 * E18 - 2 * E18 // 100  # 1 % protocol fee
+    assert admin.token.balance_of(provider.address) - before == net
+    assert claimed["offer"] == "Claim 1.98 DPG" and claimed["earnings"] == "Earnings: 1.98 DPG"
+    assert admin.market.claimable(job_id, provider.address) == 0

@@ -1,0 +1,85 @@
+// The browser side of the web app's tests: headless Debian Chromium (playwright-core) with a test wallet injected
+// into every page, an EIP-6963-announced EIP-1193 provider whose requests go to the test chain (anvil signs for
+// its development accounts). Optionally the wallet starts on the wrong network until the app asks it to switch.
+import { mkdirSync } from "node:fs";
+import { chromium } from "playwright-core";
+
+export async function openApp({ appUrl, rpcUrl, account, outDir, startOnWrongChain = false }) {
+  mkdirSync(outDir, { recursive: true });
+  let reportedChain = startOnWrongChain ? "0x1" : null;
+  const rpc = async (method, params) => {
+    if (method === "eth_requestAccounts" || method === "eth_accounts") return { result: [account] };
+    if (method === "eth_chainId" && reportedChain) return { result: reportedChain };
+    if (method === "wallet_switchEthereumChain") {
+      reportedChain = null;
+      return { result: null };
+    }
+    const response = await fetch(rpcUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params: params ?? [] }),
+    });
+    return await response.json();
+  };
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+           "--disable-component-update", "--disable-sync"],
+  });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  await context.exposeFunction("odpgTestRpc", rpc);
+  await context.addInitScript(() => {
+    const provider = {
+      async request({ method, params }) {
+        const answer = await window.odpgTestRpc(method, params);
+        if (answer.error) {
+          const error = new Error(answer.error.message);
+          error.code = answer.error.code;
+          error.data = answer.error.data;
+          throw error;
+        }
+        return answer.result;
+      },
+      on() {},
+      removeListener() {},
+    };
+    const info = { uuid: "5e0e5e6a-1f1c-4c3b-9d3e-0a1b2c3d4e5f", name: "OpenDPG Test Wallet",
+                   icon: "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg'/%3E", rdns: "org.opendpg.testwallet" };
+    const announce = () => window.dispatchEvent(new CustomEvent("eip6963:announceProvider",
+                                                                { detail: Object.freeze({ info, provider }) }));
+    window.addEventListener("eip6963:requestProvider", announce);
+  });
+  const page = await context.newPage();
+  page.on("pageerror", (error) => console.error(`page error: ${error.message}`));
+  const screenshots = [];
+  return {
+    page,
+    screenshots,
+    close: () => browser.close(),
+    async shot(name) {
+      const path = `${outDir}/${name}.png`;
+      await page.screenshot({ path, fullPage: true });
+      screenshots.push(path);
+    },
+    async open(pageName) {
+      await page.goto(`${appUrl}#${pageName}`);
+      await page.getByRole("button", { name: "Connect OpenDPG Test Wallet" }).click();
+    },
+    async ready(pageName, timeout = 30_000) {
+      await page.waitForSelector(`main[data-page="${pageName}"][data-ready="true"]`, { timeout });
+    },
+    async visit(pageName) {
+      await page.click(`nav a[data-page="${pageName}"]`);
+      await page.waitForSelector(`main[data-page="${pageName}"][data-ready="true"]`, { timeout: 30_000 });
+    },
+  };
+}
+
+export function args(names) {
+  const values = process.argv.slice(2);
+  if (values.length < names.length) {
+    console.error(`usage: node ${process.argv[1]} ${names.map((n) => n.toUpperCase()).join(" ")}`);
+    process.exit(2);
+  }
+  return Object.fromEntries(names.map((name, i) => [name, values[i]]));
+}
