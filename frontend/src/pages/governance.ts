@@ -1,31 +1,200 @@
-// Governance: the DPG Standard in force and the DAO's proposals with their state.
-import { type Ctx, el, problem, table } from "../app";
+// Governance: your votes (delegate them), the DPG Standard in force and proposals to change it (propose, vote,
+// queue, execute through the Governor and the Timelock), and the certification queue (automated report, community
+// vote, closing it, the expert committee's decisions).
+import { type Abi, type Address, type Hex, encodeFunctionData, keccak256, toBytes } from "viem";
+import { type Ctx, el, problem, short, table, tokens } from "../app";
 import { contract } from "../config";
+import { describeError, sendTx } from "../tx";
+import type { Wallet } from "../wallet";
+import { STAGES } from "./catalog";
 
 const PROPOSAL_STATES = ["pending", "active", "canceled", "defeated", "succeeded", "queued", "expired", "executed"];
+const VOTING = 4;
+const COMMITTEE_REVIEW = 6;
 
-export async function renderGovernance(root: HTMLElement, ctx: Ctx): Promise<void> {
-  const wallet = ctx.wallet;
-  if (!wallet) {
-    root.replaceChildren(problem("Connect a wallet to read the DAO."));
-    return;
+interface ProposalCreated {
+  proposalId: bigint;
+  targets: Address[];
+  values: bigint[];
+  calldatas: Hex[];
+  description: string;
+}
+
+interface Review { snapshot: number; voteEnd: bigint; approvals: number; rejections: number; forVotes: bigint; againstVotes: bigint; reportCid: string }
+interface Asset { owner: Address; kind: number; stage: number; review: number; licence: string }
+
+function button(label: string, attrs: Record<string, string>, onClick: () => Promise<unknown>): HTMLButtonElement {
+  const b = el("button", { type: "button", ...attrs }, label);
+  b.addEventListener("click", () => void onClick().catch(() => undefined));
+  return b;
+}
+
+async function pin(ctx: Ctx, path: string, body: unknown): Promise<string> {
+  const response = await fetch(`${ctx.config.gateway}${path}`, {
+    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+  });
+  const answer = await response.json();
+  if (!response.ok) {
+    const details = Array.isArray(answer.detail) ? answer.detail.map((d: { msg: string }) => d.msg) : [String(answer.detail)];
+    throw new Error(details.join("; "));
   }
+  return answer.cid as string;
+}
+
+async function votesSection(ctx: Ctx, wallet: Wallet, status: HTMLElement, rerender: () => Promise<void>): Promise<HTMLElement> {
+  const token = contract(ctx.config, "CommonsToken");
+  const me = wallet.account as Address;
+  const votes = (await wallet.public.readContract({ ...token, functionName: "getVotes", args: [me] })) as bigint;
+  const balance = (await wallet.public.readContract({ ...token, functionName: "balanceOf", args: [me] })) as bigint;
+  const delegate = button("Delegate my votes to myself", { id: "delegate" }, async () => {
+    await sendTx(ctx.ready(), status, "Delegate", { ...token, functionName: "delegate", args: [me] });
+    await rerender();
+  });
+  return el("section", {}, el("h2", {}, "Your votes"),
+    el("p", { id: "my-votes" }, `${tokens(balance)} DPG held, ${tokens(votes)} votes delegated to you. Votes count in reviews and proposals opened after they are delegated. `),
+    delegate);
+}
+
+async function proposalsSection(ctx: Ctx, wallet: Wallet, status: HTMLElement, rerender: () => Promise<void>): Promise<HTMLElement> {
   const dpg = contract(ctx.config, "DPGRegistry");
   const governor = contract(ctx.config, "OpenDPGGovernor");
   const [version, cid] = (await wallet.public.readContract({ ...dpg, functionName: "standard" })) as [number, string];
-  const logs = (await wallet.public.getContractEvents({
-    ...governor, eventName: "ProposalCreated", fromBlock: ctx.config.startBlock,
-  })) as unknown as { args: { proposalId: bigint; description: string } }[];
+  const now = (await wallet.public.getBlock()).timestamp;
+  const logs = (await wallet.public.getContractEvents({ ...governor, eventName: "ProposalCreated", fromBlock: ctx.config.startBlock })) as unknown as { args: ProposalCreated }[];
   const rows = [];
-  for (const log of logs.reverse()) {
-    const state = (await wallet.public.readContract({ ...governor, functionName: "state", args: [log.args.proposalId] })) as number;
-    rows.push([`${log.args.proposalId.toString().slice(0, 12)}…`, PROPOSAL_STATES[state] ?? String(state),
-      log.args.description.split("\n")[0].slice(0, 120)]);
+  for (const { args: p } of logs.reverse()) {
+    const read = (functionName: string) => wallet.public.readContract({ ...governor, functionName, args: [p.proposalId] });
+    const state = Number(await read("state"));
+    const [against, forVotes, abstain] = (await read("proposalVotes")) as [bigint, bigint, bigint];
+    const call = [p.targets, p.values, p.calldatas, keccak256(toBytes(p.description))] as const;
+    const actions: HTMLElement[] = [];
+    const id = p.proposalId.toString();
+    if (state === 1) {
+      const voted = (await wallet.public.readContract({ ...governor, functionName: "hasVoted", args: [p.proposalId, wallet.account] })) as boolean;
+      if (!voted) {
+        for (const [label, support] of [["for", 1], ["against", 0], ["abstain", 2]] as const) {
+          actions.push(button(`Vote ${label}`, { class: `vote-${label}`, "data-proposal": id }, async () => {
+            await sendTx(ctx.ready(), status, `Vote ${label}`, { ...governor, functionName: "castVote", args: [p.proposalId, support] });
+            await rerender();
+          }));
+        }
+      }
+    } else if (state === 4) {
+      actions.push(button("Queue in the timelock", { class: "queue", "data-proposal": id }, async () => {
+        await sendTx(ctx.ready(), status, "Queue", { ...governor, functionName: "queue", args: call });
+        await rerender();
+      }));
+    } else if (state === 5) {
+      const eta = (await read("proposalEta")) as bigint;
+      actions.push(eta <= now ? button("Execute", { class: "execute", "data-proposal": id }, async () => {
+        await sendTx(ctx.ready(), status, "Execute", { ...governor, functionName: "execute", args: call });
+        await rerender();
+      }) : el("span", {}, `executable from ${new Date(Number(eta) * 1000).toISOString().slice(0, 16).replace("T", " ")}`));
+    }
+    rows.push([`${id.slice(0, 10)}…`, el("span", { class: "state", "data-proposal": id }, PROPOSAL_STATES[state] ?? String(state)),
+      p.description.split("\n")[0].slice(0, 100), `${tokens(forVotes, 0)} / ${tokens(against, 0)} / ${tokens(abstain, 0)}`,
+      el("span", {}, ...actions)]);
   }
-  root.replaceChildren(
-    el("h2", {}, "DPG Standard"),
+  const form = el("form", { id: "propose-standard" },
+    el("label", {}, "New DPG Standard document (JSON)", el("textarea", { name: "document", rows: "6", required: "" })),
+    el("label", {}, "Description for the voters", el("input", { name: "description", required: "" })),
+    el("button", { type: "submit" }, "Pin the document and propose it"));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const data = new FormData(form);
+    void (async () => {
+      const w = ctx.ready();
+      let document: { version: number };
+      try {
+        document = JSON.parse(String(data.get("document")));
+      } catch {
+        throw new Error("the document is not JSON");
+      }
+      status.dataset.state = "pinning";
+      status.textContent = "Pinning the document through the gateway…";
+      const pinned = await pin(ctx, "/standards", document);
+      const calldata = encodeFunctionData({ abi: dpg.abi as Abi, functionName: "setStandard", args: [document.version, pinned] });
+      await sendTx(w, status, "Propose", { ...governor, functionName: "propose",
+        args: [[dpg.address], [0n], [calldata], String(data.get("description"))] });
+      await rerender();
+    })().catch((error) => {
+      if (status.dataset.state === "pinning" || !status.dataset.state) {
+        status.dataset.state = "refused";
+        status.textContent = describeError(error);
+      }
+    });
+  });
+  return el("section", {}, el("h2", {}, "DPG Standard"),
     el("p", { id: "standard" }, `Version ${version} is in force (`, el("code", {}, cid), ")."),
     el("h2", {}, "Proposals"),
-    rows.length ? table(["Proposal", "State", "Description"], rows, "proposals") : el("p", {}, "No proposal yet."),
-  );
+    rows.length ? table(["Proposal", "State", "Description", "For / against / abstain", ""], rows, "proposals") : el("p", {}, "No proposal yet."),
+    el("h3", {}, "Propose a new version of the standard"), form);
+}
+
+async function certificationSection(ctx: Ctx, wallet: Wallet, status: HTMLElement, rerender: () => Promise<void>): Promise<HTMLElement> {
+  const dpg = contract(ctx.config, "DPGRegistry");
+  const me = wallet.account as Address;
+  const member = (await wallet.public.readContract({ ...dpg, functionName: "isCommitteeMember", args: [me] })) as boolean;
+  const count = (await wallet.public.readContract({ ...dpg, functionName: "assetCount" })) as bigint;
+  const now = (await wallet.public.getBlock()).timestamp;
+  const rows = [];
+  for (let id = 1n; id <= count; id++) {
+    const asset = (await wallet.public.readContract({ ...dpg, functionName: "getAsset", args: [id] })) as Asset;
+    if (asset.stage !== VOTING && asset.stage !== COMMITTEE_REVIEW) continue;
+    const review = (await wallet.public.readContract({ ...dpg, functionName: "getReview", args: [id, asset.review] })) as Review;
+    let summary = "-";
+    const report = await fetch(`${ctx.config.gateway}/reports/${id}`);
+    if (report.ok) {
+      const body = (await report.json()) as { passed: boolean; summary: Record<string, number> };
+      summary = `${body.passed ? "passed" : "failed"}: ${body.summary.pass} pass, ${body.summary.review} for review, ${body.summary.fail} fail`;
+    }
+    const actions: HTMLElement[] = [];
+    const act = (label: string, cls: string, functionName: string, args: readonly unknown[]) =>
+      button(label, { class: cls, "data-asset": String(id) }, async () => {
+        await sendTx(ctx.ready(), status, `${label} (asset ${id})`, { ...dpg, functionName, args });
+        await rerender();
+      });
+    if (asset.stage === VOTING) {
+      const voted = (await wallet.public.readContract({ ...dpg, functionName: "hasVoted", args: [id, asset.review, me] })) as boolean;
+      if (now > review.voteEnd) actions.push(act("Close the vote", "close-vote", "closeVote", [id]));
+      else if (!voted) actions.push(act("Vote to certify", "vote-certify", "castVote", [id, true]), act("Vote against", "vote-reject", "castVote", [id, false]));
+    } else if (member) {
+      const reason = el("input", { class: "reason", placeholder: "reason (required to reject)" });
+      actions.push(act("Approve", "approve", "committeeDecide", [id, true, ""]), reason,
+        button("Reject", { class: "reject", "data-asset": String(id) }, async () => {
+          if (!reason.value.trim()) throw new Error("a rejection needs a reason");
+          const cid = await pin(ctx, "/reasons", { text: reason.value });
+          await sendTx(ctx.ready(), status, `Reject (asset ${id})`, { ...dpg, functionName: "committeeDecide", args: [id, false, cid] });
+          await rerender();
+        }));
+    }
+    rows.push([String(id), asset.licence, short(asset.owner), el("span", { class: "stage", "data-asset": String(id) }, STAGES[asset.stage]),
+      summary, `${tokens(review.forVotes, 0)} / ${tokens(review.againstVotes, 0)}`, `${review.approvals} / ${review.rejections}`,
+      el("span", {}, ...actions)]);
+  }
+  return el("section", {}, el("h2", {}, "Certification queue"),
+    rows.length ? table(["Asset", "Licence", "Owner", "Stage", "Automated check", "Votes for / against", "Committee yes / no", ""], rows, "certification-queue")
+      : el("p", {}, "No asset is under review."));
+}
+
+export async function renderGovernance(root: HTMLElement, ctx: Ctx): Promise<void> {
+  const wallet = ctx.wallet;
+  if (!wallet?.account) {
+    root.replaceChildren(problem("Connect a wallet to read the DAO and vote."));
+    return;
+  }
+  const status = el("p", { id: "governance-status", class: "tx" });
+  const rerender = async () => {
+    const keep = { state: status.dataset.state ?? "", text: status.textContent ?? "" };
+    delete root.dataset.ready;
+    await renderGovernance(root, ctx);
+    const fresh = document.getElementById("governance-status");
+    if (fresh && keep.state) {
+      fresh.dataset.state = keep.state;
+      fresh.textContent = keep.text;
+    }
+  };
+  root.replaceChildren(status, await votesSection(ctx, wallet, status, rerender),
+    await certificationSection(ctx, wallet, status, rerender), await proposalsSection(ctx, wallet, status, rerender));
+  root.dataset.ready = "true";
 }

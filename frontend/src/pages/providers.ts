@@ -133,7 +133,10 @@ export async function renderProviders(root: HTMLElement, ctx: Ctx): Promise<void
       priority >= 1n << 128n ? "certified compute" : `score ${priority}`,
     ]);
   }
-  const rerender = () => renderProviders(root, ctx);
+  const rerender = () => {
+    delete root.dataset.ready;
+    return renderProviders(root, ctx);
+  };
   root.replaceChildren(await myNode(ctx, wallet, rerender), el("h2", {}, "Providers"), rows.length
     ? table(["Node", "Staked (DPG)", "Locked", "Jobs done", "Rounds delivered", "Missed", "Slashes", "Priority"], rows, "providers")
     : el("p", {}, "No provider registered yet."));

@@ -270,3 +270,11 @@ class AppConfig(BaseModel):
 class PinnedSpec(BaseModel):
     cid: str = Field(description="the spec's CID on IPFS: JobParams.specCid")
     spec: dict[str, Any] = Field(description="the spec as validated, with every default filled in")
+
+
+class Pinned(BaseModel):
+    cid: str
+
+
+class ReasonIn(_In):
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)]

@@ -15,8 +15,11 @@ import pytest
 from opendpg.chain import Capabilities, Chain, JobParams, SuiteParams, TxSender, deploy_suite
 from opendpg.config import project_root
 from opendpg.content import KuboDaemon, KuboStore
+from opendpg.dpg import parse_metadata, shipped_standard
+from opendpg.dpg.certification import Certification
 from opendpg.process import stop_process_group
 from opendpg.spec import parse_spec
+from tests.python.dpg.test_checker import EXAMPLE
 from tests.python.gateway.conftest import start_gateway
 
 E18 = 10**18
@@ -113,3 +116,34 @@ def test_a_provider_registers_stakes_and_claims_from_the_browser(stack, anvil, a
     assert admin.token.balance_of(provider.address) - before == net
     assert claimed["offer"] == "Claim 1.98 DPG" and claimed["earnings"] == "Earnings: 1.98 DPG"
     assert admin.market.claimable(job_id, provider.address) == 0
+
+
+def test_certify_and_change_the_standard_from_the_browser(stack, anvil, tmp_path):
+    # Prepare: the operator's wallet (1 G DPG, the expert committee in development, the checker) in the browser;
+    # an asset registered by someone else and attested by the checker after the operator's votes were delegated
+    admin, owner = stack["admin"], stack["user"]
+    operator = admin.sender.address
+    admin.token.delegate(operator)
+    store = KuboStore(stack["kubo"].api_url)
+    asset_id = Certification(admin.as_account(TxSender(admin.w3, owner)), store).register(
+        parse_metadata(EXAMPLE.read_bytes()))
+    checker = Certification(admin, store)
+    checker.attest(asset_id, checker.check(asset_id))
+    _, data, _ = shipped_standard()
+    document = json.loads(data) | {"version": 2}
+    standard_file = tmp_path / "standard-v2.json"
+    standard_file.write_text(json.dumps(document))
+
+    # Execute
+    seen = _browser("governance.mjs", f"{stack['url']}/app/", anvil.rpc_url, operator, str(SCREENSHOTS),
+                    str(standard_file), str(asset_id))
+
+    # Assert: the chain, then the page
+    assert admin.dpg.is_certified(asset_id)
+    review = admin.dpg.get_review(asset_id, 1)
+    assert review["for_votes"] > 0 and review["approvals"] == 1
+    version, cid = admin.dpg.standard()
+    assert version == 2 and json.loads(store.get(cid)) == document
+    assert seen["afterClose"] == "committee review" and "passed: 7 pass, 2 for review, 0 fail" in seen["queued"]
+    assert "No asset is under review." in seen["queueAfter"]
+    assert "Version 2 is in force" in seen["standard"] and "executed" in seen["proposals"]

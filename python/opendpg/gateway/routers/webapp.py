@@ -1,20 +1,24 @@
 """What the web app needs from the gateway besides the API: the deployment (chain id, contract addresses and
-ABIs) and pinning a job spec for a wallet user, who has no gateway account (the spec is validated first, so this
-pins job specs only)."""
+ABIs); pinning for wallet users, who have no gateway account: job specs and DPG Standard documents (validated
+first, so only those), and a committee member's reason for a decision (plain text, bounded); and the automated
+check report behind an asset's current review."""
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, status
 
+from opendpg.dpg import StandardError, parse_standard
 from opendpg.errors import ContentError
 from opendpg.gateway.deps import ChainDep
-from opendpg.gateway.schemas import AppConfig, PinnedSpec
+from opendpg.gateway.schemas import AppConfig, Pinned, PinnedSpec, ReasonIn
 from opendpg.spec import SpecError, parse_spec
 
 router = APIRouter(tags=["web app"])
 SpecBody = Annotated[dict[str, Any], Body(description="a job spec (GET /jobs/spec-schema)")]
+StandardBody = Annotated[dict[str, Any], Body(description="a DPG Standard indicator document")]
 
 _CONTRACTS = ("CommonsToken", "NodeRegistry", "JobMarket", "DPGRegistry", "ReviewRewards", "OpenDPGGovernor",
               "OpenDPGTimelock")
@@ -42,3 +46,49 @@ def pin_spec(chain: ChainDep, spec: SpecBody) -> PinnedSpec:
     except ContentError as exc:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=f"IPFS is unavailable: {exc}") from None
     return PinnedSpec(cid=cid, spec=parsed.model_dump(mode="json"))
+
+
+def _pin(chain: ChainDep, data: bytes) -> str:
+    try:
+        return chain.store.put(data)
+    except ContentError as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=f"IPFS is unavailable: {exc}") from None
+
+
+@router.post("/standards", response_model=Pinned, status_code=status.HTTP_201_CREATED)
+def pin_standard(chain: ChainDep, document: StandardBody) -> Pinned:
+    """Validate a DPG Standard document (a newer version than the one in force) and pin it, for a proposal."""
+    try:
+        standard = parse_standard(json.dumps(document))
+    except StandardError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            detail=[{"loc": ["body"], "msg": str(exc), "type": "standard"}]) from None
+    current, _ = chain.reader.dpg.standard()
+    if standard.version <= current:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=[{
+            "loc": ["body", "version"], "type": "standard",
+            "msg": f"version {standard.version} is not newer than the standard in force, version {current}"}])
+    return Pinned(cid=_pin(chain, json.dumps(document, indent=1).encode()))
+
+
+@router.post("/reasons", response_model=Pinned, status_code=status.HTTP_201_CREATED)
+def pin_reason(chain: ChainDep, body: ReasonIn) -> Pinned:
+    """Pin the text a committee member publishes with a decision (its CID goes on-chain)."""
+    return Pinned(cid=_pin(chain, body.text.encode()))
+
+
+@router.get("/reports/{asset_id}")
+def current_report(asset_id: int, chain: ChainDep) -> dict[str, Any]:
+    """The automated check report of an asset's current review (as pinned by the checker)."""
+    dpg = chain.reader.dpg
+    if not 1 <= asset_id <= dpg.asset_count():
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no asset {asset_id}")
+    asset = dpg.get_asset(asset_id)
+    cid = dpg.get_review(asset_id, asset["review"])["report_cid"] if asset["review"] else ""
+    if not cid:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"asset {asset_id} has no automated check yet")
+    try:
+        report: dict[str, Any] = json.loads(chain.store.get(cid))
+    except ContentError as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=f"IPFS is unavailable: {exc}") from None
+    return report

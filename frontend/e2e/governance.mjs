@@ -1,0 +1,78 @@
+// The DAO from a wallet: delegate votes, vote on a certification, close the vote and approve it as a committee
+// member, then propose a new DPG Standard version, vote, queue and execute it. Time travel goes straight to the
+// test chain (anvil) between steps. A screenshot after each step; what the page showed as JSON on stdout.
+//   node e2e/governance.mjs APP_URL RPC_URL ACCOUNT OUT_DIR STANDARD_JSON ASSET_ID
+import { readFileSync } from "node:fs";
+import { args, openApp } from "./harness.mjs";
+
+const { appUrl, rpcUrl, account, outDir, standardFile, assetId } =
+  args(["appUrl", "rpcUrl", "account", "outDir", "standardFile", "assetId"]);
+const app = await openApp({ appUrl, rpcUrl, account, outDir });
+const { page } = app;
+const seen = {};
+const chain = async (method, params = []) => {
+  const response = await fetch(rpcUrl, { method: "POST", headers: { "content-type": "application/json" },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }) });
+  return (await response.json()).result;
+};
+const mined = async (label) => {
+  await page.waitForFunction((text) => {
+    const status = document.getElementById("governance-status");
+    return status?.dataset.state === "mined" && status.textContent.startsWith(text);
+  }, label, { timeout: 60_000 });
+  await page.waitForSelector('main[data-page="governance"][data-ready="true"]');
+};
+const revisit = async () => {
+  await app.visit("catalog");
+  await app.visit("governance");
+};
+try {
+  await app.open("governance");
+  await app.ready("governance");
+  await page.click("#delegate");
+  await mined("Delegate");
+  seen.votes = await page.textContent("#my-votes");
+
+  // certification: vote, wait out the voting period, close, approve as a committee member
+  seen.queued = await page.textContent("#certification-queue");
+  await page.click(`.vote-certify[data-asset="${assetId}"]`);
+  await mined(`Vote to certify (asset ${assetId})`);
+  await app.shot("certification-voted");
+  await chain("evm_increaseTime", [3 * 86_400 + 1]);
+  await chain("evm_mine");
+  await revisit();
+  await page.click(`.close-vote[data-asset="${assetId}"]`);
+  await mined(`Close the vote (asset ${assetId})`);
+  seen.afterClose = await page.textContent(`.stage[data-asset="${assetId}"]`);
+  await page.click(`.approve[data-asset="${assetId}"]`);
+  await mined(`Approve (asset ${assetId})`);
+  seen.queueAfter = await page.textContent("main");
+  await app.shot("certification-approved");
+
+  // a new standard through the Governor and the Timelock
+  await page.fill('#propose-standard textarea[name="document"]', readFileSync(standardFile, "utf8"));
+  await page.fill('#propose-standard input[name="description"]', "DPG Standard v2 from the web app");
+  await page.click('#propose-standard button[type="submit"]');
+  await mined("Propose");
+  await chain("anvil_mine", ["0x2"]);
+  await revisit();
+  await page.locator(".vote-for").first().click();
+  await mined("Vote for");
+  await app.shot("proposal-voted");
+  await chain("anvil_mine", ["0x33"]);
+  await revisit();
+  await page.locator(".queue").first().click();
+  await mined("Queue");
+  await chain("evm_increaseTime", [2 * 86_400 + 1]);
+  await chain("evm_mine");
+  await revisit();
+  await page.locator(".execute").first().click();
+  await mined("Execute");
+  seen.standard = await page.textContent("#standard");
+  seen.proposals = await page.textContent("#proposals");
+  await app.shot("governance");
+  seen.screenshots = app.screenshots;
+  console.log(JSON.stringify(seen));
+} finally {
+  await app.close();
+}
