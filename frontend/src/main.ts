@@ -4,6 +4,7 @@ import { type Ctx, el, problem, short } from "./app";
 import { type AppConfig, loadConfig } from "./config";
 import { renderCatalog } from "./pages/catalog";
 import { renderGovernance } from "./pages/governance";
+import { renderJob } from "./pages/job";
 import { renderJobs } from "./pages/jobs";
 import { renderProviders } from "./pages/providers";
 import { describeError } from "./tx";
@@ -26,16 +27,17 @@ function context(config: AppConfig, wallet: Wallet | null): Ctx {
 }
 
 async function route(ctx: Ctx): Promise<void> {
-  const name = window.location.hash.slice(1) || "jobs";
+  const [name, param] = (window.location.hash.slice(1) || "jobs").split("/");
   const root = document.getElementById("page") as HTMLElement;
   for (const link of document.querySelectorAll("nav a")) {
-    link.classList.toggle("active", (link as HTMLElement).dataset.page === name);
+    link.classList.toggle("active", (link as HTMLElement).dataset.page === (name === "job" ? "jobs" : name));
   }
   root.dataset.page = name;
   delete root.dataset.ready;
   root.replaceChildren(el("p", { class: "loading" }, "Loading…"));
   try {
-    await (PAGES[name] ?? renderJobs)(root, ctx);
+    if (name === "job" && param && /^\d+$/.test(param)) await renderJob(root, ctx, BigInt(param));
+    else await (PAGES[name] ?? renderJobs)(root, ctx);
   } catch (error) {
     root.replaceChildren(problem(describeError(error)));
   }

@@ -110,7 +110,8 @@ async function post(ctx: Ctx, data: FormData, status: HTMLElement, result: HTMLE
     const [posted] = parseEventLogs({ abi: market.abi, logs: receipt.logs, eventName: "JobPosted" }) as unknown as {
       args: { jobId: bigint };
     }[];
-    result.replaceChildren(`Job ${posted.args.jobId} posted: ${tokens(budget)} DPG in escrow, spec ${body.cid}`);
+    result.replaceChildren(`Job ${posted.args.jobId} posted: ${tokens(budget)} DPG in escrow, spec ${body.cid}. `,
+      el("a", { href: `#job/${posted.args.jobId}`, id: "follow-job" }, "Follow it"));
     result.dataset.jobId = String(posted.args.jobId);
   } catch (error) {
     if (!status.dataset.state || status.dataset.state === "pinning") {
@@ -132,7 +133,7 @@ async function myJobs(ctx: Ctx): Promise<HTMLElement> {
   for (const log of logs.reverse()) {
     const job = (await wallet.public.readContract({ ...market, functionName: "getJob", args: [log.args.jobId] })) as JobView;
     rows.push([
-      String(log.args.jobId), STATES[job.state] ?? String(job.state), `${job.committedRounds} / ${job.rounds}`,
+      el("a", { href: `#job/${log.args.jobId}`, class: "job-link" }, `Job ${log.args.jobId}`), STATES[job.state] ?? String(job.state), `${job.committedRounds} / ${job.rounds}`,
       `${job.providerCount} / ${job.maxProviders}`, tokens(job.budget), tokens(job.credited),
     ]);
   }

@@ -1,7 +1,7 @@
 """What the web app needs from the gateway besides the API: the deployment (chain id, contract addresses and
 ABIs); pinning for wallet users, who have no gateway account: job specs and DPG Standard documents (validated
-first, so only those), and a committee member's reason for a decision (plain text, bounded); and the automated
-check report behind an asset's current review."""
+first, so only those), and a committee member's reason for a decision (plain text, bounded); the automated
+check report behind an asset's current review; and the gateway's own evaluation of a job's committed rounds."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, status
+from sqlalchemy import select
 
 from opendpg.dpg import StandardError, parse_standard
 from opendpg.errors import ContentError
-from opendpg.gateway.deps import ChainDep
-from opendpg.gateway.schemas import AppConfig, Pinned, PinnedSpec, ReasonIn
+from opendpg.gateway.deps import ChainDep, SessionDep
+from opendpg.gateway.models import ChainRound
+from opendpg.gateway.schemas import AppConfig, Evaluation, Pinned, PinnedSpec, ReasonIn
 from opendpg.spec import SpecError, parse_spec
 
 router = APIRouter(tags=["web app"])
@@ -92,3 +94,11 @@ def current_report(asset_id: int, chain: ChainDep) -> dict[str, Any]:
     except ContentError as exc:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=f"IPFS is unavailable: {exc}") from None
     return report
+
+
+@router.get("/evaluations/{job_id}", response_model=list[Evaluation])
+def evaluations(job_id: int, session: SessionDep) -> list[Evaluation]:
+    """The gateway's own evaluation of each committed round of a job (its global model, fetched by the on-chain CID
+    and checked against the on-chain hash, on the spec's public held-out split): public, like the models."""
+    rows = session.scalars(select(ChainRound).where(ChainRound.job_id == job_id).order_by(ChainRound.round)).all()
+    return [Evaluation(round=r.round, loss=r.loss, accuracy=r.accuracy, error=r.metrics_error) for r in rows]
