@@ -100,7 +100,7 @@ slither: setup
 		--filter-paths node_modules --exclude-informational --exclude-low --exclude-optimization --fail-medium
 
 demo: setup
-	$(VENV)/bin/opendpg demo
+	$(VENV)/bin/opendpg demo $(DEMO_ARGS)
 
 bench: setup
 	$(VENV)/bin/python scripts/bench_gas.py --out bench-results/gas.json

@@ -4,7 +4,7 @@
 import { mkdirSync } from "node:fs";
 import { chromium } from "playwright-core";
 
-export async function openApp({ appUrl, rpcUrl, account, outDir, startOnWrongChain = false }) {
+export async function openApp({ appUrl, rpcUrl, account, outDir, startOnWrongChain = false, wallet = true }) {
   mkdirSync(outDir, { recursive: true });
   let reportedChain = startOnWrongChain ? "0x1" : null;
   const rpc = async (method, params) => {
@@ -27,8 +27,8 @@ export async function openApp({ appUrl, rpcUrl, account, outDir, startOnWrongCha
            "--disable-component-update", "--disable-sync"],
   });
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  await context.exposeFunction("odpgTestRpc", rpc);
-  await context.addInitScript(() => {
+  if (wallet) await context.exposeFunction("odpgTestRpc", rpc);
+  if (wallet) await context.addInitScript(() => {
     const provider = {
       async request({ method, params }) {
         const answer = await window.odpgTestRpc(method, params);

@@ -1,11 +1,13 @@
 // What every page gets: the deployment, the connected wallet (if any), and small DOM helpers.
-import { type Address, formatUnits } from "viem";
+import { type Address, type PublicClient, formatUnits } from "viem";
 import type { AppConfig } from "./config";
 import type { Wallet } from "./wallet";
 
 export interface Ctx {
   config: AppConfig;
   wallet: Wallet | null;
+  /** Chain reads: through the wallet when one is connected, else the public RPC the gateway names (or none). */
+  reader: PublicClient | null;
   /** A wallet on the right network, or an error that says what to do. */
   ready(): Wallet;
 }

@@ -11,6 +11,8 @@ export interface AppConfig {
   startBlock: bigint;
   contracts: Record<string, ContractInfo>;
   gateway: string;
+  /** A JSON-RPC URL for reads without a wallet, when the gateway names one. */
+  rpcUrl: string | null;
 }
 
 export async function loadConfig(gateway = window.location.origin): Promise<AppConfig> {
@@ -22,8 +24,10 @@ export async function loadConfig(gateway = window.location.origin): Promise<AppC
     chain_id: number;
     start_block: number;
     contracts: Record<string, { address: Address; abi: Abi }>;
+    rpc_url: string | null;
   };
-  return { chainId: body.chain_id, startBlock: BigInt(body.start_block), contracts: body.contracts, gateway };
+  return { chainId: body.chain_id, startBlock: BigInt(body.start_block), contracts: body.contracts, gateway,
+           rpcUrl: body.rpc_url };
 }
 
 export function contract(config: AppConfig, name: string): ContractInfo {

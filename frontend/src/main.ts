@@ -1,5 +1,6 @@
 // The app shell: load the deployment from the gateway, connect a wallet (EIP-6963), check the network, route.
 import "./style.css";
+import { createPublicClient, http } from "viem";
 import { type Ctx, el, problem, short } from "./app";
 import { type AppConfig, loadConfig } from "./config";
 import { renderCatalog } from "./pages/catalog";
@@ -15,9 +16,11 @@ const PAGES: Record<string, (root: HTMLElement, ctx: Ctx) => Promise<void>> = {
 };
 
 function context(config: AppConfig, wallet: Wallet | null): Ctx {
+  const reader = wallet ? wallet.public : config.rpcUrl ? createPublicClient({ transport: http(config.rpcUrl) }) : null;
   return {
     config,
     wallet,
+    reader,
     ready() {
       if (!wallet?.account) throw new Error("connect a wallet first");
       if (!wallet.onRightNetwork) throw new Error(`switch the wallet to chain ${config.chainId}`);

@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     gateway_rate_limit: int = Field(default=600, ge=1, le=1_000_000, description="gateway requests per minute per key")
     gateway_frontend_dir: Path | None = Field(
         default=None, description="the built web app the gateway serves at /app (default: frontend/dist when built)")
+    gateway_public_rpc_url: str | None = Field(
+        default=None, description="a JSON-RPC URL the web app may read the chain from without a wallet")
     gateway_batch_max: int = Field(default=64, ge=1, le=128, description="most jobs the gateway posts in one tx")
     gateway_reconcile_interval: float = Field(
         default=10.0, gt=0, le=3600, description="seconds between the indexer's checks of jobs against the chain")

@@ -19,17 +19,17 @@ interface Asset {
 }
 
 export async function renderCatalog(root: HTMLElement, ctx: Ctx): Promise<void> {
-  const wallet = ctx.wallet;
-  if (!wallet) {
+  const reader = ctx.reader;
+  if (!reader) {
     root.replaceChildren(problem("Connect a wallet to read the catalog from the chain."));
     return;
   }
   const dpg = contract(ctx.config, "DPGRegistry");
-  const count = (await wallet.public.readContract({ ...dpg, functionName: "assetCount" })) as bigint;
+  const count = (await reader.readContract({ ...dpg, functionName: "assetCount" })) as bigint;
   const rows = [];
   for (let id = 1n; id <= count; id++) {
-    const asset = (await wallet.public.readContract({ ...dpg, functionName: "getAsset", args: [id] })) as Asset;
-    const certified = (await wallet.public.readContract({ ...dpg, functionName: "isCertified", args: [id] })) as boolean;
+    const asset = (await reader.readContract({ ...dpg, functionName: "getAsset", args: [id] })) as Asset;
+    const certified = (await reader.readContract({ ...dpg, functionName: "isCertified", args: [id] })) as boolean;
     const until = asset.certifiedUntil ? new Date(Number(asset.certifiedUntil) * 1000).toISOString().slice(0, 10) : "-";
     rows.push([
       String(id), KINDS[asset.kind] ?? String(asset.kind), asset.licence, short(asset.owner),

@@ -1,7 +1,7 @@
 // Governance: your votes (delegate them), the DPG Standard in force and proposals to change it (propose, vote,
 // queue, execute through the Governor and the Timelock), and the certification queue (automated report, community
 // vote, closing it, the expert committee's decisions).
-import { type Abi, type Address, type Hex, encodeFunctionData, keccak256, toBytes } from "viem";
+import { type Abi, type Address, type Hex, type PublicClient, encodeFunctionData, keccak256, toBytes } from "viem";
 import { type Ctx, el, problem, short, table, tokens } from "../app";
 import { contract } from "../config";
 import { describeError, sendTx } from "../tx";
@@ -55,22 +55,24 @@ async function votesSection(ctx: Ctx, wallet: Wallet, status: HTMLElement, reren
     delegate);
 }
 
-async function proposalsSection(ctx: Ctx, wallet: Wallet, status: HTMLElement, rerender: () => Promise<void>): Promise<HTMLElement> {
+async function proposalsSection(ctx: Ctx, reader: PublicClient, wallet: Wallet | null, status: HTMLElement, rerender: () => Promise<void>): Promise<HTMLElement> {
   const dpg = contract(ctx.config, "DPGRegistry");
   const governor = contract(ctx.config, "OpenDPGGovernor");
-  const [version, cid] = (await wallet.public.readContract({ ...dpg, functionName: "standard" })) as [number, string];
-  const now = (await wallet.public.getBlock()).timestamp;
-  const logs = (await wallet.public.getContractEvents({ ...governor, eventName: "ProposalCreated", fromBlock: ctx.config.startBlock })) as unknown as { args: ProposalCreated }[];
+  const [version, cid] = (await reader.readContract({ ...dpg, functionName: "standard" })) as [number, string];
+  const now = (await reader.getBlock()).timestamp;
+  const logs = (await reader.getContractEvents({ ...governor, eventName: "ProposalCreated", fromBlock: ctx.config.startBlock })) as unknown as { args: ProposalCreated }[];
   const rows = [];
   for (const { args: p } of logs.reverse()) {
-    const read = (functionName: string) => wallet.public.readContract({ ...governor, functionName, args: [p.proposalId] });
+    const read = (functionName: string) => reader.readContract({ ...governor, functionName, args: [p.proposalId] });
     const state = Number(await read("state"));
     const [against, forVotes, abstain] = (await read("proposalVotes")) as [bigint, bigint, bigint];
     const call = [p.targets, p.values, p.calldatas, keccak256(toBytes(p.description))] as const;
     const actions: HTMLElement[] = [];
     const id = p.proposalId.toString();
-    if (state === 1) {
-      const voted = (await wallet.public.readContract({ ...governor, functionName: "hasVoted", args: [p.proposalId, wallet.account] })) as boolean;
+    if (!wallet?.account) {
+      // read-only: no actions without a wallet
+    } else if (state === 1) {
+      const voted = (await reader.readContract({ ...governor, functionName: "hasVoted", args: [p.proposalId, wallet.account] })) as boolean;
       if (!voted) {
         for (const [label, support] of [["for", 1], ["against", 0], ["abstain", 2]] as const) {
           actions.push(button(`Vote ${label}`, { class: `vote-${label}`, "data-proposal": id }, async () => {
@@ -128,20 +130,20 @@ async function proposalsSection(ctx: Ctx, wallet: Wallet, status: HTMLElement, r
     el("p", { id: "standard" }, `Version ${version} is in force (`, el("code", {}, cid), ")."),
     el("h2", {}, "Proposals"),
     rows.length ? table(["Proposal", "State", "Description", "For / against / abstain", ""], rows, "proposals") : el("p", {}, "No proposal yet."),
-    el("h3", {}, "Propose a new version of the standard"), form);
+    ...(wallet?.account ? [el("h3", {}, "Propose a new version of the standard"), form] : []));
 }
 
-async function certificationSection(ctx: Ctx, wallet: Wallet, status: HTMLElement, rerender: () => Promise<void>): Promise<HTMLElement> {
+async function certificationSection(ctx: Ctx, reader: PublicClient, wallet: Wallet | null, status: HTMLElement, rerender: () => Promise<void>): Promise<HTMLElement> {
   const dpg = contract(ctx.config, "DPGRegistry");
-  const me = wallet.account as Address;
-  const member = (await wallet.public.readContract({ ...dpg, functionName: "isCommitteeMember", args: [me] })) as boolean;
-  const count = (await wallet.public.readContract({ ...dpg, functionName: "assetCount" })) as bigint;
-  const now = (await wallet.public.getBlock()).timestamp;
+  const me = wallet?.account ?? null;
+  const member = me ? (await reader.readContract({ ...dpg, functionName: "isCommitteeMember", args: [me] })) as boolean : false;
+  const count = (await reader.readContract({ ...dpg, functionName: "assetCount" })) as bigint;
+  const now = (await reader.getBlock()).timestamp;
   const rows = [];
   for (let id = 1n; id <= count; id++) {
-    const asset = (await wallet.public.readContract({ ...dpg, functionName: "getAsset", args: [id] })) as Asset;
+    const asset = (await reader.readContract({ ...dpg, functionName: "getAsset", args: [id] })) as Asset;
     if (asset.stage !== VOTING && asset.stage !== COMMITTEE_REVIEW) continue;
-    const review = (await wallet.public.readContract({ ...dpg, functionName: "getReview", args: [id, asset.review] })) as Review;
+    const review = (await reader.readContract({ ...dpg, functionName: "getReview", args: [id, asset.review] })) as Review;
     let summary = "-";
     const report = await fetch(`${ctx.config.gateway}/reports/${id}`);
     if (report.ok) {
@@ -154,8 +156,10 @@ async function certificationSection(ctx: Ctx, wallet: Wallet, status: HTMLElemen
         await sendTx(ctx.ready(), status, `${label} (asset ${id})`, { ...dpg, functionName, args });
         await rerender();
       });
-    if (asset.stage === VOTING) {
-      const voted = (await wallet.public.readContract({ ...dpg, functionName: "hasVoted", args: [id, asset.review, me] })) as boolean;
+    if (!me) {
+      // read-only: no actions without a wallet
+    } else if (asset.stage === VOTING) {
+      const voted = (await reader.readContract({ ...dpg, functionName: "hasVoted", args: [id, asset.review, me] })) as boolean;
       if (now > review.voteEnd) actions.push(act("Close the vote", "close-vote", "closeVote", [id]));
       else if (!voted) actions.push(act("Vote to certify", "vote-certify", "castVote", [id, true]), act("Vote against", "vote-reject", "castVote", [id, false]));
     } else if (member) {
@@ -178,11 +182,12 @@ async function certificationSection(ctx: Ctx, wallet: Wallet, status: HTMLElemen
 }
 
 export async function renderGovernance(root: HTMLElement, ctx: Ctx): Promise<void> {
-  const wallet = ctx.wallet;
-  if (!wallet?.account) {
+  const reader = ctx.reader;
+  if (!reader) {
     root.replaceChildren(problem("Connect a wallet to read the DAO and vote."));
     return;
   }
+  const wallet = ctx.wallet?.account ? ctx.wallet : null;
   const status = el("p", { id: "governance-status", class: "tx" });
   const rerender = async () => {
     const keep = { state: status.dataset.state ?? "", text: status.textContent ?? "" };
@@ -194,7 +199,8 @@ export async function renderGovernance(root: HTMLElement, ctx: Ctx): Promise<voi
       fresh.textContent = keep.text;
     }
   };
-  root.replaceChildren(status, await votesSection(ctx, wallet, status, rerender),
-    await certificationSection(ctx, wallet, status, rerender), await proposalsSection(ctx, wallet, status, rerender));
+  root.replaceChildren(status, wallet ? await votesSection(ctx, wallet, status, rerender)
+    : el("p", {}, "Connect a wallet to delegate your votes, vote and propose."),
+    await certificationSection(ctx, reader, wallet, status, rerender), await proposalsSection(ctx, reader, wallet, status, rerender));
   root.dataset.ready = "true";
 }

@@ -47,18 +47,18 @@ export function curve(points: Evaluation[]): SVGElement {
 }
 
 export async function renderJob(root: HTMLElement, ctx: Ctx, jobId: bigint): Promise<void> {
-  const wallet = ctx.wallet;
-  if (!wallet) {
+  const reader = ctx.reader;
+  if (!reader) {
     root.replaceChildren(problem("Connect a wallet to follow a job from the chain."));
     return;
   }
   const market = contract(ctx.config, "JobMarket");
-  const job = (await wallet.public.readContract({ ...market, functionName: "getJob", args: [jobId] })) as JobView;
+  const job = (await reader.readContract({ ...market, functionName: "getJob", args: [jobId] })) as JobView;
   if (job.state === 0) {
     root.replaceChildren(problem(`There is no job ${jobId}.`));
     return;
   }
-  const events = async (eventName: string) => (await wallet.public.getContractEvents({
+  const events = async (eventName: string) => (await reader.getContractEvents({
     ...market, eventName, args: { jobId }, fromBlock: ctx.config.startBlock,
   })) as unknown as { args: Record<string, unknown> }[];
   const [updates, rounds, rewards, refunds] = await Promise.all(

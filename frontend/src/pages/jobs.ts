@@ -142,10 +142,24 @@ async function myJobs(ctx: Ctx): Promise<HTMLElement> {
   return section;
 }
 
+async function recentJobs(ctx: Ctx): Promise<HTMLElement> {
+  const section = el("section", {}, el("h2", {}, "Recent jobs"));
+  const reader = ctx.reader;
+  if (!reader) return section;
+  const market = contract(ctx.config, "JobMarket");
+  const logs = (await reader.getContractEvents({ ...market, eventName: "JobPosted", fromBlock: ctx.config.startBlock })) as unknown as {
+    args: { jobId: bigint; poster: Address };
+  }[];
+  const rows = logs.slice(-20).reverse().map(({ args }) => [
+    el("a", { href: `#job/${args.jobId}`, class: "job-link" }, `Job ${args.jobId}`), short(args.poster)]);
+  section.append(rows.length ? table(["Job", "Posted by"], rows, "recent-jobs") : el("p", {}, "No job posted yet."));
+  return section;
+}
+
 export async function renderJobs(root: HTMLElement, ctx: Ctx): Promise<void> {
   if (!ctx.wallet) {
-    root.replaceChildren(problem("Connect a wallet to post and follow jobs."));
+    root.replaceChildren(problem("Connect a wallet to post jobs."), await recentJobs(ctx));
     return;
   }
-  root.replaceChildren(await postForm(ctx), await myJobs(ctx));
+  root.replaceChildren(await postForm(ctx), await myJobs(ctx), await recentJobs(ctx));
 }

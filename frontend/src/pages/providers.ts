@@ -111,24 +111,25 @@ async function myNode(ctx: Ctx, wallet: Wallet, rerender: () => Promise<void>): 
 }
 
 export async function renderProviders(root: HTMLElement, ctx: Ctx): Promise<void> {
-  const wallet = ctx.wallet;
-  if (!wallet) {
+  const reader = ctx.reader;
+  if (!reader) {
     root.replaceChildren(problem("Connect a wallet to read the node registry."));
     return;
   }
   const registry = contract(ctx.config, "NodeRegistry");
   const market = contract(ctx.config, "JobMarket");
+  const me = ctx.wallet?.account ?? null;
   const read = (functionName: string, args: readonly unknown[] = []) =>
-    wallet.public.readContract({ ...registry, functionName, args });
+    reader.readContract({ ...registry, functionName, args });
   const count = (await read("nodeCount")) as bigint;
   const rows = [];
   for (let i = 0n; i < count; i++) {
     const node = (await read("nodeAt", [i])) as Address;
     const stake = (await read("stakeOf", [node])) as Stake;
     const rep = (await read("reputationOf", [node])) as Reputation;
-    const priority = (await wallet.public.readContract({ ...market, functionName: "priorityOf", args: [node] })) as bigint;
+    const priority = (await reader.readContract({ ...market, functionName: "priorityOf", args: [node] })) as bigint;
     rows.push([
-      node === wallet.account ? `${short(node)} (you)` : short(node), tokens(stake.staked), tokens(stake.locked),
+      node === me ? `${short(node)} (you)` : short(node), tokens(stake.staked), tokens(stake.locked),
       String(rep.jobsCompleted), String(rep.roundsDelivered), String(rep.roundsMissed), String(rep.slashes),
       priority >= 1n << 128n ? "certified compute" : `score ${priority}`,
     ]);
@@ -137,7 +138,9 @@ export async function renderProviders(root: HTMLElement, ctx: Ctx): Promise<void
     delete root.dataset.ready;
     return renderProviders(root, ctx);
   };
-  root.replaceChildren(await myNode(ctx, wallet, rerender), el("h2", {}, "Providers"), rows.length
+  const mine = ctx.wallet?.account ? [await myNode(ctx, ctx.wallet, rerender)]
+    : [el("p", {}, "Connect a wallet to register a node, stake and claim rewards.")];
+  root.replaceChildren(...mine, el("h2", {}, "Providers"), rows.length
     ? table(["Node", "Staked (DPG)", "Locked", "Jobs done", "Rounds delivered", "Missed", "Slashes", "Priority"], rows, "providers")
     : el("p", {}, "No provider registered yet."));
   root.dataset.ready = "true";

@@ -69,6 +69,9 @@ def register(commands: Any) -> None:
     demo = commands.add_parser("demo", help="run one federated training job end to end on local components")
     demo.add_argument("--rounds", type=int, default=5)
     demo.add_argument("--state-dir", type=Path, default=Path(".opendpg/demo"))
+    demo.add_argument("--keep-running", action="store_true",
+                      help="keep the chain, kubo, gateway and daemons up after the summary (Ctrl-C stops them), "
+                           "to look at the web app and the gateway")
     demo.set_defaults(run=lambda args: asyncio.run(run_demo(args)))
 
 
@@ -213,7 +216,8 @@ def _start_gateway(state: Path, local: LocalChain, kubo: KuboDaemon, deployment_
     """``opendpg gateway run`` on the demo chain; the deployer is its operator (it funds the faucet)."""
     env = {"OPENDPG_RPC_URL": local.rpc_url, "OPENDPG_DEPLOYMENT_FILE": str(deployment_file),
            "OPENDPG_IPFS_API": kubo.api_url, "OPENDPG_PRIVATE_KEY": operator.key.hex(),
-           "OPENDPG_STATE_DIR": str(state / "gateway"), "OPENDPG_ENVIRONMENT": "development"}
+           "OPENDPG_STATE_DIR": str(state / "gateway"), "OPENDPG_ENVIRONMENT": "development",
+           "OPENDPG_GATEWAY_PUBLIC_RPC_URL": local.rpc_url}  # the web app reads the demo chain without a wallet
     (state / "gateway").mkdir(parents=True, exist_ok=True)
     proc = launch_gateway(int(url.rsplit(":", 1)[1]), env, state / "gateway.out")
     wait_healthy(url, proc, state / "gateway.out")
@@ -298,8 +302,15 @@ async def run_demo(args: argparse.Namespace) -> int:
             print(f"3. daemons up: coordinator (pid {procs['coordinator'].pid}) and three provider agents (pids "
                   f"{', '.join(str(procs[f'provider-{i}'].pid) for i in range(3))}) registered and staked "
                   "200 DPG each; JSON logs in " f"{state}/*/*.log")
-            return await _post_and_follow(args, state, w3, local.ws_url, admin, kubo, gateway_url, coordinator,
+            code = await _post_and_follow(args, state, w3, local.ws_url, admin, kubo, gateway_url, coordinator,
                                           providers, started, dataset_asset)
+            if args.keep_running:
+                print(f"everything keeps running: open {gateway_url}/app/ (the job at {gateway_url}/app/#job/1, "
+                      f"readable without a wallet; a wallet on chain {w3.eth.chain_id} at {local.rpc_url} can post "
+                      "and vote). Ctrl-C stops it all.")
+                while True:
+                    await asyncio.sleep(3600)
+            return code
         finally:
             for proc in procs.values():
                 stop_process_group(proc, timeout=20)
@@ -356,7 +367,7 @@ async def _post_and_follow(args: argparse.Namespace, state: Path, w3: Any, ws_ur
     final = json.loads(round_record.read_text())["metrics"]
     curve = await asyncio.to_thread(_plot, gateway_url, key, job_id, state / f"job-{job_id}-curve.png")
     print(f"6. training curve (the gateway's own evaluation of each committed model): `opendpg jobs plot {job_id}` "
-          f"wrote {curve}")
+          f"wrote {curve}; in the web app: {gateway_url}/app/#job/{job_id}")
     holder_share = admin.market.claim_data_share(job_id)
     record = provenance_bytes(provenance(Chain.reader(w3, admin.deployment), store, job_id))
     record_cid = store.put(record)

@@ -265,6 +265,7 @@ class AppConfig(BaseModel):
     chain_id: int
     start_block: int = Field(description="the block the contracts were deployed at (read events from here)")
     contracts: dict[str, dict[str, Any]] = Field(description="address and ABI of each contract, by name")
+    rpc_url: str | None = Field(description="where the app may read the chain without a wallet (if anywhere)")
 
 
 class PinnedSpec(BaseModel):

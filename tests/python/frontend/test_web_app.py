@@ -40,7 +40,8 @@ def stack(anvil, w3, accounts, tmp_path_factory):
     deployment.save(state / "deployment.json")
     with KuboDaemon(state / "ipfs") as kubo:
         env = {"OPENDPG_RPC_URL": anvil.rpc_url, "OPENDPG_DEPLOYMENT_FILE": str(state / "deployment.json"),
-               "OPENDPG_IPFS_API": kubo.api_url, "OPENDPG_PRIVATE_KEY": operator.key.hex()}
+               "OPENDPG_IPFS_API": kubo.api_url, "OPENDPG_PRIVATE_KEY": operator.key.hex(),
+               "OPENDPG_GATEWAY_PUBLIC_RPC_URL": anvil.rpc_url}
         proc, url = start_gateway(state, f"sqlite:///{state / 'gateway.db'}", env)
         try:
             yield {"admin": admin, "url": url, "user": user, "coordinator": coordinator, "kubo": kubo}
@@ -147,3 +148,19 @@ def test_certify_and_change_the_standard_from_the_browser(stack, anvil, tmp_path
     assert seen["afterClose"] == "committee review" and "passed: 7 pass, 2 for review, 0 fail" in seen["queued"]
     assert "No asset is under review." in seen["queueAfter"]
     assert "Version 2 is in force" in seen["standard"] and "executed" in seen["proposals"]
+
+
+def test_without_a_wallet_the_app_still_reads_the_chain(stack):
+    # Prepare: a job on the chain
+    admin = stack["admin"]
+    now = int(admin.w3.eth.get_block("latest")["timestamp"])
+    job_id = admin.market.post_job(JobParams("bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy",
+                                             admin.token.address, 4 * E18, 2 * E18, 1, 1, 2, 0, now + 3600, 600,
+                                             stack["coordinator"].address))
+
+    # Execute
+    seen = _browser("nowallet.mjs", f"{stack['url']}/app/", str(SCREENSHOTS), str(job_id))
+
+    # Assert
+    assert "No browser wallet found" in seen["noWallet"] and "Connect a wallet to post jobs." in seen["jobs"]
+    assert seen["summary"].startswith("open: 0 of 1 rounds committed, 0 of 2 providers, 4 DPG escrowed")

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from opendpg.dpg import StandardError, parse_standard
 from opendpg.errors import ContentError
-from opendpg.gateway.deps import ChainDep, SessionDep
+from opendpg.gateway.deps import ChainDep, SessionDep, SettingsDep
 from opendpg.gateway.models import ChainRound
 from opendpg.gateway.schemas import AppConfig, Evaluation, Pinned, PinnedSpec, ReasonIn
 from opendpg.spec import SpecError, parse_spec
@@ -27,10 +27,11 @@ _CONTRACTS = ("CommonsToken", "NodeRegistry", "JobMarket", "DPGRegistry", "Revie
 
 
 @router.get("/app-config", response_model=AppConfig)
-def app_config(chain: ChainDep) -> AppConfig:
+def app_config(chain: ChainDep, settings: SettingsDep) -> AppConfig:
     """The chain and contracts the web app talks to through the user's wallet."""
     deployment = chain.reader.deployment
     return AppConfig(chain_id=deployment.chain_id, start_block=deployment.start_block,
+                     rpc_url=settings.gateway_public_rpc_url,
                      contracts={name: {"address": record.address, "abi": record.abi}
                                 for name, record in deployment.contracts.items() if name in _CONTRACTS})
 
