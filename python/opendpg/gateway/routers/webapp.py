@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, HTTPException, status
+from fastapi import APIRouter, Body, HTTPException, Path, status
 from sqlalchemy import select
 
 from opendpg.dpg import StandardError, parse_standard
@@ -21,6 +21,7 @@ from opendpg.spec import SpecError, parse_spec
 router = APIRouter(tags=["web app"])
 SpecBody = Annotated[dict[str, Any], Body(description="a job spec (GET /jobs/spec-schema)")]
 StandardBody = Annotated[dict[str, Any], Body(description="a DPG Standard indicator document")]
+Id = Annotated[int, Path(ge=1, le=2**63 - 1, description="an on-chain id (jobs and assets count from 1)")]
 
 _CONTRACTS = ("CommonsToken", "NodeRegistry", "JobMarket", "DPGRegistry", "ReviewRewards", "OpenDPGGovernor",
               "OpenDPGTimelock")
@@ -81,7 +82,7 @@ def pin_reason(chain: ChainDep, body: ReasonIn) -> Pinned:
 
 
 @router.get("/reports/{asset_id}")
-def current_report(asset_id: int, chain: ChainDep) -> dict[str, Any]:
+def current_report(asset_id: Id, chain: ChainDep) -> dict[str, Any]:
     """The automated check report of an asset's current review (as pinned by the checker)."""
     dpg = chain.reader.dpg
     if not 1 <= asset_id <= dpg.asset_count():
@@ -98,7 +99,7 @@ def current_report(asset_id: int, chain: ChainDep) -> dict[str, Any]:
 
 
 @router.get("/evaluations/{job_id}", response_model=list[Evaluation])
-def evaluations(job_id: int, session: SessionDep) -> list[Evaluation]:
+def evaluations(job_id: Id, session: SessionDep) -> list[Evaluation]:
     """The gateway's own evaluation of each committed round of a job (its global model, fetched by the on-chain CID
     and checked against the on-chain hash, on the spec's public held-out split): public, like the models."""
     rows = session.scalars(select(ChainRound).where(ChainRound.job_id == job_id).order_by(ChainRound.round)).all()
