@@ -61,8 +61,8 @@ export async function renderJob(root: HTMLElement, ctx: Ctx, jobId: bigint): Pro
   const events = async (eventName: string) => (await reader.getContractEvents({
     ...market, eventName, args: { jobId }, fromBlock: ctx.config.startBlock,
   })) as unknown as { args: Record<string, unknown> }[];
-  const [updates, rounds, rewards, refunds] = await Promise.all(
-    ["UpdateSubmitted", "RoundCommitted", "RewardClaimed", "RefundClaimed"].map(events));
+  const [updates, rounds, rewards, refunds, shares] = await Promise.all(
+    ["UpdateSubmitted", "RoundCommitted", "RewardClaimed", "RefundClaimed", "DataShareClaimed"].map(events));
   const evaluations: Evaluation[] = await fetch(`${ctx.config.gateway}/evaluations/${jobId}`)
     .then((r) => (r.ok ? r.json() : []))
     .catch(() => []);
@@ -78,6 +78,7 @@ export async function renderJob(root: HTMLElement, ctx: Ctx, jobId: bigint): Pro
   const paymentRows = [
     ...rewards.map(({ args }) => ["reward", short(args.provider as Address), tokens(args.amount as bigint)]),
     ...refunds.map(({ args }) => ["refund", short(args.poster as Address), tokens(args.amount as bigint)]),
+    ...shares.map(({ args }) => ["data share", short(args.holder as Address), tokens(args.amount as bigint)]),
   ];
   root.replaceChildren(
     el("h2", {}, `Job ${jobId}`),
