@@ -31,6 +31,12 @@ try {
   seen.updates = await page.locator("#updates tbody tr").count();
   seen.payments = await page.textContent("#payments");
   seen.curvePoints = await page.locator("#curve circle").count();
+  await page.click("#verify");
+  await page.waitForSelector("#audit[data-ok]", { timeout: 120_000 });
+  seen.audit = await page.textContent("#audit");
+  const model = await fetch(await page.getAttribute("#download-model", "href"));
+  seen.model = { status: model.status, sha256: model.headers.get("x-opendpg-sha256"),
+                 round: model.headers.get("x-opendpg-round"), bytes: (await model.arrayBuffer()).byteLength };
   await app.shot("job-finished");
   seen.screenshots = app.screenshots;
   console.log(JSON.stringify(seen));

@@ -80,11 +80,29 @@ export async function renderJob(root: HTMLElement, ctx: Ctx, jobId: bigint): Pro
     ...refunds.map(({ args }) => ["refund", short(args.poster as Address), tokens(args.amount as bigint)]),
     ...shares.map(({ args }) => ["data share", short(args.holder as Address), tokens(args.amount as bigint)]),
   ];
+  const audit = el("p", { id: "audit" });
+  const verify = el("button", { type: "button", id: "verify" }, "Verify the training");
+  verify.addEventListener("click", () => void (async () => {
+    audit.textContent = "Verifying: every update and global model fetched from IPFS and checked against the chain, every aggregate recomputed…";
+    const response = await fetch(`${ctx.config.gateway}/audits/${jobId}`, { method: "POST" });
+    const result = (await response.json()) as { ok: boolean; rounds: { round: number; ok: boolean; problems: string[] }[] };
+    if (!response.ok) throw new Error(JSON.stringify(result));
+    audit.dataset.ok = String(result.ok);
+    audit.textContent = result.ok ? `All ${result.rounds.length} round(s) verified.`
+      : `Mismatch: ${result.rounds.filter((r) => !r.ok).map((r) => `round ${r.round}: ${r.problems.join("; ")}`).join(" | ")}`;
+  })().catch((error) => {
+    audit.dataset.ok = "false";
+    audit.textContent = `Verification failed: ${error instanceof Error ? error.message : String(error)}`;
+  }));
+  const tools = rounds.length ? [el("p", {},
+    el("a", { href: `${ctx.config.gateway}/models/${jobId}`, id: "download-model", download: `job-${jobId}.odpgupd` },
+      "Download the latest global model"), " (checked against its on-chain hash) ", verify), audit] : [];
   root.replaceChildren(
     el("h2", {}, `Job ${jobId}`),
     el("p", { id: "job-summary", "data-state": STATES[job.state] }, `${STATES[job.state]}: ${job.committedRounds} of ${job.rounds} rounds committed, `
       + `${job.providerCount} of ${job.maxProviders} providers, ${tokens(job.budget)} DPG escrowed, ${tokens(job.credited)} credited; posted by ${short(job.poster)}.`),
     curve(evaluations),
+    ...tools,
     el("h3", {}, "Rounds"),
     roundRows.length ? table(["Round", "Global model hash", "CID", "Updates used", "Accuracy", "Loss"], roundRows, "rounds") : el("p", {}, "No round committed yet."),
     el("h3", {}, "Model updates (hash on-chain, content on IPFS)"),

@@ -56,3 +56,8 @@ def test_a_job_posted_in_the_browser_trains_and_pays(live):
     assert "finished: 2 of 2 rounds committed" in seen["summary"]
     assert seen["updates"] == 4 and seen["curvePoints"] == 4  # 2 rounds x (loss, accuracy)
     assert seen["payments"].count("reward") == 2
+    assert seen["audit"] == "All 2 round(s) verified."
+    last = market.contract.events.RoundCommitted().get_logs(from_block=stack.deployment.start_block,
+                                                            argument_filters={"jobId": seen["jobId"]})[-1]
+    assert seen["model"]["status"] == 200 and seen["model"]["round"] == "2" and seen["model"]["bytes"] > 0
+    assert seen["model"]["sha256"] == bytes(last["args"]["globalHash"]).hex()

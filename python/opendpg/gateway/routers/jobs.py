@@ -21,6 +21,7 @@ from opendpg.audit import verify_job
 from opendpg.chain import JobState
 from opendpg.content import cid_of
 from opendpg.errors import ContractRevert
+from opendpg.gateway.chain import GatewayChain
 from opendpg.gateway.deps import ChainDep, CurrentUser, IndexerDep, PosterDep, SessionDep
 from opendpg.gateway.indexer import ChainIndexer
 from opendpg.gateway.models import (
@@ -198,6 +199,11 @@ def claim_refund(job_id: int, user: CurrentUser, session: SessionDep, chain: Cha
 def download_model(job_id: int, user: CurrentUser, session: SessionDep, chain: ChainDep) -> Response:
     """The latest committed global model, fetched from IPFS by its on-chain CID and checked against its hash."""
     _own(session, user, job_id)
+    return model_response(session, chain, job_id)
+
+
+def model_response(session: Session, chain: GatewayChain, job_id: int) -> Response:
+    """The latest committed global model of a job, from IPFS by its on-chain CID, checked against its hash."""
     last = session.scalar(select(ChainRound).where(ChainRound.job_id == job_id).order_by(ChainRound.round.desc()))
     if last is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND,
@@ -215,6 +221,10 @@ def verify(job_id: int, user: CurrentUser, session: SessionDep, chain: ChainDep)
     """Run the auditor: every update and global model from IPFS checked against the chain, every aggregate
     recomputed."""
     _own(session, user, job_id)
+    return verification(chain, job_id)
+
+
+def verification(chain: GatewayChain, job_id: int) -> Verification:
     verdicts = verify_job(chain.reader, chain.store, job_id)
     return Verification(ok=all(v.ok for v in verdicts),  # nothing committed yet: nothing wrong either
                         rounds=[RoundVerdictOut(round=v.round, ok=v.ok, problems=v.problems, used=v.used)

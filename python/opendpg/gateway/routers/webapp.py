@@ -8,14 +8,15 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, HTTPException, Path, status
+from fastapi import APIRouter, Body, HTTPException, Path, Response, status
 from sqlalchemy import select
 
 from opendpg.dpg import StandardError, parse_standard
 from opendpg.errors import ContentError
 from opendpg.gateway.deps import ChainDep, SessionDep, SettingsDep
 from opendpg.gateway.models import ChainRound
-from opendpg.gateway.schemas import AppConfig, Evaluation, Pinned, PinnedSpec, ReasonIn
+from opendpg.gateway.routers.jobs import model_response, verification
+from opendpg.gateway.schemas import AppConfig, Evaluation, Pinned, PinnedSpec, ReasonIn, Verification
 from opendpg.spec import SpecError, parse_spec
 
 router = APIRouter(tags=["web app"])
@@ -104,3 +105,21 @@ def evaluations(job_id: Id, session: SessionDep) -> list[Evaluation]:
     and checked against the on-chain hash, on the spec's public held-out split): public, like the models."""
     rows = session.scalars(select(ChainRound).where(ChainRound.job_id == job_id).order_by(ChainRound.round)).all()
     return [Evaluation(round=r.round, loss=r.loss, accuracy=r.accuracy, error=r.metrics_error) for r in rows]
+
+
+@router.get("/models/{job_id}", response_class=Response,
+            responses={200: {"content": {"application/octet-stream": {}},
+                             "description": "the latest committed global model (canonical ODPGUPD1 bytes)"}})
+def public_model(job_id: Id, session: SessionDep, chain: ChainDep) -> Response:
+    """A job's latest committed global model, checked against its on-chain hash (models are public, like their
+    CIDs on-chain)."""
+    return model_response(session, chain, job_id)
+
+
+@router.post("/audits/{job_id}", response_model=Verification)
+def public_audit(job_id: Id, chain: ChainDep) -> Verification:
+    """Run the auditor on any job: every update and global model from IPFS checked against the chain, every
+    aggregate recomputed."""
+    if not 1 <= job_id <= chain.reader.market.job_count():
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no job {job_id}")
+    return verification(chain, job_id)
