@@ -43,3 +43,26 @@ export function table(headers: string[], rows: (Node | string)[][], id?: string)
 export function problem(text: string): HTMLElement {
   return el("p", { class: "problem", role: "alert" }, text);
 }
+
+/** The chain reader, or (when there is none) a message on the page saying a wallet is needed to `what`. */
+export function readerFor(root: HTMLElement, ctx: Ctx, what: string): PublicClient | null {
+  if (!ctx.reader) root.replaceChildren(problem(`Connect a wallet to ${what}.`));
+  return ctx.reader;
+}
+
+/** POST JSON to the gateway: its answer, or an Error naming each problem (field: message) it reported. */
+export async function postToGateway<T>(ctx: Ctx, path: string, body: unknown): Promise<T> {
+  const response = await fetch(`${ctx.config.gateway}${path}`, {
+    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+  });
+  const answer = await response.json();
+  if (!response.ok) {
+    const details: { loc?: (string | number)[]; msg: string }[] = Array.isArray(answer.detail)
+      ? answer.detail : [{ msg: String(answer.detail) }];
+    throw new Error(details.map((d) => {
+      const field = (d.loc ?? []).slice(1).join(".");
+      return field ? `${field}: ${d.msg}` : d.msg;
+    }).join("; "));
+  }
+  return answer as T;
+}

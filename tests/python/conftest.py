@@ -72,8 +72,7 @@ class Dao:
         self.w3.provider.make_request("anvil_mine", [hex(blocks)])  # type: ignore[arg-type]
 
     def travel(self, seconds: int) -> None:
-        self.w3.provider.make_request("evm_increaseTime", [seconds])  # type: ignore[arg-type]
-        self.mine()
+        self.local.increase_time(seconds)
 
     def now(self) -> int:
         return int(self.w3.eth.get_block("latest")["timestamp"])

@@ -1,6 +1,6 @@
 // Catalog: DPG assets with their certification stage, a certified badge and the expiry.
 import type { Address } from "viem";
-import { type Ctx, el, problem, short, table } from "../app";
+import { type Ctx, el, readerFor, short, table } from "../app";
 import { contract } from "../config";
 
 const KINDS = ["dataset", "model", "software", "compute commitment"];
@@ -19,11 +19,8 @@ interface Asset {
 }
 
 export async function renderCatalog(root: HTMLElement, ctx: Ctx): Promise<void> {
-  const reader = ctx.reader;
-  if (!reader) {
-    root.replaceChildren(problem("Connect a wallet to read the catalog from the chain."));
-    return;
-  }
+  const reader = readerFor(root, ctx, "read the catalog from the chain");
+  if (!reader) return;
   const dpg = contract(ctx.config, "DPGRegistry");
   const count = (await reader.readContract({ ...dpg, functionName: "assetCount" })) as bigint;
   const rows = [];

@@ -2,7 +2,7 @@
 // queue, execute through the Governor and the Timelock), and the certification queue (automated report, community
 // vote, closing it, the expert committee's decisions).
 import { type Abi, type Address, type Hex, type PublicClient, encodeFunctionData, keccak256, toBytes } from "viem";
-import { type Ctx, el, problem, short, table, tokens } from "../app";
+import { type Ctx, el, postToGateway, readerFor, short, table, tokens } from "../app";
 import { contract } from "../config";
 import { describeError, sendTx } from "../tx";
 import type { Wallet } from "../wallet";
@@ -27,18 +27,6 @@ function button(label: string, attrs: Record<string, string>, onClick: () => Pro
   const b = el("button", { type: "button", ...attrs }, label);
   b.addEventListener("click", () => void onClick().catch(() => undefined));
   return b;
-}
-
-async function pin(ctx: Ctx, path: string, body: unknown): Promise<string> {
-  const response = await fetch(`${ctx.config.gateway}${path}`, {
-    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
-  });
-  const answer = await response.json();
-  if (!response.ok) {
-    const details = Array.isArray(answer.detail) ? answer.detail.map((d: { msg: string }) => d.msg) : [String(answer.detail)];
-    throw new Error(details.join("; "));
-  }
-  return answer.cid as string;
 }
 
 async function votesSection(ctx: Ctx, wallet: Wallet, status: HTMLElement, rerender: () => Promise<void>): Promise<HTMLElement> {
@@ -114,7 +102,7 @@ async function proposalsSection(ctx: Ctx, reader: PublicClient, wallet: Wallet |
       }
       status.dataset.state = "pinning";
       status.textContent = "Pinning the document through the gateway…";
-      const pinned = await pin(ctx, "/standards", document);
+      const pinned = (await postToGateway<{ cid: string }>(ctx, "/standards", document)).cid;
       const calldata = encodeFunctionData({ abi: dpg.abi as Abi, functionName: "setStandard", args: [document.version, pinned] });
       await sendTx(w, status, "Propose", { ...governor, functionName: "propose",
         args: [[dpg.address], [0n], [calldata], String(data.get("description"))] });
@@ -167,7 +155,7 @@ async function certificationSection(ctx: Ctx, reader: PublicClient, wallet: Wall
       actions.push(act("Approve", "approve", "committeeDecide", [id, true, ""]), reason,
         button("Reject", { class: "reject", "data-asset": String(id) }, async () => {
           if (!reason.value.trim()) throw new Error("a rejection needs a reason");
-          const cid = await pin(ctx, "/reasons", { text: reason.value });
+          const cid = (await postToGateway<{ cid: string }>(ctx, "/reasons", { text: reason.value })).cid;
           await sendTx(ctx.ready(), status, `Reject (asset ${id})`, { ...dpg, functionName: "committeeDecide", args: [id, false, cid] });
           await rerender();
         }));
@@ -182,11 +170,8 @@ async function certificationSection(ctx: Ctx, reader: PublicClient, wallet: Wall
 }
 
 export async function renderGovernance(root: HTMLElement, ctx: Ctx): Promise<void> {
-  const reader = ctx.reader;
-  if (!reader) {
-    root.replaceChildren(problem("Connect a wallet to read the DAO and vote."));
-    return;
-  }
+  const reader = readerFor(root, ctx, "read the DAO and vote");
+  if (!reader) return;
   const wallet = ctx.wallet?.account ? ctx.wallet : null;
   const status = el("p", { id: "governance-status", class: "tx" });
   const rerender = async () => {

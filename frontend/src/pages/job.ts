@@ -2,14 +2,13 @@
 // gateway's own evaluation of each committed model as a loss/accuracy chart, and the payments. While the job is
 // open or running the page refreshes itself from the chain every few seconds.
 import type { Address, Hex } from "viem";
-import { type Ctx, el, problem, short, table, tokens } from "../app";
+import { type Ctx, el, problem, readerFor, short, table, tokens } from "../app";
 import { contract } from "../config";
+import { JOB_STATES, type JobView } from "../market";
 
-const STATES = ["none", "open", "running", "finished", "cancelled", "aborted"];
 const REFRESH_MS = 3000;
 
 interface Evaluation { round: number; loss: number | null; accuracy: number | null; error: string | null }
-interface JobView { state: number; rounds: number; committedRounds: number; providerCount: number; maxProviders: number; budget: bigint; credited: bigint; poster: Address }
 
 const SVG = "http://www.w3.org/2000/svg";
 
@@ -47,11 +46,8 @@ export function curve(points: Evaluation[]): SVGElement {
 }
 
 export async function renderJob(root: HTMLElement, ctx: Ctx, jobId: bigint): Promise<void> {
-  const reader = ctx.reader;
-  if (!reader) {
-    root.replaceChildren(problem("Connect a wallet to follow a job from the chain."));
-    return;
-  }
+  const reader = readerFor(root, ctx, "follow a job from the chain");
+  if (!reader) return;
   const market = contract(ctx.config, "JobMarket");
   const job = (await reader.readContract({ ...market, functionName: "getJob", args: [jobId] })) as JobView;
   if (job.state === 0) {
@@ -99,7 +95,7 @@ export async function renderJob(root: HTMLElement, ctx: Ctx, jobId: bigint): Pro
       "Download the latest global model"), " (checked against its on-chain hash) ", verify), audit] : [];
   root.replaceChildren(
     el("h2", {}, `Job ${jobId}`),
-    el("p", { id: "job-summary", "data-state": STATES[job.state] }, `${STATES[job.state]}: ${job.committedRounds} of ${job.rounds} rounds committed, `
+    el("p", { id: "job-summary", "data-state": JOB_STATES[job.state] }, `${JOB_STATES[job.state]}: ${job.committedRounds} of ${job.rounds} rounds committed, `
       + `${job.providerCount} of ${job.maxProviders} providers, ${tokens(job.budget)} DPG escrowed, ${tokens(job.credited)} credited; posted by ${short(job.poster)}.`),
     curve(evaluations),
     ...tools,

@@ -1,21 +1,11 @@
 // Jobs: post a job from a form (the spec is built here, validated and pinned by the gateway, the escrow approved
 // and posted from the wallet), and the jobs this wallet posted with their state.
 import { type Address, parseEventLogs, parseUnits } from "viem";
-import { type Ctx, el, problem, short, table, tokens } from "../app";
+import { type Ctx, el, postToGateway, problem, short, table, tokens } from "../app";
 import { contract } from "../config";
+import { JOB_STATES, type JobView } from "../market";
 import { describeError, sendTx } from "../tx";
 
-const STATES = ["none", "open", "running", "finished", "cancelled", "aborted"];
-
-interface JobView {
-  state: number;
-  rounds: number;
-  committedRounds: number;
-  providerCount: number;
-  maxProviders: number;
-  budget: bigint;
-  credited: bigint;
-}
 
 function field(label: string, input: HTMLInputElement | HTMLSelectElement): HTMLElement {
   return el("label", {}, label, input);
@@ -79,16 +69,7 @@ async function post(ctx: Ctx, data: FormData, status: HTMLElement, result: HTMLE
     };
     status.dataset.state = "pinning";
     status.textContent = "Pinning the spec through the gateway…";
-    const pinned = await fetch(`${ctx.config.gateway}/specs`, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(spec),
-    });
-    const body = await pinned.json();
-    if (!pinned.ok) {
-      const details = Array.isArray(body.detail) ? body.detail : [{ loc: [], msg: String(body.detail) }];
-      throw new Error(details.map((d: { loc: string[]; msg: string }) => `${d.loc.slice(1).join(".")}: ${d.msg}`).join("; "));
-    }
+    const body = await postToGateway<{ cid: string }>(ctx, "/specs", spec);
     const reward = parseUnits(String(data.get("reward")), 18);
     const stake = parseUnits(String(data.get("stake")), 18);
     const budget = reward * BigInt(spec.training.rounds) * BigInt(spec.providers.max);
@@ -133,7 +114,7 @@ async function myJobs(ctx: Ctx): Promise<HTMLElement> {
   for (const log of logs.reverse()) {
     const job = (await wallet.public.readContract({ ...market, functionName: "getJob", args: [log.args.jobId] })) as JobView;
     rows.push([
-      el("a", { href: `#job/${log.args.jobId}`, class: "job-link" }, `Job ${log.args.jobId}`), STATES[job.state] ?? String(job.state), `${job.committedRounds} / ${job.rounds}`,
+      el("a", { href: `#job/${log.args.jobId}`, class: "job-link" }, `Job ${log.args.jobId}`), JOB_STATES[job.state] ?? String(job.state), `${job.committedRounds} / ${job.rounds}`,
       `${job.providerCount} / ${job.maxProviders}`, tokens(job.budget), tokens(job.credited),
     ]);
   }

@@ -1,7 +1,7 @@
 // Providers: your node (register with capabilities and stake, add stake, unbond, withdraw; earnings and what you
 // can claim, job by job) and every registered node with its stake, reputation and priority.
 import { type Address, keccak256, parseUnits, toBytes } from "viem";
-import { type Ctx, el, problem, short, table, tokens } from "../app";
+import { type Ctx, el, readerFor, short, table, tokens } from "../app";
 import { contract } from "../config";
 import { sendTx } from "../tx";
 import type { Wallet } from "../wallet";
@@ -111,11 +111,8 @@ async function myNode(ctx: Ctx, wallet: Wallet, rerender: () => Promise<void>): 
 }
 
 export async function renderProviders(root: HTMLElement, ctx: Ctx): Promise<void> {
-  const reader = ctx.reader;
-  if (!reader) {
-    root.replaceChildren(problem("Connect a wallet to read the node registry."));
-    return;
-  }
+  const reader = readerFor(root, ctx, "read the node registry");
+  if (!reader) return;
   const registry = contract(ctx.config, "NodeRegistry");
   const market = contract(ctx.config, "JobMarket");
   const me = ctx.wallet?.account ?? null;

@@ -9,7 +9,9 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import ValidationError
 
+from opendpg.dpg.certification import STAGES as CERTIFICATION_STAGES
 from opendpg.dpg.metadata import AssetMetadata
+from opendpg.dpg.standard import ASSET_KINDS
 from opendpg.errors import ContractRevert
 from opendpg.gateway.chain import GatewayChain
 from opendpg.gateway.deps import ChainDep, CurrentUser
@@ -19,9 +21,9 @@ from opendpg.gateway.schemas import AssetCreate, AssetOut, NodeOut
 router = APIRouter(tags=["catalog"])
 
 E18 = Decimal(10**18)
-KINDS = ["dataset", "model", "software", "compute-commitment"]
-STAGES = ["none", "registered", "awaiting-check", "check-failed", "voting", "vote-failed", "committee-review",
-          "rejected", "certified", "revoked"]
+# the API spells the registry's kinds and stages with hyphens
+KINDS = [kind.replace("_", "-") for kind in ASSET_KINDS]
+STAGES = [stage.replace("_", "-") for stage in CERTIFICATION_STAGES]
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 Limit = Annotated[int, Query(ge=1, le=100)]
 

@@ -46,7 +46,7 @@ def _refused(exc: ContractRevert) -> HTTPException:
                                         "msg": f"{exc}{': ' + hint if hint else ''}"}])
 
 
-def _existing(chain: Chain, asset_id: int) -> None:
+def existing_asset(chain: Chain, asset_id: int) -> None:
     if not 1 <= asset_id <= chain.dpg.asset_count():
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no asset {asset_id}")
 
@@ -54,7 +54,7 @@ def _existing(chain: Chain, asset_id: int) -> None:
 @router.get("/assets/{asset_id}", response_model=AssetDetail)
 def show_asset(asset_id: int, user: CurrentUser, chain: ChainDep) -> AssetDetail:
     reader = chain.reader
-    _existing(reader, asset_id)
+    existing_asset(reader, asset_id)
     state = Certification(reader, chain.store).state(asset_id)
     review: ReviewOut | None = None
     voted = False
@@ -69,7 +69,7 @@ def show_asset(asset_id: int, user: CurrentUser, chain: ChainDep) -> AssetDetail
 
 
 def _act(chain: GatewayChain, user: User, asset_id: int, action: Any) -> AssetDetail:
-    _existing(chain.reader, asset_id)
+    existing_asset(chain.reader, asset_id)
     try:
         action(_acting(chain, user))
     except ContractRevert as exc:
@@ -108,7 +108,7 @@ def renew(asset_id: int, user: CurrentUser, chain: ChainDep) -> AssetDetail:
 @router.post("/assets/{asset_id}/rewards", response_model=RewardOut)
 def claim_reward(asset_id: int, user: CurrentUser, chain: ChainDep) -> RewardOut:
     """Claim your reviewer reward for the asset's current review (as a voter, as a committee member)."""
-    _existing(chain.reader, asset_id)
+    existing_asset(chain.reader, asset_id)
     try:
         paid = _acting(chain, user).claim_reward(asset_id)
     except ContractRevert as exc:

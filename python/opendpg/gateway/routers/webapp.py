@@ -13,8 +13,10 @@ from sqlalchemy import select
 
 from opendpg.dpg import StandardError, parse_standard
 from opendpg.errors import ContentError
+from opendpg.gateway.chain import GatewayChain
 from opendpg.gateway.deps import ChainDep, SessionDep, SettingsDep
 from opendpg.gateway.models import ChainRound
+from opendpg.gateway.routers.certification import existing_asset
 from opendpg.gateway.routers.jobs import model_response, verification
 from opendpg.gateway.schemas import AppConfig, Evaluation, Pinned, PinnedSpec, ReasonIn, Verification
 from opendpg.spec import SpecError, parse_spec
@@ -46,14 +48,10 @@ def pin_spec(chain: ChainDep, spec: SpecBody) -> PinnedSpec:
     except SpecError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=[
             {"loc": ["body", *path.split(".")], "msg": msg, "type": "spec"} for path, msg in exc.problems]) from None
-    try:
-        cid = chain.store.put(parsed.to_bytes())
-    except ContentError as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=f"IPFS is unavailable: {exc}") from None
-    return PinnedSpec(cid=cid, spec=parsed.model_dump(mode="json"))
+    return PinnedSpec(cid=_pin(chain, parsed.to_bytes()), spec=parsed.model_dump(mode="json"))
 
 
-def _pin(chain: ChainDep, data: bytes) -> str:
+def _pin(chain: GatewayChain, data: bytes) -> str:
     try:
         return chain.store.put(data)
     except ContentError as exc:
@@ -86,8 +84,7 @@ def pin_reason(chain: ChainDep, body: ReasonIn) -> Pinned:
 def current_report(asset_id: Id, chain: ChainDep) -> dict[str, Any]:
     """The automated check report of an asset's current review (as pinned by the checker)."""
     dpg = chain.reader.dpg
-    if not 1 <= asset_id <= dpg.asset_count():
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no asset {asset_id}")
+    existing_asset(chain.reader, asset_id)
     asset = dpg.get_asset(asset_id)
     cid = dpg.get_review(asset_id, asset["review"])["report_cid"] if asset["review"] else ""
     if not cid:
