@@ -34,15 +34,39 @@ def test_deploy_without_chain_or_key_says_how_to_fix(anvil, tmp_path):
     assert "Traceback" not in no_rpc.stderr + no_key.stderr + unreachable.stderr
 
 
-def test_demo_runs_end_to_end(tmp_path):
-    result = _opendpg("demo", "--rounds", "2", "--state-dir", str(tmp_path / "demo"), timeout=600)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "round 2 committed" in result.stdout and "held-out accuracy" in result.stdout
-    assert "job 1: FINISHED, 2 rounds" in result.stdout
-    assert "verify: all rounds verified" in result.stdout
-    assert result.stdout.count("RewardClaimed") == 3
-    assert "posted through the gateway from the user's own address" in result.stdout
-    assert "API key odpg_" in result.stdout
+def test_demo_runs_end_to_end_and_its_url_shows_the_job(tmp_path):
+    # Prepare / Execute: the demo, kept running after its summary so its web app can be opened
+    import re
+    import signal
+
+    from tests.python.frontend.browser import ROOT, run_browser
+
+    demo = subprocess.Popen([sys.executable, "-m", "opendpg.cli.main", "demo", "--rounds", "2", "--state-dir",
+                             str(tmp_path / "demo"), "--keep-running"], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    try:
+        for line in demo.stdout:
+            lines.append(line)
+            if "everything keeps running" in line:
+                break
+        stdout = "".join(lines)
+        assert "everything keeps running" in stdout, stdout[-5000:]
+        app_url = re.search(r"open (http://\S+/app/) ", stdout).group(1)
+        seen = run_browser("nowallet.mjs", app_url, str(ROOT / "build" / "screenshots" / "demo"), "1")
+    finally:
+        demo.send_signal(signal.SIGTERM)  # unwinds like Ctrl-C: the demo stops its chain, kubo and daemons
+        code = demo.wait(120)
+
+    # Assert: the demo's run, its clean stop, and the job in the browser without a wallet
+    assert "round 2 committed" in stdout and "held-out accuracy" in stdout
+    assert "job 1: FINISHED, 2 rounds" in stdout
+    assert "verify: all rounds verified" in stdout
+    assert stdout.count("RewardClaimed") == 3
+    assert "posted through the gateway from the user's own address" in stdout
+    assert "API key odpg_" in stdout
+    assert code == 130
+    assert seen["summary"].startswith("finished: 2 of 2 rounds committed, 3 of 3 providers")
 
 
 def test_malformed_key_names_the_variable(anvil):

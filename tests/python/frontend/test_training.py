@@ -9,7 +9,7 @@ import pytest
 from opendpg.chain import Chain, LocalChain, SuiteParams, TxSender, connect, deploy_suite
 from opendpg.content import KuboDaemon
 from opendpg.process import stop_process_group
-from tests.python.frontend.test_web_app import SCREENSHOTS, _browser
+from tests.python.frontend.browser import SCREENSHOTS, run_browser
 from tests.python.gateway.conftest import start_gateway
 from tests.python.integration.stack import E18, Stack
 
@@ -42,7 +42,7 @@ def test_a_job_posted_in_the_browser_trains_and_pays(live):
     stack.start_daemons(coordinator, providers, poster)
 
     # Execute
-    seen = _browser("train.mjs", f"{live['url']}/app/", live["local"].rpc_url, poster.address, str(SCREENSHOTS),
+    seen = run_browser("train.mjs", f"{live['url']}/app/", live["local"].rpc_url, poster.address, str(SCREENSHOTS),
                     coordinator.address)
 
     # Assert: on-chain, then what the page showed

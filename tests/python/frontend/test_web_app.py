@@ -7,24 +7,21 @@ job on-chain and its spec on IPFS, not only the page. Screenshots land in build/
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from opendpg.chain import Capabilities, Chain, JobParams, SuiteParams, TxSender, deploy_suite
-from opendpg.config import project_root
 from opendpg.content import KuboDaemon, KuboStore
 from opendpg.dpg import parse_metadata, shipped_standard
 from opendpg.dpg.certification import Certification
 from opendpg.process import stop_process_group
 from opendpg.spec import parse_spec
 from tests.python.dpg.test_checker import EXAMPLE
+from tests.python.frontend.browser import SCREENSHOTS, run_browser
 from tests.python.gateway.conftest import start_gateway
 
 E18 = 10**18
-ROOT = project_root()
-SCREENSHOTS = ROOT / "build" / "screenshots" / "web-app"
 
 
 @pytest.fixture(scope="module")
@@ -49,22 +46,14 @@ def stack(anvil, w3, accounts, tmp_path_factory):
             stop_process_group(proc)
 
 
-def _browser(script: str, *args: str) -> dict:
-    run = subprocess.run(["node", f"e2e/{script}", *args], cwd=ROOT / "frontend", capture_output=True, text=True,
-                         timeout=240)
-    assert run.returncode == 0, run.stderr[-3000:]
-    return json.loads(run.stdout.strip().splitlines()[-1])
-
-
-def test_post_a_job_from_the_browser(stack, anvil):
-    # Prepare: the built app is served by the gateway
-    assert (ROOT / "frontend" / "dist" / "index.html").is_file(), "build the web app first: make frontend"
+def test_post_a_job_from_therun_browser(stack, anvil):
+    # Prepare
     admin, user = stack["admin"], stack["user"]
     jobs_before = admin.market.job_count()
     balance_before = admin.token.balance_of(user.address)
 
     # Execute: the browser run
-    seen = _browser("app.mjs", f"{stack['url']}/app/", anvil.rpc_url, user.address, str(SCREENSHOTS))
+    seen = run_browser("app.mjs", f"{stack['url']}/app/", anvil.rpc_url, user.address, str(SCREENSHOTS))
 
     # Assert: what the page showed, and what the chain and IPFS hold
     assert "Wrong network" in seen["wrongNetwork"] and "chain 1" in seen["wrongNetwork"]
@@ -86,14 +75,14 @@ def test_post_a_job_from_the_browser(stack, anvil):
                                                            "providers.png", "governance.png", "catalog.png"}
 
 
-def test_a_provider_registers_stakes_and_claims_from_the_browser(stack, anvil, accounts):
+def test_a_provider_registers_stakes_and_claims_from_therun_browser(stack, anvil, accounts):
     # Prepare: a funded wallet that is not a node yet
     admin, coordinator, provider = stack["admin"], stack["coordinator"], accounts[16]
     admin.token.transfer(provider.address, 500 * E18)
     app = (f"{stack['url']}/app/", anvil.rpc_url, provider.address, str(SCREENSHOTS))
 
     # Execute: register and stake in the page; a job runs for it (the chain's side, as its agent would); claim
-    registered = _browser("provider.mjs", *app, "register")
+    registered = run_browser("provider.mjs", *app, "register")
     node = admin.as_account(TxSender(admin.w3, provider))
     chief = admin.as_account(TxSender(admin.w3, coordinator))
     now = int(admin.w3.eth.get_block("latest")["timestamp"])
@@ -106,7 +95,7 @@ def test_a_provider_registers_stakes_and_claims_from_the_browser(stack, anvil, a
     chief.market.commit_round(job_id, 1, bytes.fromhex("22" * 32), "bafkreiglobal", [0])
     chief.market.finalize_job(job_id)
     before = admin.token.balance_of(provider.address)
-    claimed = _browser("provider.mjs", *app, "claim")
+    claimed = run_browser("provider.mjs", *app, "claim")
 
     # Assert: on-chain stake, capabilities and payment, and what the page said
     stake = admin.registry.stake_of(provider.address)
@@ -119,7 +108,7 @@ def test_a_provider_registers_stakes_and_claims_from_the_browser(stack, anvil, a
     assert admin.market.claimable(job_id, provider.address) == 0
 
 
-def test_certify_and_change_the_standard_from_the_browser(stack, anvil, tmp_path):
+def test_certify_and_change_the_standard_from_therun_browser(stack, anvil, tmp_path):
     # Prepare: the operator's wallet (1 G DPG, the expert committee in development, the checker) in the browser;
     # an asset registered by someone else and attested by the checker after the operator's votes were delegated
     admin, owner = stack["admin"], stack["user"]
@@ -136,7 +125,7 @@ def test_certify_and_change_the_standard_from_the_browser(stack, anvil, tmp_path
     standard_file.write_text(json.dumps(document))
 
     # Execute
-    seen = _browser("governance.mjs", f"{stack['url']}/app/", anvil.rpc_url, operator, str(SCREENSHOTS),
+    seen = run_browser("governance.mjs", f"{stack['url']}/app/", anvil.rpc_url, operator, str(SCREENSHOTS),
                     str(standard_file), str(asset_id))
 
     # Assert: the chain, then the page
@@ -159,7 +148,7 @@ def test_without_a_wallet_the_app_still_reads_the_chain(stack):
                                              stack["coordinator"].address))
 
     # Execute
-    seen = _browser("nowallet.mjs", f"{stack['url']}/app/", str(SCREENSHOTS), str(job_id))
+    seen = run_browser("nowallet.mjs", f"{stack['url']}/app/", str(SCREENSHOTS), str(job_id))
 
     # Assert
     assert "No browser wallet found" in seen["noWallet"] and "Connect a wallet to post jobs." in seen["jobs"]
