@@ -1,5 +1,5 @@
-// Jobs from a wallet: the wrong-network banner and switch, a decoded revert before anything is signed, a job posted
-// with escrow from the form, then every page; a screenshot of each; what the page showed as JSON on stdout.
+// Jobs from a wallet: the wrong-network banner and switch, a bad amount and a decoded revert before anything is
+// signed, a job posted with escrow by a signed permit and one by approving first, then every page; a screenshot of each; what the page showed as JSON on stdout.
 //   node e2e/app.mjs APP_URL RPC_URL ACCOUNT OUT_DIR
 import { args, openApp } from "./harness.mjs";
 
@@ -22,6 +22,12 @@ try {
   seen.refused = await page.textContent("#post-status");
   await app.shot("job-refused");
 
+  await page.fill('input[name="reward"]', "2x");
+  await page.click('#post-job button[type="submit"]');
+  await page.waitForSelector('#post-status[data-state="refused"]', { timeout: 30_000 });
+  seen.badAmount = await page.textContent("#post-status");
+
+  // escrow by a signed permit (the form's default): one transaction
   await page.fill('input[name="name"]', "Digits from the browser");
   await page.fill('input[name="reward"]', "2");
   await page.fill('input[name="rounds"]', "3");
@@ -30,6 +36,17 @@ try {
   seen.jobId = Number(await page.getAttribute("#post-result", "data-job-id"));
   seen.posted = await page.textContent("#post-result");
   seen.status = await page.textContent("#post-status");
+
+  // escrow by approving the market first: two transactions
+  await page.fill('input[name="name"]', "Digits, approved first");
+  await page.fill('input[name="rounds"]', "1");
+  await page.selectOption('select[name="escrow"]', "approve");
+  await page.click('#post-job button[type="submit"]');
+  await page.waitForFunction((previous) => {
+    const id = document.getElementById("post-result")?.dataset.jobId;
+    return id !== undefined && id !== previous;
+  }, String(seen.jobId), { timeout: 60_000 });
+  seen.approvedJobId = Number(await page.getAttribute("#post-result", "data-job-id"));
   await app.visit("catalog");
   await app.visit("jobs");
   seen.myJobs = await page.textContent("#my-jobs");

@@ -1,12 +1,13 @@
-// The DAO from a wallet: delegate votes, vote on a certification, close the vote and approve it as a committee
-// member, then propose a new DPG Standard version, vote, queue and execute it. Time travel goes straight to the
-// test chain (anvil) between steps. A screenshot after each step; what the page showed as JSON on stdout.
-//   node e2e/governance.mjs APP_URL RPC_URL ACCOUNT OUT_DIR STANDARD_JSON ASSET_ID
+// The DAO from a wallet: delegate votes, vote on two certifications, close the votes, approve the first as a
+// committee member and reject the second with a published reason, then propose a new DPG Standard version, vote,
+// queue and execute it, and read the list of standard versions. Time travel goes straight to the test chain
+// (anvil) between steps. A screenshot after each step; what the page showed as JSON on stdout.
+//   node e2e/governance.mjs APP_URL RPC_URL ACCOUNT OUT_DIR STANDARD_JSON APPROVE_ASSET_ID REJECT_ASSET_ID
 import { readFileSync } from "node:fs";
 import { args, openApp } from "./harness.mjs";
 
-const { appUrl, rpcUrl, account, outDir, standardFile, assetId } =
-  args(["appUrl", "rpcUrl", "account", "outDir", "standardFile", "assetId"]);
+const { appUrl, rpcUrl, account, outDir, standardFile, assetId, rejectId } =
+  args(["appUrl", "rpcUrl", "account", "outDir", "standardFile", "assetId", "rejectId"]);
 const app = await openApp({ appUrl, rpcUrl, account, outDir });
 const { page } = app;
 const seen = {};
@@ -33,21 +34,31 @@ try {
   await mined("Delegate");
   seen.votes = await page.textContent("#my-votes");
 
-  // certification: vote, wait out the voting period, close, approve as a committee member
+  // certification: vote, wait out the voting period, close, approve one and reject the other as a committee member
   seen.queued = await page.textContent("#certification-queue");
-  await page.click(`.vote-certify[data-asset="${assetId}"]`);
-  await mined(`Vote to certify (asset ${assetId})`);
+  for (const id of [assetId, rejectId]) {
+    await page.click(`.vote-certify[data-asset="${id}"]`);
+    await mined(`Vote to certify (asset ${id})`);
+  }
   await app.shot("certification-voted");
   await chain("evm_increaseTime", [3 * 86_400 + 1]);
   await chain("evm_mine");
   await revisit();
-  await page.click(`.close-vote[data-asset="${assetId}"]`);
-  await mined(`Close the vote (asset ${assetId})`);
+  for (const id of [assetId, rejectId]) {
+    await page.click(`.close-vote[data-asset="${id}"]`);
+    await mined(`Close the vote (asset ${id})`);
+  }
   seen.afterClose = await page.textContent(`.stage[data-asset="${assetId}"]`);
   await page.click(`.approve[data-asset="${assetId}"]`);
   await mined(`Approve (asset ${assetId})`);
+  await page.click(`.reject[data-asset="${rejectId}"]`);  // without a reason: refused on the page
+  await page.waitForFunction(() => document.getElementById("governance-status")?.dataset.state === "refused");
+  seen.rejectWithoutReason = await page.textContent("#governance-status");
+  await page.fill(`.reason[data-asset="${rejectId}"]`, "The privacy statement does not cover the consent of the people in the data.");
+  await page.click(`.reject[data-asset="${rejectId}"]`);
+  await mined(`Reject (asset ${rejectId})`);
   seen.queueAfter = await page.textContent("main");
-  await app.shot("certification-approved");
+  await app.shot("certification-decided");
 
   // a new standard through the Governor and the Timelock
   await page.fill('#propose-standard textarea[name="document"]', readFileSync(standardFile, "utf8"));
@@ -70,6 +81,8 @@ try {
   await mined("Execute");
   seen.standard = await page.textContent("#standard");
   seen.proposals = await page.textContent("#proposals");
+  seen.versions = await page.textContent("#standard-versions");
+  seen.versionLink = await page.getAttribute('#standard-versions a.standard-document', "href");
   await app.shot("governance");
   seen.screenshots = app.screenshots;
   console.log(JSON.stringify(seen));

@@ -1,5 +1,5 @@
 // What every page gets: the deployment, the connected wallet (if any), and small DOM helpers.
-import { type Address, type PublicClient, formatUnits } from "viem";
+import { type Address, type PublicClient, formatUnits, parseUnits } from "viem";
 import type { AppConfig } from "./config";
 import type { Wallet } from "./wallet";
 
@@ -27,6 +27,12 @@ export function tokens(wei: bigint, digits = 4): string {
   const [whole, fraction = ""] = formatUnits(wei, 18).split(".");
   const trimmed = fraction.slice(0, digits).replace(/0+$/, "");
   return trimmed ? `${whole}.${trimmed}` : whole;
+}
+
+/** A DPG amount typed by a person, or an error naming the field. */
+export function parseDpg(raw: string, what: string): bigint {
+  if (!/^\d+(\.\d{1,18})?$/.test(raw.trim())) throw new Error(`${what}: "${raw}" is not an amount of DPG (like 100 or 12.5)`);
+  return parseUnits(raw.trim(), 18);
 }
 
 export function short(address: Address | string): string {

@@ -47,3 +47,16 @@ export async function sendTx(
   show("mined", `mined in block ${receipt.blockNumber}`);
   return receipt;
 }
+
+/** Run what a click or a form starts. An error no transaction step has shown yet (a bad amount, the gateway's
+ * refusal, a wallet on the wrong network) is shown in `status` as refused; nothing fails silently. */
+export function act(status: HTMLElement, action: () => Promise<unknown>): void {
+  status.dataset.state = "working";
+  status.textContent = "";
+  void (async () => action())().catch((error: unknown) => {
+    if (status.dataset.state !== "refused" && status.dataset.state !== "reverted") {  // else sendTx showed it
+      status.dataset.state = "refused";
+      status.textContent = describeError(error);
+    }
+  });
+}

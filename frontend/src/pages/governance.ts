@@ -4,7 +4,7 @@
 import { type Abi, type Address, type Hex, type PublicClient, encodeFunctionData, keccak256, toBytes } from "viem";
 import { type Ctx, el, postToGateway, readerFor, short, table, tokens } from "../app";
 import { contract } from "../config";
-import { describeError, sendTx } from "../tx";
+import { act, sendTx } from "../tx";
 import type { Wallet } from "../wallet";
 import { STAGES } from "./catalog";
 
@@ -23,9 +23,9 @@ interface ProposalCreated {
 interface Review { snapshot: number; voteEnd: bigint; approvals: number; rejections: number; forVotes: bigint; againstVotes: bigint; reportCid: string }
 interface Asset { owner: Address; kind: number; stage: number; review: number; licence: string }
 
-function button(label: string, attrs: Record<string, string>, onClick: () => Promise<unknown>): HTMLButtonElement {
+function button(label: string, attrs: Record<string, string>, status: HTMLElement, onClick: () => Promise<unknown>): HTMLButtonElement {
   const b = el("button", { type: "button", ...attrs }, label);
-  b.addEventListener("click", () => void onClick().catch(() => undefined));
+  b.addEventListener("click", () => act(status, onClick));
   return b;
 }
 
@@ -34,13 +34,40 @@ async function votesSection(ctx: Ctx, wallet: Wallet, status: HTMLElement, reren
   const me = wallet.account as Address;
   const votes = (await wallet.public.readContract({ ...token, functionName: "getVotes", args: [me] })) as bigint;
   const balance = (await wallet.public.readContract({ ...token, functionName: "balanceOf", args: [me] })) as bigint;
-  const delegate = button("Delegate my votes to myself", { id: "delegate" }, async () => {
+  const delegate = button("Delegate my votes to myself", { id: "delegate" }, status, async () => {
     await sendTx(ctx.ready(), status, "Delegate", { ...token, functionName: "delegate", args: [me] });
     await rerender();
   });
   return el("section", {}, el("h2", {}, "Your votes"),
     el("p", { id: "my-votes" }, `${tokens(balance)} DPG held, ${tokens(votes)} votes delegated to you. Votes count in reviews and proposals opened after they are delegated. `),
     delegate);
+}
+
+/** Every version of the standard the registry has had (its StandardSet events), who set it and when, and a link
+ * to each document as published (the gateway fetches it by its on-chain CID). */
+async function standardVersions(ctx: Ctx, reader: PublicClient, inForce: number): Promise<HTMLElement> {
+  const dpg = contract(ctx.config, "DPGRegistry");
+  const governor = contract(ctx.config, "OpenDPGGovernor");
+  const set = (await reader.getContractEvents({ ...dpg, eventName: "StandardSet", fromBlock: ctx.config.startBlock })) as unknown as {
+    args: { newVersion: number; cid: string }; blockNumber: bigint; transactionHash: Hex;
+  }[];
+  const executed = (await reader.getContractEvents({ ...governor, eventName: "ProposalExecuted", fromBlock: ctx.config.startBlock })) as unknown as {
+    args: { proposalId: bigint }; transactionHash: Hex;
+  }[];
+  const byTx = new Map(executed.map((log) => [log.transactionHash, log.args.proposalId]));
+  const rows = [];
+  for (const log of [...set].reverse()) {
+    const block = await reader.getBlock({ blockNumber: log.blockNumber });
+    const proposal = byTx.get(log.transactionHash);
+    rows.push([
+      el("a", { href: `${ctx.config.gateway}/standards/${log.args.newVersion}`, class: "standard-document" }, `Version ${log.args.newVersion}`),
+      log.args.newVersion === inForce ? "in force" : "replaced",
+      el("code", {}, log.args.cid),
+      proposal === undefined ? "at deployment" : `DAO proposal ${proposal.toString().slice(0, 10)}…`,
+      `${new Date(Number(block.timestamp) * 1000).toISOString().slice(0, 16).replace("T", " ")} (block ${log.blockNumber})`,
+    ]);
+  }
+  return table(["Version", "Status", "Document (CID)", "Set by", "Since"], rows, "standard-versions");
 }
 
 async function proposalsSection(ctx: Ctx, reader: PublicClient, wallet: Wallet | null, status: HTMLElement, rerender: () => Promise<void>): Promise<HTMLElement> {
@@ -63,20 +90,20 @@ async function proposalsSection(ctx: Ctx, reader: PublicClient, wallet: Wallet |
       const voted = (await reader.readContract({ ...governor, functionName: "hasVoted", args: [p.proposalId, wallet.account] })) as boolean;
       if (!voted) {
         for (const [label, support] of [["for", 1], ["against", 0], ["abstain", 2]] as const) {
-          actions.push(button(`Vote ${label}`, { class: `vote-${label}`, "data-proposal": id }, async () => {
+          actions.push(button(`Vote ${label}`, { class: `vote-${label}`, "data-proposal": id }, status, async () => {
             await sendTx(ctx.ready(), status, `Vote ${label}`, { ...governor, functionName: "castVote", args: [p.proposalId, support] });
             await rerender();
           }));
         }
       }
     } else if (state === 4) {
-      actions.push(button("Queue in the timelock", { class: "queue", "data-proposal": id }, async () => {
+      actions.push(button("Queue in the timelock", { class: "queue", "data-proposal": id }, status, async () => {
         await sendTx(ctx.ready(), status, "Queue", { ...governor, functionName: "queue", args: call });
         await rerender();
       }));
     } else if (state === 5) {
       const eta = (await read("proposalEta")) as bigint;
-      actions.push(eta <= now ? button("Execute", { class: "execute", "data-proposal": id }, async () => {
+      actions.push(eta <= now ? button("Execute", { class: "execute", "data-proposal": id }, status, async () => {
         await sendTx(ctx.ready(), status, "Execute", { ...governor, functionName: "execute", args: call });
         await rerender();
       }) : el("span", {}, `executable from ${new Date(Number(eta) * 1000).toISOString().slice(0, 16).replace("T", " ")}`));
@@ -92,7 +119,7 @@ async function proposalsSection(ctx: Ctx, reader: PublicClient, wallet: Wallet |
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const data = new FormData(form);
-    void (async () => {
+    act(status, async () => {
       const w = ctx.ready();
       let document: { version: number };
       try {
@@ -107,15 +134,11 @@ async function proposalsSection(ctx: Ctx, reader: PublicClient, wallet: Wallet |
       await sendTx(w, status, "Propose", { ...governor, functionName: "propose",
         args: [[dpg.address], [0n], [calldata], String(data.get("description"))] });
       await rerender();
-    })().catch((error) => {
-      if (status.dataset.state === "pinning" || !status.dataset.state) {
-        status.dataset.state = "refused";
-        status.textContent = describeError(error);
-      }
     });
   });
   return el("section", {}, el("h2", {}, "DPG Standard"),
     el("p", { id: "standard" }, `Version ${version} is in force (`, el("code", {}, cid), ")."),
+    await standardVersions(ctx, reader, version),
     el("h2", {}, "Proposals"),
     rows.length ? table(["Proposal", "State", "Description", "For / against / abstain", ""], rows, "proposals") : el("p", {}, "No proposal yet."),
     ...(wallet?.account ? [el("h3", {}, "Propose a new version of the standard"), form] : []));
@@ -140,7 +163,7 @@ async function certificationSection(ctx: Ctx, reader: PublicClient, wallet: Wall
     }
     const actions: HTMLElement[] = [];
     const act = (label: string, cls: string, functionName: string, args: readonly unknown[]) =>
-      button(label, { class: cls, "data-asset": String(id) }, async () => {
+      button(label, { class: cls, "data-asset": String(id) }, status, async () => {
         await sendTx(ctx.ready(), status, `${label} (asset ${id})`, { ...dpg, functionName, args });
         await rerender();
       });
@@ -151,9 +174,9 @@ async function certificationSection(ctx: Ctx, reader: PublicClient, wallet: Wall
       if (now > review.voteEnd) actions.push(act("Close the vote", "close-vote", "closeVote", [id]));
       else if (!voted) actions.push(act("Vote to certify", "vote-certify", "castVote", [id, true]), act("Vote against", "vote-reject", "castVote", [id, false]));
     } else if (member) {
-      const reason = el("input", { class: "reason", placeholder: "reason (required to reject)" });
+      const reason = el("input", { class: "reason", "data-asset": String(id), placeholder: "reason (required to reject)" });
       actions.push(act("Approve", "approve", "committeeDecide", [id, true, ""]), reason,
-        button("Reject", { class: "reject", "data-asset": String(id) }, async () => {
+        button("Reject", { class: "reject", "data-asset": String(id) }, status, async () => {
           if (!reason.value.trim()) throw new Error("a rejection needs a reason");
           const cid = (await postToGateway<{ cid: string }>(ctx, "/reasons", { text: reason.value })).cid;
           await sendTx(ctx.ready(), status, `Reject (asset ${id})`, { ...dpg, functionName: "committeeDecide", args: [id, false, cid] });

@@ -1,10 +1,11 @@
 // Jobs: post a job from a form (the spec is built here, validated and pinned by the gateway, the escrow approved
 // and posted from the wallet), and the jobs this wallet posted with their state.
-import { type Address, parseEventLogs, parseUnits } from "viem";
-import { type Ctx, el, postToGateway, problem, short, table, tokens } from "../app";
-import { contract } from "../config";
+import { type Address, type Hex, parseEventLogs, parseSignature } from "viem";
+import { type Ctx, el, parseDpg, postToGateway, problem, short, table, tokens } from "../app";
+import { type ContractInfo, contract } from "../config";
 import { JOB_STATES, type JobView } from "../market";
-import { describeError, sendTx } from "../tx";
+import { act, describeError, sendTx } from "../tx";
+import type { Wallet } from "../wallet";
 
 
 function field(label: string, input: HTMLInputElement | HTMLSelectElement): HTMLElement {
@@ -44,62 +45,106 @@ async function postForm(ctx: Ctx): Promise<HTMLElement> {
     field("Coordinator", coordinator),
     field("Join window (s)", input("join", "3600", "number", { min: "60" })),
     field("Round timeout (s)", input("timeout", "900", "number", { min: "60" })),
+    field("Escrow the budget by", el("select", { name: "escrow" },
+      el("option", { value: "permit" }, "signing a permit (EIP-2612): one transaction"),
+      el("option", { value: "approve" }, "approving the market, then posting: two transactions"))),
     el("button", { type: "submit" }, "Pin the spec and post with escrow"),
   );
   const status = el("p", { id: "post-status", class: "tx" });
   const result = el("p", { id: "post-result" });
   form.addEventListener("submit", (event) => {
     event.preventDefault();
-    void post(ctx, new FormData(form), status, result);
+    result.replaceChildren();
+    act(status, () => post(ctx, new FormData(form), status, result));
   });
   return el("section", {}, el("h2", {}, "Post a job"), form, status, result);
 }
 
-async function post(ctx: Ctx, data: FormData, status: HTMLElement, result: HTMLElement): Promise<void> {
-  result.replaceChildren();
+const ZERO: Hex = `0x${"00".repeat(32)}`;
+
+/** Before asking for a permit signature: simulate the post with an empty permit, so a job the market would refuse
+ * shows its decoded reason first. The only failure expected is the missing allowance the permit will give. */
+async function checkBeforeSigning(wallet: Wallet, status: HTMLElement, market: ContractInfo, token: ContractInfo,
+                                  args: readonly unknown[]): Promise<void> {
+  const abi = [...market.abi, ...token.abi.filter((item) => item.type === "error")];
   try {
-    const wallet = ctx.ready();
-    const number = (name: string) => Number(data.get(name));
-    const spec = {
-      name: String(data.get("name")),
-      model: { name: String(data.get("model")) },
-      dataset: { catalog_id: String(data.get("dataset")) },
-      training: { rounds: number("rounds") },
-      providers: { min: number("min"), max: number("max") },
-    };
-    status.dataset.state = "pinning";
-    status.textContent = "Pinning the spec through the gateway…";
-    const body = await postToGateway<{ cid: string }>(ctx, "/specs", spec);
-    const reward = parseUnits(String(data.get("reward")), 18);
-    const stake = parseUnits(String(data.get("stake")), 18);
-    const budget = reward * BigInt(spec.training.rounds) * BigInt(spec.providers.max);
-    const token = contract(ctx.config, "CommonsToken");
-    const market = contract(ctx.config, "JobMarket");
-    const account = wallet.account as Address;
-    const allowance = (await wallet.public.readContract({ ...token, functionName: "allowance", args: [account, market.address] })) as bigint;
-    if (allowance < budget) {
-      await sendTx(wallet, status, "Approve the escrow", { ...token, functionName: "approve", args: [market.address, budget] });
-    }
-    const block = await wallet.public.getBlock();
-    const params = {
-      specCid: body.cid, paymentToken: token.address, budget, rewardPerRound: reward, rounds: spec.training.rounds,
-      minProviders: spec.providers.min, maxProviders: spec.providers.max, requiredStake: stake,
-      joinDeadline: block.timestamp + BigInt(number("join")), roundTimeout: number("timeout"),
-      coordinator: String(data.get("coordinator")) as Address,
-    };
-    const receipt = await sendTx(wallet, status, "Post the job", { ...market, functionName: "postJob", args: [params] });
-    const [posted] = parseEventLogs({ abi: market.abi, logs: receipt.logs, eventName: "JobPosted" }) as unknown as {
-      args: { jobId: bigint };
-    }[];
-    result.replaceChildren(`Job ${posted.args.jobId} posted: ${tokens(budget)} DPG in escrow, spec ${body.cid}. `,
-      el("a", { href: `#job/${posted.args.jobId}`, id: "follow-job" }, "Follow it"));
-    result.dataset.jobId = String(posted.args.jobId);
+    await wallet.public.simulateContract({ address: market.address, abi, functionName: "postJobWithPermit", args,
+                                           account: wallet.account as Address });
   } catch (error) {
-    if (!status.dataset.state || status.dataset.state === "pinning") {
-      status.dataset.state = "refused";
-      status.textContent = describeError(error);
-    }
+    if (describeError(error).startsWith("reverted: ERC20InsufficientAllowance")) return;
+    status.dataset.state = "refused";
+    status.textContent = `Post the job: ${describeError(error)}`;
+    throw error;
   }
+}
+
+/** An EIP-2612 permit for `spender` to take `value` of the token from the wallet, signed in the wallet. */
+async function signPermit(wallet: Wallet, status: HTMLElement, token: ContractInfo, spender: Address, value: bigint,
+                          deadline: bigint): Promise<{ v: number; r: Hex; s: Hex }> {
+  const owner = wallet.account as Address;
+  const read = (functionName: string, args: readonly unknown[] = []) => wallet.public.readContract({ ...token, functionName, args });
+  const [, name, version, chainId, verifyingContract] = (await read("eip712Domain")) as [Hex, string, string, bigint, Address];
+  const nonce = (await read("nonces", [owner])) as bigint;
+  status.dataset.state = "wallet";
+  status.textContent = "Sign the permit: waiting for the wallet…";
+  const signature = await wallet.client.signTypedData({
+    account: owner,
+    domain: { name, version, chainId, verifyingContract },
+    types: { Permit: [{ name: "owner", type: "address" }, { name: "spender", type: "address" }, { name: "value", type: "uint256" },
+                      { name: "nonce", type: "uint256" }, { name: "deadline", type: "uint256" }] },
+    primaryType: "Permit",
+    message: { owner, spender, value, nonce, deadline },
+  });
+  const { r, s, v, yParity } = parseSignature(signature);
+  return { r, s, v: Number(v ?? BigInt(27 + yParity)) };
+}
+
+async function post(ctx: Ctx, data: FormData, status: HTMLElement, result: HTMLElement): Promise<void> {
+  const wallet = ctx.ready();
+  const number = (name: string) => Number(data.get(name));
+  const reward = parseDpg(String(data.get("reward")), "Reward per provider and round");
+  const stake = parseDpg(String(data.get("stake")), "Stake each provider locks");
+  const spec = {
+    name: String(data.get("name")),
+    model: { name: String(data.get("model")) },
+    dataset: { catalog_id: String(data.get("dataset")) },
+    training: { rounds: number("rounds") },
+    providers: { min: number("min"), max: number("max") },
+  };
+  status.dataset.state = "pinning";
+  status.textContent = "Pinning the spec through the gateway…";
+  const body = await postToGateway<{ cid: string }>(ctx, "/specs", spec);
+  const budget = reward * BigInt(spec.training.rounds) * BigInt(spec.providers.max);
+  const token = contract(ctx.config, "CommonsToken");
+  const market = contract(ctx.config, "JobMarket");
+  const account = wallet.account as Address;
+  const now = (await wallet.public.getBlock()).timestamp;
+  const params = {
+    specCid: body.cid, paymentToken: token.address, budget, rewardPerRound: reward, rounds: spec.training.rounds,
+    minProviders: spec.providers.min, maxProviders: spec.providers.max, requiredStake: stake,
+    joinDeadline: now + BigInt(number("join")), roundTimeout: number("timeout"),
+    coordinator: String(data.get("coordinator")) as Address,
+  };
+  const allowance = (await wallet.public.readContract({ ...token, functionName: "allowance", args: [account, market.address] })) as bigint;
+  let receipt;
+  if (allowance >= budget) {
+    receipt = await sendTx(wallet, status, "Post the job", { ...market, functionName: "postJob", args: [params] });
+  } else if (data.get("escrow") === "permit") {
+    const deadline = now + 3600n;
+    await checkBeforeSigning(wallet, status, market, token, [params, deadline, 0, ZERO, ZERO]);
+    const { v, r, s } = await signPermit(wallet, status, token, market.address, budget, deadline);
+    receipt = await sendTx(wallet, status, "Post the job with the permit", { ...market, functionName: "postJobWithPermit",
+      args: [params, deadline, v, r, s] });
+  } else {
+    await sendTx(wallet, status, "Approve the escrow", { ...token, functionName: "approve", args: [market.address, budget] });
+    receipt = await sendTx(wallet, status, "Post the job", { ...market, functionName: "postJob", args: [params] });
+  }
+  const [posted] = parseEventLogs({ abi: market.abi, logs: receipt.logs, eventName: "JobPosted" }) as unknown as {
+    args: { jobId: bigint };
+  }[];
+  result.replaceChildren(`Job ${posted.args.jobId} posted: ${tokens(budget)} DPG in escrow, spec ${body.cid}. `,
+    el("a", { href: `#job/${posted.args.jobId}`, id: "follow-job" }, "Follow it"));
+  result.dataset.jobId = String(posted.args.jobId);
 }
 
 async function myJobs(ctx: Ctx): Promise<HTMLElement> {

@@ -1,21 +1,20 @@
 // Providers: your node (register with capabilities and stake, add stake, unbond, withdraw; earnings and what you
 // can claim, job by job) and every registered node with its stake, reputation and priority.
-import { type Address, keccak256, parseUnits, toBytes } from "viem";
-import { type Ctx, el, readerFor, short, table, tokens } from "../app";
+import { type Address, keccak256, toBytes } from "viem";
+import { type Ctx, el, parseDpg, readerFor, short, table, tokens } from "../app";
 import { contract } from "../config";
-import { sendTx } from "../tx";
+import { act, sendTx } from "../tx";
 import type { Wallet } from "../wallet";
 
 interface Stake { staked: bigint; locked: bigint; unbonding: bigint; unbondingReadyAt: bigint }
 interface Reputation { jobsCompleted: number; roundsDelivered: number; roundsMissed: number; slashes: number }
 
-function amountForm(id: string, label: string, button: string, onSubmit: (amount: bigint) => Promise<void>): HTMLElement {
+function amountForm(id: string, label: string, button: string, status: HTMLElement, onSubmit: (amount: bigint) => Promise<void>): HTMLElement {
   const form = el("form", { id }, el("label", {}, label, el("input", { name: "amount", inputmode: "decimal", required: "" })),
     el("button", { type: "submit" }, button));
   form.addEventListener("submit", (event) => {
     event.preventDefault();
-    const raw = String(new FormData(form).get("amount"));
-    void onSubmit(parseUnits(raw, 18)).catch(() => undefined);
+    act(status, () => onSubmit(parseDpg(String(new FormData(form).get("amount")), label)));
   });
   return form;
 }
@@ -35,9 +34,6 @@ async function myNode(ctx: Ctx, wallet: Wallet, rerender: () => Promise<void>): 
       await sendTx(ctx.ready(), status, "Approve the stake", { ...token, functionName: "approve", args: [registry.address, amount] });
     }
   };
-  const then = async () => {
-    await rerender();
-  };
   if (!((await read("isRegistered", [me])) as boolean)) {
     const form = el("form", { id: "register-node" });
     const input = (name: string, label: string, value: string) => el("label", {}, label, el("input", { name, value }));
@@ -48,17 +44,17 @@ async function myNode(ctx: Ctx, wallet: Wallet, rerender: () => Promise<void>): 
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       const data = new FormData(form);
-      const stake = parseUnits(String(data.get("stake")), 18);
-      const datasets = String(data.get("datasets")).split(",").map((d) => d.trim()).filter(Boolean)
-        .map((d) => keccak256(toBytes(d)));
-      const capabilities = { gpuModel: String(data.get("gpu")), gpuMemoryMiB: Number(data.get("gpuMemory")),
-        cpuCores: Number(data.get("cpu")), ramMiB: Number(data.get("ram")), region: String(data.get("region")),
-        datasets, metadataCid: "" };
-      void (async () => {
+      act(status, async () => {
+        const stake = parseDpg(String(data.get("stake")), "Stake");
+        const datasets = String(data.get("datasets")).split(",").map((d) => d.trim()).filter(Boolean)
+          .map((d) => keccak256(toBytes(d)));
+        const capabilities = { gpuModel: String(data.get("gpu")), gpuMemoryMiB: Number(data.get("gpuMemory")),
+          cpuCores: Number(data.get("cpu")), ramMiB: Number(data.get("ram")), region: String(data.get("region")),
+          datasets, metadataCid: "" };
         await approve(stake);
         await sendTx(ctx.ready(), status, "Register", { ...registry, functionName: "register", args: [capabilities, stake] });
-        await then();
-      })().catch(() => undefined);
+        await rerender();
+      });
     });
     section.append(el("p", {}, `${short(me)} is not a registered node yet.`), form, status);
     return section;
@@ -70,20 +66,22 @@ async function myNode(ctx: Ctx, wallet: Wallet, rerender: () => Promise<void>): 
     stake.unbonding ? new Date(Number(stake.unbondingReadyAt) * 1000).toISOString().slice(0, 16).replace("T", " ") : "-",
     String(rep.jobsCompleted), String(rep.roundsDelivered), String(rep.roundsMissed)]], "my-stake"));
   section.append(
-    amountForm("add-stake", "Add stake (DPG)", "Stake", async (amount) => {
+    amountForm("add-stake", "Add stake (DPG)", "Stake", status, async (amount) => {
       await approve(amount);
       await sendTx(ctx.ready(), status, "Add stake", { ...registry, functionName: "addStake", args: [amount] });
-      await then();
+      await rerender();
     }),
-    amountForm("unbond", "Unbond (DPG)", "Start unbonding", async (amount) => {
+    amountForm("unbond", "Unbond (DPG)", "Start unbonding", status, async (amount) => {
       await sendTx(ctx.ready(), status, "Unbond", { ...registry, functionName: "requestUnbonding", args: [amount] });
-      await then();
+      await rerender();
     }),
   );
   if (stake.unbonding > 0n) {
     const withdraw = el("button", { type: "button", id: "withdraw" }, "Withdraw unbonded stake");
-    withdraw.addEventListener("click", () => void sendTx(ctx.ready(), status, "Withdraw",
-      { ...registry, functionName: "withdrawUnbonded", args: [] }).then(then).catch(() => undefined));
+    withdraw.addEventListener("click", () => act(status, async () => {
+      await sendTx(ctx.ready(), status, "Withdraw", { ...registry, functionName: "withdrawUnbonded", args: [] });
+      await rerender();
+    }));
     section.append(withdraw);
   }
   // earnings, job by job: what was paid and what can be claimed now
@@ -100,8 +98,10 @@ async function myNode(ctx: Ctx, wallet: Wallet, rerender: () => Promise<void>): 
     const cell: (Node | string) = claimable > 0n ? el("button", { type: "button", class: "claim", "data-job": String(jobId) },
       `Claim ${tokens(claimable)} DPG`) : "-";
     if (cell instanceof HTMLButtonElement) {
-      cell.addEventListener("click", () => void sendTx(ctx.ready(), status, `Claim job ${jobId}`,
-        { ...market, functionName: "claim", args: [jobId] }).then(then).catch(() => undefined));
+      cell.addEventListener("click", () => act(status, async () => {
+        await sendTx(ctx.ready(), status, `Claim job ${jobId}`, { ...market, functionName: "claim", args: [jobId] });
+        await rerender();
+      }));
     }
     rows.push([String(jobId), tokens(paid), cell]);
   }

@@ -472,6 +472,13 @@ class DPGRegistryClient(_Client):
         version, cid = self._call(self.contract.functions.standard())
         return int(version), str(cid)
 
+    def standard_history(self) -> list[dict[str, Any]]:
+        """Every version of the DPG Standard set since the deployment, oldest first: version, CID, block and
+        transaction (the deployment's, or the timelock's execution of a DAO proposal)."""
+        logs = self.contract.events.StandardSet().get_logs(from_block=self.chain.deployment.start_block)
+        return [{"version": int(log["args"]["newVersion"]), "cid": str(log["args"]["cid"]),
+                 "block": int(log["blockNumber"]), "tx": "0x" + bytes(log["transactionHash"]).hex()} for log in logs]
+
     def get_review(self, asset_id: int, review: int) -> dict[str, Any]:
         snapshot, vote_end, approvals, rejections, for_votes, against_votes, report_cid = self._call(
             self.contract.functions.getReview(asset_id, review))

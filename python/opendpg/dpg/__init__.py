@@ -13,6 +13,7 @@ from opendpg.dpg.standard import (
     parse_standard,
     read_standard_file,
     shipped_standard,
+    standard_bytes,
 )
 
 __all__ = [
@@ -37,4 +38,5 @@ __all__ = [
     "parse_standard",
     "read_standard_file",
     "shipped_standard",
+    "standard_bytes",
 ]

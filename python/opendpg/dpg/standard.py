@@ -18,7 +18,7 @@ from opendpg.content import ContentStore, cid_of
 from opendpg.errors import OpenDPGValueError
 
 __all__ = ["ASSET_KINDS", "INDICATOR_KEYS", "Indicator", "Standard", "StandardError", "load_standard",
-           "parse_standard", "read_standard_file", "shipped_standard"]
+           "parse_standard", "read_standard_file", "shipped_standard", "standard_bytes"]
 
 #: Asset kinds in the order of ``IDPGRegistry.AssetKind``.
 ASSET_KINDS = ("dataset", "model", "software", "compute_commitment")
@@ -83,16 +83,21 @@ def shipped_standard() -> tuple[Standard, bytes, str]:
     return parse_standard(data), data, cid
 
 
-def load_standard(cid: str, store: ContentStore | None) -> Standard:
-    """The standard document with ``cid``: the shipped copy when it is that document (same bytes, same CID),
-    else fetched from ``store`` (verified against the CID)."""
+def standard_bytes(cid: str, store: ContentStore | None) -> bytes:
+    """The bytes of the standard document with ``cid``: the shipped copy when it is that document (same bytes,
+    same CID), else fetched from ``store`` (verified against the CID)."""
     data, shipped_cid = _shipped()
     if cid != shipped_cid:
         if store is None:
             raise StandardError(f"the standard {cid} is not the shipped version 1 and no content store is "
                                 "configured to fetch it (set OPENDPG_IPFS_API)")
         data = store.get(cid)
-    return parse_standard(data)
+    return data
+
+
+def load_standard(cid: str, store: ContentStore | None) -> Standard:
+    """The standard document with ``cid`` (see :func:`standard_bytes`), parsed."""
+    return parse_standard(standard_bytes(cid, store))
 
 
 def read_standard_file(path: Path) -> Standard:

@@ -1,8 +1,9 @@
 """The web app in a real browser (headless Debian Chromium, driven by Playwright from frontend/e2e/app.mjs) against
 a live stack: anvil, kubo, the contracts, and the gateway serving the built app. A test wallet is injected into
 the page (EIP-6963 + EIP-1193, anvil's development keys sign). The page shows the wrong network and switches,
-shows a decoded revert before anything is signed, and posts a job with escrow from the form; the test checks the
-job on-chain and its spec on IPFS, not only the page. Screenshots land in build/screenshots/web-app/."""
+shows a bad amount and a decoded revert before anything is signed, and posts jobs with escrow from the form (by a
+signed EIP-2612 permit: one transaction; by approving first: two); the test checks the jobs on-chain and the spec
+on IPFS, not only the page. Screenshots land in build/screenshots/web-app/."""
 
 from __future__ import annotations
 
@@ -51,24 +52,33 @@ def test_post_a_job_from_therun_browser(stack, anvil):
     admin, user = stack["admin"], stack["user"]
     jobs_before = admin.market.job_count()
     balance_before = admin.token.balance_of(user.address)
+    sent_before = admin.w3.eth.get_transaction_count(user.address)
+    permits_before = admin.token.contract.functions.nonces(user.address).call()
 
     # Execute: the browser run
     seen = run_browser("app.mjs", f"{stack['url']}/app/", anvil.rpc_url, user.address, str(SCREENSHOTS))
 
     # Assert: what the page showed, and what the chain and IPFS hold
     assert "Wrong network" in seen["wrongNetwork"] and "chain 1" in seen["wrongNetwork"]
-    assert "JobMarketInvalidParams(rewardPerRound)" in seen["refused"]
-    job_id = seen["jobId"]
-    assert job_id == jobs_before + 1 == admin.market.job_count()
-    job = admin.market.get_job(job_id)
+    assert "Post the job: reverted: JobMarketInvalidParams(rewardPerRound)" in seen["refused"]
+    assert 'Reward per provider and round: "2x" is not an amount of DPG' in seen["badAmount"]
+    job_id, approved_id = seen["jobId"], seen["approvedJobId"]
+    assert (job_id, approved_id) == (jobs_before + 1, jobs_before + 2) and admin.market.job_count() == approved_id
+    job, approved = admin.market.get_job(job_id), admin.market.get_job(approved_id)
     assert job.poster == user.address and job.coordinator == stack["coordinator"].address
     assert job.budget == 2 * 3 * 2 * E18 and job.reward_per_round == 2 * E18 and job.rounds == 3
-    assert admin.token.balance_of(user.address) == balance_before - job.budget
+    assert approved.poster == user.address and approved.budget == 2 * 1 * 2 * E18
+    assert admin.token.balance_of(user.address) == balance_before - job.budget - approved.budget
+    # the permit path sent one transaction and used one permit; approving first sent two; nothing left approved
+    assert admin.token.contract.functions.nonces(user.address).call() == permits_before + 1
+    assert admin.w3.eth.get_transaction_count(user.address) == sent_before + 1 + 2
+    assert admin.token.allowance(user.address, admin.market.address) == 0
     posted = admin.market.contract.events.JobPosted().get_logs(from_block=admin.deployment.start_block,
                                                                argument_filters={"jobId": job_id})[0]
     spec = parse_spec(KuboStore(stack["kubo"].api_url).get(posted["args"]["params"]["specCid"]))
     assert spec.name == "Digits from the browser" and spec.training.rounds == 3
-    assert f"Job {job_id} posted: 12 DPG in escrow" in seen["posted"] and "mined in block" in seen["status"]
+    assert f"Job {job_id} posted: 12 DPG in escrow" in seen["posted"]
+    assert seen["status"].startswith("Post the job with the permit: mined in block")
     assert "open" in seen["myJobs"] and "Version 1 is in force" in seen["governance"]
     assert stack["coordinator"].address[:8] in seen["providers"]
     assert {Path(p).name for p in seen["screenshots"]} == {"wrong-network.png", "job-refused.png", "jobs.png",

@@ -1,9 +1,12 @@
 """What the web app needs from the gateway: the deployment, spec pinning for wallet users (validated: only job
-specs), and the built app itself at /app."""
+specs, standard documents), the standard's versions, and the built app itself at /app."""
 
 from __future__ import annotations
 
+import json
+
 from opendpg.content import KuboStore
+from opendpg.dpg import shipped_standard
 from opendpg.spec import parse_spec
 
 
@@ -40,3 +43,30 @@ def test_the_built_app_is_served(gw):
     assert page.status_code == 200 and "<title>OpenDPG Compute</title>" in page.text
     script = page.text.split('src="')[1].split('"')[0]
     assert script.startswith("/app/assets/") and gw.client.get(script).status_code == 200
+
+
+def test_standard_documents_are_validated_pinned_and_read_by_version(gw, world):
+    # Prepare: version 1 as shipped is in force
+    _, data, cid = shipped_standard()
+    document = json.loads(data)
+
+    # Execute
+    pinned = gw.client.post("/standards", json=document | {"version": 2})
+    not_newer = gw.client.post("/standards", json=document)
+    malformed = gw.client.post("/standards", json={"version": 3})
+    current = gw.client.get("/standards/1")
+    unpublished = gw.client.get("/standards/2")
+    zero = gw.client.get("/standards/0")
+
+    # Assert
+    assert pinned.status_code == 201 and json.loads(KuboStore(world["kubo"].api_url).get(pinned.json()["cid"])) == (
+        document | {"version": 2})
+    assert not_newer.status_code == 422 and not_newer.json()["detail"][0]["loc"] == ["body", "version"]
+    assert "not newer than the standard in force, version 1" in not_newer.json()["detail"][0]["msg"]
+    assert malformed.status_code == 422 and "invalid DPG Standard document" in malformed.json()["detail"][0]["msg"]
+    [published] = world["admin"].dpg.standard_history()  # the deployment's
+    assert (published["version"], published["cid"]) == (1, cid)
+    assert published["block"] >= world["admin"].deployment.start_block and len(published["tx"]) == 66
+    assert current.status_code == 200 and current.json() == document
+    assert unpublished.status_code == 404 and unpublished.json()["detail"] == "no DPG Standard version 2 was published"
+    assert zero.status_code == 422

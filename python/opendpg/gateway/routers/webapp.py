@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, HTTPException, Path, Response, status
 from sqlalchemy import select
 
-from opendpg.dpg import StandardError, parse_standard
+from opendpg.dpg import StandardError, parse_standard, standard_bytes
 from opendpg.errors import ContentError
 from opendpg.gateway.chain import GatewayChain
 from opendpg.gateway.deps import ChainDep, SessionDep, SettingsDep
@@ -72,6 +72,20 @@ def pin_standard(chain: ChainDep, document: StandardBody) -> Pinned:
             "loc": ["body", "version"], "type": "standard",
             "msg": f"version {standard.version} is not newer than the standard in force, version {current}"}])
     return Pinned(cid=_pin(chain, json.dumps(document, indent=1).encode()))
+
+
+@router.get("/standards/{version}")
+def standard_document(version: Id, chain: ChainDep) -> dict[str, Any]:
+    """The document of a version of the DPG Standard, as the DAO published it (fetched by the CID recorded
+    on-chain and checked against it)."""
+    published = [s for s in chain.reader.dpg.standard_history() if s["version"] == version]
+    if not published:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no DPG Standard version {version} was published")
+    try:
+        document: dict[str, Any] = json.loads(standard_bytes(published[-1]["cid"], chain.store))
+    except ContentError as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=f"IPFS is unavailable: {exc}") from None
+    return document
 
 
 @router.post("/reasons", response_model=Pinned, status_code=status.HTTP_201_CREATED)
