@@ -1,6 +1,9 @@
 // A provider from a wallet. `register`: register the node with its capabilities and 100 DPG of stake, then add 50.
-// `claim`: claim every reward the earnings table offers. A screenshot after each; what the page showed as JSON.
-//   node e2e/provider.mjs APP_URL RPC_URL ACCOUNT OUT_DIR register|claim
+// `claim`: claim every reward the earnings table offers. `unbond`: unbonding that would leave less than the minimum
+// stake is refused with the decoded reason, 30 DPG start unbonding, withdrawing early is refused, and after the
+// unbonding period (time travel on the test chain) the 30 DPG are withdrawn. A screenshot after each; what the
+// page showed as JSON.
+//   node e2e/provider.mjs APP_URL RPC_URL ACCOUNT OUT_DIR register|claim|unbond
 import { args, openApp } from "./harness.mjs";
 
 const { appUrl, rpcUrl, account, outDir, step } = args(["appUrl", "rpcUrl", "account", "outDir", "step"]);
@@ -20,6 +23,29 @@ try {
                                { timeout: 60_000 });
     seen.stake = await page.textContent("#my-stake");
     await app.shot("provider-registered");
+  } else if (step === "unbond") {
+    const state = (value) => page.waitForSelector(`#provider-status[data-state="${value}"]`, { timeout: 60_000 });
+    await page.fill('#unbond input[name="amount"]', "60");
+    await page.click('#unbond button[type="submit"]');
+    await state("refused");
+    seen.belowMinimum = await page.textContent("#provider-status");
+    await page.fill('#unbond input[name="amount"]', "30");
+    await page.click('#unbond button[type="submit"]');
+    await page.waitForSelector("#withdraw", { timeout: 60_000 });
+    seen.unbonding = await page.$$eval("#my-stake td", (cells) => cells.map((cell) => cell.textContent));
+    await page.click("#withdraw");
+    await state("refused");
+    seen.early = await page.textContent("#provider-status");
+    await app.shot("provider-unbonding");
+    for (const [method, params] of [["evm_increaseTime", [7 * 86_400 + 1]], ["evm_mine", []]]) {
+      await fetch(rpcUrl, { method: "POST", headers: { "content-type": "application/json" },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }) });
+    }
+    await page.click("#withdraw");
+    await page.waitForSelector("#withdraw", { state: "detached", timeout: 60_000 });
+    seen.withdrawn = await page.textContent("#provider-status");
+    seen.after = await page.$$eval("#my-stake td", (cells) => cells.map((cell) => cell.textContent));
+    await app.shot("provider-withdrawn");
   } else {
     const button = page.locator("button.claim").first();
     seen.offer = await button.textContent();

@@ -72,3 +72,16 @@ export async function postToGateway<T>(ctx: Ctx, path: string, body: unknown): P
   }
   return answer as T;
 }
+
+/** Render a page again after an action, keeping what its transaction status line (element `statusId`) said. */
+export async function rerenderKeeping(root: HTMLElement, statusId: string, render: () => Promise<void>): Promise<void> {
+  const status = document.getElementById(statusId);
+  const keep = { state: status?.dataset.state ?? "", text: status?.textContent ?? "" };
+  delete root.dataset.ready;
+  await render();
+  const fresh = document.getElementById(statusId);
+  if (fresh && keep.state) {
+    fresh.dataset.state = keep.state;
+    fresh.textContent = keep.text;
+  }
+}

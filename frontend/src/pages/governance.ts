@@ -2,7 +2,7 @@
 // queue, execute through the Governor and the Timelock), and the certification queue (automated report, community
 // vote, closing it, the expert committee's decisions).
 import { type Abi, type Address, type Hex, type PublicClient, encodeFunctionData, keccak256, toBytes } from "viem";
-import { type Ctx, el, postToGateway, readerFor, short, table, tokens } from "../app";
+import { type Ctx, el, postToGateway, readerFor, rerenderKeeping, short, table, tokens } from "../app";
 import { contract } from "../config";
 import { act, sendTx } from "../tx";
 import type { Wallet } from "../wallet";
@@ -197,16 +197,7 @@ export async function renderGovernance(root: HTMLElement, ctx: Ctx): Promise<voi
   if (!reader) return;
   const wallet = ctx.wallet?.account ? ctx.wallet : null;
   const status = el("p", { id: "governance-status", class: "tx" });
-  const rerender = async () => {
-    const keep = { state: status.dataset.state ?? "", text: status.textContent ?? "" };
-    delete root.dataset.ready;
-    await renderGovernance(root, ctx);
-    const fresh = document.getElementById("governance-status");
-    if (fresh && keep.state) {
-      fresh.dataset.state = keep.state;
-      fresh.textContent = keep.text;
-    }
-  };
+  const rerender = () => rerenderKeeping(root, "governance-status", () => renderGovernance(root, ctx));
   root.replaceChildren(status, wallet ? await votesSection(ctx, wallet, status, rerender)
     : el("p", {}, "Connect a wallet to delegate your votes, vote and propose."),
     await certificationSection(ctx, reader, wallet, status, rerender), await proposalsSection(ctx, reader, wallet, status, rerender));

@@ -1,7 +1,7 @@
 // Providers: your node (register with capabilities and stake, add stake, unbond, withdraw; earnings and what you
 // can claim, job by job) and every registered node with its stake, reputation and priority.
 import { type Address, keccak256, toBytes } from "viem";
-import { type Ctx, el, parseDpg, readerFor, short, table, tokens } from "../app";
+import { type Ctx, el, parseDpg, readerFor, rerenderKeeping, short, table, tokens } from "../app";
 import { contract } from "../config";
 import { act, sendTx } from "../tx";
 import type { Wallet } from "../wallet";
@@ -131,10 +131,7 @@ export async function renderProviders(root: HTMLElement, ctx: Ctx): Promise<void
       priority >= 1n << 128n ? "certified compute" : `score ${priority}`,
     ]);
   }
-  const rerender = () => {
-    delete root.dataset.ready;
-    return renderProviders(root, ctx);
-  };
+  const rerender = () => rerenderKeeping(root, "provider-status", () => renderProviders(root, ctx));
   const mine = ctx.wallet?.account ? [await myNode(ctx, ctx.wallet, rerender)]
     : [el("p", {}, "Connect a wallet to register a node, stake and claim rewards.")];
   root.replaceChildren(...mine, el("h2", {}, "Providers"), rows.length

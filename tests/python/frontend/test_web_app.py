@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 
 from opendpg.chain import Capabilities, Chain, JobParams, SuiteParams, TxSender, deploy_suite
 from opendpg.content import KuboDaemon, KuboStore
 from opendpg.dpg import parse_metadata, shipped_standard
-from opendpg.dpg.certification import Certification
+from opendpg.dpg.certification import STAGES, Certification
 from opendpg.process import stop_process_group
 from opendpg.spec import parse_spec
 from tests.python.dpg.test_checker import EXAMPLE
@@ -47,7 +48,7 @@ def stack(anvil, w3, accounts, tmp_path_factory):
             stop_process_group(proc)
 
 
-def test_post_a_job_from_therun_browser(stack, anvil):
+def test_post_a_job_from_the_browser(stack, anvil):
     # Prepare
     admin, user = stack["admin"], stack["user"]
     jobs_before = admin.market.job_count()
@@ -85,7 +86,7 @@ def test_post_a_job_from_therun_browser(stack, anvil):
                                                            "providers.png", "governance.png", "catalog.png"}
 
 
-def test_a_provider_registers_stakes_and_claims_from_therun_browser(stack, anvil, accounts):
+def test_a_provider_registers_stakes_and_claims_from_the_browser(stack, anvil, accounts):
     # Prepare: a funded wallet that is not a node yet
     admin, coordinator, provider = stack["admin"], stack["coordinator"], accounts[16]
     admin.token.transfer(provider.address, 500 * E18)
@@ -118,17 +119,38 @@ def test_a_provider_registers_stakes_and_claims_from_therun_browser(stack, anvil
     assert admin.market.claimable(job_id, provider.address) == 0
 
 
-def test_certify_and_change_the_standard_from_therun_browser(stack, anvil, tmp_path):
+def test_a_provider_unbonds_and_withdraws_from_the_browser(stack, anvil, accounts):
+    # Prepare: the node of the previous test, 150 DPG staked and nothing locked (the minimum stake is 100 DPG)
+    admin, provider = stack["admin"], accounts[16]
+    assert admin.registry.stake_of(provider.address)["staked"] == 150 * E18
+    before = admin.token.balance_of(provider.address)
+
+    # Execute: unbond in the page, try to withdraw early, wait out the unbonding period, withdraw
+    seen = run_browser("provider.mjs", f"{stack['url']}/app/", anvil.rpc_url, provider.address, str(SCREENSHOTS),
+                       "unbond")
+
+    # Assert: the stake and the balance on-chain, and the reasons the page gave
+    stake = admin.registry.stake_of(provider.address)
+    assert stake["staked"] == 120 * E18 and stake["unbonding"] == 0
+    assert admin.token.balance_of(provider.address) - before == 30 * E18
+    assert seen["belowMinimum"] == (f"Unbond: reverted: NodeRegistryStakeBelowMinimum({90 * E18}, {100 * E18})")
+    assert "Withdraw: reverted: NodeRegistryUnbondingNotReady(" in seen["early"]
+    assert seen["unbonding"][:3] == ["120", "0", "30"] and seen["unbonding"][3] != "-"  # staked, locked, unbonding
+    assert seen["withdrawn"].startswith("Withdraw: mined in block") and seen["after"][:4] == ["120", "0", "0", "-"]
+
+
+def test_certify_reject_and_change_the_standard_from_the_browser(stack, anvil, tmp_path):
     # Prepare: the operator's wallet (1 G DPG, the expert committee in development, the checker) in the browser;
-    # an asset registered by someone else and attested by the checker after the operator's votes were delegated
+    # two assets registered by someone else and attested by the checker after the operator's votes were delegated
     admin, owner = stack["admin"], stack["user"]
     operator = admin.sender.address
     admin.token.delegate(operator)
     store = KuboStore(stack["kubo"].api_url)
-    asset_id = Certification(admin.as_account(TxSender(admin.w3, owner)), store).register(
-        parse_metadata(EXAMPLE.read_bytes()))
     checker = Certification(admin, store)
-    checker.attest(asset_id, checker.check(asset_id))
+    asset_id, rejected_id = (Certification(admin.as_account(TxSender(admin.w3, owner)), store).register(
+        parse_metadata(EXAMPLE.read_bytes())) for _ in range(2))
+    for asset in (asset_id, rejected_id):
+        checker.attest(asset, checker.check(asset))
     _, data, _ = shipped_standard()
     document = json.loads(data) | {"version": 2}
     standard_file = tmp_path / "standard-v2.json"
@@ -136,17 +158,28 @@ def test_certify_and_change_the_standard_from_therun_browser(stack, anvil, tmp_p
 
     # Execute
     seen = run_browser("governance.mjs", f"{stack['url']}/app/", anvil.rpc_url, operator, str(SCREENSHOTS),
-                    str(standard_file), str(asset_id))
+                       str(standard_file), str(asset_id), str(rejected_id))
 
     # Assert: the chain, then the page
     assert admin.dpg.is_certified(asset_id)
     review = admin.dpg.get_review(asset_id, 1)
     assert review["for_votes"] > 0 and review["approvals"] == 1
+    assert not admin.dpg.is_certified(rejected_id) and STAGES[admin.dpg.get_asset(rejected_id)["stage"]] == "rejected"
+    assert admin.dpg.get_review(rejected_id, 1)["rejections"] == 1
+    [decision] = admin.dpg.contract.events.CommitteeDecision().get_logs(
+        from_block=admin.deployment.start_block, argument_filters={"assetId": rejected_id})
+    assert store.get(decision["args"]["reasonCid"]) == (
+        b"The privacy statement does not cover the consent of the people in the data.")
     version, cid = admin.dpg.standard()
     assert version == 2 and json.loads(store.get(cid)) == document
     assert seen["afterClose"] == "committee review" and "passed: 7 pass, 2 for review, 0 fail" in seen["queued"]
+    assert seen["rejectWithoutReason"] == "a rejection needs a reason"
     assert "No asset is under review." in seen["queueAfter"]
     assert "Version 2 is in force" in seen["standard"] and "executed" in seen["proposals"]
+    assert "Version 2in force" in seen["versions"] and "DAO proposal" in seen["versions"]
+    assert "Version 1replaced" in seen["versions"] and "at deployment" in seen["versions"]
+    assert seen["versionLink"] == f"{stack['url']}/standards/2"
+    assert httpx.get(seen["versionLink"]).json() == document
 
 
 def test_without_a_wallet_the_app_still_reads_the_chain(stack):
