@@ -1,14 +1,13 @@
 // One job, live: state, every round with its global model hash and CID, every provider's update hash, the
-// gateway's own evaluation of each committed model as a loss/accuracy chart, and the payments. While the job is
-// open or running the page refreshes itself from the chain every few seconds.
-import type { Address, Hex } from "viem";
-import { type Ctx, el, problem, readerFor, short, table, tokens } from "../app";
-import { contract } from "../config";
-import { JOB_STATES, type JobView } from "../market";
+// gateway's own evaluation of each committed model as a loss/accuracy chart, and the payments. All of it from the
+// gateway's index of the chain (one request; no wallet or RPC needed); while the job is open or running, or owes
+// payments, the page refreshes itself every few seconds.
+import { type Ctx, el, problem, short, table } from "../app";
+import { type IndexedJob, fetchIndexed } from "../market";
 
 const REFRESH_MS = 3000;
 
-interface Evaluation { round: number; loss: number | null; accuracy: number | null; error: string | null }
+interface Evaluation { round: number; loss: number | null; accuracy: number | null }
 
 const SVG = "http://www.w3.org/2000/svg";
 
@@ -45,37 +44,29 @@ export function curve(points: Evaluation[]): SVGElement {
   return chart;
 }
 
+interface JobDetail extends IndexedJob {
+  providers: { address: string; dropped: boolean; missed_rounds: number }[];
+  history: {
+    round: number; global_hash: string; global_cid: string; used: string[];
+    updates: { provider: string; hash: string; cid: string; rejected: boolean }[];
+    loss: number | null; accuracy: number | null; metrics_error: string | null;
+  }[];
+  payments: { kind: string; account: string; amount: string }[];
+}
+
 export async function renderJob(root: HTMLElement, ctx: Ctx, jobId: bigint): Promise<void> {
-  const reader = readerFor(root, ctx, "follow a job from the chain");
-  if (!reader) return;
-  const market = contract(ctx.config, "JobMarket");
-  const job = (await reader.readContract({ ...market, functionName: "getJob", args: [jobId] })) as JobView;
-  if (job.state === 0) {
+  const job = await fetchIndexed<JobDetail>(ctx, `/chain/jobs/${jobId}`);
+  if (job === null) {
     root.replaceChildren(problem(`There is no job ${jobId}.`));
     return;
   }
-  const events = async (eventName: string) => (await reader.getContractEvents({
-    ...market, eventName, args: { jobId }, fromBlock: ctx.config.startBlock,
-  })) as unknown as { args: Record<string, unknown> }[];
-  const [updates, rounds, rewards, refunds, shares] = await Promise.all(
-    ["UpdateSubmitted", "RoundCommitted", "RewardClaimed", "RefundClaimed", "DataShareClaimed"].map(events));
-  const evaluations: Evaluation[] = await fetch(`${ctx.config.gateway}/evaluations/${jobId}`)
-    .then((r) => (r.ok ? r.json() : []))
-    .catch(() => []);
-  const metric = (round: number) => evaluations.find((e) => e.round === round);
-  const roundRows = rounds.map(({ args }) => {
-    const round = Number(args.round);
-    const m = metric(round);
-    return [String(round), `${(args.globalHash as Hex).slice(0, 14)}…`, String(args.globalCid), String(args.usedCount),
-      m?.accuracy != null ? m.accuracy.toFixed(3) : m?.error ?? "evaluating…", m?.loss != null ? m.loss.toFixed(3) : "-"];
-  });
-  const updateRows = updates.map(({ args }) => [String(args.round), short(args.provider as Address),
-    `${(args.updateHash as Hex).slice(0, 14)}…`, String(args.updateCid)]);
-  const paymentRows = [
-    ...rewards.map(({ args }) => ["reward", short(args.provider as Address), tokens(args.amount as bigint)]),
-    ...refunds.map(({ args }) => ["refund", short(args.poster as Address), tokens(args.amount as bigint)]),
-    ...shares.map(({ args }) => ["data share", short(args.holder as Address), tokens(args.amount as bigint)]),
-  ];
+  const state = job.state.toLowerCase();
+  const active = job.providers.filter((p) => !p.dropped);
+  const roundRows = job.history.map((r) => [String(r.round), `0x${r.global_hash.slice(0, 12)}…`, r.global_cid, String(r.used.length),
+    r.accuracy != null ? r.accuracy.toFixed(3) : r.metrics_error ?? "evaluating…", r.loss != null ? r.loss.toFixed(3) : "-"]);
+  const updateRows = job.history.flatMap((r) => r.updates.map((u) => [String(r.round), short(u.provider),
+    `0x${u.hash.slice(0, 12)}…${u.rejected ? " (not used)" : ""}`, u.cid]));
+  const paymentRows = job.payments.map((p) => [p.kind, short(p.account), p.amount]);
   const audit = el("p", { id: "audit" });
   const verify = el("button", { type: "button", id: "verify" }, "Verify the training");
   verify.addEventListener("click", () => void (async () => {
@@ -90,14 +81,14 @@ export async function renderJob(root: HTMLElement, ctx: Ctx, jobId: bigint): Pro
     audit.dataset.ok = "false";
     audit.textContent = `Verification failed: ${error instanceof Error ? error.message : String(error)}`;
   }));
-  const tools = rounds.length ? [el("p", {},
+  const tools = job.history.length ? [el("p", {},
     el("a", { href: `${ctx.config.gateway}/models/${jobId}`, id: "download-model", download: `job-${jobId}.odpgupd` },
       "Download the latest global model"), " (checked against its on-chain hash) ", verify), audit] : [];
   root.replaceChildren(
     el("h2", {}, `Job ${jobId}`),
-    el("p", { id: "job-summary", "data-state": JOB_STATES[job.state] }, `${JOB_STATES[job.state]}: ${job.committedRounds} of ${job.rounds} rounds committed, `
-      + `${job.providerCount} of ${job.maxProviders} providers, ${tokens(job.budget)} DPG escrowed, ${tokens(job.credited)} credited; posted by ${short(job.poster)}.`),
-    curve(evaluations),
+    el("p", { id: "job-summary", "data-state": state }, `${state}: ${job.committed_rounds} of ${job.rounds} rounds committed, `
+      + `${active.length} of ${job.max_providers} providers, ${job.budget} DPG escrowed, ${job.credited} credited; posted by ${short(job.poster)}.`),
+    curve(job.history),
     ...tools,
     el("h3", {}, "Rounds"),
     roundRows.length ? table(["Round", "Global model hash", "CID", "Updates used", "Accuracy", "Loss"], roundRows, "rounds") : el("p", {}, "No round committed yet."),
@@ -107,7 +98,9 @@ export async function renderJob(root: HTMLElement, ctx: Ctx, jobId: bigint): Pro
     paymentRows.length ? table(["Kind", "To", "DPG"], paymentRows, "payments") : el("p", {}, "Nothing paid yet."),
   );
   root.dataset.ready = "true";
-  if (job.state === 1 || job.state === 2 || rewards.length < job.providerCount) {
+  const paidRewards = job.payments.filter((p) => p.kind === "reward").length;
+  const unevaluated = job.history.some((r) => r.loss == null && !r.metrics_error);
+  if (state === "open" || state === "running" || (state === "finished" && paidRewards < active.length) || unevaluated) {
     setTimeout(() => {
       if (root.dataset.page === "job" && window.location.hash === `#job/${jobId}`) {
         void renderJob(root, ctx, jobId).catch(() => undefined);

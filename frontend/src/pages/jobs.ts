@@ -3,7 +3,7 @@
 import { type Address, type Hex, parseEventLogs, parseSignature } from "viem";
 import { type Ctx, el, parseDpg, postToGateway, problem, short, table, tokens } from "../app";
 import { type ContractInfo, contract } from "../config";
-import { JOB_STATES, type JobView } from "../market";
+import { type IndexedJob, fetchIndexed } from "../market";
 import { act, describeError, sendTx } from "../tx";
 import type { Wallet } from "../wallet";
 
@@ -142,44 +142,33 @@ async function post(ctx: Ctx, data: FormData, status: HTMLElement, result: HTMLE
   const [posted] = parseEventLogs({ abi: market.abi, logs: receipt.logs, eventName: "JobPosted" }) as unknown as {
     args: { jobId: bigint };
   }[];
+  await fetchIndexed(ctx, `/chain/jobs/${posted.args.jobId}`);  // the gateway indexes it now: its page and lists show it
   result.replaceChildren(`Job ${posted.args.jobId} posted: ${tokens(budget)} DPG in escrow, spec ${body.cid}. `,
     el("a", { href: `#job/${posted.args.jobId}`, id: "follow-job" }, "Follow it"));
   result.dataset.jobId = String(posted.args.jobId);
 }
 
+function jobRows(jobs: IndexedJob[], withPoster: boolean): (Node | string)[][] {
+  return jobs.map((job) => [
+    el("a", { href: `#job/${job.id}`, class: "job-link" }, `Job ${job.id}`), job.state.toLowerCase(),
+    `${job.committed_rounds} / ${job.rounds}`, job.budget, job.credited, ...(withPoster ? [short(job.poster)] : [])]);
+}
+
 async function myJobs(ctx: Ctx): Promise<HTMLElement> {
   const section = el("section", {}, el("h2", {}, "Your jobs"));
-  const wallet = ctx.wallet;
-  if (!wallet?.account) return section;
-  const market = contract(ctx.config, "JobMarket");
-  const logs = (await wallet.public.getContractEvents({
-    ...market, eventName: "JobPosted", args: { poster: wallet.account }, fromBlock: ctx.config.startBlock,
-  })) as unknown as { args: { jobId: bigint } }[];
-  const rows = [];
-  for (const log of logs.reverse()) {
-    const job = (await wallet.public.readContract({ ...market, functionName: "getJob", args: [log.args.jobId] })) as JobView;
-    rows.push([
-      el("a", { href: `#job/${log.args.jobId}`, class: "job-link" }, `Job ${log.args.jobId}`), JOB_STATES[job.state] ?? String(job.state), `${job.committedRounds} / ${job.rounds}`,
-      `${job.providerCount} / ${job.maxProviders}`, tokens(job.budget), tokens(job.credited),
-    ]);
-  }
-  section.append(rows.length ? table(["Job", "State", "Rounds", "Providers", "Escrow (DPG)", "Paid out (DPG)"], rows, "my-jobs")
-    : el("p", {}, `No job posted from ${short(wallet.account)} yet.`));
+  const me = ctx.wallet?.account;
+  if (!me) return section;
+  const jobs = (await fetchIndexed<IndexedJob[]>(ctx, `/chain/jobs?poster=${me}&limit=50`)) ?? [];
+  section.append(jobs.length ? table(["Job", "State", "Rounds", "Escrow (DPG)", "Paid out (DPG)"], jobRows(jobs, false), "my-jobs")
+    : el("p", {}, `No job posted from ${short(me)} yet.`));
   return section;
 }
 
 async function recentJobs(ctx: Ctx): Promise<HTMLElement> {
-  const section = el("section", {}, el("h2", {}, "Recent jobs"));
-  const reader = ctx.reader;
-  if (!reader) return section;
-  const market = contract(ctx.config, "JobMarket");
-  const logs = (await reader.getContractEvents({ ...market, eventName: "JobPosted", fromBlock: ctx.config.startBlock })) as unknown as {
-    args: { jobId: bigint; poster: Address };
-  }[];
-  const rows = logs.slice(-20).reverse().map(({ args }) => [
-    el("a", { href: `#job/${args.jobId}`, class: "job-link" }, `Job ${args.jobId}`), short(args.poster)]);
-  section.append(rows.length ? table(["Job", "Posted by"], rows, "recent-jobs") : el("p", {}, "No job posted yet."));
-  return section;
+  const jobs = (await fetchIndexed<IndexedJob[]>(ctx, "/chain/jobs?limit=20")) ?? [];
+  return el("section", {}, el("h2", {}, "Recent jobs"), jobs.length
+    ? table(["Job", "State", "Rounds", "Escrow (DPG)", "Paid out (DPG)", "Posted by"], jobRows(jobs, true), "recent-jobs")
+    : el("p", {}, "No job posted yet."));
 }
 
 export async function renderJobs(root: HTMLElement, ctx: Ctx): Promise<void> {

@@ -39,7 +39,8 @@ __all__ = ["ChainIndexer"]
 
 log = logging.getLogger(__name__)
 NAME = "JobMarket"
-_PAYMENTS = {"RewardClaimed": ("reward", "provider"), "RefundClaimed": ("refund", "poster")}
+_PAYMENTS = {"RewardClaimed": ("reward", "provider"), "RefundClaimed": ("refund", "poster"),
+             "DataShareClaimed": ("data share", "holder")}
 
 
 class ChainIndexer:

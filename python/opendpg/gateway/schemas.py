@@ -161,6 +161,7 @@ class JobOut(BaseModel):
     budget: str
     credited: str
     reward_per_round: str
+    max_providers: int
     tx_hash: str
 
 
@@ -280,9 +281,3 @@ class Pinned(BaseModel):
 class ReasonIn(_In):
     text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)]
 
-
-class Evaluation(BaseModel):
-    round: int
-    loss: float | None
-    accuracy: float | None
-    error: str | None = Field(description="why the round could not be evaluated (null while pending or when done)")

@@ -189,6 +189,7 @@ def test_without_a_wallet_the_app_still_reads_the_chain(stack):
     job_id = admin.market.post_job(JobParams("bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy",
                                              admin.token.address, 4 * E18, 2 * E18, 1, 1, 2, 0, now + 3600, 600,
                                              stack["coordinator"].address))
+    assert httpx.get(f"{stack['url']}/chain/jobs/{job_id}").status_code == 200  # indexed (the lists read the index)
 
     # Execute
     seen = run_browser("nowallet.mjs", f"{stack['url']}/app/", str(SCREENSHOTS), str(job_id))

@@ -15,8 +15,8 @@ from tests.python.gateway.test_jobs import _body
 PUBLIC = {("GET", "/health"), ("GET", "/metrics"), ("GET", "/jobs/spec-schema"), ("POST", "/accounts"),
           ("POST", "/auth/login"), ("GET", "/app-config"), ("POST", "/specs"), ("POST", "/standards"),
           ("GET", "/standards/{version}"), ("POST", "/reasons"), ("GET", "/reports/{asset_id}"),
-          ("GET", "/evaluations/{job_id}"),
-          ("GET", "/models/{job_id}"), ("POST", "/audits/{job_id}")}
+          ("GET", "/models/{job_id}"), ("POST", "/audits/{job_id}"), ("GET", "/chain/jobs"),
+          ("GET", "/chain/jobs/{job_id}")}
 NEEDS_KEY = {("GET", "/me"), ("POST", "/api-keys"), ("GET", "/api-keys"), ("DELETE", "/api-keys/{key_id}"),
              ("POST", "/faucet"), ("POST", "/accounts/{user_id}/credit"), ("POST", "/jobs"), ("GET", "/jobs"),
              ("GET", "/jobs/{job_id}"), ("POST", "/jobs/{job_id}/cancel"), ("POST", "/jobs/{job_id}/refund"),

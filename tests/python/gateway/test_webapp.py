@@ -1,13 +1,17 @@
 """What the web app needs from the gateway: the deployment, spec pinning for wallet users (validated: only job
-specs, standard documents), the standard's versions, and the built app itself at /app."""
+specs, standard documents), the standard's versions, the chain index (public), and the built app at /app."""
 
 from __future__ import annotations
 
 import json
 
+from opendpg.chain import JobParams, TxSender
 from opendpg.content import KuboStore
 from opendpg.dpg import shipped_standard
 from opendpg.spec import parse_spec
+
+E18 = 10**18
+SPEC_CID = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"
 
 
 def test_app_config_names_the_contracts(gw, world):
@@ -70,3 +74,37 @@ def test_standard_documents_are_validated_pinned_and_read_by_version(gw, world):
     assert current.status_code == 200 and current.json() == document
     assert unpublished.status_code == 404 and unpublished.json()["detail"] == "no DPG Standard version 2 was published"
     assert zero.status_code == 422
+
+
+def test_the_chain_index_is_public(gw, world, accounts):
+    # Prepare: two jobs posted straight on the chain (not through the gateway) by two posters
+    admin, coordinator, poster = world["admin"], world["coordinator"], accounts[24]
+    now = int(admin.w3.eth.get_block("latest")["timestamp"])
+    admin.token.transfer(poster.address, 2 * E18)
+    other = admin.as_account(TxSender(admin.w3, poster))
+    other.token.approve(admin.market.address, 2 * E18)
+    first = admin.market.post_job(JobParams(SPEC_CID, admin.token.address, 6 * E18, E18, 3, 1, 2, 0, now + 3600, 600,
+                                            coordinator.address))
+    second = other.market.post_job(JobParams(SPEC_CID, admin.token.address, 2 * E18, E18, 1, 1, 2, 0, now + 3600, 600,
+                                             coordinator.address))
+
+    # Execute: the detail right away (the index catches up on a job the chain has), then the lists
+    detail = gw.client.get(f"/chain/jobs/{second}")
+    newest = gw.client.get("/chain/jobs", params={"limit": 2})
+    by_poster = gw.client.get("/chain/jobs", params={"poster": admin.sender.address.lower()})
+    older = gw.client.get("/chain/jobs", params={"before": second, "limit": 1})
+    missing = gw.client.get(f"/chain/jobs/{second + 1}")
+    bad_poster = gw.client.get("/chain/jobs", params={"poster": "0x1234"})
+
+    # Assert
+    assert detail.status_code == 200, detail.text
+    body = detail.json()
+    assert (body["id"], body["state"], body["poster"], body["budget"], body["max_providers"]) == (
+        second, "OPEN", poster.address, "2", 2)
+    assert body["history"] == [] and body["payments"] == [] and body["providers"] == []
+    assert [j["id"] for j in newest.json()] == [second, first]
+    assert first in [j["id"] for j in by_poster.json()] and second not in [j["id"] for j in by_poster.json()]
+    assert all(j["poster"] == admin.sender.address for j in by_poster.json())
+    assert [j["id"] for j in older.json()] == [first] and older.json()[0]["budget"] == "6"
+    assert missing.status_code == 404 and missing.json()["detail"] == f"no job {second + 1}"
+    assert bad_poster.status_code == 422 and bad_poster.json()["detail"][0]["loc"] == ["query", "poster"]

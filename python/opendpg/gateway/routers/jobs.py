@@ -104,7 +104,8 @@ async def create_job(body: JobCreate, user: CurrentUser, chain: ChainDep, poster
     p = posted.params  # mined and indexed by now; answered from what was posted (no database read)
     return JobOut(id=posted.job_id, state=JobState.OPEN.name, spec_cid=p.spec_cid, poster=posted.poster,
                   coordinator=p.coordinator, rounds=p.rounds, committed_rounds=0, budget=tokens(p.budget),
-                  credited="0", reward_per_round=tokens(p.reward_per_round), tx_hash=posted.tx_hash)
+                  credited="0", reward_per_round=tokens(p.reward_per_round), max_providers=p.max_providers,
+                  tx_hash=posted.tx_hash)
 
 
 def _submission_out(row: JobSubmission) -> SubmissionOut:
@@ -129,7 +130,14 @@ def list_jobs(user: CurrentUser, session: SessionDep,
               before: Annotated[int | None, Query(ge=1, description="only jobs with a smaller id (paging)")] = None,
               ) -> list[JobOut]:
     """The caller's jobs, newest first, from the index."""
-    query = select(ChainJob).where(ChainJob.poster == user.address)
+    return indexed_jobs(session, user.address, limit, before)
+
+
+def indexed_jobs(session: Session, poster: str | None, limit: int, before: int | None) -> list[JobOut]:
+    """Jobs from the index, newest first: all of them, or ``poster``'s; ids below ``before`` when given."""
+    query = select(ChainJob)
+    if poster is not None:
+        query = query.where(ChainJob.poster == poster)
     if before is not None:
         query = query.where(ChainJob.job_id < before)
     return [_job_out(job) for job in session.scalars(query.order_by(ChainJob.job_id.desc()).limit(limit))]
@@ -139,7 +147,12 @@ def list_jobs(user: CurrentUser, session: SessionDep,
 def show_job(job_id: int, user: CurrentUser, session: SessionDep) -> JobDetail:
     """One job from the index: state, providers, every round (update hashes and CIDs, the aggregated model, its
     evaluation on the held-out set), payments."""
-    job = _own(session, user, job_id)
+    return job_detail(session, _own(session, user, job_id))
+
+
+def job_detail(session: Session, job: ChainJob) -> JobDetail:
+    """Everything the index holds about ``job``."""
+    job_id = job.job_id
     providers = list(session.scalars(select(ChainProvider).where(ChainProvider.job_id == job_id)
                                      .order_by(ChainProvider.slot)))
     by_slot = {p.slot: p.address for p in providers}
@@ -249,4 +262,5 @@ def _job_out(job: ChainJob) -> JobOut:
     return JobOut(id=job.job_id, state=job.state, spec_cid=job.spec_cid, poster=job.poster,
                   coordinator=job.coordinator, rounds=job.rounds, committed_rounds=job.committed_rounds,
                   budget=tokens(int(job.budget)), credited=tokens(int(job.credited)),
-                  reward_per_round=tokens(int(job.reward_per_round)), tx_hash=job.tx_hash)
+                  reward_per_round=tokens(int(job.reward_per_round)), max_providers=job.max_providers,
+                  tx_hash=job.tx_hash)

@@ -1,30 +1,40 @@
 """What the web app needs from the gateway besides the API: the deployment (chain id, contract addresses and
 ABIs); pinning for wallet users, who have no gateway account: job specs and DPG Standard documents (validated
 first, so only those), and a committee member's reason for a decision (plain text, bounded); the automated
-check report behind an asset's current review; and the gateway's own evaluation of a job's committed rounds."""
+check report behind an asset's current review; the DPG Standard's documents by version; and the chain index's
+jobs (public, like the chain they come from: one request instead of a scan of the chain's logs)."""
 
 from __future__ import annotations
 
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, HTTPException, Path, Response, status
-from sqlalchemy import select
+from fastapi import APIRouter, Body, HTTPException, Path, Query, Response, status
+from web3 import Web3
 
 from opendpg.dpg import StandardError, parse_standard, standard_bytes
 from opendpg.errors import ContentError
 from opendpg.gateway.chain import GatewayChain
-from opendpg.gateway.deps import ChainDep, SessionDep, SettingsDep
-from opendpg.gateway.models import ChainRound
+from opendpg.gateway.deps import ChainDep, IndexerDep, SessionDep, SettingsDep
+from opendpg.gateway.models import ChainJob
 from opendpg.gateway.routers.certification import existing_asset
-from opendpg.gateway.routers.jobs import model_response, verification
-from opendpg.gateway.schemas import AppConfig, Evaluation, Pinned, PinnedSpec, ReasonIn, Verification
+from opendpg.gateway.routers.jobs import indexed_jobs, job_detail, model_response, verification
+from opendpg.gateway.schemas import (
+    AppConfig,
+    JobDetail,
+    JobOut,
+    Pinned,
+    PinnedSpec,
+    ReasonIn,
+    Verification,
+)
 from opendpg.spec import SpecError, parse_spec
 
 router = APIRouter(tags=["web app"])
 SpecBody = Annotated[dict[str, Any], Body(description="a job spec (GET /jobs/spec-schema)")]
 StandardBody = Annotated[dict[str, Any], Body(description="a DPG Standard indicator document")]
 Id = Annotated[int, Path(ge=1, le=2**63 - 1, description="an on-chain id (jobs and assets count from 1)")]
+Address = Annotated[str | None, Query(pattern="^0x[0-9a-fA-F]{40}$", description="only this poster's jobs")]
 
 _CONTRACTS = ("CommonsToken", "NodeRegistry", "JobMarket", "DPGRegistry", "ReviewRewards", "OpenDPGGovernor",
               "OpenDPGTimelock")
@@ -110,12 +120,27 @@ def current_report(asset_id: Id, chain: ChainDep) -> dict[str, Any]:
     return report
 
 
-@router.get("/evaluations/{job_id}", response_model=list[Evaluation])
-def evaluations(job_id: Id, session: SessionDep) -> list[Evaluation]:
-    """The gateway's own evaluation of each committed round of a job (its global model, fetched by the on-chain CID
-    and checked against the on-chain hash, on the spec's public held-out split): public, like the models."""
-    rows = session.scalars(select(ChainRound).where(ChainRound.job_id == job_id).order_by(ChainRound.round)).all()
-    return [Evaluation(round=r.round, loss=r.loss, accuracy=r.accuracy, error=r.metrics_error) for r in rows]
+@router.get("/chain/jobs", response_model=list[JobOut])
+def chain_jobs(session: SessionDep, poster: Address = None,
+               limit: Annotated[int, Query(ge=1, le=100, description="at most this many, newest first")] = 20,
+               before: Annotated[int | None, Query(ge=1, le=2**63 - 1, description="only smaller ids (paging)")] = None,
+               ) -> list[JobOut]:
+    """Jobs on the chain as the gateway indexed them, newest first; optionally one poster's."""
+    return indexed_jobs(session, Web3.to_checksum_address(poster) if poster else None, limit, before)
+
+
+@router.get("/chain/jobs/{job_id}", response_model=JobDetail)
+def chain_job(job_id: Id, session: SessionDep, chain: ChainDep, indexer: IndexerDep) -> JobDetail:
+    """One job as the gateway indexed it: state, providers, every round (update hashes and CIDs, the global model
+    and its evaluation on the held-out set), payments. A job the chain has but the index not yet is indexed first."""
+    job = session.get(ChainJob, job_id)
+    if job is None and job_id <= chain.reader.market.job_count():
+        indexer.catch_up(int(chain.reader.w3.eth.block_number))
+        session.expire_all()
+        job = session.get(ChainJob, job_id)
+    if job is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no job {job_id}")
+    return job_detail(session, job)
 
 
 @router.get("/models/{job_id}", response_class=Response,
