@@ -1,13 +1,18 @@
 // The browser side of the web app's tests: headless Debian Chromium (playwright-core) with a test wallet injected
 // into every page, an EIP-6963-announced EIP-1193 provider whose requests go to the test chain (anvil signs for
-// its development accounts). Optionally the wallet starts on the wrong network until the app asks it to switch.
+// its development accounts). Optionally the wallet starts on the wrong network until the app asks it to switch, or
+// refuses to give its accounts (the user said no).
 import { mkdirSync } from "node:fs";
 import { chromium } from "playwright-core";
 
-export async function openApp({ appUrl, rpcUrl, account, outDir, startOnWrongChain = false, wallet = true }) {
+export async function openApp({ appUrl, rpcUrl, account, outDir, startOnWrongChain = false, wallet = true,
+                                refuseAccounts = false }) {
   mkdirSync(outDir, { recursive: true });
   let reportedChain = startOnWrongChain ? "0x1" : null;
   const rpc = async (method, params) => {
+    if (method === "eth_requestAccounts" && refuseAccounts) {
+      return { error: { code: 4001, message: "User rejected the request." } };  // EIP-1193's user rejection
+    }
     if (method === "eth_requestAccounts" || method === "eth_accounts") return { result: [account] };
     if (method === "eth_chainId" && reportedChain) return { result: reportedChain };
     if (method === "wallet_switchEthereumChain") {

@@ -14,6 +14,7 @@ export function describeError(error: unknown): string {
     if (error.walk((e) => (e as { code?: number }).code === 4001)) return "refused in the wallet";
     return error.shortMessage;
   }
+  if ((error as { code?: number } | null)?.code === 4001) return "refused in the wallet";  // EIP-1193 user rejection
   return error instanceof Error ? error.message : String(error);
 }
 

@@ -197,3 +197,19 @@ def test_without_a_wallet_the_app_still_reads_the_chain(stack):
     # Assert
     assert "No browser wallet found" in seen["noWallet"] and "Connect a wallet to post jobs." in seen["jobs"]
     assert seen["summary"].startswith("open: 0 of 1 rounds committed, 0 of 2 providers, 4 DPG escrowed")
+
+
+def test_a_wallet_that_is_not_connected(stack, anvil):
+    # Prepare: a wallet in the browser whose user refuses to connect it
+    user = stack["user"]
+
+    # Execute
+    seen = run_browser("unconnected.mjs", f"{stack['url']}/app/", anvil.rpc_url, user.address, str(SCREENSHOTS))
+
+    # Assert: every page asks for a connection and still shows what it can read; the refusal is named
+    assert seen["walletArea"] == "Connect OpenDPG Test Wallet"
+    assert "Connect a wallet to post jobs." in seen["jobs"] and "Recent jobs" in seen["jobs"]
+    assert "Connect a wallet to register a node, stake and claim rewards." in seen["providers"]
+    assert stack["coordinator"].address[:8] in seen["providers"]
+    assert "Connect a wallet to delegate your votes, vote and propose." in seen["governance"]
+    assert seen["refused"] == "refused in the wallet"
