@@ -46,8 +46,8 @@ async function postForm(ctx: Ctx): Promise<HTMLElement> {
     field("Join window (s)", input("join", "3600", "number", { min: "60" })),
     field("Round timeout (s)", input("timeout", "900", "number", { min: "60" })),
     field("Escrow the budget by", el("select", { name: "escrow" },
-      el("option", { value: "permit" }, "signing a permit (EIP-2612): one transaction"),
-      el("option", { value: "approve" }, "approving the market, then posting: two transactions"))),
+      el("option", { value: "permit", title: "EIP-2612: one signature, one transaction" }, "a signed permit (1 tx)"),
+      el("option", { value: "approve", title: "approve the market, then post" }, "approving first (2 txs)"))),
     el("button", { type: "submit" }, "Pin the spec and post with escrow"),
   );
   const status = el("p", { id: "post-status", class: "tx" });
