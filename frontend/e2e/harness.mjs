@@ -69,6 +69,9 @@ export async function openApp({ appUrl, rpcUrl, account, outDir, startOnWrongCha
     async open(pageName) {
       await page.goto(`${appUrl}#${pageName}`);
       await page.getByRole("button", { name: "Connect OpenDPG Test Wallet" }).click();
+      // connected: the page re-renders from here on, so a later ready() waits for the connected render, not the
+      // one before the click
+      await page.waitForSelector("#account");
     },
     async ready(pageName, timeout = 30_000) {
       await page.waitForSelector(`main[data-page="${pageName}"][data-ready="true"]`, { timeout });

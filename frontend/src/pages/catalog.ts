@@ -3,11 +3,11 @@ import type { Address } from "viem";
 import { type Ctx, el, readerFor, short, table } from "../app";
 import { contract } from "../config";
 
-const KINDS = ["dataset", "model", "software", "compute commitment"];
+export const KINDS = ["dataset", "model", "software", "compute commitment"];
 export const STAGES = ["none", "registered", "awaiting check", "check failed", "voting", "vote failed",
   "committee review", "rejected", "certified", "revoked"];
 
-interface Asset {
+export interface Asset {
   owner: Address;
   kind: number;
   stage: number;

@@ -1,9 +1,10 @@
 // Jobs: post a job from a form (the spec is built here, validated and pinned by the gateway, the escrow approved
 // and posted from the wallet), and the jobs this wallet posted with their state.
-import { type Address, type Hex, parseEventLogs, parseSignature } from "viem";
+import { type Address, type Hex, keccak256, parseEventLogs, parseSignature, toBytes } from "viem";
 import { type Ctx, el, parseDpg, postToGateway, problem, short, table, tokens } from "../app";
 import { type ContractInfo, contract } from "../config";
 import { type IndexedJob, fetchIndexed } from "../market";
+import { type Asset, KINDS } from "./catalog";
 import { act, describeError, sendTx } from "../tx";
 import type { Wallet } from "../wallet";
 
@@ -28,10 +29,30 @@ async function coordinators(ctx: Ctx): Promise<Address[]> {
   return nodes;
 }
 
+/** The datasets certified now (a job can require one: its holder then earns the data share). */
+async function certifiedDatasets(ctx: Ctx): Promise<{ id: bigint; asset: Asset }[]> {
+  const wallet = ctx.wallet;
+  if (!wallet) return [];
+  const dpg = contract(ctx.config, "DPGRegistry");
+  const count = (await wallet.public.readContract({ ...dpg, functionName: "assetCount" })) as bigint;
+  const found = [];
+  for (let id = 1n; id <= count; id++) {
+    const asset = (await wallet.public.readContract({ ...dpg, functionName: "getAsset", args: [id] })) as Asset;
+    if (KINDS[asset.kind] === "dataset" && await wallet.public.readContract({ ...dpg, functionName: "isCertified", args: [id] })) {
+      found.push({ id, asset });
+    }
+  }
+  return found;
+}
+
 async function postForm(ctx: Ctx): Promise<HTMLElement> {
   const form = el("form", { id: "post-job" });
   const coordinator = el("select", { name: "coordinator" });
   for (const node of await coordinators(ctx)) coordinator.append(el("option", { value: node }, node));
+  const certified = el("select", { name: "datasetAsset" }, el("option", { value: "" }, "none required"));
+  for (const { id, asset } of await certifiedDatasets(ctx)) {
+    certified.append(el("option", { value: String(id) }, `asset ${id} (${asset.licence}, ${short(asset.owner)})`));
+  }
   const model = el("select", { name: "model" }, el("option", { value: "mlp" }, "MLP"), el("option", { value: "cnn" }, "small CNN"));
   form.append(
     field("Name", input("name", "Handwritten digits", "text", { required: "", maxlength: "120" })),
@@ -45,6 +66,8 @@ async function postForm(ctx: Ctx): Promise<HTMLElement> {
     field("Coordinator", coordinator),
     field("Join window (s)", input("join", "3600", "number", { min: "60" })),
     field("Round timeout (s)", input("timeout", "900", "number", { min: "60" })),
+    field("Certified dataset (DPG)", certified),
+    field("Only providers with certified compute", input("certifiedCompute", "yes", "checkbox")),
     field("Escrow the budget by", el("select", { name: "escrow" },
       el("option", { value: "permit", title: "EIP-2612: one signature, one transaction" }, "a signed permit (1 tx)"),
       el("option", { value: "approve", title: "approve the market, then post" }, "approving first (2 txs)"))),
@@ -58,6 +81,16 @@ async function postForm(ctx: Ctx): Promise<HTMLElement> {
     act(status, () => post(ctx, new FormData(form), status, result));
   });
   return el("section", {}, el("h2", {}, "Post a job"), form, status, result);
+}
+
+/** What the form fills in of a job spec (the gateway fills in every default and validates it). */
+interface SpecDraft {
+  name: string;
+  model: { name: string };
+  dataset: { catalog_id: string };
+  training: { rounds: number };
+  providers: { min: number; max: number };
+  certification?: { dataset_asset?: number; certified_compute_only: boolean };
 }
 
 const ZERO: Hex = `0x${"00".repeat(32)}`;
@@ -104,13 +137,19 @@ async function post(ctx: Ctx, data: FormData, status: HTMLElement, result: HTMLE
   const number = (name: string) => Number(data.get(name));
   const reward = parseDpg(String(data.get("reward")), "Reward per provider and round");
   const stake = parseDpg(String(data.get("stake")), "Stake each provider locks");
-  const spec = {
+  const spec: SpecDraft = {
     name: String(data.get("name")),
     model: { name: String(data.get("model")) },
     dataset: { catalog_id: String(data.get("dataset")) },
     training: { rounds: number("rounds") },
     providers: { min: number("min"), max: number("max") },
   };
+  const datasetAsset = data.get("datasetAsset") ? BigInt(String(data.get("datasetAsset"))) : 0n;
+  const certifiedComputeOnly = data.get("certifiedCompute") === "yes";
+  const required = datasetAsset > 0n || certifiedComputeOnly;
+  if (required) {  // the spec says what the chain enforces (and the agents check before joining)
+    spec.certification = { ...(datasetAsset ? { dataset_asset: Number(datasetAsset) } : {}), certified_compute_only: certifiedComputeOnly };
+  }
   status.dataset.state = "pinning";
   status.textContent = "Pinning the spec through the gateway…";
   const body = await postToGateway<{ cid: string }>(ctx, "/specs", spec);
@@ -127,7 +166,14 @@ async function post(ctx: Ctx, data: FormData, status: HTMLElement, result: HTMLE
   };
   const allowance = (await wallet.public.readContract({ ...token, functionName: "allowance", args: [account, market.address] })) as bigint;
   let receipt;
-  if (allowance >= budget) {
+  if (required) {  // the market takes requirements only with an allowance (there is no permit variant of this call)
+    const requirements = { datasetAsset, datasetId: keccak256(toBytes(String(data.get("dataset")))), certifiedComputeOnly };
+    if (allowance < budget) {
+      await sendTx(wallet, status, "Approve the escrow", { ...token, functionName: "approve", args: [market.address, budget] });
+    }
+    receipt = await sendTx(wallet, status, "Post the job with its requirements", { ...market,
+      functionName: "postJobWithRequirements", args: [params, requirements] });
+  } else if (allowance >= budget) {
     receipt = await sendTx(wallet, status, "Post the job", { ...market, functionName: "postJob", args: [params] });
   } else if (data.get("escrow") === "permit") {
     const deadline = now + 3600n;

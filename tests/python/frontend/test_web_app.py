@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from opendpg.chain import Capabilities, Chain, JobParams, SuiteParams, TxSender, deploy_suite
+from opendpg.chain import Capabilities, Chain, JobParams, SuiteParams, TxSender, dataset_id, deploy_suite
 from opendpg.content import KuboDaemon, KuboStore
 from opendpg.dpg import parse_metadata, shipped_standard
 from opendpg.dpg.certification import STAGES, Certification
@@ -180,6 +180,41 @@ def test_certify_reject_and_change_the_standard_from_the_browser(stack, anvil, t
     assert "Version 1replaced" in seen["versions"] and "at deployment" in seen["versions"]
     assert seen["versionLink"] == f"{stack['url']}/standards/2"
     assert httpx.get(seen["versionLink"]).json() == document
+
+
+def test_post_a_job_that_requires_a_certified_dataset(stack, anvil):
+    # Prepare: a dataset certified for real (registered, checked and attested, voted, the vote closed after its
+    # period, approved by the committee: the operator in development)
+    admin, user = stack["admin"], stack["user"]
+    admin.token.delegate(admin.sender.address)
+    store = KuboStore(stack["kubo"].api_url)
+    review = Certification(admin, store)
+    asset_id = Certification(admin.as_account(TxSender(admin.w3, user)), store).register(
+        parse_metadata(EXAMPLE.read_bytes()))
+    review.attest(asset_id, review.check(asset_id))
+    review.vote(asset_id, True)
+    anvil.increase_time(admin.dpg.settings()["voting_period"] + 1)
+    review.close_vote(asset_id)
+    review.decide(asset_id, True)
+    assert admin.dpg.is_certified(asset_id)
+    balance_before = admin.token.balance_of(user.address)
+
+    # Execute
+    seen = run_browser("require.mjs", f"{stack['url']}/app/", anvil.rpc_url, user.address, str(SCREENSHOTS),
+                       str(asset_id))
+
+    # Assert: the requirements on-chain and in the pinned spec; the escrow
+    assert str(asset_id) in seen["offered"] and seen["offered"][0] == "", seen["page"]
+    assert seen["status"].startswith("Post the job with its requirements: mined in block")
+    job_id = seen["jobId"]
+    [required] = admin.market.job_logs("JobRequirementsSet", job_id)
+    assert required["args"]["datasetAsset"] == asset_id and not required["args"]["certifiedComputeOnly"]
+    assert required["args"]["datasetId"] == dataset_id("sklearn/digits")
+    assert required["args"]["dataShareBps"] == 1000
+    [posted] = admin.market.job_logs("JobPosted", job_id)
+    spec = parse_spec(store.get(posted["args"]["params"]["specCid"]))
+    assert spec.certification is not None and spec.certification.dataset_asset == asset_id
+    assert admin.token.balance_of(user.address) == balance_before - admin.market.get_job(job_id).budget
 
 
 def test_without_a_wallet_the_app_still_reads_the_chain(stack):
