@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import json
 import random
@@ -85,14 +86,24 @@ class _Rpc:
     async def send(self, tx: Any) -> None:
         await self.call("eth_sendRawTransaction", [tx.raw_transaction.to_0x_hex()])
 
-    async def mined(self, tx: Any, timeout: float = 120.0) -> None:
+    async def mined(self, tx: Any, timeout: float = 120.0, sent: list[Any] | None = None) -> None:
+        """Wait for ``tx``'s receipt. Under load anvil's automine can leave transactions that arrived mid-block
+        pending (mine them), and now and then loses one, which leaves the sender's later ones queued behind a
+        nonce gap for ever (seen once in a CI run): after a second without a receipt, ``sent`` (the sender's
+        transactions, in nonce order, ``tx`` last) is sent again; those already in are refused and ignored."""
         deadline = time.perf_counter() + timeout
-        # anvil's automine can leave transactions that arrived mid-block pending: mine them
+        resend_at = time.perf_counter() + 1.0
         while not (receipt := await self.call("eth_getTransactionReceipt", [tx.hash.to_0x_hex()])):
             if int((await self.call("txpool_status", []))["pending"], 16):
                 await self.call("evm_mine", [])
-            if time.perf_counter() > deadline:
+            now = time.perf_counter()
+            if now > deadline:
                 raise RuntimeError(f"pre-signed transaction not mined within {timeout} s")
+            if now > resend_at:
+                for again in sent or [tx]:
+                    with contextlib.suppress(RuntimeError):  # "already known", "nonce too low"
+                        await self.send(again)
+                resend_at = now + 1.0
             await asyncio.sleep(0.002)
         if int(receipt["status"], 16) != 1:
             raise RuntimeError(f"pre-signed transaction {tx.hash.to_0x_hex()} reverted")
@@ -116,7 +127,7 @@ async def _raw_tx_rate(rpc_url: str, w3: Any, senders: list[Any], count: int) ->
         async def send_all(txs: list[Any]) -> None:
             for tx in txs:
                 await rpc.send(tx)
-            await rpc.mined(txs[-1])
+            await rpc.mined(txs[-1], sent=txs)
 
         started = time.perf_counter()
         await asyncio.gather(*(send_all(txs) for txs in signed))
