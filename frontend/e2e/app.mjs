@@ -1,13 +1,11 @@
 // Jobs from a wallet: the wrong-network banner and switch, a bad amount and a decoded revert before anything is
 // signed, a job posted with escrow by a signed permit and one by approving first, then every page; a screenshot of each; what the page showed as JSON on stdout.
 //   node e2e/app.mjs APP_URL RPC_URL ACCOUNT OUT_DIR
-import { args, openApp } from "./harness.mjs";
+import { args, scenario } from "./harness.mjs";
 
 const { appUrl, rpcUrl, account, outDir } = args(["appUrl", "rpcUrl", "account", "outDir"]);
-const app = await openApp({ appUrl, rpcUrl, account, outDir, startOnWrongChain: true });
-const { page } = app;
-const seen = {};
-try {
+await scenario({ appUrl, rpcUrl, account, outDir, startOnWrongChain: true }, async (app, seen) => {
+  const { page } = app;
   await app.open("jobs");
   await page.waitForSelector("#network:not([hidden])");
   seen.wrongNetwork = await page.textContent("#network");
@@ -57,8 +55,4 @@ try {
     seen[name] = await page.textContent("main");
     await app.shot(name);
   }
-  seen.screenshots = app.screenshots;
-  console.log(JSON.stringify(seen));
-} finally {
-  await app.close();
-}
+});

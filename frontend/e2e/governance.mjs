@@ -4,30 +4,23 @@
 // (anvil) between steps. A screenshot after each step; what the page showed as JSON on stdout.
 //   node e2e/governance.mjs APP_URL RPC_URL ACCOUNT OUT_DIR STANDARD_JSON APPROVE_ASSET_ID REJECT_ASSET_ID
 import { readFileSync } from "node:fs";
-import { args, openApp } from "./harness.mjs";
+import { args, rpcRequest, scenario, travel } from "./harness.mjs";
 
 const { appUrl, rpcUrl, account, outDir, standardFile, assetId, rejectId } =
   args(["appUrl", "rpcUrl", "account", "outDir", "standardFile", "assetId", "rejectId"]);
-const app = await openApp({ appUrl, rpcUrl, account, outDir });
-const { page } = app;
-const seen = {};
-const chain = async (method, params = []) => {
-  const response = await fetch(rpcUrl, { method: "POST", headers: { "content-type": "application/json" },
-    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }) });
-  return (await response.json()).result;
-};
-const mined = async (label) => {
-  await page.waitForFunction((text) => {
-    const status = document.getElementById("governance-status");
-    return status?.dataset.state === "mined" && status.textContent.startsWith(text);
-  }, label, { timeout: 60_000 });
-  await page.waitForSelector('main[data-page="governance"][data-ready="true"]');
-};
-const revisit = async () => {
-  await app.visit("catalog");
-  await app.visit("governance");
-};
-try {
+await scenario({ appUrl, rpcUrl, account, outDir }, async (app, seen) => {
+  const { page } = app;
+  const mined = async (label) => {
+    await page.waitForFunction((text) => {
+      const status = document.getElementById("governance-status");
+      return status?.dataset.state === "mined" && status.textContent.startsWith(text);
+    }, label, { timeout: 60_000 });
+    await page.waitForSelector('main[data-page="governance"][data-ready="true"]');
+  };
+  const revisit = async () => {
+    await app.visit("catalog");
+    await app.visit("governance");
+  };
   await app.open("governance");
   await app.ready("governance");
   await page.click("#delegate");
@@ -41,8 +34,7 @@ try {
     await mined(`Vote to certify (asset ${id})`);
   }
   await app.shot("certification-voted");
-  await chain("evm_increaseTime", [3 * 86_400 + 1]);
-  await chain("evm_mine");
+  await travel(rpcUrl, 3 * 86_400 + 1);
   await revisit();
   for (const id of [assetId, rejectId]) {
     await page.click(`.close-vote[data-asset="${id}"]`);
@@ -65,17 +57,16 @@ try {
   await page.fill('#propose-standard input[name="description"]', "DPG Standard v2 from the web app");
   await page.click('#propose-standard button[type="submit"]');
   await mined("Propose");
-  await chain("anvil_mine", ["0x2"]);
+  await rpcRequest(rpcUrl, "anvil_mine", ["0x2"]);
   await revisit();
   await page.locator(".vote-for").first().click();
   await mined("Vote for");
   await app.shot("proposal-voted");
-  await chain("anvil_mine", ["0x33"]);
+  await rpcRequest(rpcUrl, "anvil_mine", ["0x33"]);
   await revisit();
   await page.locator(".queue").first().click();
   await mined("Queue");
-  await chain("evm_increaseTime", [2 * 86_400 + 1]);
-  await chain("evm_mine");
+  await travel(rpcUrl, 2 * 86_400 + 1);
   await revisit();
   await page.locator(".execute").first().click();
   await mined("Execute");
@@ -84,8 +75,4 @@ try {
   seen.versions = await page.textContent("#standard-versions");
   seen.versionLink = await page.getAttribute('#standard-versions a.standard-document', "href");
   await app.shot("governance");
-  seen.screenshots = app.screenshots;
-  console.log(JSON.stringify(seen));
-} finally {
-  await app.close();
-}
+});

@@ -5,6 +5,22 @@
 import { mkdirSync } from "node:fs";
 import { chromium } from "playwright-core";
 
+/** One JSON-RPC request to the test chain: the whole answer (result or error). */
+export async function rpcRequest(rpcUrl, method, params = []) {
+  const response = await fetch(rpcUrl, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
+  });
+  return await response.json();
+}
+
+/** Time travel on the test chain (anvil): `seconds` later, in a new block. */
+export async function travel(rpcUrl, seconds) {
+  await rpcRequest(rpcUrl, "evm_increaseTime", [seconds]);
+  await rpcRequest(rpcUrl, "evm_mine");
+}
+
 export async function openApp({ appUrl, rpcUrl, account, outDir, startOnWrongChain = false, wallet = true,
                                 refuseAccounts = false }) {
   mkdirSync(outDir, { recursive: true });
@@ -19,12 +35,7 @@ export async function openApp({ appUrl, rpcUrl, account, outDir, startOnWrongCha
       reportedChain = null;
       return { result: null };
     }
-    const response = await fetch(rpcUrl, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params: params ?? [] }),
-    });
-    return await response.json();
+    return await rpcRequest(rpcUrl, method, params ?? []);
   };
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
@@ -81,6 +92,20 @@ export async function openApp({ appUrl, rpcUrl, account, outDir, startOnWrongCha
       await page.waitForSelector(`main[data-page="${pageName}"][data-ready="true"]`, { timeout: 30_000 });
     },
   };
+}
+
+/** Open the app, run `steps(app, seen)`, then print what the page showed (`seen`, with the screenshots taken) as
+ * one JSON line on stdout for the Python test; the browser is closed whatever happens. */
+export async function scenario(options, steps) {
+  const app = await openApp(options);
+  const seen = {};
+  try {
+    await steps(app, seen);
+    seen.screenshots = app.screenshots;
+    console.log(JSON.stringify(seen));
+  } finally {
+    await app.close();
+  }
 }
 
 export function args(names) {

@@ -4,13 +4,11 @@
 // unbonding period (time travel on the test chain) the 30 DPG are withdrawn. A screenshot after each; what the
 // page showed as JSON.
 //   node e2e/provider.mjs APP_URL RPC_URL ACCOUNT OUT_DIR register|claim|unbond
-import { args, openApp } from "./harness.mjs";
+import { args, scenario, travel } from "./harness.mjs";
 
 const { appUrl, rpcUrl, account, outDir, step } = args(["appUrl", "rpcUrl", "account", "outDir", "step"]);
-const app = await openApp({ appUrl, rpcUrl, account, outDir });
-const { page } = app;
-const seen = {};
-try {
+await scenario({ appUrl, rpcUrl, account, outDir }, async (app, seen) => {
+  const { page } = app;
   await app.open("providers");
   await app.ready("providers");
   if (step === "register") {
@@ -37,10 +35,7 @@ try {
     await state("refused");
     seen.early = await page.textContent("#provider-status");
     await app.shot("provider-unbonding");
-    for (const [method, params] of [["evm_increaseTime", [7 * 86_400 + 1]], ["evm_mine", []]]) {
-      await fetch(rpcUrl, { method: "POST", headers: { "content-type": "application/json" },
-        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }) });
-    }
+    await travel(rpcUrl, 7 * 86_400 + 1);
     await page.click("#withdraw");
     await page.waitForSelector("#withdraw", { state: "detached", timeout: 60_000 });
     seen.withdrawn = await page.textContent("#provider-status");
@@ -54,8 +49,4 @@ try {
     seen.earnings = await page.textContent("#my-node h3");
     await app.shot("provider-claimed");
   }
-  seen.screenshots = app.screenshots;
-  console.log(JSON.stringify(seen));
-} finally {
-  await app.close();
-}
+});

@@ -1,13 +1,11 @@
 // A job that requires a certified dataset: the form lists the datasets certified now; the job is posted with its
 // requirements (escrow by approval). A screenshot; what the page showed as JSON on stdout.
 //   node e2e/require.mjs APP_URL RPC_URL ACCOUNT OUT_DIR ASSET_ID
-import { args, openApp } from "./harness.mjs";
+import { args, scenario } from "./harness.mjs";
 
 const { appUrl, rpcUrl, account, outDir, assetId } = args(["appUrl", "rpcUrl", "account", "outDir", "assetId"]);
-const app = await openApp({ appUrl, rpcUrl, account, outDir });
-const { page } = app;
-const seen = {};
-try {
+await scenario({ appUrl, rpcUrl, account, outDir }, async (app, seen) => {
+  const { page } = app;
   await app.open("jobs");
   await app.ready("jobs");
   seen.page = await page.textContent("main");
@@ -19,8 +17,4 @@ try {
   seen.jobId = Number(await page.getAttribute("#post-result", "data-job-id"));
   seen.status = await page.textContent("#post-status");
   await app.shot("job-with-requirements");
-  seen.screenshots = app.screenshots;
-  console.log(JSON.stringify(seen));
-} finally {
-  await app.close();
-}
+});

@@ -1,13 +1,11 @@
 // Post a job from the wallet and follow it until it finished and every provider was paid: the job page's rounds,
 // update hashes, loss/accuracy chart and payments, as the daemons train. A screenshot of the finished job.
 //   node e2e/train.mjs APP_URL RPC_URL ACCOUNT OUT_DIR COORDINATOR
-import { args, openApp } from "./harness.mjs";
+import { args, scenario } from "./harness.mjs";
 
 const { appUrl, rpcUrl, account, outDir, coordinator } = args(["appUrl", "rpcUrl", "account", "outDir", "coordinator"]);
-const app = await openApp({ appUrl, rpcUrl, account, outDir });
-const { page } = app;
-const seen = {};
-try {
+await scenario({ appUrl, rpcUrl, account, outDir }, async (app, seen) => {
+  const { page } = app;
   await app.open("jobs");
   await app.ready("jobs");
   await page.fill('input[name="name"]', "Digits, trained from the browser");
@@ -38,8 +36,4 @@ try {
   seen.model = { status: model.status, sha256: model.headers.get("x-opendpg-sha256"),
                  round: model.headers.get("x-opendpg-round"), bytes: (await model.arrayBuffer()).byteLength };
   await app.shot("job-finished");
-  seen.screenshots = app.screenshots;
-  console.log(JSON.stringify(seen));
-} finally {
-  await app.close();
-}
+});

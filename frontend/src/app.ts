@@ -35,6 +35,11 @@ export function parseDpg(raw: string, what: string): bigint {
   return parseUnits(raw.trim(), 18);
 }
 
+/** A chain timestamp (seconds) as "YYYY-MM-DD HH:MM" in UTC. */
+export function utc(seconds: bigint | number): string {
+  return new Date(Number(seconds) * 1000).toISOString().slice(0, 16).replace("T", " ");
+}
+
 export function short(address: Address | string): string {
   return `${address.slice(0, 8)}…${address.slice(-4)}`;
 }
@@ -54,6 +59,14 @@ export function problem(text: string): HTMLElement {
 export function readerFor(root: HTMLElement, ctx: Ctx, what: string): PublicClient | null {
   if (!ctx.reader) root.replaceChildren(problem(`Connect a wallet to ${what}.`));
   return ctx.reader;
+}
+
+/** GET a path of the gateway: the answer, null for 404, or an Error saying what went wrong. */
+export async function getFromGateway<T>(ctx: Ctx, path: string): Promise<T | null> {
+  const response = await fetch(`${ctx.config.gateway}${path}`);
+  if (response.status === 404) return null;
+  if (!response.ok) throw new Error(`the gateway answered ${response.status} for ${path}: ${await response.text()}`);
+  return (await response.json()) as T;
 }
 
 /** POST JSON to the gateway: its answer, or an Error naming each problem (field: message) it reported. */

@@ -1,5 +1,6 @@
 // One transaction's life on the page: waiting for the wallet, pending, mined, or reverted with the decoded reason.
 import { BaseError, ContractFunctionRevertedError, type Abi, type Address, type Hash, type TransactionReceipt } from "viem";
+import { el } from "./app";
 import type { Wallet } from "./wallet";
 
 export type TxState = "wallet" | "pending" | "mined" | "reverted" | "refused";
@@ -47,6 +48,14 @@ export async function sendTx(
   }
   show("mined", `mined in block ${receipt.blockNumber}`);
   return receipt;
+}
+
+/** A button that runs `onClick` through {@link act}. */
+export function actionButton(label: string, attrs: Record<string, string>, status: HTMLElement,
+                             onClick: () => Promise<unknown>): HTMLButtonElement {
+  const b = el("button", { type: "button", ...attrs }, label);
+  b.addEventListener("click", () => act(status, onClick));
+  return b;
 }
 
 /** Run what a click or a form starts. An error no transaction step has shown yet (a bad amount, the gateway's

@@ -1,6 +1,6 @@
 // Catalog: DPG assets with their certification stage, a certified badge and the expiry.
-import type { Address } from "viem";
-import { type Ctx, el, readerFor, short, table } from "../app";
+import type { Address, PublicClient } from "viem";
+import { type Ctx, el, readerFor, short, table, utc } from "../app";
 import { contract } from "../config";
 
 export const KINDS = ["dataset", "model", "software", "compute commitment"];
@@ -18,16 +18,27 @@ export interface Asset {
   licence: string;
 }
 
+/** The registry's assets (those `keep` accepts, when given) with whether each is certified now. */
+export async function readAssets(ctx: Ctx, reader: PublicClient, keep: (asset: Asset) => boolean = () => true):
+    Promise<{ id: bigint; asset: Asset; certified: boolean }[]> {
+  const dpg = contract(ctx.config, "DPGRegistry");
+  const count = (await reader.readContract({ ...dpg, functionName: "assetCount" })) as bigint;
+  const found = [];
+  for (let id = 1n; id <= count; id++) {
+    const asset = (await reader.readContract({ ...dpg, functionName: "getAsset", args: [id] })) as Asset;
+    if (!keep(asset)) continue;
+    const certified = (await reader.readContract({ ...dpg, functionName: "isCertified", args: [id] })) as boolean;
+    found.push({ id, asset, certified });
+  }
+  return found;
+}
+
 export async function renderCatalog(root: HTMLElement, ctx: Ctx): Promise<void> {
   const reader = readerFor(root, ctx, "read the catalog from the chain");
   if (!reader) return;
-  const dpg = contract(ctx.config, "DPGRegistry");
-  const count = (await reader.readContract({ ...dpg, functionName: "assetCount" })) as bigint;
   const rows = [];
-  for (let id = 1n; id <= count; id++) {
-    const asset = (await reader.readContract({ ...dpg, functionName: "getAsset", args: [id] })) as Asset;
-    const certified = (await reader.readContract({ ...dpg, functionName: "isCertified", args: [id] })) as boolean;
-    const until = asset.certifiedUntil ? new Date(Number(asset.certifiedUntil) * 1000).toISOString().slice(0, 10) : "-";
+  for (const { id, asset, certified } of await readAssets(ctx, reader)) {
+    const until = asset.certifiedUntil ? utc(asset.certifiedUntil).slice(0, 10) : "-";
     rows.push([
       String(id), KINDS[asset.kind] ?? String(asset.kind), asset.licence, short(asset.owner),
       el("span", { class: certified ? "badge certified" : "badge" }, certified ? "certified" : STAGES[asset.stage] ?? "?"),

@@ -2,9 +2,9 @@
 // queue, execute through the Governor and the Timelock), and the certification queue (automated report, community
 // vote, closing it, the expert committee's decisions).
 import { type Abi, type Address, type Hex, type PublicClient, encodeFunctionData, keccak256, toBytes } from "viem";
-import { type Ctx, el, postToGateway, readerFor, rerenderKeeping, short, table, tokens } from "../app";
+import { type Ctx, el, postToGateway, readerFor, rerenderKeeping, short, table, tokens, utc } from "../app";
 import { contract } from "../config";
-import { act, sendTx } from "../tx";
+import { act, actionButton, sendTx } from "../tx";
 import type { Wallet } from "../wallet";
 import { STAGES } from "./catalog";
 
@@ -23,18 +23,12 @@ interface ProposalCreated {
 interface Review { snapshot: number; voteEnd: bigint; approvals: number; rejections: number; forVotes: bigint; againstVotes: bigint; reportCid: string }
 interface Asset { owner: Address; kind: number; stage: number; review: number; licence: string }
 
-function button(label: string, attrs: Record<string, string>, status: HTMLElement, onClick: () => Promise<unknown>): HTMLButtonElement {
-  const b = el("button", { type: "button", ...attrs }, label);
-  b.addEventListener("click", () => act(status, onClick));
-  return b;
-}
-
 async function votesSection(ctx: Ctx, wallet: Wallet, status: HTMLElement, rerender: () => Promise<void>): Promise<HTMLElement> {
   const token = contract(ctx.config, "CommonsToken");
   const me = wallet.account as Address;
   const votes = (await wallet.public.readContract({ ...token, functionName: "getVotes", args: [me] })) as bigint;
   const balance = (await wallet.public.readContract({ ...token, functionName: "balanceOf", args: [me] })) as bigint;
-  const delegate = button("Delegate my votes to myself", { id: "delegate" }, status, async () => {
+  const delegate = actionButton("Delegate my votes to myself", { id: "delegate" }, status, async () => {
     await sendTx(ctx.ready(), status, "Delegate", { ...token, functionName: "delegate", args: [me] });
     await rerender();
   });
@@ -64,7 +58,7 @@ async function standardVersions(ctx: Ctx, reader: PublicClient, inForce: number)
       log.args.newVersion === inForce ? "in force" : "replaced",
       el("code", {}, log.args.cid),
       proposal === undefined ? "at deployment" : `DAO proposal ${proposal.toString().slice(0, 10)}…`,
-      `${new Date(Number(block.timestamp) * 1000).toISOString().slice(0, 16).replace("T", " ")} (block ${log.blockNumber})`,
+      `${utc(block.timestamp)} (block ${log.blockNumber})`,
     ]);
   }
   return table(["Version", "Status", "Document (CID)", "Set by", "Since"], rows, "standard-versions");
@@ -90,23 +84,23 @@ async function proposalsSection(ctx: Ctx, reader: PublicClient, wallet: Wallet |
       const voted = (await reader.readContract({ ...governor, functionName: "hasVoted", args: [p.proposalId, wallet.account] })) as boolean;
       if (!voted) {
         for (const [label, support] of [["for", 1], ["against", 0], ["abstain", 2]] as const) {
-          actions.push(button(`Vote ${label}`, { class: `vote-${label}`, "data-proposal": id }, status, async () => {
+          actions.push(actionButton(`Vote ${label}`, { class: `vote-${label}`, "data-proposal": id }, status, async () => {
             await sendTx(ctx.ready(), status, `Vote ${label}`, { ...governor, functionName: "castVote", args: [p.proposalId, support] });
             await rerender();
           }));
         }
       }
     } else if (state === 4) {
-      actions.push(button("Queue in the timelock", { class: "queue", "data-proposal": id }, status, async () => {
+      actions.push(actionButton("Queue in the timelock", { class: "queue", "data-proposal": id }, status, async () => {
         await sendTx(ctx.ready(), status, "Queue", { ...governor, functionName: "queue", args: call });
         await rerender();
       }));
     } else if (state === 5) {
       const eta = (await read("proposalEta")) as bigint;
-      actions.push(eta <= now ? button("Execute", { class: "execute", "data-proposal": id }, status, async () => {
+      actions.push(eta <= now ? actionButton("Execute", { class: "execute", "data-proposal": id }, status, async () => {
         await sendTx(ctx.ready(), status, "Execute", { ...governor, functionName: "execute", args: call });
         await rerender();
-      }) : el("span", {}, `executable from ${new Date(Number(eta) * 1000).toISOString().slice(0, 16).replace("T", " ")}`));
+      }) : el("span", {}, `executable from ${utc(eta)}`));
     }
     rows.push([`${id.slice(0, 10)}…`, el("span", { class: "state", "data-proposal": id }, PROPOSAL_STATES[state] ?? String(state)),
       p.description.split("\n")[0].slice(0, 100), `${tokens(forVotes, 0)} / ${tokens(against, 0)} / ${tokens(abstain, 0)}`,
@@ -163,7 +157,7 @@ async function certificationSection(ctx: Ctx, reader: PublicClient, wallet: Wall
     }
     const actions: HTMLElement[] = [];
     const act = (label: string, cls: string, functionName: string, args: readonly unknown[]) =>
-      button(label, { class: cls, "data-asset": String(id) }, status, async () => {
+      actionButton(label, { class: cls, "data-asset": String(id) }, status, async () => {
         await sendTx(ctx.ready(), status, `${label} (asset ${id})`, { ...dpg, functionName, args });
         await rerender();
       });
@@ -176,7 +170,7 @@ async function certificationSection(ctx: Ctx, reader: PublicClient, wallet: Wall
     } else if (member) {
       const reason = el("input", { class: "reason", "data-asset": String(id), placeholder: "reason (required to reject)" });
       actions.push(act("Approve", "approve", "committeeDecide", [id, true, ""]), reason,
-        button("Reject", { class: "reject", "data-asset": String(id) }, status, async () => {
+        actionButton("Reject", { class: "reject", "data-asset": String(id) }, status, async () => {
           if (!reason.value.trim()) throw new Error("a rejection needs a reason");
           const cid = (await postToGateway<{ cid: string }>(ctx, "/reasons", { text: reason.value })).cid;
           await sendTx(ctx.ready(), status, `Reject (asset ${id})`, { ...dpg, functionName: "committeeDecide", args: [id, false, cid] });

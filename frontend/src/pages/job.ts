@@ -2,8 +2,8 @@
 // gateway's own evaluation of each committed model as a loss/accuracy chart, and the payments. All of it from the
 // gateway's index of the chain (one request; no wallet or RPC needed); while the job is open or running, or owes
 // payments, the page refreshes itself every few seconds.
-import { type Ctx, el, problem, short, table } from "../app";
-import { type IndexedJob, fetchIndexed } from "../market";
+import { type Ctx, el, getFromGateway, problem, short, table } from "../app";
+import type { IndexedJob } from "../market";
 
 const REFRESH_MS = 3000;
 
@@ -55,7 +55,7 @@ interface JobDetail extends IndexedJob {
 }
 
 export async function renderJob(root: HTMLElement, ctx: Ctx, jobId: bigint): Promise<void> {
-  const job = await fetchIndexed<JobDetail>(ctx, `/chain/jobs/${jobId}`);
+  const job = await getFromGateway<JobDetail>(ctx, `/chain/jobs/${jobId}`);
   if (job === null) {
     root.replaceChildren(problem(`There is no job ${jobId}.`));
     return;

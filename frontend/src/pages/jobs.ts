@@ -1,12 +1,13 @@
 // Jobs: post a job from a form (the spec is built here, validated and pinned by the gateway, the escrow approved
 // and posted from the wallet), and the jobs this wallet posted with their state.
 import { type Address, type Hex, keccak256, parseEventLogs, parseSignature, toBytes } from "viem";
-import { type Ctx, el, parseDpg, postToGateway, problem, short, table, tokens } from "../app";
+import { type Ctx, el, getFromGateway, parseDpg, postToGateway, problem, short, table, tokens } from "../app";
 import { type ContractInfo, contract } from "../config";
-import { type IndexedJob, fetchIndexed } from "../market";
-import { type Asset, KINDS } from "./catalog";
+import type { IndexedJob } from "../market";
 import { act, describeError, sendTx } from "../tx";
 import type { Wallet } from "../wallet";
+import { KINDS, readAssets } from "./catalog";
+import { registeredNodes } from "./providers";
 
 
 function field(label: string, input: HTMLInputElement | HTMLSelectElement): HTMLElement {
@@ -17,41 +18,17 @@ function input(name: string, value: string, type = "text", extra: Record<string,
   return el("input", { name, value, type, ...extra });
 }
 
-async function coordinators(ctx: Ctx): Promise<Address[]> {
-  const wallet = ctx.wallet;
-  if (!wallet) return [];
-  const registry = contract(ctx.config, "NodeRegistry");
-  const count = (await wallet.public.readContract({ ...registry, functionName: "nodeCount" })) as bigint;
-  const nodes: Address[] = [];
-  for (let i = 0n; i < count; i++) {
-    nodes.push((await wallet.public.readContract({ ...registry, functionName: "nodeAt", args: [i] })) as Address);
-  }
-  return nodes;
-}
-
-/** The datasets certified now (a job can require one: its holder then earns the data share). */
-async function certifiedDatasets(ctx: Ctx): Promise<{ id: bigint; asset: Asset }[]> {
-  const wallet = ctx.wallet;
-  if (!wallet) return [];
-  const dpg = contract(ctx.config, "DPGRegistry");
-  const count = (await wallet.public.readContract({ ...dpg, functionName: "assetCount" })) as bigint;
-  const found = [];
-  for (let id = 1n; id <= count; id++) {
-    const asset = (await wallet.public.readContract({ ...dpg, functionName: "getAsset", args: [id] })) as Asset;
-    if (KINDS[asset.kind] === "dataset" && await wallet.public.readContract({ ...dpg, functionName: "isCertified", args: [id] })) {
-      found.push({ id, asset });
-    }
-  }
-  return found;
-}
-
 async function postForm(ctx: Ctx): Promise<HTMLElement> {
   const form = el("form", { id: "post-job" });
   const coordinator = el("select", { name: "coordinator" });
-  for (const node of await coordinators(ctx)) coordinator.append(el("option", { value: node }, node));
   const certified = el("select", { name: "datasetAsset" }, el("option", { value: "" }, "none required"));
-  for (const { id, asset } of await certifiedDatasets(ctx)) {
-    certified.append(el("option", { value: String(id) }, `asset ${id} (${asset.licence}, ${short(asset.owner)})`));
+  const reader = ctx.wallet?.public;
+  if (reader) {
+    for (const node of await registeredNodes(ctx, reader)) coordinator.append(el("option", { value: node }, node));
+    // the datasets certified now (a job can require one: its holder then earns the data share)
+    for (const { id, asset } of (await readAssets(ctx, reader, (a) => KINDS[a.kind] === "dataset")).filter((a) => a.certified)) {
+      certified.append(el("option", { value: String(id) }, `asset ${id} (${asset.licence}, ${short(asset.owner)})`));
+    }
   }
   const model = el("select", { name: "model" }, el("option", { value: "mlp" }, "MLP"), el("option", { value: "cnn" }, "small CNN"));
   form.append(
@@ -188,7 +165,7 @@ async function post(ctx: Ctx, data: FormData, status: HTMLElement, result: HTMLE
   const [posted] = parseEventLogs({ abi: market.abi, logs: receipt.logs, eventName: "JobPosted" }) as unknown as {
     args: { jobId: bigint };
   }[];
-  await fetchIndexed(ctx, `/chain/jobs/${posted.args.jobId}`);  // the gateway indexes it now: its page and lists show it
+  await getFromGateway(ctx, `/chain/jobs/${posted.args.jobId}`);  // the gateway indexes it now: its page and lists show it
   result.replaceChildren(`Job ${posted.args.jobId} posted: ${tokens(budget)} DPG in escrow, spec ${body.cid}. `,
     el("a", { href: `#job/${posted.args.jobId}`, id: "follow-job" }, "Follow it"));
   result.dataset.jobId = String(posted.args.jobId);
@@ -204,14 +181,14 @@ async function myJobs(ctx: Ctx): Promise<HTMLElement> {
   const section = el("section", {}, el("h2", {}, "Your jobs"));
   const me = ctx.wallet?.account;
   if (!me) return section;
-  const jobs = (await fetchIndexed<IndexedJob[]>(ctx, `/chain/jobs?poster=${me}&limit=50`)) ?? [];
+  const jobs = (await getFromGateway<IndexedJob[]>(ctx, `/chain/jobs?poster=${me}&limit=50`)) ?? [];
   section.append(jobs.length ? table(["Job", "State", "Rounds", "Escrow (DPG)", "Paid out (DPG)"], jobRows(jobs, false), "my-jobs")
     : el("p", {}, `No job posted from ${short(me)} yet.`));
   return section;
 }
 
 async function recentJobs(ctx: Ctx): Promise<HTMLElement> {
-  const jobs = (await fetchIndexed<IndexedJob[]>(ctx, "/chain/jobs?limit=20")) ?? [];
+  const jobs = (await getFromGateway<IndexedJob[]>(ctx, "/chain/jobs?limit=20")) ?? [];
   return el("section", {}, el("h2", {}, "Recent jobs"), jobs.length
     ? table(["Job", "State", "Rounds", "Escrow (DPG)", "Paid out (DPG)", "Posted by"], jobRows(jobs, true), "recent-jobs")
     : el("p", {}, "No job posted yet."));

@@ -1,9 +1,9 @@
 // Providers: your node (register with capabilities and stake, add stake, unbond, withdraw; earnings and what you
 // can claim, job by job) and every registered node with its stake, reputation and priority.
-import { type Address, keccak256, toBytes } from "viem";
-import { type Ctx, el, parseDpg, readerFor, rerenderKeeping, short, table, tokens } from "../app";
+import { type Address, type PublicClient, keccak256, toBytes } from "viem";
+import { type Ctx, el, parseDpg, readerFor, rerenderKeeping, short, table, tokens, utc } from "../app";
 import { contract } from "../config";
-import { act, sendTx } from "../tx";
+import { act, actionButton, sendTx } from "../tx";
 import type { Wallet } from "../wallet";
 
 interface Stake { staked: bigint; locked: bigint; unbonding: bigint; unbondingReadyAt: bigint }
@@ -63,7 +63,7 @@ async function myNode(ctx: Ctx, wallet: Wallet, rerender: () => Promise<void>): 
   const rep = (await read("reputationOf", [me])) as Reputation;
   section.append(table(["Staked (DPG)", "Locked in jobs", "Unbonding", "Withdrawable from", "Jobs done", "Rounds delivered", "Missed"], [[
     tokens(stake.staked), tokens(stake.locked), tokens(stake.unbonding),
-    stake.unbonding ? new Date(Number(stake.unbondingReadyAt) * 1000).toISOString().slice(0, 16).replace("T", " ") : "-",
+    stake.unbonding ? utc(stake.unbondingReadyAt) : "-",
     String(rep.jobsCompleted), String(rep.roundsDelivered), String(rep.roundsMissed)]], "my-stake"));
   section.append(
     amountForm("add-stake", "Add stake (DPG)", "Stake", status, async (amount) => {
@@ -77,12 +77,10 @@ async function myNode(ctx: Ctx, wallet: Wallet, rerender: () => Promise<void>): 
     }),
   );
   if (stake.unbonding > 0n) {
-    const withdraw = el("button", { type: "button", id: "withdraw" }, "Withdraw unbonded stake");
-    withdraw.addEventListener("click", () => act(status, async () => {
+    section.append(actionButton("Withdraw unbonded stake", { id: "withdraw" }, status, async () => {
       await sendTx(ctx.ready(), status, "Withdraw", { ...registry, functionName: "withdrawUnbonded", args: [] });
       await rerender();
     }));
-    section.append(withdraw);
   }
   // earnings, job by job: what was paid and what can be claimed now
   const joined = (await wallet.public.getContractEvents({ ...market, eventName: "ProviderJoined", args: { provider: me },
@@ -95,19 +93,27 @@ async function myNode(ctx: Ctx, wallet: Wallet, rerender: () => Promise<void>): 
     const paid = claimed.filter((log) => log.args.jobId === jobId).reduce((sum, log) => sum + log.args.amount, 0n);
     earned += paid;
     const claimable = (await wallet.public.readContract({ ...market, functionName: "claimable", args: [jobId, me] })) as bigint;
-    const cell: (Node | string) = claimable > 0n ? el("button", { type: "button", class: "claim", "data-job": String(jobId) },
-      `Claim ${tokens(claimable)} DPG`) : "-";
-    if (cell instanceof HTMLButtonElement) {
-      cell.addEventListener("click", () => act(status, async () => {
+    const cell = claimable > 0n ? actionButton(`Claim ${tokens(claimable)} DPG`, { class: "claim", "data-job": String(jobId) },
+      status, async () => {
         await sendTx(ctx.ready(), status, `Claim job ${jobId}`, { ...market, functionName: "claim", args: [jobId] });
         await rerender();
-      }));
-    }
+      }) : "-";
     rows.push([String(jobId), tokens(paid), cell]);
   }
   section.append(el("h3", {}, `Earnings: ${tokens(earned)} DPG`), rows.length
     ? table(["Job", "Paid (DPG)", "Claimable"], rows, "earnings") : el("p", {}, "No job joined yet."), status);
   return section;
+}
+
+/** Every registered node, in the registry's order. */
+export async function registeredNodes(ctx: Ctx, reader: PublicClient): Promise<Address[]> {
+  const registry = contract(ctx.config, "NodeRegistry");
+  const count = (await reader.readContract({ ...registry, functionName: "nodeCount" })) as bigint;
+  const nodes: Address[] = [];
+  for (let i = 0n; i < count; i++) {
+    nodes.push((await reader.readContract({ ...registry, functionName: "nodeAt", args: [i] })) as Address);
+  }
+  return nodes;
 }
 
 export async function renderProviders(root: HTMLElement, ctx: Ctx): Promise<void> {
@@ -118,10 +124,8 @@ export async function renderProviders(root: HTMLElement, ctx: Ctx): Promise<void
   const me = ctx.wallet?.account ?? null;
   const read = (functionName: string, args: readonly unknown[] = []) =>
     reader.readContract({ ...registry, functionName, args });
-  const count = (await read("nodeCount")) as bigint;
   const rows = [];
-  for (let i = 0n; i < count; i++) {
-    const node = (await read("nodeAt", [i])) as Address;
+  for (const node of await registeredNodes(ctx, reader)) {
     const stake = (await read("stakeOf", [node])) as Stake;
     const rep = (await read("reputationOf", [node])) as Reputation;
     const priority = (await reader.readContract({ ...market, functionName: "priorityOf", args: [node] })) as bigint;

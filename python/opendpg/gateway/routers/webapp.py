@@ -7,6 +7,8 @@ jobs (public, like the chain they come from: one request instead of a scan of th
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Path, Query, Response, status
@@ -61,11 +63,18 @@ def pin_spec(chain: ChainDep, spec: SpecBody) -> PinnedSpec:
     return PinnedSpec(cid=_pin(chain, parsed.to_bytes()), spec=parsed.model_dump(mode="json"))
 
 
-def _pin(chain: GatewayChain, data: bytes) -> str:
+@contextmanager
+def _ipfs() -> Iterator[None]:
+    """IPFS failing under a route: 503 with the reason."""
     try:
-        return chain.store.put(data)
+        yield
     except ContentError as exc:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=f"IPFS is unavailable: {exc}") from None
+
+
+def _pin(chain: GatewayChain, data: bytes) -> str:
+    with _ipfs():
+        return chain.store.put(data)
 
 
 @router.post("/standards", response_model=Pinned, status_code=status.HTTP_201_CREATED)
@@ -91,10 +100,8 @@ def standard_document(version: Id, chain: ChainDep) -> dict[str, Any]:
     published = [s for s in chain.reader.dpg.standard_history() if s["version"] == version]
     if not published:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no DPG Standard version {version} was published")
-    try:
+    with _ipfs():
         document: dict[str, Any] = json.loads(standard_bytes(published[-1]["cid"], chain.store))
-    except ContentError as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=f"IPFS is unavailable: {exc}") from None
     return document
 
 
@@ -113,10 +120,8 @@ def current_report(asset_id: Id, chain: ChainDep) -> dict[str, Any]:
     cid = dpg.get_review(asset_id, asset["review"])["report_cid"] if asset["review"] else ""
     if not cid:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"asset {asset_id} has no automated check yet")
-    try:
+    with _ipfs():
         report: dict[str, Any] = json.loads(chain.store.get(cid))
-    except ContentError as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=f"IPFS is unavailable: {exc}") from None
     return report
 
 
