@@ -55,8 +55,8 @@ def deploy_suite(deployer, params: SuiteParams) -> dict:
     governor = OpenDPGGovernor.deploy(
         token,
         timelock,
-        params.voting_delay_blocks,
-        params.voting_period_blocks,
+        params.voting_delay,
+        params.voting_period,
         params.proposal_threshold,
         params.quorum_percent,
         tx,
@@ -65,7 +65,7 @@ def deploy_suite(deployer, params: SuiteParams) -> dict:
     timelock.grantRole(timelock.CANCELLER_ROLE(), governor, tx)
 
     registry = NodeRegistry.deploy(token, deployer, timelock, params.min_stake, params.unbonding_period, tx)
-    market = JobMarket.deploy(registry, deployer, params.protocol_fee_bps, tx)
+    market = JobMarket.deploy(registry, deployer, params.protocol_fee_bps, params.market_limits(), tx)
     committee = params.committee or [deployer.address]
     dpg = DPGRegistry.deploy(
         token,
@@ -75,6 +75,7 @@ def deploy_suite(deployer, params: SuiteParams) -> dict:
             params.dpg_quorum_bps,
             params.dpg_approval_bps,
             params.certification_period,
+            params.review_timeout,
             params.standard_version,
             params.standard_cid,
             committee,
@@ -84,7 +85,9 @@ def deploy_suite(deployer, params: SuiteParams) -> dict:
     )
     market.setDpgRegistry(dpg, tx)
     market.setDataShareBps(params.data_share_bps, tx)
-    rewards = ReviewRewards.deploy(token, dpg, deployer, params.review_voter_pool, params.review_committee_reward, tx)
+    rewards = ReviewRewards.deploy(token, dpg, deployer, params.review_committee_reward, tx)
+    dpg.setFeeRecipient(rewards, tx)
+    dpg.setReviewFee(params.review_fee, tx)
     if params.review_pool_funding:
         token.approve(rewards, params.review_pool_funding, tx)
         rewards.fund(params.review_pool_funding, tx)

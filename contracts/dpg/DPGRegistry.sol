@@ -4,7 +4,10 @@ pragma solidity ^0.8.24;
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {IVotes} from "@openzeppelin/contracts/governance/utils/IVotes.sol";
 import {IERC6372} from "@openzeppelin/contracts/interfaces/IERC6372.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {ICommonsToken} from "../interfaces/ICommonsToken.sol";
 import {IDPGRegistry} from "../interfaces/IDPGRegistry.sol";
 import {Roles} from "../libraries/Roles.sol";
 
@@ -13,6 +16,7 @@ import {Roles} from "../libraries/Roles.sol";
 ///         every parameter; `CHECKER_ROLE` holders attest automated checks.
 contract DPGRegistry is IDPGRegistry, AccessControl {
     using SafeCast for uint256;
+    using SafeERC20 for IERC20;
 
     uint256 private constant BPS = 10_000;
 
@@ -38,12 +42,16 @@ contract DPGRegistry is IDPGRegistry, AccessControl {
     uint16 private _quorumBps;
     uint16 private _approvalBps;
     uint64 private _certificationPeriod;
+    uint64 private _reviewTimeout;
+    uint96 private _reviewFee;
+    address private _feeRecipient;
 
     struct Settings {
         uint64 votingPeriod;
         uint16 quorumBps;
         uint16 approvalBps;
         uint64 certificationPeriod;
+        uint64 reviewTimeout;
         uint32 standardVersion;
         string standardCid;
         address[] committee;
@@ -59,6 +67,7 @@ contract DPGRegistry is IDPGRegistry, AccessControl {
         _setQuorumBps(settings.quorumBps);
         _setApprovalBps(settings.approvalBps);
         _setCertificationPeriod(settings.certificationPeriod);
+        _setReviewTimeout(settings.reviewTimeout);
         _setStandard(settings.standardVersion, settings.standardCid);
         for (uint256 i = 0; i < settings.committee.length; ++i) {
             _addCommitteeMember(settings.committee[i]);
@@ -78,7 +87,7 @@ contract DPGRegistry is IDPGRegistry, AccessControl {
         Asset storage a = _assets[assetId];
         a.owner = msg.sender;
         a.kind = kind;
-        a.stage = Stage.Registered;
+        _enter(a, Stage.Registered);
         a.metadataCid = metadataCid;
         a.licence = licence;
         if (kind == AssetKind.ComputeCommitment) _computeCommitment[msg.sender] = assetId;
@@ -95,7 +104,7 @@ contract DPGRegistry is IDPGRegistry, AccessControl {
         _validateAsset(metadataCid, licence);
         a.metadataCid = metadataCid;
         a.licence = licence;
-        a.stage = Stage.Registered;
+        _enter(a, Stage.Registered);
         a.certifiedUntil = 0;
         emit AssetUpdated(assetId, metadataCid, licence);
     }
@@ -109,9 +118,24 @@ contract DPGRegistry is IDPGRegistry, AccessControl {
         }
         uint32 review = a.review + 1;
         a.review = review;
-        a.stage = Stage.AwaitingCheck;
+        _enter(a, Stage.AwaitingCheck);
         a.standardVersion = _standardVersion;
+        uint96 fee = _reviewFee;
+        _reviews[assetId][review].fee = fee;
         emit CertificationRequested(assetId, review, _standardVersion);
+        if (fee != 0) IERC20(address(votesToken)).safeTransferFrom(msg.sender, _feeRecipient, fee);
+    }
+
+    /// @inheritdoc IDPGRegistry
+    function withdrawReview(uint256 assetId) external {
+        Asset storage a = _ownedAsset(assetId);
+        Stage stuck = a.stage;
+        if (stuck != Stage.AwaitingCheck && stuck != Stage.CommitteeReview) revert DPGRegistryWrongStage(assetId, stuck);
+        uint256 readyAt = uint256(a.stageSince) + _reviewTimeout;
+        if (block.timestamp <= readyAt) revert DPGRegistryReviewNotStuck(assetId, readyAt, block.timestamp);
+        Stage back = a.certifiedUntil > block.timestamp ? Stage.Certified : Stage.Registered;
+        _enter(a, back);
+        emit ReviewWithdrawn(assetId, a.review, stuck, back);
     }
 
     // ------------------------------------------------------------------ stage 1
@@ -130,14 +154,15 @@ contract DPGRegistry is IDPGRegistry, AccessControl {
         a.standardVersion = standardVersion;
         emit CheckAttested(assetId, review, msg.sender, passed, reportCid);
         if (!passed) {
-            a.stage = Stage.CheckFailed;
+            _fail(a, Stage.CheckFailed);
             return;
         }
         uint48 snapshot = IERC6372(address(votesToken)).clock() - 1;
         uint64 voteEnd = (block.timestamp + _votingPeriod).toUint64();
         r.snapshot = snapshot;
         r.voteEnd = voteEnd;
-        a.stage = Stage.Voting;
+        r.quorum = ((ICommonsToken(address(votesToken)).getPastTotalDelegated(snapshot) * _quorumBps) / BPS).toUint128();
+        _enter(a, Stage.Voting);
         emit VotingOpened(assetId, review, snapshot, voteEnd);
     }
 
@@ -165,11 +190,14 @@ contract DPGRegistry is IDPGRegistry, AccessControl {
         Review storage r = _reviews[assetId][review];
         if (block.timestamp <= r.voteEnd) revert DPGRegistryVotingStillOpen(assetId, r.voteEnd, block.timestamp);
         uint256 forVotes = r.forVotes;
-        uint256 total = forVotes + r.againstVotes;
-        uint256 quorum = (votesToken.getPastTotalSupply(r.snapshot) * _quorumBps) / BPS;
-        bool passed = total >= quorum && forVotes != 0 && forVotes * BPS >= total * _approvalBps;
-        a.stage = passed ? Stage.CommitteeReview : Stage.VoteFailed;
-        emit VoteClosed(assetId, review, forVotes, r.againstVotes, quorum, passed);
+        uint256 against = r.againstVotes;
+        uint256 total = forVotes + against;
+        uint256 quorum = r.quorum;
+        // a tie fails: certification needs more weight for than against, whatever the approval threshold
+        bool passed = total >= quorum && forVotes > against && forVotes * BPS >= total * _approvalBps;
+        if (passed) _enter(a, Stage.CommitteeReview);
+        else _fail(a, Stage.VoteFailed);
+        emit VoteClosed(assetId, review, forVotes, against, quorum, passed);
     }
 
     // ------------------------------------------------------------------ stage 3
@@ -189,7 +217,7 @@ contract DPGRegistry is IDPGRegistry, AccessControl {
             r.approvals = approvals;
             if (approvals >= _committeeThreshold) {
                 uint64 until = (block.timestamp + _certificationPeriod).toUint64();
-                a.stage = Stage.Certified;
+                _enter(a, Stage.Certified);
                 a.certifiedUntil = until;
                 emit CertificationGranted(assetId, review, a.standardVersion, until);
             }
@@ -198,7 +226,7 @@ contract DPGRegistry is IDPGRegistry, AccessControl {
             r.rejections = rejections;
             // Rejected once the threshold can no longer be reached by the remaining members.
             if (rejections > _committeeSize - _committeeThreshold) {
-                a.stage = Stage.Rejected;
+                _fail(a, Stage.Rejected);
                 emit CertificationRejected(assetId, review);
             }
         }
@@ -211,8 +239,7 @@ contract DPGRegistry is IDPGRegistry, AccessControl {
         Asset storage a = _existingAsset(assetId);
         if (a.stage == Stage.Revoked) revert DPGRegistryWrongStage(assetId, a.stage);
         if (bytes(reasonCid).length == 0) revert DPGRegistryInvalidInput("reasonCid");
-        a.stage = Stage.Revoked;
-        a.certifiedUntil = 0;
+        _fail(a, Stage.Revoked);
         emit CertificationRevoked(assetId, reasonCid);
     }
 
@@ -260,6 +287,25 @@ contract DPGRegistry is IDPGRegistry, AccessControl {
     /// @inheritdoc IDPGRegistry
     function setCertificationPeriod(uint64 period) external onlyRole(Roles.GOVERNANCE_ROLE) {
         _setCertificationPeriod(period);
+    }
+
+    /// @inheritdoc IDPGRegistry
+    function setReviewTimeout(uint64 timeout) external onlyRole(Roles.GOVERNANCE_ROLE) {
+        _setReviewTimeout(timeout);
+    }
+
+    /// @inheritdoc IDPGRegistry
+    function setReviewFee(uint96 fee) external onlyRole(Roles.GOVERNANCE_ROLE) {
+        if (fee != 0 && _feeRecipient == address(0)) revert DPGRegistryInvalidInput("feeRecipient");
+        emit ReviewFeeSet(_reviewFee, fee);
+        _reviewFee = fee;
+    }
+
+    /// @inheritdoc IDPGRegistry
+    function setFeeRecipient(address recipient) external onlyRole(Roles.GOVERNANCE_ROLE) {
+        if (recipient == address(0)) revert DPGRegistryInvalidInput("feeRecipient");
+        emit FeeRecipientSet(_feeRecipient, recipient);
+        _feeRecipient = recipient;
     }
 
     // ------------------------------------------------------------------ views
@@ -331,6 +377,21 @@ contract DPGRegistry is IDPGRegistry, AccessControl {
     }
 
     /// @inheritdoc IDPGRegistry
+    function reviewTimeout() external view returns (uint64) {
+        return _reviewTimeout;
+    }
+
+    /// @inheritdoc IDPGRegistry
+    function reviewFee() external view returns (uint96) {
+        return _reviewFee;
+    }
+
+    /// @inheritdoc IDPGRegistry
+    function feeRecipient() external view returns (address) {
+        return _feeRecipient;
+    }
+
+    /// @inheritdoc IDPGRegistry
     function hasVoted(uint256 assetId, uint32 review, address voter) external view returns (bool) {
         return _voted[assetId][review][voter];
     }
@@ -346,6 +407,17 @@ contract DPGRegistry is IDPGRegistry, AccessControl {
     }
 
     // ------------------------------------------------------------------ internal
+
+    function _enter(Asset storage a, Stage stage) private {
+        a.stage = stage;
+        a.stageSince = uint64(block.timestamp);
+    }
+
+    /// @dev A failed review (or a revocation) ends the certification, including one a renewal was meant to extend.
+    function _fail(Asset storage a, Stage stage) private {
+        _enter(a, stage);
+        a.certifiedUntil = 0;
+    }
 
     function _existingAsset(uint256 assetId) private view returns (Asset storage a) {
         a = _assets[assetId];
@@ -407,6 +479,12 @@ contract DPGRegistry is IDPGRegistry, AccessControl {
         if (value == 0 || value > BPS) revert DPGRegistryInvalidBps(value);
         emit ApprovalBpsSet(_approvalBps, value);
         _approvalBps = value;
+    }
+
+    function _setReviewTimeout(uint64 timeout) private {
+        if (timeout == 0) revert DPGRegistryInvalidInput("reviewTimeout");
+        emit ReviewTimeoutSet(_reviewTimeout, timeout);
+        _reviewTimeout = timeout;
     }
 
     function _setCertificationPeriod(uint64 period) private {

@@ -19,14 +19,13 @@ contract ReviewRewards is IReviewRewards, AccessControl, ReentrancyGuard {
     IERC20 public immutable rewardToken;
     IDPGRegistry public immutable registry;
 
-    uint256 private _voterPoolPerReview;
     uint256 private _committeeReward;
     /// @dev Bit 0: the voter reward was paid; bit 1: the committee reward was paid.
     mapping(uint256 assetId => mapping(uint32 review => mapping(address => uint8))) private _paid;
     uint8 private constant PAID_VOTER = 1;
     uint8 private constant PAID_COMMITTEE = 2;
 
-    constructor(IERC20 token, IDPGRegistry registry_, address admin, uint256 voterPool, uint256 committeeAmount) {
+    constructor(IERC20 token, IDPGRegistry registry_, address admin, uint256 committeeAmount) {
         if (address(token) == address(0) || address(registry_) == address(0) || admin == address(0)) {
             revert ReviewRewardsInvalidInput("address");
         }
@@ -34,7 +33,6 @@ contract ReviewRewards is IReviewRewards, AccessControl, ReentrancyGuard {
         registry = registry_;
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(Roles.GOVERNANCE_ROLE, admin);
-        _setVoterPoolPerReview(voterPool);
         _setCommitteeReward(committeeAmount);
     }
 
@@ -63,11 +61,6 @@ contract ReviewRewards is IReviewRewards, AccessControl, ReentrancyGuard {
     }
 
     /// @inheritdoc IReviewRewards
-    function setVoterPoolPerReview(uint256 amount) external onlyRole(Roles.GOVERNANCE_ROLE) {
-        _setVoterPoolPerReview(amount);
-    }
-
-    /// @inheritdoc IReviewRewards
     function setCommitteeReward(uint256 amount) external onlyRole(Roles.GOVERNANCE_ROLE) {
         _setCommitteeReward(amount);
     }
@@ -92,40 +85,43 @@ contract ReviewRewards is IReviewRewards, AccessControl, ReentrancyGuard {
     }
 
     /// @inheritdoc IReviewRewards
-    function voterPoolPerReview() external view returns (uint256) {
-        return _voterPoolPerReview;
-    }
-
-    /// @inheritdoc IReviewRewards
     function committeeReward() external view returns (uint256) {
         return _committeeReward;
     }
 
     /// @dev What is owed and not yet paid. A voter's share needs the vote to have ended (the total weight is
-    ///      final then); `strict` reverts instead of returning zero while it has not.
+    ///      final then) and to have reached quorum; the owner gets nothing for its own asset. `strict` reverts
+    ///      with the reason instead of returning zero when nothing else is due.
     function _due(uint256 assetId, uint32 review, address account, uint8 paid, bool strict)
         private
         view
         returns (uint256 asVoter, uint256 asCommittee)
     {
+        address owner = registry.getAsset(assetId).owner;
+        if (account == owner) {
+            if (strict) revert ReviewRewardsOwnAsset(assetId, account);
+            return (0, 0);
+        }
         if (paid & PAID_COMMITTEE == 0 && registry.hasDecided(assetId, review, account)) {
             asCommittee = _committeeReward;
         }
         if (paid & PAID_VOTER != 0 || !registry.hasVoted(assetId, review, account)) return (0, asCommittee);
         IDPGRegistry.Review memory r = registry.getReview(assetId, review);
+        bool quiet = !strict || asCommittee != 0;
         if (block.timestamp <= r.voteEnd) {
-            if (strict && asCommittee == 0) {
-                revert ReviewRewardsVoteNotEnded(assetId, review, r.voteEnd, block.timestamp);
-            }
+            if (!quiet) revert ReviewRewardsVoteNotEnded(assetId, review, r.voteEnd, block.timestamp);
             return (0, asCommittee);
         }
-        uint256 weight = IVotes(address(registry.votesToken())).getPastVotes(account, r.snapshot);
-        asVoter = (_voterPoolPerReview * weight) / (uint256(r.forVotes) + r.againstVotes);
-    }
-
-    function _setVoterPoolPerReview(uint256 amount) private {
-        emit VoterPoolPerReviewSet(_voterPoolPerReview, amount);
-        _voterPoolPerReview = amount;
+        uint256 total = uint256(r.forVotes) + r.againstVotes;
+        if (total < r.quorum) {
+            if (!quiet) revert ReviewRewardsQuorumNotReached(assetId, review, total, r.quorum);
+            return (0, asCommittee);
+        }
+        IVotes votes = registry.votesToken();
+        // the owner's own weight takes no share: the other voters share the whole fee
+        uint256 sharing = total;
+        if (registry.hasVoted(assetId, review, owner)) sharing -= votes.getPastVotes(owner, r.snapshot);
+        asVoter = (uint256(r.fee) * votes.getPastVotes(account, r.snapshot)) / sharing;
     }
 
     function _setCommitteeReward(uint256 amount) private {

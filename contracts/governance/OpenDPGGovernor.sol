@@ -10,12 +10,14 @@ import {GovernorVotesQuorumFraction} from
 import {GovernorTimelockControl} from "@openzeppelin/contracts/governance/extensions/GovernorTimelockControl.sol";
 import {TimelockController} from "@openzeppelin/contracts/governance/TimelockController.sol";
 import {IVotes} from "@openzeppelin/contracts/governance/utils/IVotes.sol";
+import {ICommonsToken} from "../interfaces/ICommonsToken.sol";
 
 /// @title OpenDPGGovernor
 /// @notice The DAO of the commons: token holders propose and vote; passed proposals are queued in and
 ///         executed by the timelock, which holds every parameter of the protocol contracts.
-/// @dev A plain composition of OpenZeppelin's Governor modules; voting delay and period count in the
-///      token's clock (block numbers).
+/// @dev A composition of OpenZeppelin's Governor modules; voting delay and period count in the token's clock
+///      (seconds). Quorum is a fraction of the votes delegated at the snapshot ({ICommonsToken}): staked,
+///      escrowed, pooled and treasury tokens cannot vote, so a fraction of the total supply would be out of reach.
 contract OpenDPGGovernor is
     Governor,
     GovernorSettings,
@@ -56,7 +58,8 @@ contract OpenDPGGovernor is
         override(Governor, GovernorVotesQuorumFraction)
         returns (uint256)
     {
-        return super.quorum(timepoint);
+        return (ICommonsToken(address(token())).getPastTotalDelegated(timepoint) * quorumNumerator(timepoint))
+            / quorumDenominator();
     }
 
     /// @inheritdoc Governor

@@ -11,6 +11,11 @@ import {IVotes} from "@openzeppelin/contracts/governance/utils/IVotes.sol";
 ///      (3) confirmation by `committeeThreshold` of the expert committee's members. Certification lasts
 ///      `certificationPeriod` seconds, can be renewed by a new review and revoked by governance.
 ///      The standard (version + CID of its indicator document) changes only through governance.
+///      Each review costs the owner `reviewFee`, sent to the fee recipient (the reviewer rewards, which pay it
+///      to the voters of a review that reached quorum). Quorum is `quorumBps` of the votes delegated at the
+///      snapshot (the votes that can be cast); a tie fails. A renewal keeps the old certification in force while
+///      it runs; a renewal that fails (check, vote or committee) ends it. A review stuck waiting for the
+///      checker or the committee for `reviewTimeout` seconds can be withdrawn by its owner.
 interface IDPGRegistry {
     enum AssetKind {
         Dataset,
@@ -39,6 +44,7 @@ interface IDPGRegistry {
         uint32 review; // number of the current (or last) review, from 1
         uint32 standardVersion; // standard version of the current (or last) review
         uint64 certifiedUntil; // 0 if never certified or certification cleared
+        uint64 stageSince; // when the asset entered its current stage
         string metadataCid;
         string licence; // SPDX identifier
     }
@@ -48,8 +54,10 @@ interface IDPGRegistry {
         uint64 voteEnd;
         uint16 approvals;
         uint16 rejections;
+        uint96 fee; // what the owner paid for this review
         uint128 forVotes;
         uint128 againstVotes;
+        uint128 quorum; // votes needed, fixed when the vote opens
         string reportCid;
     }
 
@@ -77,6 +85,8 @@ interface IDPGRegistry {
     error DPGRegistryInvalidThreshold(uint256 threshold, uint256 members);
     /// @notice A basis-point value `value` above 10000, or zero where that makes no sense.
     error DPGRegistryInvalidBps(uint256 value);
+    /// @notice The review waits at its stage until `readyAt` before its owner may withdraw it; it is `nowTime`.
+    error DPGRegistryReviewNotStuck(uint256 assetId, uint256 readyAt, uint256 nowTime);
 
     // ---------------------------------------------------------------- events
     event AssetRegistered(
@@ -108,6 +118,11 @@ interface IDPGRegistry {
     event QuorumBpsSet(uint16 oldQuorumBps, uint16 newQuorumBps);
     event ApprovalBpsSet(uint16 oldApprovalBps, uint16 newApprovalBps);
     event CertificationPeriodSet(uint64 oldPeriod, uint64 newPeriod);
+    event ReviewTimeoutSet(uint64 oldTimeout, uint64 newTimeout);
+    event ReviewFeeSet(uint96 oldFee, uint96 newFee);
+    event FeeRecipientSet(address oldRecipient, address newRecipient);
+    /// @notice The owner withdrew review `review`, stuck at stage `stuckAt`; the asset is back at `stage`.
+    event ReviewWithdrawn(uint256 indexed assetId, uint32 indexed review, Stage stuckAt, Stage stage);
 
     // ---------------------------------------------------------------- asset owners
     function registerAsset(AssetKind kind, string calldata metadataCid, string calldata licence)
@@ -117,8 +132,14 @@ interface IDPGRegistry {
     /// @notice Replace metadata and licence; clears any certification (the new content must be reviewed).
     function updateAsset(uint256 assetId, string calldata metadataCid, string calldata licence) external;
 
-    /// @notice Start a review against the current standard (also how a certification is renewed).
+    /// @notice Start a review against the current standard (also how a certification is renewed), paying
+    ///         `reviewFee` (pulled with `transferFrom`).
     function requestCertification(uint256 assetId) external;
+
+    /// @notice Withdraw a review that has waited `reviewTimeout` for the checker (AwaitingCheck) or the committee
+    ///         (CommitteeReview): the asset goes back to Certified if its certification still runs, else to
+    ///         Registered. The fee is not returned.
+    function withdrawReview(uint256 assetId) external;
 
     // ---------------------------------------------------------------- stage 1: automated check
     /// @notice Attest the automated check of the asset's current review against `standardVersion`.
@@ -127,7 +148,8 @@ interface IDPGRegistry {
     // ---------------------------------------------------------------- stage 2: community vote
     function castVote(uint256 assetId, bool support) external;
 
-    /// @notice Tally the vote after its end: to committee review if quorum and approval are met.
+    /// @notice Tally the vote after its end: to committee review if quorum and approval are met and more
+    ///         weight voted for than against (a tie fails).
     function closeVote(uint256 assetId) external;
 
     // ---------------------------------------------------------------- stage 3: expert committee
@@ -151,6 +173,13 @@ interface IDPGRegistry {
     function setApprovalBps(uint16 approvalBps) external;
 
     function setCertificationPeriod(uint64 period) external;
+
+    function setReviewTimeout(uint64 timeout) external;
+
+    function setReviewFee(uint96 fee) external;
+
+    /// @notice Where review fees go (the reviewer rewards contract).
+    function setFeeRecipient(address recipient) external;
 
     // ---------------------------------------------------------------- views
     function getAsset(uint256 assetId) external view returns (Asset memory);
@@ -178,6 +207,12 @@ interface IDPGRegistry {
     function approvalBps() external view returns (uint16);
 
     function certificationPeriod() external view returns (uint64);
+
+    function reviewTimeout() external view returns (uint64);
+
+    function reviewFee() external view returns (uint96);
+
+    function feeRecipient() external view returns (address);
 
     function hasVoted(uint256 assetId, uint32 review, address voter) external view returns (bool);
 

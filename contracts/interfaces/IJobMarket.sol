@@ -10,7 +10,12 @@ pragma solidity ^0.8.24;
 ///      Rewards are credited per committed round to the providers whose updates were used; a provider
 ///      that submitted nothing by the round deadline is dropped and its job stake slashed; a coordinator
 ///      that misses the commit deadline (round deadline + `roundTimeout`) can be aborted: its job stake
-///      is slashed and the poster reclaims what was not yet credited.
+///      is slashed and the poster reclaims what was not yet credited. A coordinator is bound to a job only
+///      once it calls `startJob` itself (which locks its stake); after a round deadline it can always
+///      commit, even with no update used, so no poster can make an honest coordinator miss a commit.
+///      Join windows and round timeouts are bounded by governance (`limits`); a job not started by its
+///      start deadline (`joinDeadline + roundTimeout`) can be cancelled by anyone, and a provider may leave
+///      an open job. Each update hash is bound to the provider that submitted it first in its round.
 interface IJobMarket {
     enum JobState {
         None,
@@ -69,6 +74,23 @@ interface IJobMarket {
         uint16 droppedAfter;
         uint16 claimedRounds;
         uint16 dataShareBps; // the job's data-holder share when this provider joined (its reward is net of it)
+        uint16 submittedRound; // the last round this provider submitted an update for (0: none yet)
+    }
+
+    /// @notice Bounds every job must respect, and what a job must pay and lock to count for reputation.
+    /// @param minJoinWindow least seconds between posting and `joinDeadline`
+    /// @param maxJoinWindow most seconds between posting and `joinDeadline`
+    /// @param minRoundTimeout least `roundTimeout` (seconds): time enough for an honest provider to train
+    /// @param maxRoundTimeout most `roundTimeout` (seconds): how long one round may hold stakes
+    /// @param minReputationReward least `rewardPerRound`, in the stake token, for a job to count for reputation
+    /// @param minReputationStake least `requiredStake` for a job to count for reputation
+    struct Limits {
+        uint32 minJoinWindow;
+        uint32 maxJoinWindow;
+        uint32 minRoundTimeout;
+        uint32 maxRoundTimeout;
+        uint96 minReputationReward;
+        uint96 minReputationStake;
     }
 
     /// @notice What a job demands of its providers beyond stake (see `postJobWithRequirements`).
@@ -108,6 +130,8 @@ interface IJobMarket {
     error JobMarketCoordinatorCannotJoin(uint256 jobId, address coordinator);
     error JobMarketNotEnoughProviders(uint256 jobId, uint8 joined, uint8 minProviders);
     error JobMarketNotParticipant(uint256 jobId, address account);
+    /// @notice `account` is not a registered node: only registered nodes may join jobs.
+    error JobMarketNotRegistered(address account);
     error JobMarketProviderDropped(uint256 jobId, address provider);
     /// @notice `given` is not the round in progress, `expected`.
     error JobMarketWrongRound(uint256 jobId, uint16 given, uint16 expected);
@@ -116,8 +140,12 @@ interface IJobMarket {
     /// @notice The action is allowed only after `deadline`; it is `nowTime`.
     error JobMarketDeadlineNotPassed(uint256 jobId, uint256 deadline, uint256 nowTime);
     error JobMarketAlreadySubmitted(uint256 jobId, uint16 round, address provider);
+    /// @notice `updateHash` was already submitted in `round` by `submitter`: an update is paid to one provider only.
+    error JobMarketDuplicateUpdate(uint256 jobId, uint16 round, bytes32 updateHash, address submitter);
+    /// @notice The limits are inconsistent: `field` names the bad one.
+    error JobMarketInvalidLimits(string field);
     error JobMarketZeroHash();
-    /// @notice `usedBitmap` names providers outside the active set `activeBitmap`, or none at all.
+    /// @notice `usedBitmap` names providers outside the active set `activeBitmap`.
     error JobMarketInvalidUsedSet(uint256 jobId, uint256 usedBitmap, uint256 activeBitmap);
     /// @notice `used` providers were marked used but only `submitted` of them submitted an update.
     error JobMarketUnsubmittedUpdateUsed(uint256 jobId, uint16 round, uint256 used, uint256 submitted);
@@ -144,6 +172,8 @@ interface IJobMarket {
     // ---------------------------------------------------------------- events
     event JobPosted(uint256 indexed jobId, address indexed poster, address indexed coordinator, JobParams params);
     event ProviderJoined(uint256 indexed jobId, address indexed provider, uint8 index, uint256 stakeLocked);
+    /// @notice `provider` left the open job and its stake was unlocked; `moved` (if any) now holds `index`.
+    event ProviderLeft(uint256 indexed jobId, address indexed provider, uint8 index, address moved);
     event JobStarted(uint256 indexed jobId, uint8 providerCount, uint256 activeBitmap, uint64 roundDeadline);
     event UpdateSubmitted(
         uint256 indexed jobId, uint16 indexed round, address indexed provider, bytes32 updateHash, string updateCid
@@ -157,8 +187,8 @@ interface IJobMarket {
         uint256 usedCount,
         uint64 nextRoundDeadline
     );
-    /// @notice `provider` submitted `updateHash` for `round` but the coordinator did not use it: not paid.
-    event UpdateRejected(uint256 indexed jobId, uint16 indexed round, address indexed provider, bytes32 updateHash);
+    /// @notice `provider` submitted an update for `round` but the coordinator did not use it: not paid.
+    event UpdateRejected(uint256 indexed jobId, uint16 indexed round, address indexed provider);
     /// @notice `provider` submitted nothing for `round` by its deadline: dropped, `slashed` taken.
     event ProviderDropped(uint256 indexed jobId, uint16 indexed round, address indexed provider, uint256 slashed);
     event JobFinalized(uint256 indexed jobId, uint16 committedRounds, uint256 refund);
@@ -176,6 +206,7 @@ interface IJobMarket {
     event DataShareClaimed(uint256 indexed jobId, address indexed holder, uint256 amount);
     event DataShareBpsSet(uint16 oldBps, uint16 newBps);
     event DpgRegistrySet(address oldRegistry, address newRegistry);
+    event LimitsSet(Limits oldLimits, Limits newLimits);
 
     // ---------------------------------------------------------------- posters
     /// @notice Post a job and pull `params.budget` of `params.paymentToken` into escrow (needs approval).
@@ -196,7 +227,7 @@ interface IJobMarket {
         external
         returns (uint256 jobId);
 
-    /// @notice Cancel an open job: the poster at any time before start, anyone once the start grace
+    /// @notice Cancel an open job: the poster at any time before start, anyone once the start deadline
     ///         (`joinDeadline + roundTimeout`) passed. Joined stakes are unlocked; the budget is refundable.
     function cancelJob(uint256 jobId) external;
 
@@ -212,7 +243,13 @@ interface IJobMarket {
     ///         `priorityOf`); otherwise it reverts `JobMarketJobFull`.
     function joinJob(uint256 jobId) external;
 
-    /// @notice Record the hash (and IPFS CID) of the caller's model update for `round`.
+    /// @notice Leave an open job: the caller's stake for it is unlocked; the last joiner takes its index.
+    function leaveJob(uint256 jobId) external;
+
+    /// @notice Record the hash (and IPFS CID) of the caller's model update for `round`. The hash is bound
+    ///         to the caller: the same hash from another provider in the same round is refused
+    ///         (`JobMarketDuplicateUpdate`), and the update's own header names its provider, which the
+    ///         coordinator checks.
     function submitUpdate(uint256 jobId, uint16 round, bytes32 updateHash, string calldata updateCid) external;
 
     /// @notice Pay the caller the rewards credited to it in `jobId` and not yet claimed.
@@ -222,18 +259,25 @@ interface IJobMarket {
     function claimDataShare(uint256 jobId) external;
 
     // ---------------------------------------------------------------- coordinator
-    /// @notice Start an open job once at least `minProviders` joined; locks the coordinator's stake.
+    /// @notice Start an open job once at least `minProviders` joined, before the start deadline
+    ///         (`joinDeadline + roundTimeout`). This is how the coordinator accepts the job: it locks the
+    ///         coordinator's stake, which nothing before it can touch.
     function startJob(uint256 jobId) external;
 
     /// @notice Commit `round`: the aggregated model's hash and CID, and the providers whose updates were used.
     /// @dev Active providers not in `usedBitmap`: if they submitted, their update is rejected (not paid); if
-    ///      they did not and the round deadline passed, they are dropped and slashed. Gas is independent of
-    ///      the number of providers used.
+    ///      they did not and the round deadline passed, they are dropped and slashed. `usedBitmap` may be
+    ///      empty (every update junk, or nobody submitted): the round is committed with nothing paid, so an
+    ///      honest coordinator can always meet its commit deadline. Gas is independent of the number of
+    ///      providers used.
     function commitRound(uint256 jobId, uint16 round, bytes32 globalHash, string calldata globalCid, uint256 usedBitmap)
         external;
 
     /// @notice End a job whose rounds are all committed, or whose active providers fell below the minimum:
-    ///         unlocks stakes, updates reputations, makes the rest of the budget refundable.
+    ///         unlocks stakes, updates reputations, makes the rest of the budget refundable. Reputation is
+    ///         earned only in jobs paid in the stake token with at least `limits.minReputationReward` per round
+    ///         and `limits.minReputationStake` locked: one point per round whose update was used and paid, and a
+    ///         completed job only for a provider with at least one such round (misses and slashes always count).
     function finalizeJob(uint256 jobId) external;
 
     // ---------------------------------------------------------------- protocol
@@ -249,6 +293,9 @@ interface IJobMarket {
     /// @notice The DPG registry consulted for certification requirements and provider priority.
     function setDpgRegistry(address newRegistry) external;
 
+    /// @notice Bounds on join windows and round timeouts of new jobs, and the reputation thresholds.
+    function setLimits(Limits calldata newLimits) external;
+
     // ---------------------------------------------------------------- views
     function getJob(uint256 jobId) external view returns (Job memory);
 
@@ -258,7 +305,8 @@ interface IJobMarket {
 
     function participantOf(uint256 jobId, address provider) external view returns (Participant memory);
 
-    function updateHashOf(uint256 jobId, uint16 round, address provider) external view returns (bytes32);
+    /// @notice The provider that submitted `updateHash` in `round` (zero: nobody).
+    function submitterOf(uint256 jobId, uint16 round, bytes32 updateHash) external view returns (address);
 
     function roundOf(uint256 jobId, uint16 round) external view returns (Round memory);
 
@@ -277,6 +325,8 @@ interface IJobMarket {
     function dpgRegistry() external view returns (address);
 
     function dataShareBps() external view returns (uint16);
+
+    function limits() external view returns (Limits memory);
 
     /// @notice A job's requirements and its data share (all zero for a job posted without requirements).
     function requirementsOf(uint256 jobId) external view returns (Requirements memory, uint16 dataShareBps);

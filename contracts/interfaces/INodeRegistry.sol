@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+
 /// @title INodeRegistry
 /// @notice Providers register compute/data nodes, stake the commons token, and unbond after a delay.
 ///         The job market locks stake per job and slashes it for protocol faults; governance slashes
@@ -110,6 +112,9 @@ interface INodeRegistry {
     function setTreasury(address newTreasury) external;
 
     // ---------------------------------------------------------------- views
+    /// @notice The token nodes stake (the commons token).
+    function stakeToken() external view returns (IERC20);
+
     function isRegistered(address node) external view returns (bool);
 
     function capabilitiesOf(address node) external view returns (Capabilities memory);

@@ -2,12 +2,15 @@
 pragma solidity ^0.8.24;
 
 /// @title IReviewRewards
-/// @notice Rewards for the people who review assets for DPG certification, paid from a pool that governance
-///         (or anyone) funds. For each review of an asset, the voters who took part share `voterPoolPerReview`
-///         in proportion to their vote weight, whatever they voted, once the vote has ended; each expert
-///         committee member who decided earns `committeeReward`. Reviewers pull their reward with `claim`.
-/// @dev Rates are read when a reward is claimed. A claim the pool cannot cover reverts and can be repeated
-///      once the pool is topped up; nothing is lost.
+/// @notice Rewards for the people who review assets for DPG certification. Voters are paid from the review's
+///         own fee, which the asset's owner paid to this contract when it asked for the review: once the vote has
+///         ended, and only if it reached quorum, the voters other than the owner share the fee in proportion to
+///         their vote weight, whatever they voted. A review without quorum pays its voters nothing and its fee
+///         stays in the pool. Each expert committee member who decided a review of an asset it does not own earns
+///         `committeeReward` from the pool, which governance (or anyone) funds. Reviewers pull with `claim`.
+/// @dev So voting on one's own assets cannot farm rewards: the owner is never paid for its own review, and what
+///      other voters share is what the owner paid. The committee reward is read when claimed. A claim the pool
+///      cannot cover reverts and can be repeated once the pool is topped up; nothing is lost.
 interface IReviewRewards {
     // ---------------------------------------------------------------- errors
     /// @notice The vote of `review` of `assetId` ends at `voteEnd`; it is `nowTime`.
@@ -15,6 +18,10 @@ interface IReviewRewards {
     /// @notice `account` neither voted in nor decided `review` of `assetId`.
     error ReviewRewardsNotReviewer(uint256 assetId, uint32 review, address account);
     error ReviewRewardsAlreadyClaimed(uint256 assetId, uint32 review, address account);
+    /// @notice `account` owns asset `assetId`: it is not paid for reviews of its own asset.
+    error ReviewRewardsOwnAsset(uint256 assetId, address account);
+    /// @notice The vote of `review` drew `votes`, below its quorum `quorum`: its voters are not paid.
+    error ReviewRewardsQuorumNotReached(uint256 assetId, uint32 review, uint256 votes, uint256 quorum);
     /// @notice The pool holds `available`; the claim needs `needed`.
     error ReviewRewardsPoolTooSmall(uint256 needed, uint256 available);
     /// @notice Field `field` is invalid.
@@ -25,7 +32,6 @@ interface IReviewRewards {
     event ReviewRewardClaimed(
         uint256 indexed assetId, uint32 indexed review, address indexed reviewer, uint256 voterReward, uint256 committeeReward
     );
-    event VoterPoolPerReviewSet(uint256 oldAmount, uint256 newAmount);
     event CommitteeRewardSet(uint256 oldAmount, uint256 newAmount);
 
     // ---------------------------------------------------------------- everyone
@@ -36,8 +42,6 @@ interface IReviewRewards {
     function claim(uint256 assetId, uint32 review) external;
 
     // ---------------------------------------------------------------- governance
-    function setVoterPoolPerReview(uint256 amount) external;
-
     function setCommitteeReward(uint256 amount) external;
 
     // ---------------------------------------------------------------- views
@@ -50,8 +54,6 @@ interface IReviewRewards {
     function claimed(uint256 assetId, uint32 review, address account) external view returns (bool);
 
     function pool() external view returns (uint256);
-
-    function voterPoolPerReview() external view returns (uint256);
 
     function committeeReward() external view returns (uint256);
 }

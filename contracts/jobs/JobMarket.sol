@@ -29,13 +29,15 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
     bytes32 private constant MISSED_COMMIT = "MISSED_COMMIT";
 
     INodeRegistry private immutable _registry;
+    /// @dev Only jobs paid in the stake token count for reputation: its value is known, a fresh token's is not.
+    address private immutable _stakeToken;
 
     uint16 private _feeBps;
     uint256 private _nextJobId = 1; // non-zero from the start: the first post does not pay a fresh slot
     mapping(uint256 jobId => Job) private _jobs;
     mapping(uint256 jobId => mapping(uint256 index => address)) private _providerAt;
     mapping(uint256 jobId => mapping(address provider => Participant)) private _participants;
-    mapping(uint256 jobId => mapping(uint16 round => mapping(address provider => bytes32))) private _updates;
+    mapping(uint256 jobId => mapping(uint16 round => mapping(bytes32 updateHash => address))) private _submitters;
     mapping(uint256 jobId => mapping(uint16 round => Round)) private _rounds;
     mapping(address token => uint256) private _accruedFees;
 
@@ -51,14 +53,17 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
     uint16 private _dataShareBps;
     mapping(uint256 jobId => StoredRequirements) private _requirements;
     mapping(uint256 jobId => bytes32) private _requiredDataset;
+    Limits private _limits;
 
-    constructor(INodeRegistry registry_, address admin, uint16 feeBps_) {
+    constructor(INodeRegistry registry_, address admin, uint16 feeBps_, Limits memory limits_) {
         if (address(registry_) == address(0)) revert JobMarketZeroAddress("nodeRegistry");
         if (admin == address(0)) revert JobMarketZeroAddress("admin");
         _registry = registry_;
+        _stakeToken = address(registry_.stakeToken());
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(Roles.GOVERNANCE_ROLE, admin);
         _setProtocolFeeBps(feeBps_);
+        _setLimits(limits_);
     }
 
     // ------------------------------------------------------------------ posters
@@ -124,12 +129,14 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
         Job storage job = _job(jobId);
         _requireState(jobId, job, JobState.Open);
         if (msg.sender != job.poster) {
-            uint256 grace = uint256(job.joinDeadline) + job.roundTimeout;
-            if (block.timestamp <= grace) revert JobMarketDeadlineNotPassed(jobId, grace, block.timestamp);
+            uint256 startDeadline = _startDeadline(job);
+            if (block.timestamp <= startDeadline) {
+                revert JobMarketDeadlineNotPassed(jobId, startDeadline, block.timestamp);
+            }
         }
         job.state = JobState.Cancelled;
         emit JobCancelled(jobId, msg.sender, job.budget);
-        _releaseProviders(jobId, job, false);
+        _releaseProviders(jobId, job, false, false);
     }
 
     /// @inheritdoc IJobMarket
@@ -144,7 +151,7 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
         job.state = JobState.Aborted;
         uint256 slashed = job.requiredStake;
         emit JobAborted(jobId, msg.sender, job.committedRounds + 1, job.budget - job.credited, slashed);
-        _releaseProviders(jobId, job, false);
+        _releaseProviders(jobId, job, false, _countsForReputation(job));
         if (slashed != 0) _registry.slashLocked(job.coordinator, slashed, MISSED_COMMIT);
     }
 
@@ -169,6 +176,9 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
         if (msg.sender == job.coordinator) revert JobMarketCoordinatorCannotJoin(jobId, msg.sender);
         Participant storage p = _participants[jobId][msg.sender];
         if (p.slot != 0) revert JobMarketAlreadyJoined(jobId, msg.sender);
+        uint256 stake = job.requiredStake;
+        // lockStake checks registration when there is stake to lock; without, it must be checked here
+        if (stake == 0 && !_registry.isRegistered(msg.sender)) revert JobMarketNotRegistered(msg.sender);
         _checkRequirements(jobId, msg.sender);
 
         uint8 index = job.providerCount;
@@ -185,12 +195,33 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
         uint16 share = _requirements[jobId].dataShareBps;
         if (share != 0) p.dataShareBps = share; // same slot as `slot`: claims read it for free
         _providerAt[jobId][index] = msg.sender;
-        uint256 stake = job.requiredStake;
         emit ProviderJoined(jobId, msg.sender, index, stake);
         if (stake != 0) {
             if (displaced != address(0)) _registry.settleJob(displaced, stake, 0, 0, false);
             _registry.lockStake(msg.sender, stake);
         }
+    }
+
+    /// @inheritdoc IJobMarket
+    function leaveJob(uint256 jobId) external {
+        Job storage job = _job(jobId);
+        _requireState(jobId, job, JobState.Open);
+        uint8 slot = _participants[jobId][msg.sender].slot;
+        if (slot == 0) revert JobMarketNotParticipant(jobId, msg.sender);
+        uint8 index = slot - 1;
+        uint8 last = job.providerCount - 1;
+        address moved = address(0);
+        if (index != last) {
+            moved = _providerAt[jobId][last];
+            _providerAt[jobId][index] = moved;
+            _participants[jobId][moved].slot = slot;
+        }
+        delete _providerAt[jobId][last];
+        delete _participants[jobId][msg.sender];
+        job.providerCount = last;
+        emit ProviderLeft(jobId, msg.sender, index, moved);
+        uint256 stake = job.requiredStake;
+        if (stake != 0) _registry.settleJob(msg.sender, stake, 0, 0, false);
     }
 
     /// @inheritdoc IJobMarket
@@ -205,10 +236,12 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
         Participant storage p = _participants[jobId][msg.sender];
         if (p.slot == 0) revert JobMarketNotParticipant(jobId, msg.sender);
         if (p.dropped) revert JobMarketProviderDropped(jobId, msg.sender);
-        bytes32 stored = _updates[jobId][round][msg.sender];
-        if (stored != bytes32(0)) revert JobMarketAlreadySubmitted(jobId, round, msg.sender);
+        if (p.submittedRound == round) revert JobMarketAlreadySubmitted(jobId, round, msg.sender);
+        address submitter = _submitters[jobId][round][updateHash];
+        if (submitter != address(0)) revert JobMarketDuplicateUpdate(jobId, round, updateHash, submitter);
 
-        _updates[jobId][round][msg.sender] = updateHash;
+        _submitters[jobId][round][updateHash] = msg.sender;
+        p.submittedRound = round;
         job.submissions += 1;
         emit UpdateSubmitted(jobId, round, msg.sender, updateHash, updateCid);
     }
@@ -234,6 +267,8 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
         Job storage job = _job(jobId);
         _requireState(jobId, job, JobState.Open);
         if (msg.sender != job.coordinator) revert JobMarketNotCoordinator(jobId, msg.sender);
+        uint256 startDeadline = _startDeadline(job);
+        if (block.timestamp > startDeadline) revert JobMarketDeadlinePassed(jobId, startDeadline, block.timestamp);
         uint8 count = job.providerCount;
         if (count < job.minProviders) revert JobMarketNotEnoughProviders(jobId, count, job.minProviders);
         uint256 asset = _requirements[jobId].datasetAsset;
@@ -284,9 +319,10 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
         }
         job.state = JobState.Finished;
         emit JobFinalized(jobId, job.committedRounds, job.budget - job.credited);
-        _releaseProviders(jobId, job, true);
-        uint256 stake = job.requiredStake;
-        if (stake != 0) _registry.settleJob(job.coordinator, stake, 0, 0, true);
+        bool counts = _countsForReputation(job);
+        _releaseProviders(jobId, job, true, counts);
+        // a coordinator completes a job for reputation only if it paid for at least one used update
+        _registry.settleJob(job.coordinator, job.requiredStake, 0, 0, counts && job.credited != 0);
     }
 
     // ------------------------------------------------------------------ protocol
@@ -332,6 +368,11 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
         _dpg = IDPGRegistry(newRegistry);
     }
 
+    /// @inheritdoc IJobMarket
+    function setLimits(Limits calldata newLimits) external onlyRole(Roles.GOVERNANCE_ROLE) {
+        _setLimits(newLimits);
+    }
+
     // ------------------------------------------------------------------ views
 
     /// @inheritdoc IJobMarket
@@ -359,8 +400,8 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
     }
 
     /// @inheritdoc IJobMarket
-    function updateHashOf(uint256 jobId, uint16 round, address provider) external view returns (bytes32) {
-        return _updates[jobId][round][provider];
+    function submitterOf(uint256 jobId, uint16 round, bytes32 updateHash) external view returns (address) {
+        return _submitters[jobId][round][updateHash];
     }
 
     /// @inheritdoc IJobMarket
@@ -404,6 +445,11 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
     /// @inheritdoc IJobMarket
     function dataShareBps() external view returns (uint16) {
         return _dataShareBps;
+    }
+
+    /// @inheritdoc IJobMarket
+    function limits() external view returns (Limits memory) {
+        return _limits;
     }
 
     /// @inheritdoc IJobMarket
@@ -463,8 +509,14 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
             revert JobMarketInvalidParams("maxProviders");
         }
         if (p.rewardPerRound == 0) revert JobMarketInvalidParams("rewardPerRound");
-        if (p.joinDeadline <= block.timestamp) revert JobMarketInvalidParams("joinDeadline");
-        if (p.roundTimeout == 0) revert JobMarketInvalidParams("roundTimeout");
+        Limits storage limits_ = _limits;
+        if (p.joinDeadline < block.timestamp + limits_.minJoinWindow
+                || p.joinDeadline > block.timestamp + limits_.maxJoinWindow) {
+            revert JobMarketInvalidParams("joinDeadline");
+        }
+        if (p.roundTimeout < limits_.minRoundTimeout || p.roundTimeout > limits_.maxRoundTimeout) {
+            revert JobMarketInvalidParams("roundTimeout");
+        }
         uint256 required = uint256(p.rewardPerRound) * p.rounds * p.maxProviders;
         if (p.budget < required) revert JobMarketBudgetTooSmall(p.budget, required);
     }
@@ -483,7 +535,7 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
         if (block.timestamp > commitDeadline) revert JobMarketDeadlinePassed(jobId, commitDeadline, block.timestamp);
         if (globalHash == bytes32(0)) revert JobMarketZeroHash();
         uint256 active = job.activeBitmap;
-        if (usedBitmap == 0 || usedBitmap & ~active != 0) revert JobMarketInvalidUsedSet(jobId, usedBitmap, active);
+        if (usedBitmap & ~active != 0) revert JobMarketInvalidUsedSet(jobId, usedBitmap, active);
     }
 
     /// @dev Advances the job past `round`, crediting `used` rewards; returns the next round's deadline.
@@ -512,11 +564,10 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
             excluded &= excluded - 1;
             address provider = _providerAt[jobId][index];
             Participant storage p = _participants[jobId][provider];
-            bytes32 update = _updates[jobId][round][provider];
-            if (update != bytes32(0)) {
+            if (p.submittedRound == round) {
                 ++rejected;
                 p.missedRounds += 1;
-                emit UpdateRejected(jobId, round, provider, update);
+                emit UpdateRejected(jobId, round, provider);
             } else {
                 if (block.timestamp <= deadline) revert JobMarketDeadlineNotPassed(jobId, deadline, block.timestamp);
                 p.dropped = true;
@@ -532,20 +583,34 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
         }
     }
 
-    /// @dev Unlock every provider's job stake (dropped ones were already slashed) and record reputations.
-    function _releaseProviders(uint256 jobId, Job storage job, bool completed) private {
+    /// @dev Unlock every provider's job stake (dropped ones were already slashed) and record reputations:
+    ///      misses always count; delivered rounds and a completed job only where `counts` (see
+    ///      {_countsForReputation}), and a completed job only for a provider with a paid round.
+    function _releaseProviders(uint256 jobId, Job storage job, bool completed, bool counts) private {
         uint256 count = job.providerCount;
         uint256 stake = job.requiredStake;
         for (uint256 i = 0; i < count; ++i) {
             address provider = _providerAt[jobId][i];
             Participant storage p = _participants[jobId][provider];
-            uint16 earned = _earnedRounds(job, p);
+            uint16 earned = counts ? _earnedRounds(job, p) : 0;
             if (p.dropped) {
                 _registry.settleJob(provider, 0, earned, p.missedRounds + 1, false);
             } else {
-                _registry.settleJob(provider, stake, earned, p.missedRounds, completed);
+                _registry.settleJob(provider, stake, earned, p.missedRounds, completed && earned != 0);
             }
         }
+    }
+
+    /// @dev Whether a job's delivered rounds and completions count for reputation: paid in the stake token, at
+    ///      least the governance minimums of reward and stake (self-dealing jobs must cost something real).
+    function _countsForReputation(Job storage job) private view returns (bool) {
+        Limits storage limits_ = _limits;
+        return job.paymentToken == _stakeToken && job.rewardPerRound >= limits_.minReputationReward
+            && job.requiredStake >= limits_.minReputationStake;
+    }
+
+    function _startDeadline(Job storage job) private view returns (uint256) {
+        return uint256(job.joinDeadline) + job.roundTimeout;
     }
 
     function _checkRequirements(uint256 jobId, address provider) private view {
@@ -640,6 +705,15 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
         _requireRoundInProgress(jobId, job);
         uint16 expected = job.committedRounds + 1;
         if (round != expected) revert JobMarketWrongRound(jobId, round, expected);
+    }
+
+    function _setLimits(Limits memory newLimits) private {
+        if (newLimits.minJoinWindow == 0) revert JobMarketInvalidLimits("minJoinWindow");
+        if (newLimits.maxJoinWindow < newLimits.minJoinWindow) revert JobMarketInvalidLimits("maxJoinWindow");
+        if (newLimits.minRoundTimeout == 0) revert JobMarketInvalidLimits("minRoundTimeout");
+        if (newLimits.maxRoundTimeout < newLimits.minRoundTimeout) revert JobMarketInvalidLimits("maxRoundTimeout");
+        emit LimitsSet(_limits, newLimits);
+        _limits = newLimits;
     }
 
     function _setProtocolFeeBps(uint16 newFeeBps) private {

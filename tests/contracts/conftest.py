@@ -8,7 +8,7 @@ from pathlib import Path
 
 import brownie
 import pytest
-from brownie import chain, web3
+from brownie import accounts, chain, project, web3
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 from deploy import SuiteParams, deploy_suite
@@ -18,6 +18,23 @@ DAY = 86_400
 CID = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"
 UPDATE_HASH = "0x" + "11" * 32
 GLOBAL_HASH = "0x" + "22" * 32
+
+
+def tick():
+    """Mine a block at least one second later: the token's clock is the timestamp, and a snapshot is the second
+    before the block that takes it, so what was delegated before a tick counts from then on."""
+    chain.sleep(1)
+    chain.mine()
+
+
+def request_review(dpg, asset, owner):
+    """``owner`` asks for a review of ``asset``, paying the review fee (funded by the deployer if short)."""
+    token = project.get_loaded_projects()[0].CommonsToken.at(dpg.votesToken())
+    fee = dpg.reviewFee()
+    if token.balanceOf(owner) < fee:
+        token.transfer(owner, fee, {"from": accounts[0]})
+    token.approve(dpg, fee, {"from": owner})
+    return dpg.requestCertification(asset, {"from": owner})
 
 
 def reverts(error: str, *args: object):

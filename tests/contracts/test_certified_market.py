@@ -4,7 +4,7 @@ a full job ordered by certified compute and reputation, and the data holder's sh
 import pytest
 from brownie import chain, web3
 
-from conftest import CID, DAY, E18, GLOBAL_HASH, bitmap, job_params, register, reverts, submit_all
+from conftest import CID, DAY, E18, GLOBAL_HASH, bitmap, job_params, register, request_review, reverts, submit_all, tick
 
 DATASET, MODEL, SOFTWARE, COMPUTE = 0, 1, 2, 3
 REPORT = "bafkreireportreportreportreportreportreportreportreportrepo"
@@ -17,8 +17,8 @@ def certify(dpg, token, owner, kind, checker, committee, deployer):
     asset = dpg.registerAsset(kind, CID, "CC-BY-4.0", {"from": owner}).return_value
     if token.delegates(deployer) != deployer:
         token.delegate(deployer, {"from": deployer})
-        chain.mine()
-    dpg.requestCertification(asset, {"from": owner})
+        tick()
+    request_review(dpg, asset, owner)
     dpg.attestCheck(asset, 1, True, REPORT, {"from": checker})
     dpg.castVote(asset, True, {"from": deployer})
     chain.sleep(3 * DAY + 1)
@@ -41,7 +41,7 @@ def dataset(dpg, token, holder, checker, committee, deployer):
 
 
 def post_requiring(market, token, poster, coordinator, requirements, **kwargs):
-    kwargs.setdefault("join_window", 30 * DAY)
+    kwargs.setdefault("join_window", 7 * DAY)
     params = job_params(token, coordinator, **kwargs)
     token.approve(market, params[2], {"from": poster})
     tx = market.postJobWithRequirements(params, requirements, {"from": poster})
@@ -83,9 +83,12 @@ def test_join_checks_dataset_and_compute(market, dpg, registry, token, poster, c
 
 
 def test_an_expired_certification_stops_the_job_and_refunds(market, dpg, registry, token, poster, coordinator,
-                                                          providers, dataset):
+                                                          providers, dataset, gov):
     for node in [*providers[:3], coordinator]:
         register(registry, token, node)
+    limits = list(market.limits())
+    limits[1] = 400 * DAY  # governance allows join windows past the certification's expiry
+    market.setLimits(limits, {"from": gov})
     job_id, _ = post_requiring(market, token, poster, coordinator, (dataset, DIGITS, False), join_window=400 * DAY)
     for p in providers[:2]:
         market.joinJob(job_id, {"from": p})

@@ -3,7 +3,7 @@
 import pytest
 from brownie import ZERO_ADDRESS, chain
 
-from conftest import CID, DAY, reverts
+from conftest import CID, DAY, request_review, reverts, tick
 
 DATASET, MODEL, SOFTWARE, COMPUTE = 0, 1, 2, 3
 (NONE, REGISTERED, AWAITING_CHECK, CHECK_FAILED, VOTING, VOTE_FAILED, COMMITTEE_REVIEW, REJECTED, CERTIFIED,
@@ -13,17 +13,17 @@ REPORT = "bafkreireportreportreportreportreportreportreportreportrepo"
 
 @pytest.fixture
 def voters(token, providers):
-    """providers[0..2] hold 10 000 tokens each, delegated to themselves (1e9 supply: quorum 4 % = 4e7)."""
+    """providers[0..2] hold 10 000 tokens each, delegated to themselves."""
     for p in providers[:3]:
         token.delegate(p, {"from": p})
-    chain.mine()
+    tick()
     return providers[:3]
 
 
 @pytest.fixture
 def whale(token, deployer):
     token.delegate(deployer, {"from": deployer})
-    chain.mine()
+    tick()
     return deployer
 
 
@@ -33,7 +33,7 @@ def asset(dpg, poster):
 
 
 def _to_vote(dpg, asset, poster, checker):
-    dpg.requestCertification(asset, {"from": poster})
+    request_review(dpg, asset, poster)
     dpg.attestCheck(asset, 1, True, REPORT, {"from": checker})
 
 
@@ -60,14 +60,14 @@ def test_register_and_update_asset(dpg, poster, providers):
     dpg.updateAsset(asset_id, CID + "x", "MIT", {"from": poster})
     assert dpg.getAsset(asset_id)["licence"] == "MIT"
     with reverts("DPGRegistryUnknownAsset", 99):
-        dpg.requestCertification(99, {"from": poster})
+        request_review(dpg, 99, poster)
 
 
 def test_full_certification(dpg, asset, poster, checker, voters, whale, committee):
-    dpg.requestCertification(asset, {"from": poster})
+    request_review(dpg, asset, poster)
     assert dpg.getAsset(asset)["stage"] == AWAITING_CHECK
     tx = dpg.attestCheck(asset, 1, True, REPORT, {"from": checker})
-    assert tx.events["VotingOpened"]["snapshot"] == tx.block_number - 1
+    assert tx.events["VotingOpened"]["snapshot"] == tx.timestamp - 1  # the token's clock is the timestamp
     for v in voters:
         dpg.castVote(asset, True, {"from": v})
     dpg.castVote(asset, True, {"from": whale})
@@ -105,7 +105,7 @@ def test_certification_expires_and_can_be_renewed(dpg, asset, poster, checker, w
 
 
 def test_failed_check(dpg, asset, poster, checker, providers):
-    dpg.requestCertification(asset, {"from": poster})
+    request_review(dpg, asset, poster)
     with reverts("AccessControlUnauthorizedAccount"):
         dpg.attestCheck(asset, 1, True, REPORT, {"from": providers[0]})
     with reverts("DPGRegistryStaleStandard", 0, 1):
@@ -116,12 +116,14 @@ def test_failed_check(dpg, asset, poster, checker, providers):
     assert dpg.getAsset(asset)["stage"] == CHECK_FAILED
     with reverts("DPGRegistryWrongStage", asset, CHECK_FAILED):
         dpg.castVote(asset, True, {"from": providers[0]})
-    dpg.requestCertification(asset, {"from": poster})  # may try again
+    request_review(dpg, asset, poster)  # may try again
     assert dpg.getAsset(asset)["review"] == 2
 
 
-def test_vote_without_quorum_fails(dpg, asset, poster, checker, voters):
+def test_vote_without_quorum_fails(dpg, token, asset, poster, checker, voters, whale):
     _to_vote(dpg, asset, poster, checker)
+    snapshot = dpg.getReview(asset, 1)["snapshot"]
+    delegated = token.getPastTotalDelegated(snapshot)
     dpg.castVote(asset, True, {"from": voters[0]})
     with reverts("DPGRegistryVotingStillOpen"):
         dpg.closeVote(asset)
@@ -131,7 +133,9 @@ def test_vote_without_quorum_fails(dpg, asset, poster, checker, voters):
     tx = dpg.closeVote(asset)
 
     ev = tx.events["VoteClosed"]
-    assert not ev["passed"] and ev["quorum"] == 40_000_000 * 10**18
+    # quorum is 10 % of the votes delegated at the snapshot (the whale's and three voters'), not of the supply
+    assert delegated == token.getVotes(whale) + 30_000 * 10**18
+    assert not ev["passed"] and ev["quorum"] == delegated // 10
     assert dpg.getAsset(asset)["stage"] == VOTE_FAILED
 
 
@@ -217,7 +221,7 @@ def test_standard_changes_only_through_governance(dpg, gov, poster, asset, check
         dpg.setStandard(2, CID, {"from": poster})
     with reverts("DPGRegistryStandardVersionNotIncreasing", 1, 1):
         dpg.setStandard(1, CID, {"from": gov})
-    dpg.requestCertification(asset, {"from": poster})
+    request_review(dpg, asset, poster)
 
     tx = dpg.setStandard(2, CID, {"from": gov})
 
@@ -266,3 +270,121 @@ def test_committee_membership_and_parameters(dpg, gov, committee, poster, accoun
         dpg.setApprovalBps(0, {"from": gov})
     with reverts("DPGRegistryInvalidInput", "votingPeriod"):
         dpg.setVotingPeriod(0, {"from": gov})
+
+
+def test_a_tie_fails(dpg, token, asset, poster, checker, voters):
+    # Prepare: two voters of equal weight; approval at 50 % would let a tie through with >=
+    _to_vote(dpg, asset, poster, checker)
+    dpg.castVote(asset, True, {"from": voters[0]})
+    dpg.castVote(asset, False, {"from": voters[1]})
+    chain.sleep(3 * DAY + 1)
+    chain.mine()
+
+    tx = dpg.closeVote(asset)
+
+    ev = tx.events["VoteClosed"]
+    assert ev["forVotes"] == ev["againstVotes"] and ev["forVotes"] + ev["againstVotes"] >= ev["quorum"]
+    assert not ev["passed"] and dpg.getAsset(asset)["stage"] == VOTE_FAILED
+
+
+def _certified(dpg, asset, poster, checker, whale, committee):
+    _to_committee(dpg, asset, poster, checker, whale)
+    dpg.committeeDecide(asset, True, "", {"from": committee[0]})
+    dpg.committeeDecide(asset, True, "", {"from": committee[1]})
+    assert dpg.isCertified(asset)
+
+
+def test_a_failed_renewal_ends_the_certification(dpg, asset, poster, checker, whale, committee):
+    # Prepare: certified, then a renewal whose check fails
+    _certified(dpg, asset, poster, checker, whale, committee)
+    request_review(dpg, asset, poster)
+    assert dpg.isCertified(asset)  # in force while the renewal runs
+
+    dpg.attestCheck(asset, 1, False, REPORT, {"from": checker})
+
+    a = dpg.getAsset(asset)
+    assert a["stage"] == CHECK_FAILED and a["certifiedUntil"] == 0 and not dpg.isCertified(asset)
+
+
+def test_a_renewal_rejected_by_vote_or_committee_ends_the_certification(dpg, asset, poster, checker, whale,
+                                                                         committee):
+    _certified(dpg, asset, poster, checker, whale, committee)
+    _to_vote(dpg, asset, poster, checker)
+    dpg.castVote(asset, False, {"from": whale})
+    chain.sleep(3 * DAY + 1)
+    chain.mine()
+    dpg.closeVote(asset)
+    assert dpg.getAsset(asset)["stage"] == VOTE_FAILED and not dpg.isCertified(asset)
+
+    _to_committee(dpg, asset, poster, checker, whale)
+    dpg.committeeDecide(asset, False, REPORT, {"from": committee[0]})
+    dpg.committeeDecide(asset, False, REPORT, {"from": committee[1]})
+    assert dpg.getAsset(asset)["stage"] == REJECTED and not dpg.isCertified(asset)
+
+
+def test_a_review_pays_its_fee_to_the_reward_pool(dpg, token, rewards, asset, poster):
+    fee = dpg.reviewFee()
+    pool = rewards.pool()
+    before = token.balanceOf(poster)
+
+    request_review(dpg, asset, poster)
+
+    assert fee == 100 * 10**18 and dpg.feeRecipient() == rewards.address
+    assert token.balanceOf(poster) == before - fee and rewards.pool() == pool + fee
+    assert dpg.getReview(asset, 1)["fee"] == fee
+
+
+def test_owner_withdraws_a_review_stuck_without_a_checker(dpg, asset, poster, providers):
+    request_review(dpg, asset, poster)
+    with reverts("DPGRegistryReviewNotStuck"):
+        dpg.withdrawReview(asset, {"from": poster})
+    chain.sleep(30 * DAY + 1)
+    chain.mine()
+    with reverts("DPGRegistryNotOwner", asset, providers[0].address):
+        dpg.withdrawReview(asset, {"from": providers[0]})
+
+    tx = dpg.withdrawReview(asset, {"from": poster})
+
+    ev = tx.events["ReviewWithdrawn"]
+    assert (ev["stuckAt"], ev["stage"]) == (AWAITING_CHECK, REGISTERED)
+    assert dpg.getAsset(asset)["stage"] == REGISTERED
+    request_review(dpg, asset, poster)  # the owner can try again
+    assert dpg.getAsset(asset)["review"] == 2
+
+
+def test_a_committee_review_stuck_after_a_membership_change_can_be_withdrawn(dpg, gov, asset, poster, checker,
+                                                                             whale, committee):
+    # Prepare: certified once, then a renewal in committee review; one member approves, one rejects, and the
+    # DAO removes the third: every remaining member has decided and nobody can end the review
+    _certified(dpg, asset, poster, checker, whale, committee)
+    _to_committee(dpg, asset, poster, checker, whale)
+    dpg.committeeDecide(asset, True, "", {"from": committee[0]})
+    dpg.committeeDecide(asset, False, REPORT, {"from": committee[1]})
+    dpg.removeCommitteeMember(committee[2], {"from": gov})
+    for member in committee[:2]:
+        with reverts("DPGRegistryAlreadyDecided"):
+            dpg.committeeDecide(asset, True, "", {"from": member})
+    with reverts("DPGRegistryWrongStage", asset, COMMITTEE_REVIEW):
+        request_review(dpg, asset, poster)
+    chain.sleep(30 * DAY + 1)
+    chain.mine()
+
+    tx = dpg.withdrawReview(asset, {"from": poster})
+
+    # the first certification (a year) still runs: the asset is back to certified
+    assert tx.events["ReviewWithdrawn"]["stage"] == CERTIFIED and dpg.isCertified(asset)
+    request_review(dpg, asset, poster)
+    assert dpg.getAsset(asset)["stage"] == AWAITING_CHECK
+
+
+def test_review_parameters_are_governance_only(dpg, gov, poster):
+    with reverts("AccessControlUnauthorizedAccount"):
+        dpg.setReviewFee(1, {"from": poster})
+    tx = dpg.setReviewFee(5 * 10**18, {"from": gov})
+    assert [int(v) for v in tx.events["ReviewFeeSet"].values()] == [100 * 10**18, 5 * 10**18]
+    tx = dpg.setReviewTimeout(DAY, {"from": gov})
+    assert [int(v) for v in tx.events["ReviewTimeoutSet"].values()] == [30 * DAY, DAY]
+    with reverts("DPGRegistryInvalidInput", "reviewTimeout"):
+        dpg.setReviewTimeout(0, {"from": gov})
+    with reverts("DPGRegistryInvalidInput", "feeRecipient"):
+        dpg.setFeeRecipient(ZERO_ADDRESS, {"from": gov})

@@ -4,7 +4,7 @@ import pytest
 from brownie import chain, web3
 from deploy import SuiteParams, deploy_suite
 
-from conftest import E18, reverts
+from conftest import E18, reverts, tick
 
 NEW_CID = "bafkreinewstandardnewstandardnewstandardnewstandardnewstan"
 PENDING, ACTIVE, CANCELED, DEFEATED, SUCCEEDED, QUEUED, EXPIRED, EXECUTED = range(8)
@@ -19,7 +19,7 @@ def dao(deployer, accounts):
     for i, amount in ((1, 30_000_000), (2, 20_000_000), (3, 5_000_000)):
         token.transfer(accounts[i], amount * E18, {"from": deployer})
         token.delegate(accounts[i], {"from": accounts[i]})
-    chain.mine()
+    tick()
     return contracts
 
 
@@ -38,11 +38,13 @@ def _propose_and_vote(dao, proposer, votes, description):
     tx = governor.propose(targets, values, calldatas, description, {"from": proposer})
     proposal_id = tx.return_value
     assert governor.state(proposal_id) == PENDING
-    chain.mine(2)
+    chain.sleep(86_400 + 1)  # the voting delay: a day
+    chain.mine()
     assert governor.state(proposal_id) == ACTIVE
     for voter, support in votes:
         governor.castVote(proposal_id, support, {"from": voter})
-    chain.mine(51)
+    chain.sleep(7 * 86_400 + 1)  # the voting period: a week
+    chain.mine()
     return proposal_id, (targets, values, calldatas, desc_hash)
 
 
@@ -83,8 +85,30 @@ def test_defeated_proposal_cannot_be_queued(dao, accounts):
 
 def test_proposal_without_quorum_is_defeated(dao, accounts):
     governor = dao["OpenDPGGovernor"]
-    proposal_id, _ = _propose_and_vote(dao, accounts[3], [(accounts[3], FOR)], "Too few votes")  # 5M < 4 % of 1e9
+    # 5M of the 55M delegated is below the 10 % quorum
+    proposal_id, _ = _propose_and_vote(dao, accounts[3], [(accounts[3], FOR)], "Too few votes")
     assert governor.state(proposal_id) == DEFEATED
+
+
+def test_defaults_a_real_deployment_keeps(dao, accounts):
+    governor, token = dao["OpenDPGGovernor"], dao["CommonsToken"]
+    now = chain[-1].timestamp
+    assert governor.CLOCK_MODE() == "mode=timestamp" and governor.clock() == now
+    assert governor.votingDelay() == 86_400 and governor.votingPeriod() == 7 * 86_400
+    assert governor.proposalThreshold() == 100_000 * E18
+    # quorum: 10 % of the votes delegated (55M), not 4 % of the supply (40M, most of which cannot vote)
+    assert token.getPastTotalDelegated(now - 1) == 55_000_000 * E18
+    assert governor.quorum(now - 1) == 5_500_000 * E18
+
+
+def test_a_proposer_below_the_threshold_is_refused(dao, accounts, deployer):
+    governor, token = dao["OpenDPGGovernor"], dao["CommonsToken"]
+    token.transfer(accounts[4], 99_999 * E18, {"from": deployer})
+    token.delegate(accounts[4], {"from": accounts[4]})
+    tick()
+    targets, values, calldatas, _ = _proposal(dao, "from a small holder")
+    with reverts("GovernorInsufficientProposerVotes"):
+        governor.propose(targets, values, calldatas, "from a small holder", {"from": accounts[4]})
 
 
 def test_nothing_bypasses_the_timelock(dao, accounts):

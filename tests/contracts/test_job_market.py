@@ -1,6 +1,6 @@
 """JobMarket: escrow, joins, the update ledger, rounds, rewards, timeouts."""
 
-from brownie import ZERO_ADDRESS, chain
+from brownie import ZERO_ADDRESS, ReentrantToken, chain
 
 from conftest import (
     CID,
@@ -11,6 +11,7 @@ from conftest import (
     bitmap,
     job_params,
     post,
+    register,
     reverts,
     submit_all,
 )
@@ -209,7 +210,8 @@ def test_start_requires_coordinator_and_min_providers(market, registry, open_job
 def test_submit_update_records_hash(market, running_job, staked):
     tx = market.submitUpdate(running_job, 1, UPDATE_HASH, CID, {"from": staked[0]})
 
-    assert market.updateHashOf(running_job, 1, staked[0]) == UPDATE_HASH
+    assert market.submitterOf(running_job, 1, UPDATE_HASH) == staked[0]
+    assert market.participantOf(running_job, staked[0])["submittedRound"] == 1
     ev = tx.events["UpdateSubmitted"]
     assert (ev["jobId"], ev["round"], ev["provider"], ev["updateCid"]) == (running_job, 1, staked[0], CID)
     assert market.getJob(running_job)["submissions"] == 1
@@ -267,7 +269,8 @@ def test_commit_reverts(market, running_job, staked, coordinator, poster):
         market.commitRound(running_job, 1, "0x" + "00" * 32, CID, bitmap(0, 1), {"from": coordinator})
     with reverts("JobMarketInvalidUsedSet", running_job, bitmap(3), bitmap(0, 1, 2)):
         market.commitRound(running_job, 1, GLOBAL_HASH, CID, bitmap(3), {"from": coordinator})
-    with reverts("JobMarketInvalidUsedSet", running_job, 0, bitmap(0, 1, 2)):
+    # nothing used before the deadline: provider 2 would be dropped although it may still submit
+    with reverts("JobMarketDeadlineNotPassed"):
         market.commitRound(running_job, 1, GLOBAL_HASH, CID, 0, {"from": coordinator})
     # provider 2 has not submitted: using it is refused
     with reverts("JobMarketUnsubmittedUpdateUsed", running_job, 1, 3, 2):
@@ -507,3 +510,230 @@ def test_unknown_job_views_are_empty(market, staked):
     assert market.getJob(42)["state"] == 0
     assert market.claimable(42, staked[0]) == 0
     assert market.providersOf(42) == []
+
+
+# ---------------------------------------------------------------------------- exploits found by the review
+
+def test_a_round_nobody_submitted_is_committed_empty_and_the_coordinator_keeps_its_stake(
+        market, registry, token, running_job, staked, coordinator, poster):
+    # Prepare: nobody submits round 1
+    stake_before = registry.stakeOf(coordinator)["staked"]
+    chain.sleep(3601)
+    chain.mine()
+
+    # Execute: after the round deadline the coordinator commits with nothing used
+    tx = market.commitRound(running_job, 1, GLOBAL_HASH, CID, 0, {"from": coordinator})
+
+    # Assert: every absent provider dropped and slashed, the coordinator untouched, the poster refunded in full
+    assert [e["provider"] for e in tx.events["ProviderDropped"]] == list(staked[:3])
+    assert tx.events["RoundCommitted"]["usedCount"] == 0
+    for p in staked[:3]:
+        assert registry.stakeOf(p)["staked"] == 150 * E18 and registry.stakeOf(p)["locked"] == 0
+    chain.sleep(2 * 3600)
+    chain.mine()
+    with reverts("JobMarketNoRoundInProgress", running_job):
+        market.abortJob(running_job, {"from": poster})
+    market.finalizeJob(running_job, {"from": poster})
+    assert [int(v) for v in registry.stakeOf(coordinator)] == [stake_before, 0, 0, 0]
+    assert registry.reputationOf(coordinator)["slashes"] == 0
+    assert market.refundable(running_job) == 90 * E18
+
+
+def test_a_round_of_junk_updates_is_committed_with_nothing_paid(market, running_job, staked, coordinator):
+    submit_all(market, running_job, 1, staked[:3])
+
+    tx = market.commitRound(running_job, 1, GLOBAL_HASH, CID, 0, {"from": coordinator})
+
+    assert [e["provider"] for e in tx.events["UpdateRejected"]] == list(staked[:3])
+    job = market.getJob(running_job)
+    assert job["committedRounds"] == 1 and job["credited"] == 0 and job["activeCount"] == 3
+    for p in staked[:3]:
+        assert market.claimable(running_job, p) == 0
+        assert market.participantOf(running_job, p)["missedRounds"] == 1
+
+
+def test_a_poster_cannot_burn_a_coordinators_stake_with_silent_sybils(market, registry, token, poster, coordinator,
+                                                                      staked):
+    # Prepare: the poster names the coordinator with a job stake equal to all its free stake and fills the job
+    # with its own nodes, which will never submit
+    sybils = staked[:2]
+    params = job_params(token, coordinator, stake=200 * E18, min_providers=2, max_providers=2, budget=60 * E18)
+    job_id, _ = post(market, token, poster, params)
+    for s in sybils:
+        market.joinJob(job_id, {"from": s})
+    assert registry.stakeOf(coordinator)["locked"] == 0  # posting and joining bind nothing of the coordinator's
+    market.startJob(job_id, {"from": coordinator})  # the coordinator accepts: its stake is locked now
+    treasury_before = token.balanceOf(registry.treasury())
+    chain.sleep(3601)
+    chain.mine()
+
+    # Execute: the coordinator closes the round with nothing used, then the job ends
+    market.commitRound(job_id, 1, GLOBAL_HASH, CID, 0, {"from": coordinator})
+    market.finalizeJob(job_id, {"from": coordinator})
+
+    # Assert: the sybils lost their stake, the coordinator nothing
+    assert registry.stakeOf(coordinator)["staked"] == 200 * E18 and registry.stakeOf(coordinator)["locked"] == 0
+    assert token.balanceOf(registry.treasury()) - treasury_before == 2 * 200 * E18
+    for s in sybils:
+        assert registry.stakeOf(s)["staked"] == 0
+
+
+def test_post_job_refuses_windows_and_timeouts_outside_the_limits(market, token, poster, coordinator):
+    token.approve(market, 10**30, {"from": poster})
+    now = chain.time()
+    cases = [
+        (8, 2**64 - 1, "joinDeadline"),  # a join deadline in 584 billion years froze stakes
+        (8, now + 31 * DAY, "joinDeadline"),  # past the 30-day maximum
+        (8, now + 10, "joinDeadline"),  # under the one-minute minimum
+        (9, 2**32 - 1, "roundTimeout"),  # 136 years per round
+        (9, 7 * DAY + 1, "roundTimeout"),
+        (9, 1, "roundTimeout"),  # one second: honest providers dropped while a sybil submits
+        (9, 29, "roundTimeout"),
+    ]
+    for index, value, field in cases:
+        params = list(job_params(token, coordinator))
+        params[index] = value
+        with reverts("JobMarketInvalidParams", field):
+            market.postJob(params, {"from": poster})
+    assert [int(v) for v in market.limits()] == [60, 30 * DAY, 30, 7 * DAY, E18, 10 * E18]
+
+
+def test_start_after_the_start_deadline_reverts_and_anyone_cancels(market, registry, open_job, staked, coordinator):
+    for p in staked[:2]:
+        market.joinJob(open_job, {"from": p})
+    chain.sleep(DAY + 3600 + 1)  # join deadline + round timeout
+    chain.mine()
+
+    with reverts("JobMarketDeadlinePassed"):
+        market.startJob(open_job, {"from": coordinator})
+    market.cancelJob(open_job, {"from": staked[3]})
+
+    assert market.getJob(open_job)["state"] == CANCELLED
+    assert registry.stakeOf(staked[0])["locked"] == 0 and registry.stakeOf(coordinator)["locked"] == 0
+
+
+def test_a_provider_leaves_an_open_job(market, registry, open_job, staked, coordinator):
+    for p in staked[:3]:
+        market.joinJob(open_job, {"from": p})
+    with reverts("JobMarketNotParticipant", open_job, staked[3].address):
+        market.leaveJob(open_job, {"from": staked[3]})
+
+    tx = market.leaveJob(open_job, {"from": staked[0]})
+
+    ev = tx.events["ProviderLeft"]
+    assert (ev["provider"], ev["index"], ev["moved"]) == (staked[0], 0, staked[2])
+    assert market.providersOf(open_job) == [staked[2], staked[1]]
+    assert market.participantOf(open_job, staked[0])["slot"] == 0
+    assert market.participantOf(open_job, staked[2])["slot"] == 1
+    assert registry.stakeOf(staked[0])["locked"] == 0
+    market.joinJob(open_job, {"from": staked[3]})  # the freed place is open again
+    market.startJob(open_job, {"from": coordinator})
+    assert market.getJob(open_job)["activeBitmap"] == bitmap(0, 1, 2)
+    with reverts("JobMarketWrongState", open_job, RUNNING, OPEN):
+        market.leaveJob(open_job, {"from": staked[1]})
+
+
+def test_the_last_joiner_leaves_without_moving_anyone(market, open_job, staked):
+    for p in staked[:2]:
+        market.joinJob(open_job, {"from": p})
+
+    tx = market.leaveJob(open_job, {"from": staked[1]})
+
+    assert tx.events["ProviderLeft"]["moved"] == ZERO_ADDRESS
+    assert market.providersOf(open_job) == [staked[0]] and market.getJob(open_job)["providerCount"] == 1
+
+
+def test_a_copied_update_hash_is_refused(market, running_job, staked, coordinator):
+    # Prepare: provider 0's update is on-chain (or seen in the mempool)
+    market.submitUpdate(running_job, 1, UPDATE_HASH, CID, {"from": staked[0]})
+
+    # Execute / Assert: provider 1 submits the same hash and CID: refused, naming who submitted it
+    with reverts("JobMarketDuplicateUpdate"):
+        market.submitUpdate(running_job, 1, UPDATE_HASH, CID, {"from": staked[1]})
+    assert market.submitterOf(running_job, 1, UPDATE_HASH) == staked[0]
+    market.submitUpdate(running_job, 1, "0x" + "33" * 32, CID, {"from": staked[1]})  # its own update is taken
+    # the same hash in the next round is a new update
+    market.submitUpdate(running_job, 1, "0x" + "44" * 32, CID, {"from": staked[2]})
+    market.commitRound(running_job, 1, GLOBAL_HASH, CID, bitmap(0, 1, 2), {"from": coordinator})
+    market.submitUpdate(running_job, 2, UPDATE_HASH, CID, {"from": staked[0]})
+
+
+def test_only_registered_nodes_join_even_without_stake(market, token, poster, coordinator, staked, accounts):
+    stranger = accounts.add()
+    accounts[0].transfer(stranger, E18)
+    job_id, _ = post(market, token, poster, job_params(token, coordinator, stake=0))
+
+    with reverts("JobMarketNotRegistered", stranger.address):
+        market.joinJob(job_id, {"from": stranger})
+
+    market.joinJob(job_id, {"from": staked[0]})
+    assert market.providersOf(job_id) == [staked[0]]
+
+
+def _finish_job(market, token, poster, coordinator, providers, used, *, reward=10 * E18, stake=50 * E18,
+                payment=None):
+    """Post a 1-round job, join ``providers``, submit, commit with ``used`` (indices) and finalize."""
+    payment = payment or token
+    params = job_params(payment, coordinator, reward=reward, rounds=1, min_providers=1,
+                        max_providers=len(providers), stake=stake)
+    payment.approve(market, params[2], {"from": poster})
+    job_id = market.postJob(params, {"from": poster}).return_value
+    for p in providers:
+        market.joinJob(job_id, {"from": p})
+    market.startJob(job_id, {"from": coordinator})
+    submit_all(market, job_id, 1, providers)
+    market.commitRound(job_id, 1, GLOBAL_HASH, CID, bitmap(*used), {"from": coordinator})
+    market.finalizeJob(job_id, {"from": poster})
+    return job_id
+
+
+def test_reputation_counts_only_used_paid_rounds_in_jobs_meeting_the_minimums(market, registry, token, poster,
+                                                                             coordinator, staked):
+    p = staked[0]
+    # every update rejected: completed, but no paid round
+    _finish_job(market, token, poster, coordinator, [p], used=[])
+    assert [int(v) for v in registry.reputationOf(p)[:3]] == [0, 0, 1]
+    # reward below the minimum, stake below the minimum, or a token other than the stake token: nothing counts
+    _finish_job(market, token, poster, coordinator, [p], used=[0], reward=E18 - 1)
+    _finish_job(market, token, poster, coordinator, [p], used=[0], stake=10 * E18 - 1)
+    other = ReentrantToken.deploy({"from": poster})  # unarmed: a plain ERC20 of no known value
+    _finish_job(market, token, poster, coordinator, [p], used=[0], payment=other)
+    assert [int(v) for v in registry.reputationOf(p)[:3]] == [0, 0, 1]
+    assert registry.reputationOf(coordinator)["jobsCompleted"] == 0
+    # at the minimums, used and paid: one completed job, one delivered round, for the coordinator too
+    _finish_job(market, token, poster, coordinator, [p], used=[0], reward=E18, stake=10 * E18)
+    assert [int(v) for v in registry.reputationOf(p)[:3]] == [1, 1, 1]
+    assert registry.reputationOf(coordinator)["jobsCompleted"] == 1
+
+
+def test_farmed_reputation_cannot_displace_an_honest_provider(market, registry, token, poster, coordinator, staked):
+    # Prepare: the attack the review found: a node runs self-dealing 1-wei, zero-stake jobs with its own
+    # coordinator to raise its priority (it reached 22 and displaced an honest provider)
+    farmer, farm_coordinator = staked[3], staked[4]
+    for _ in range(3):
+        _finish_job(market, token, farmer, farm_coordinator, [staked[2]], used=[0], reward=1, stake=0)
+    assert market.priorityOf(staked[2]) == 0
+    honest, late = staked[0], staked[2]
+    job_id, _ = post(market, token, poster, job_params(token, coordinator, min_providers=1, max_providers=1))
+    market.joinJob(job_id, {"from": honest})
+
+    with reverts("JobMarketJobFull", job_id, 1):
+        market.joinJob(job_id, {"from": late})
+
+    assert market.providersOf(job_id) == [honest]
+
+
+def test_limits_are_set_by_governance_only(market, gov, poster):
+    new = (120, 10 * DAY, 60, DAY, 2 * E18, 20 * E18)
+    with reverts("AccessControlUnauthorizedAccount"):
+        market.setLimits(new, {"from": poster})
+    for bad, field in (((0, 10, 60, DAY, 0, 0), "minJoinWindow"), ((120, 60, 60, DAY, 0, 0), "maxJoinWindow"),
+                       ((120, 600, 0, DAY, 0, 0), "minRoundTimeout"), ((120, 600, 60, 59, 0, 0), "maxRoundTimeout")):
+        with reverts("JobMarketInvalidLimits", field):
+            market.setLimits(bad, {"from": gov})
+
+    tx = market.setLimits(new, {"from": gov})
+
+    assert [int(v) for v in tx.events["LimitsSet"]["oldLimits"]] == [60, 30 * DAY, 30, 7 * DAY, E18, 10 * E18]
+    assert [int(v) for v in tx.events["LimitsSet"]["newLimits"]] == list(new)
+    assert [int(v) for v in market.limits()] == list(new)

@@ -1,6 +1,6 @@
 """Property tests (hypothesis): random job lifecycles on the real contracts.
 
-Hypothesis draws whole lifecycles (who joins, who submits and is used in each round, late rounds that
+Hypothesis draws whole lifecycles (who joins and who leaves before the start, who submits and is used in each round, late rounds that
 drop providers, mid-job claims, and how the job ends: finalize, coordinator timeout, cancel or nothing).
 Invariants, checked after every phase:
 - conservation: the market's token balance equals, over all jobs, the budget not yet credited (until
@@ -28,8 +28,9 @@ ROUNDS = st.one_of(st.lists(ROUND, min_size=3, max_size=3), st.lists(ROUND, max_
 JOB = st.fixed_dictionaries({
     "max_providers": st.integers(min_value=2, max_value=4),
     "join": MASK,
+    "leave": st.one_of(st.just(0), st.just(0), st.integers(min_value=0, max_value=31)),
     "rounds": ROUNDS,
-    "end": st.sampled_from(["finalize", "abort", "cancel", "none"]),
+    "end": st.sampled_from(["finalize", "abort", "abort", "cancel", "none"]),
 })
 
 
@@ -57,6 +58,9 @@ class Lifecycle:
         for i, p in enumerate(self.providers):
             if plan["join"] >> i & 1:
                 self._try(self.market.joinJob, job, {"from": p})
+        for i, p in enumerate(self.providers):
+            if plan["leave"] >> i & 1:
+                self._try(self.market.leaveJob, job, {"from": p})
         if plan["end"] == "cancel":  # the poster changes its mind before the start
             self._try(self.market.cancelJob, job, {"from": self.poster})
         self._try(self.market.startJob, job, {"from": self.coordinator})
@@ -141,5 +145,5 @@ def test_job_market_properties(market, registry, token, staked, poster, coordina
 def test_property_runs_reached_every_path():
     """Runs after the property test (same module): the drawn lifecycles did real work, not only reverts."""
     for action in ("postJob", "joinJob", "startJob", "submitUpdate", "commitRound", "finalizeJob", "claim",
-                   "claimRefund", "abortJob", "cancelJob"):
+                   "claimRefund", "abortJob", "cancelJob", "leaveJob"):
         assert DONE[action] > 0, (action, DONE)

@@ -2,7 +2,7 @@
 
 from brownie import chain
 
-from conftest import E18
+from conftest import E18, tick
 
 
 def test_supply_is_minted_once_to_the_holder(token, deployer):
@@ -13,15 +13,37 @@ def test_supply_is_minted_once_to_the_holder(token, deployer):
 def test_votes_follow_delegation_and_are_checkpointed(token, providers):
     holder = providers[0]
     assert token.getVotes(holder) == 0
-    token.delegate(holder, {"from": holder})
-    block = chain.height
-    chain.mine()
+    delegated = token.delegate(holder, {"from": holder}).timestamp
+    tick()
     assert token.getVotes(holder) == 10_000 * E18
     token.transfer(providers[1], 4_000 * E18, {"from": holder})
-    chain.mine()
+    tick()
     assert token.getVotes(holder) == 6_000 * E18
-    assert token.getPastVotes(holder, block) == 10_000 * E18
-    assert token.clock() == chain.height
+    assert token.getPastVotes(holder, delegated) == 10_000 * E18
+    assert token.getPastVotes(holder, delegated - 1) == 0
+    assert token.CLOCK_MODE() == "mode=timestamp" and token.clock() == chain[-1].timestamp
+
+
+def test_total_delegated_counts_only_votes_that_can_be_cast(token, providers, deployer):
+    # Prepare: nobody has delegated; two holders delegate, one of them to the other
+    assert token.totalDelegated() == 0
+    first = token.delegate(providers[0], {"from": providers[0]}).timestamp
+    tick()
+    token.delegate(providers[0], {"from": providers[1]})
+    tick()
+    assert token.totalDelegated() == 20_000 * E18
+
+    # Execute: tokens move from a delegating holder to one that never delegated, and back in from the deployer
+    token.transfer(providers[2], 3_000 * E18, {"from": providers[1]})
+    token.transfer(providers[1], 500 * E18, {"from": deployer})
+    moved = token.delegate(providers[3], {"from": providers[0]}).timestamp  # a change of delegate: no change
+    tick()
+
+    # Assert
+    assert token.totalDelegated() == 17_500 * E18
+    assert token.getPastTotalDelegated(first) == 10_000 * E18
+    assert token.getPastTotalDelegated(moved) == 17_500 * E18
+    assert token.getPastTotalSupply(moved) == token.totalSupply()
 
 
 def test_nonces_shared_by_permit_and_votes(token, providers):

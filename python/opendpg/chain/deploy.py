@@ -48,22 +48,23 @@ def deploy_suite(sender: TxSender, params: SuiteParams | None = None,
 
     token = deploy("CommonsToken", "OpenDPG Commons", "DPG", deployer, params.token_supply)
     timelock = deploy("OpenDPGTimelock", params.timelock_delay, [], [ZERO], deployer)
-    governor = deploy("OpenDPGGovernor", token.address, timelock.address, params.voting_delay_blocks,
-                      params.voting_period_blocks, params.proposal_threshold, params.quorum_percent)
+    governor = deploy("OpenDPGGovernor", token.address, timelock.address, params.voting_delay,
+                      params.voting_period, params.proposal_threshold, params.quorum_percent)
     sender.transact(timelock.functions.grantRole(role_id("PROPOSER_ROLE"), governor.address))
     sender.transact(timelock.functions.grantRole(role_id("CANCELLER_ROLE"), governor.address))
 
     registry = deploy("NodeRegistry", token.address, deployer, timelock.address, params.min_stake,
                       params.unbonding_period)
-    market = deploy("JobMarket", registry.address, deployer, params.protocol_fee_bps)
+    market = deploy("JobMarket", registry.address, deployer, params.protocol_fee_bps, params.market_limits())
     committee = params.committee or [deployer]
     dpg = deploy("DPGRegistry", token.address, deployer, (
         params.dpg_voting_period, params.dpg_quorum_bps, params.dpg_approval_bps, params.certification_period,
-        params.standard_version, params.standard_cid, committee, params.committee_threshold))
+        params.review_timeout, params.standard_version, params.standard_cid, committee, params.committee_threshold))
     sender.transact(market.functions.setDpgRegistry(dpg.address))
     sender.transact(market.functions.setDataShareBps(params.data_share_bps))
-    rewards = deploy("ReviewRewards", token.address, dpg.address, deployer, params.review_voter_pool,
-                     params.review_committee_reward)
+    rewards = deploy("ReviewRewards", token.address, dpg.address, deployer, params.review_committee_reward)
+    sender.transact(dpg.functions.setFeeRecipient(rewards.address))
+    sender.transact(dpg.functions.setReviewFee(params.review_fee))
     if params.review_pool_funding:
         sender.transact(token.functions.approve(rewards.address, params.review_pool_funding))
         sender.transact(rewards.functions.fund(params.review_pool_funding))

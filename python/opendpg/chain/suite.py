@@ -37,26 +37,45 @@ class SuiteParams:
     protocol_fee_bps: int = 100
     #: The data holder's share of each provider reward in jobs that use a certified dataset (basis points).
     data_share_bps: int = 1000
+    #: JobMarket limits on new jobs: the join window (posting to join deadline) and the round timeout, seconds
+    min_join_window: int = 60
+    max_join_window: int = 30 * DAY
+    min_round_timeout: int = 30
+    max_round_timeout: int = 7 * DAY
+    #: What a job (paid in the commons token) must pay per round and lock per provider to count for reputation
+    min_reputation_reward: int = 10**18
+    min_reputation_stake: int = 10 * 10**18
     timelock_delay: int = 2 * DAY
-    voting_delay_blocks: int = 1
-    voting_period_blocks: int = 50
-    proposal_threshold: int = 0
-    quorum_percent: int = 4
+    #: The Governor counts in seconds (the token's clock): a day before voting opens, a week of voting
+    voting_delay: int = DAY
+    voting_period: int = 7 * DAY
+    #: Votes needed to make a proposal (token wei): 0.01 % of the supply
+    proposal_threshold: int = 100_000 * 10**18
+    #: Quorum, in percent of the votes delegated at the snapshot (the votes that can be cast)
+    quorum_percent: int = 10
     dpg_voting_period: int = 3 * DAY
-    dpg_quorum_bps: int = 400
+    #: Certification votes' quorum, in basis points of the votes delegated at the snapshot
+    dpg_quorum_bps: int = 1000
     dpg_approval_bps: int = 5000
     certification_period: int = 365 * DAY
+    #: How long a review may wait for the checker or the committee before its owner may withdraw it
+    review_timeout: int = 30 * DAY
+    #: What the owner pays per review (token wei); its voters share it when the vote reaches quorum
+    review_fee: int = 100 * 10**18
     standard_version: int = 1
     #: CID of the DPG Standard v1 document shipped in opendpg/dpg/data/standard-v1.json (a test keeps them equal)
     standard_cid: str = "bafkreigx3exkergnhnf6ajkpnpgfm5gjfpjrefp4a5vmgn76zjmxtdb65i"
     committee: list[str] = field(default_factory=list)  # empty: the deployer alone
     committee_threshold: int = 1
     checkers: list[str] = field(default_factory=list)
-    #: Shared by the voters of each review, in proportion to their weight (token wei).
-    review_voter_pool: int = 100 * 10**18
     #: Paid to each committee member per decision (token wei).
     review_committee_reward: int = 50 * 10**18
     #: Moved from the deployer (the foundation's allocation) into the reviewer pool at deployment.
     review_pool_funding: int = 1_000_000 * 10**18
     #: Holder of GOVERNANCE_ROLE: None means the timelock (production). Tests may name an account.
     governance: str | None = None
+
+    def market_limits(self) -> tuple[int, int, int, int, int, int]:
+        """``IJobMarket.Limits`` as the constructor and ``setLimits`` take it."""
+        return (self.min_join_window, self.max_join_window, self.min_round_timeout, self.max_round_timeout,
+                self.min_reputation_reward, self.min_reputation_stake)
