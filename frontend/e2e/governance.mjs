@@ -57,12 +57,12 @@ await scenario({ appUrl, rpcUrl, account, outDir }, async (app, seen) => {
   await page.fill('#propose-standard input[name="description"]', "DPG Standard v2 from the web app");
   await page.click('#propose-standard button[type="submit"]');
   await mined("Propose");
-  await rpcRequest(rpcUrl, "anvil_mine", ["0x2"]);
+  await travel(rpcUrl, 86_400 + 1); // the voting delay: a day (the token's clock is in seconds)
   await revisit();
   await page.locator(".vote-for").first().click();
   await mined("Vote for");
   await app.shot("proposal-voted");
-  await rpcRequest(rpcUrl, "anvil_mine", ["0x33"]);
+  await travel(rpcUrl, 7 * 86_400 + 1); // the voting period: a week
   await revisit();
   await page.locator(".queue").first().click();
   await mined("Queue");

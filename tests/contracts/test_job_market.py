@@ -11,7 +11,6 @@ from conftest import (
     bitmap,
     job_params,
     post,
-    register,
     reverts,
     submit_all,
 )

@@ -1,7 +1,8 @@
 """Property tests (hypothesis): random job lifecycles on the real contracts.
 
-Hypothesis draws whole lifecycles (who joins and who leaves before the start, who submits and is used in each round, late rounds that
-drop providers, mid-job claims, and how the job ends: finalize, coordinator timeout, cancel or nothing).
+Hypothesis draws whole lifecycles (who joins and who leaves before the start, who submits and is used in
+each round, late rounds that drop providers, mid-job claims, and how the job ends: finalize, coordinator
+timeout, cancel or nothing).
 Invariants, checked after every phase:
 - conservation: the market's token balance equals, over all jobs, the budget not yet credited (until
   refunded) plus every provider's unclaimed rewards, plus the protocol fees not yet withdrawn;

@@ -48,7 +48,7 @@ def as_account(admin: Chain, account) -> Chain:  # type: ignore[no-untyped-def]
 class Dao:
     """A chain of the test module's own, governed as in production (the timelock holds every parameter), for
     tests that travel in time: ``accounts[1]`` is the checker, ``[2..4]`` the expert committee (2 of 3 decide),
-    ``[5..7]`` token holders with 30 M, 20 M and 5 M delegated votes (quorum 4 % of 1 G = 40 M)."""
+    ``[5..7]`` token holders with 30 M, 20 M and 5 M delegated votes (quorum 10 % of the 55 M delegated)."""
 
     def __init__(self, local: LocalChain, store) -> None:  # type: ignore[no-untyped-def]
         self.local = local
@@ -63,7 +63,7 @@ class Dao:
         for account, millions in zip(self.accounts[5:8], (30, 20, 5), strict=True):
             self.admin.token.transfer(account.address, millions * 1_000_000 * E18)
             self.as_(account).token.delegate(account.address)
-        self.mine()
+        self.travel(1)  # votes count from the second after they were delegated (the token's clock)
 
     def as_(self, account) -> Chain:  # type: ignore[no-untyped-def]
         return self.admin.as_account(TxSender(self.w3, account))
@@ -73,6 +73,12 @@ class Dao:
 
     def travel(self, seconds: int) -> None:
         self.local.increase_time(seconds)
+
+    def pass_voting_delay(self) -> None:
+        self.travel(SuiteParams().voting_delay + 1)
+
+    def pass_voting_period(self) -> None:
+        self.travel(SuiteParams().voting_period + 1)
 
     def now(self) -> int:
         return int(self.w3.eth.get_block("latest")["timestamp"])

@@ -55,6 +55,22 @@ class PolicySection(StrictSection):
         default_factory=list, description="coordinator addresses this node trains for; empty: any")
     spec_retry_interval: Annotated[float, Field(ge=0, le=86400)] = Field(
         default=30.0, description="seconds between tries to fetch a spec that did not resolve yet")
+    min_round_timeout: Annotated[int, Field(ge=1)] = Field(
+        default=60, description="refuse jobs whose round timeout (seconds) leaves less time to train")
+    max_round_timeout: Annotated[int, Field(ge=1)] = Field(
+        default=86_400, description="refuse jobs whose round timeout (seconds) holds the stake longer per round")
+    max_join_wait: Annotated[int, Field(ge=0)] = Field(
+        default=7 * 86_400, description="refuse jobs whose join deadline is further away (seconds)")
+    max_job_duration: Annotated[int, Field(ge=1)] = Field(
+        default=30 * 86_400, description="refuse jobs that may hold the stake longer (seconds): to the start "
+                                         "deadline, then two round timeouts per round")
+
+    @model_validator(mode="after")
+    def _timeouts_ordered(self) -> PolicySection:
+        if self.max_round_timeout < self.min_round_timeout:
+            raise ValueError(f"max_round_timeout {self.max_round_timeout} is below min_round_timeout "
+                             f"{self.min_round_timeout}")
+        return self
 
 
 class AgentConfig(DaemonConfig):
@@ -73,7 +89,11 @@ class AgentConfig(DaemonConfig):
                                cpu_cores=self.node.cpu_cores,
                                min_reward_per_round=tokens(self.policy.min_reward_per_round),
                                accepted_tokens=frozenset(self.policy.accepted_tokens),
-                               trusted_coordinators=frozenset(self.policy.trusted_coordinators))
+                               trusted_coordinators=frozenset(self.policy.trusted_coordinators),
+                               min_round_timeout=self.policy.min_round_timeout,
+                               max_round_timeout=self.policy.max_round_timeout,
+                               max_join_wait=self.policy.max_join_wait,
+                               max_job_duration=self.policy.max_job_duration)
 
 
 def load_agent_config(path: Path) -> AgentConfig:

@@ -9,7 +9,7 @@ On start it registers and stakes if needed, then follows the JobMarket's events 
   with this node's data share; the ClientApp writes each round's canonical update into the outbox.
 - all the while: the outbox pins every new update and submits its hash on-chain, once.
 - ``JobFinalized`` / ``JobAborted`` / ``JobCancelled`` / ``ProviderDropped`` (this node): stop the SuperNode;
-  claim what was earned.
+  claim what was earned. ``ProviderLeft`` / ``ProviderDisplaced`` (this node, before the start): forget the job.
 
 Crash safety: every decision and SuperNode PID is persisted; the event checkpoint moves only after an event is
 handled; each transaction is preceded by a look at the chain (joined? hash already there? anything
@@ -39,8 +39,8 @@ from opendpg.spec import parse_spec
 __all__ = ["AGENT_EVENTS", "ProviderAgent"]
 
 log = logging.getLogger("opendpg.agent")
-AGENT_EVENTS = ["JobPosted", "JobStarted", "RoundCommitted", "ProviderDropped", "JobFinalized", "JobCancelled",
-                "JobAborted"]
+AGENT_EVENTS = ["JobPosted", "JobStarted", "RoundCommitted", "ProviderDropped", "ProviderLeft", "ProviderDisplaced",
+                "JobFinalized", "JobCancelled", "JobAborted"]
 ENDED = {JobState.FINISHED, JobState.CANCELLED, JobState.ABORTED}
 
 
@@ -48,6 +48,11 @@ ENDED = {JobState.FINISHED, JobState.CANCELLED, JobState.ABORTED}
 class _JobState:
     status: str = "joined"  # joined → running → (dropped) → ended → claimed
     supernode_pid: int | None = None
+
+
+def _left_the_job(event: ChainEvent, me: str) -> bool:
+    """Whether ``event`` (``ProviderLeft`` or ``ProviderDisplaced``) took this node out of an open job."""
+    return bool(event.args.get("provider") == me if event.name == "ProviderLeft" else event.args.get("displaced") == me)
 
 
 class ProviderAgent:
@@ -150,6 +155,11 @@ class ProviderAgent:
                         extra={"job": job_id, "round": int(event.args["round"]), "slashed": int(event.args["slashed"])})
             self.jobs[job_id].status = "dropped"
             self._stop_supernode(job_id)
+        elif event.name in ("ProviderLeft", "ProviderDisplaced") and _left_the_job(event, self.me):
+            log.warning("no longer in the job before it started; its stake is unlocked",
+                        extra={"job": job_id, "event": event.name})
+            self.jobs[job_id].status = "claimed"  # nothing to train, nothing to claim
+            self._save()
         elif event.name in ("JobFinalized", "JobCancelled", "JobAborted"):
             await asyncio.to_thread(self._end, job_id)
 

@@ -1,5 +1,6 @@
-"""Whether this provider can and wants to serve a posted job: data held, resources, price, stake, and the
-job's certification requirements (a certified dataset, certified compute) and provider priority."""
+"""Whether this provider can and wants to serve a posted job: data held, resources, price, stake, how long the
+job may hold that stake (join deadline, round timeout, rounds), and the job's certification requirements (a
+certified dataset, certified compute) and provider priority."""
 
 from __future__ import annotations
 
@@ -22,6 +23,14 @@ class ProviderProfile:
     min_reward_per_round: int = 0  # in the payment token's smallest unit
     accepted_tokens: frozenset[str] = field(default_factory=frozenset)  # empty: any token
     trusted_coordinators: frozenset[str] = field(default_factory=frozenset)  # empty: any registered coordinator
+    #: Seconds: a round timeout shorter than this leaves too little time to train (and risks the stake)
+    min_round_timeout: int = 60
+    #: Seconds: a longer round timeout holds the stake too long per round
+    max_round_timeout: int = 86_400
+    #: Seconds from now to the job's join deadline: a later one holds the stake idle too long
+    max_join_wait: int = 7 * 86_400
+    #: Seconds the stake may stay locked at most: to the start deadline, then two round timeouts per round
+    max_job_duration: int = 30 * 86_400
 
 
 @dataclass(frozen=True)
@@ -61,6 +70,19 @@ def decide(spec: JobSpec, job: Job, profile: ProviderProfile, free_stake: int, n
         reasons.append(f"coordinator {job.coordinator} is not one this node trusts")
     if job.required_stake > free_stake:
         reasons.append(f"needs {job.required_stake} of free stake, this node has {free_stake}")
+    if job.round_timeout < profile.min_round_timeout:
+        reasons.append(f"round timeout {job.round_timeout} s is below this node's minimum "
+                       f"{profile.min_round_timeout} s")
+    if job.round_timeout > profile.max_round_timeout:
+        reasons.append(f"round timeout {job.round_timeout} s is above this node's maximum "
+                       f"{profile.max_round_timeout} s")
+    if job.join_deadline - now > profile.max_join_wait:
+        reasons.append(f"join deadline is {job.join_deadline - now} s away, above this node's maximum "
+                       f"{profile.max_join_wait} s")
+    duration = max(job.join_deadline - now, 0) + job.round_timeout * (1 + 2 * job.rounds)
+    if duration > profile.max_job_duration:
+        reasons.append(f"the job may hold the stake {duration} s, above this node's maximum "
+                       f"{profile.max_job_duration} s")
     if spec.training.rounds != job.rounds:
         reasons.append(f"spec says {spec.training.rounds} rounds but the job pays for {job.rounds}")
     return Decision(join=not reasons, reasons=tuple(reasons))

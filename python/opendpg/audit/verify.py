@@ -1,22 +1,27 @@
 """``opendpg verify JOB_ID``: rebuild a job's history from the chain and IPFS and recompute every round.
 
 For each committed round: every used update is fetched by the CID its provider put on-chain (the content
-store verifies the bytes against the CID), its SHA-256 must equal the on-chain update hash, and the
-aggregation recomputed from those updates with the spec's rule must give exactly the bytes whose hash the
-coordinator committed (and which its CID serves).
+store verifies the bytes against the CID), its SHA-256 must equal the on-chain update hash, its header must name
+that provider, and the aggregation recomputed from those updates with the spec's rule must give exactly the bytes
+whose hash the coordinator committed (and which its CID serves). A round with nothing used must commit the
+previous global model unchanged (the spec's initial model before round 1).
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
+import numpy as np
 from web3 import Web3
 
 from opendpg.chain import Chain
 from opendpg.content import ContentStore
 from opendpg.errors import ContentError, OpenDPGValueError
 from opendpg.fl.aggregate import Contribution, aggregate
+from opendpg.fl.data import SHAPES
+from opendpg.fl.models import build_model, get_weights
 from opendpg.fl.update import UpdateFormatError, decode_update, encode_update
 from opendpg.spec import SpecError, parse_spec
 
@@ -47,6 +52,7 @@ def verify_job(chain: Chain, store: ContentStore, job_id: int) -> list[RoundVerd
         submitted[(int(args["round"]), Web3.to_checksum_address(args["provider"]))] = (
             bytes(args["updateHash"]), str(args["updateCid"]))
     verdicts = []
+    previous = get_weights(build_model(spec.model, *SHAPES[spec.dataset.catalog_id], seed=spec.training.seed))
     for log in sorted(chain.market.job_logs("RoundCommitted", job_id), key=lambda e: int(e["args"]["round"])):
         args = log["args"]
         verdict = RoundVerdict(int(args["round"]), True)
@@ -68,22 +74,38 @@ def verify_job(chain: Chain, store: ContentStore, job_id: int) -> list[RoundVerd
             if hashlib.sha256(data).digest() != update_hash:
                 verdict.problems.append(f"{provider}: update bytes do not match the on-chain hash")
                 continue
+            named = str(update.meta.get("provider", ""))
+            if named.lower() != provider.lower():
+                verdict.problems.append(f"{provider}: its update names {named or 'no provider'} (a copy)")
+                continue
             contributions.append(Contribution(provider, int(update.meta["num_examples"]), update.tensors))
         global_hash = bytes(args["globalHash"])
         if not verdict.problems:
             tensors = aggregate(contributions, spec.strategy.name, trim_beta=spec.strategy.trim_beta,
-                                num_malicious=spec.strategy.num_malicious)
+                                num_malicious=spec.strategy.num_malicious) if contributions else previous
             meta = {"job": job_id, "round": verdict.round, "kind": "global", "used": verdict.used,
                     "rule": spec.strategy.name}
             recomputed = encode_update(tensors, meta)
             if hashlib.sha256(recomputed).digest() != global_hash:
-                verdict.problems.append("the committed global model is not the aggregate of the used updates")
+                verdict.problems.append("the committed global model is not the aggregate of the used updates"
+                                        if contributions else "a round with nothing used changed the global model")
             else:
+                previous = tensors
                 try:
                     if store.get(str(args["globalCid"])) != recomputed:
                         verdict.problems.append("the global CID does not serve the committed model")
                 except ContentError as exc:
                     verdict.problems.append(f"global model {args['globalCid']}: {exc}")
         verdict.ok = not verdict.problems
+        if not verdict.ok:  # the next round builds on what was committed, whatever it was
+            previous = _committed_tensors(store, str(args["globalCid"]), global_hash) or previous
         verdicts.append(verdict)
     return verdicts
+
+
+def _committed_tensors(store: ContentStore, cid: str, digest: bytes) -> OrderedDict[str, np.ndarray] | None:
+    try:
+        data = store.get(cid)
+        return decode_update(data).tensors if hashlib.sha256(data).digest() == digest else None
+    except (ContentError, UpdateFormatError):
+        return None

@@ -28,6 +28,7 @@ __all__ = [
     "JobMarketClient",
     "JobParams",
     "JobState",
+    "MarketLimits",
     "NodeRegistryClient",
     "Participant",
     "Requirements",
@@ -134,6 +135,18 @@ class Job:
 
 
 @dataclass(frozen=True)
+class MarketLimits:
+    """``IJobMarket.Limits``: what new jobs must respect, and what counts for reputation."""
+
+    min_join_window: int
+    max_join_window: int
+    min_round_timeout: int
+    max_round_timeout: int
+    min_reputation_reward: int
+    min_reputation_stake: int
+
+
+@dataclass(frozen=True)
 class Participant:
     slot: int
     dropped: bool
@@ -141,6 +154,7 @@ class Participant:
     dropped_after: int
     claimed_rounds: int
     data_share_bps: int = 0  # the job's data-holder share when this provider joined
+    submitted_round: int = 0  # the last round it submitted an update for
 
     @property
     def index(self) -> int | None:
@@ -363,6 +377,13 @@ class JobMarketClient(_Client):
     def join_job(self, job_id: int) -> TxReceipt:
         return self._tx(self.contract.functions.joinJob(job_id))
 
+    def leave_job(self, job_id: int) -> TxReceipt:
+        """Leave an open job (its stake is unlocked)."""
+        return self._tx(self.contract.functions.leaveJob(job_id))
+
+    def limits(self) -> MarketLimits:
+        return MarketLimits(*(int(v) for v in self._view("limits")[0]))
+
     def start_job(self, job_id: int) -> TxReceipt:
         return self._tx(self.contract.functions.startJob(job_id))
 
@@ -414,8 +435,9 @@ class JobMarketClient(_Client):
     def participant_of(self, job_id: int, provider: str) -> Participant:
         return Participant(*self._view("participantOf", job_id, provider)[0])
 
-    def update_hash_of(self, job_id: int, round_: int, provider: str) -> bytes:
-        return bytes(self._call(self.contract.functions.updateHashOf(job_id, round_, provider)))
+    def submitter_of(self, job_id: int, round_: int, update_hash: bytes) -> str:
+        """The provider that submitted ``update_hash`` in ``round_`` (the zero address: nobody)."""
+        return str(self._view("submitterOf", job_id, round_, update_hash)[0])
 
     def round_of(self, job_id: int, round_: int) -> tuple[bytes, int]:
         global_hash, used = self._call(self.contract.functions.roundOf(job_id, round_))
@@ -436,9 +458,10 @@ class DPGRegistryClient(_Client):
 
     def get_asset(self, asset_id: int) -> dict[str, Any]:
         raw = self._call(self.contract.functions.getAsset(asset_id))
-        owner, kind, stage, review, version, until, cid, licence = raw
+        owner, kind, stage, review, version, until, since, cid, licence = raw
         return {"id": asset_id, "owner": owner, "kind": int(kind), "stage": int(stage), "review": review,
-                "standard_version": version, "certified_until": until, "metadata_cid": cid, "licence": licence}
+                "standard_version": version, "certified_until": until, "stage_since": since, "metadata_cid": cid,
+                "licence": licence}
 
     def register_asset(self, kind: int, metadata_cid: str, licence: str) -> int:
         receipt = self._tx(self.contract.functions.registerAsset(kind, metadata_cid, licence))
@@ -448,7 +471,17 @@ class DPGRegistryClient(_Client):
         return self._tx(self.contract.functions.updateAsset(asset_id, metadata_cid, licence))
 
     def request_certification(self, asset_id: int) -> TxReceipt:
+        """Ask for a review, approving the review fee first if needed."""
+        fee = self.review_fee()
+        if fee:
+            self.chain.token.ensure_allowance(self.address, fee)
         return self._tx(self.contract.functions.requestCertification(asset_id))
+
+    def withdraw_review(self, asset_id: int) -> TxReceipt:
+        return self._tx(self.contract.functions.withdrawReview(asset_id))
+
+    def review_fee(self) -> int:
+        return int(self._view("reviewFee")[0])
 
     def attest_check(self, asset_id: int, standard_version: int, passed: bool, report_cid: str) -> TxReceipt:
         return self._tx(self.contract.functions.attestCheck(asset_id, standard_version, passed, report_cid))
@@ -480,10 +513,11 @@ class DPGRegistryClient(_Client):
                  "block": int(log["blockNumber"]), "tx": "0x" + bytes(log["transactionHash"]).hex()} for log in logs]
 
     def get_review(self, asset_id: int, review: int) -> dict[str, Any]:
-        snapshot, vote_end, approvals, rejections, for_votes, against_votes, report_cid = self._call(
+        snapshot, vote_end, approvals, rejections, fee, for_votes, against_votes, quorum, report_cid = self._call(
             self.contract.functions.getReview(asset_id, review))
         return {"snapshot": snapshot, "vote_end": vote_end, "approvals": approvals, "rejections": rejections,
-                "for_votes": for_votes, "against_votes": against_votes, "report_cid": report_cid}
+                "fee": fee, "for_votes": for_votes, "against_votes": against_votes, "quorum": quorum,
+                "report_cid": report_cid}
 
     def has_voted(self, asset_id: int, review: int, voter: str) -> bool:
         return bool(self._call(self.contract.functions.hasVoted(asset_id, review, voter)))
@@ -497,6 +531,7 @@ class DPGRegistryClient(_Client):
         return {"voting_period": int(self._call(f.votingPeriod())), "quorum_bps": int(self._call(f.quorumBps())),
                 "approval_bps": int(self._call(f.approvalBps())),
                 "certification_period": int(self._call(f.certificationPeriod())),
+                "review_timeout": int(self._call(f.reviewTimeout())), "review_fee": int(self._call(f.reviewFee())),
                 "committee_size": int(self._call(f.committeeSize())),
                 "committee_threshold": int(self._call(f.committeeThreshold()))}
 

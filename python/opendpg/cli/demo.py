@@ -126,9 +126,9 @@ def _change_standard(local: LocalChain, admin: Chain, store: KuboStore) -> int:
     proposal = Proposal([publish_standard(admin, store, json.dumps(document, indent=1).encode())],
                         "DPG Standard v2: assets also state their environmental impact (do no harm)")
     proposal_id = proposal.submit(admin)
-    local.mine(2)
+    local.increase_time(SuiteParams().voting_delay + 1)
     admin.governor.cast_vote(proposal_id, SUPPORT["for"], "the compute commons should account for energy")
-    local.mine(51)
+    local.increase_time(SuiteParams().voting_period + 1)
     admin.governor.queue(proposal.targets, proposal.values, proposal.calldatas, proposal.description_hash)
     local.increase_time(SuiteParams().timelock_delay + 1)
     admin.governor.execute(proposal.targets, proposal.values, proposal.calldatas, proposal.description_hash)
@@ -281,9 +281,10 @@ async def run_demo(args: argparse.Namespace) -> int:
                       TxSender(w3, deployer))
         deployment_file = state / "deployment.json"
         admin.deployment.save(deployment_file)
-        for acct in [coordinator, *providers]:
+        for acct in [coordinator, *providers, data_holder]:  # stakes; the data holder pays its review fee
             admin.token.transfer(acct.address, 10_000 * E18)
         admin.token.delegate(deployer.address)  # the foundation's tokens vote in development
+        local.increase_time(1)  # votes count from the second after they were delegated (the token's clock)
         print(f"2. contracts deployed ({deployment_file}); coordinator and providers funded")
         store = KuboStore(kubo.api_url)
         print("   DPG certification of the digits dataset (check -> community vote -> expert committee):")

@@ -4,6 +4,7 @@ a revocation), vote, queue in the timelock, execute, and follow a proposal's sta
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 from typing import Any
 
@@ -14,6 +15,7 @@ from opendpg.cli.dpg import store_from_args
 from opendpg.cli.signing import add_chain_arguments, chain_from_args
 from opendpg.errors import ConfigError
 from opendpg.governance import (
+    LIMITS,
     PARAMETERS,
     STATES,
     SUPPORT,
@@ -41,7 +43,7 @@ def register(commands: Any) -> None:
     propose.add_argument("--description", required=True, help="what and why, for the voters")
     propose.add_argument("--standard", type=argparse.FileType("rb"), help="publish this DPG Standard document")
     propose.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                         help=f"set a parameter (repeatable): {', '.join(PARAMETERS)}")
+                         help=f"set a parameter (repeatable): {', '.join([*PARAMETERS, *LIMITS])}")
     propose.add_argument("--add-committee", action="append", default=[], metavar="ADDRESS")
     propose.add_argument("--remove-committee", action="append", default=[], metavar="ADDRESS")
     propose.add_argument("--revoke", type=int, metavar="ASSET", help="revoke an asset's certification")
@@ -124,6 +126,10 @@ def _execute(args: argparse.Namespace) -> int:
     return 0
 
 
+def _utc(timestamp: int) -> str:
+    return dt.datetime.fromtimestamp(timestamp, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
 def _status(args: argparse.Namespace) -> int:
     status = proposal_status(chain_from_args(args, signing=False), args.proposal)
     if args.json:
@@ -135,8 +141,8 @@ def _status(args: argparse.Namespace) -> int:
     quorum = "-" if status["quorum"] is None else f"{status['quorum'] / 10**18:,.2f}"
     print(f"  votes: {votes['for'] / 10**18:,.2f} for, {votes['against'] / 10**18:,.2f} against, "
           f"{votes['abstain'] / 10**18:,.2f} abstain; quorum {quorum}")
-    print(f"  voting blocks {status['voting_starts_block']}..{status['voting_ends_block']} (now "
-          f"{status['current_block']}); executable at {status['executable_at'] or '-'}")
+    print(f"  voting {_utc(status['voting_starts'])} .. {_utc(status['voting_ends'])} (now {_utc(status['now'])}); "
+          f"executable at {_utc(status['executable_at']) if status['executable_at'] else '-'}")
     return 0
 
 

@@ -37,6 +37,9 @@ def register(commands: Any) -> None:
         command.set_defaults(run=run)
     sub.add_parser("withdraw", help="withdraw stake whose unbonding period is over").set_defaults(run=_withdraw)
     sub.add_parser("claim", help="claim every reward this node can claim now").set_defaults(run=_claim)
+    leave = sub.add_parser("leave", help="leave a job that has not started yet (its stake is unlocked)")
+    leave.add_argument("job", type=int, help="the job id")
+    leave.set_defaults(run=_leave)
     status = sub.add_parser("status", help="stake, reputation, earnings and what is claimable")
     status.add_argument("address", nargs="?", help="default: this node's own address")
     status.set_defaults(run=_status)
@@ -78,6 +81,15 @@ def _withdraw(args: argparse.Namespace) -> int:
     chain = _chain(args)
     chain.registry.withdraw_unbonded()
     print(f"withdrawn; staked now {_fmt(chain.registry.stake_of(chain.sender.address)['staked'])}")
+    return 0
+
+
+def _leave(args: argparse.Namespace) -> int:
+    chain = _chain(args)
+    me = chain.sender.address
+    locked = chain.market.get_job(args.job).required_stake
+    chain.market.leave_job(args.job)
+    print(f"left job {args.job}; {_fmt(locked)} of stake unlocked (free now: {_fmt(chain.registry.free_stake(me))})")
     return 0
 
 

@@ -5,7 +5,8 @@ by CID on-chain) so provider agents know where to connect, and runs one long-liv
 posted with this node as coordinator it:
 
 1. waits until enough providers joined (``max``, or ``min`` plus ``join_grace`` seconds, or the join deadline);
-2. starts the job on-chain;
+2. starts the job on-chain if its policy accepts it (starting is how a coordinator accepts a job: it locks its
+   stake then, and nothing before binds it); a refused job is left unstarted, for its poster to cancel;
 3. runs the OpenDPG ServerApp for it (``flwr run``) with the ChainGate: each update is aggregated only if its
    SHA-256 is the hash its provider put on-chain; each global model is pinned and committed, its round record
    (metrics included) pinned too;
@@ -158,6 +159,13 @@ class Coordinator:
             self._save()
             return False
         if job.state == JobState.OPEN:
+            refusals = self.config.policy.refusals(job)
+            if refusals:
+                info["status"] = "ended"  # declined: never started, so never bound
+                info["declined"] = refusals
+                self._save()
+                log.warning("job declined: it will not be started", extra={"job": job_id, "reasons": refusals})
+                return False
             if job.provider_count < job.min_providers:
                 return False
             now = time.time()

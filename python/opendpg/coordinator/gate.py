@@ -1,6 +1,8 @@
 """The coordinator's round gate, loaded by the ServerApp process (run config ``gate =
-"opendpg.coordinator.gate:ChainGate"``): an update is aggregated only if its SHA-256 is the hash its provider
-recorded on-chain for that round; each aggregated model is pinned and committed on-chain.
+"opendpg.coordinator.gate:ChainGate"``): an update is aggregated only if its header names the provider it comes
+from and its SHA-256 is a hash that provider itself recorded on-chain for that round (the chain binds each hash
+to its first submitter, so a copy of another provider's update is never paid); each aggregated model is pinned
+and committed on-chain.
 
 It reads the chain settings from the run config (``rpc-url``, ``deployment-file``, ``job-id``, ``state-dir``,
 ``ipfs-api``) and the coordinator's key from ``OPENDPG_PRIVATE_KEY`` in its environment (the Federation
@@ -23,10 +25,11 @@ from opendpg.config import load_settings
 from opendpg.content import open_store
 from opendpg.errors import ConfigError, ContentError, ContractRevert, OpenDPGError
 from opendpg.files import write_atomic
+from opendpg.fl.update import UpdateFormatError, decode_update
 
 __all__ = ["ChainGate"]
 
-ZERO_HASH = b"\x00" * 32
+ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 log = logging.getLogger(__name__)
 
 
@@ -46,17 +49,27 @@ class ChainGate:
         self.providers = [Web3.to_checksum_address(p) for p in self.chain.market.providers_of(self.job_id)]
 
     def accept(self, provider: str, round_: int, update: bytes) -> bool:
-        """Wait (up to ``hash-wait`` s) for the provider's on-chain hash; accept only an exact match from a
-        provider still active in the job."""
+        """Accept only an update whose header names ``provider``, from a provider still active in the job, whose
+        hash that provider submitted on-chain for ``round_`` (waiting up to ``hash-wait`` s for the submission)."""
         provider = Web3.to_checksum_address(provider)
         if provider not in self.providers or self.chain.market.participant_of(self.job_id, provider).dropped:
             return False
-        expected = hashlib.sha256(update).digest()
+        try:
+            named = str(decode_update(update).meta.get("provider", ""))
+        except UpdateFormatError:
+            return False
+        if not Web3.is_address(named) or Web3.to_checksum_address(named) != provider:
+            log.warning("job %s round %s: an update from %s names %r as its provider: refused", self.job_id, round_,
+                        provider, named)
+            return False
+        digest = hashlib.sha256(update).digest()
         deadline = time.monotonic() + self.hash_wait
         while True:
-            on_chain = self.chain.market.update_hash_of(self.job_id, round_, provider)
-            if on_chain != ZERO_HASH:
-                return on_chain == expected
+            submitter = self.chain.market.submitter_of(self.job_id, round_, digest)
+            if submitter != ZERO_ADDRESS:
+                return Web3.to_checksum_address(submitter) == provider
+            if self.chain.market.participant_of(self.job_id, provider).submitted_round >= round_:
+                return False  # it submitted another hash for this round
             if time.monotonic() > deadline:
                 return False
             time.sleep(0.05)
@@ -66,7 +79,8 @@ class ChainGate:
 
         Idempotent: a round already committed with this hash (a restart between the transaction and the
         record) is only recorded. When an active provider sent nothing, the contract lets the round drop
-        it only after the round deadline, so the commit waits for that (and retries until it is mined).
+        it only after the round deadline, so the commit waits for that (and retries until it is mined). ``used``
+        may be empty (no acceptable update): the round is committed with nothing paid.
         """
         started = time.monotonic()
         digest = hashlib.sha256(global_model).digest()
@@ -106,14 +120,14 @@ class ChainGate:
         """The update a provider submitted on-chain, from IPFS by its CID, checked against its hash (a Flower
         reply can be lost on the way; the chain and IPFS still have it)."""
         provider = Web3.to_checksum_address(provider)
-        on_chain = self.chain.market.update_hash_of(self.job_id, round_, provider)
-        if on_chain == ZERO_HASH:
+        if self.chain.market.participant_of(self.job_id, provider).submitted_round < round_:
             return None
         logs = self.chain.market.contract.events.UpdateSubmitted().get_logs(
             from_block=self.chain.deployment.start_block,
             argument_filters={"jobId": self.job_id, "round": round_, "provider": provider})
         if not logs:
             return None
+        on_chain = bytes(logs[0]["args"]["updateHash"])
         try:
             data = self.store.get(str(logs[0]["args"]["updateCid"]))
         except ContentError as exc:

@@ -94,13 +94,15 @@ def provenance(chain: Chain, store: ContentStore, job_id: int) -> dict[str, Any]
     rounds = []
     committed = chain.market.contract.events.RoundCommitted().get_logs(
         from_block=chain.deployment.start_block, argument_filters={"jobId": job_id})
+    submitted = {(int(e["args"]["round"]), str(e["args"]["provider"])): "0x" + bytes(e["args"]["updateHash"]).hex()
+                 for e in chain.market.job_logs("UpdateSubmitted", job_id)}
     for log in committed:
         round_ = int(log["args"]["round"])
         used = int(log["args"]["usedBitmap"])
         rounds.append({"round": round_, "global_hash": "0x" + bytes(log["args"]["globalHash"]).hex(),
                        "global_cid": str(log["args"]["globalCid"]), "block": int(log["blockNumber"]),
                        "updates": [{"provider": p, "used": bool(used >> i & 1),
-                                    "hash": "0x" + chain.market.update_hash_of(job_id, round_, p).hex()}
+                                    "hash": submitted.get((round_, p), "0x" + "00" * 32)}
                                    for i, p in enumerate(providers)]})
     inputs = []
     if requirements.dataset_asset:

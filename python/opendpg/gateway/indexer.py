@@ -39,6 +39,7 @@ __all__ = ["ChainIndexer"]
 
 log = logging.getLogger(__name__)
 NAME = "JobMarket"
+ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 _PAYMENTS = {"RewardClaimed": ("reward", "provider"), "RefundClaimed": ("refund", "poster"),
              "DataShareClaimed": ("data share", "holder")}
 
@@ -192,6 +193,13 @@ class ChainIndexer:
                                           stake_locked=str(a["stakeLocked"]), dropped=False, missed_rounds=0,
                                           block_number=block))
             providers.add(a["provider"])
+        elif event.name in ("ProviderLeft", "ProviderDisplaced"):  # its place is taken or freed before the start
+            gone = a["provider"] if event.name == "ProviderLeft" else a["displaced"]
+            session.execute(delete(ChainProvider).where(ChainProvider.job_id == job_id,
+                                                        ChainProvider.address == gone))
+            moved = a.get("moved", ZERO_ADDRESS)
+            if moved != ZERO_ADDRESS and (row := session.get(ChainProvider, (job_id, moved))) is not None:
+                row.slot = int(a["index"])
         elif event.name == "UpdateSubmitted":
             key = (job_id, int(a["round"]), a["provider"])
             if session.get(ChainUpdate, key) is None:

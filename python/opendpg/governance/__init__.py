@@ -3,6 +3,7 @@ parameter, manage the expert committee, revoke a certification), found again by 
 ``ProposalCreated`` events, and their status."""
 
 from opendpg.governance.proposals import (
+    LIMITS,
     PARAMETERS,
     STATES,
     SUPPORT,
@@ -19,6 +20,7 @@ from opendpg.governance.proposals import (
 )
 
 __all__ = [
+    "LIMITS",
     "PARAMETERS",
     "STATES",
     "SUPPORT",

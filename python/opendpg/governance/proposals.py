@@ -4,7 +4,7 @@ they stand. Every protocol parameter lives behind the timelock, so these are the
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -95,21 +95,42 @@ def _tokens(text: str, name: str) -> int:
 #: Parameter name → (contract client, setter, parser of the value as typed, unit).
 PARAMETERS: dict[str, tuple[str, str, Callable[[str, str], int], str]] = {
     "dpg.voting_period": ("dpg", "setVotingPeriod", _int, "seconds"),
-    "dpg.quorum_bps": ("dpg", "setQuorumBps", _int, "basis points of the token supply"),
+    "dpg.quorum_bps": ("dpg", "setQuorumBps", _int, "basis points of the votes delegated"),
     "dpg.approval_bps": ("dpg", "setApprovalBps", _int, "basis points of the votes cast"),
     "dpg.certification_period": ("dpg", "setCertificationPeriod", _int, "seconds"),
     "dpg.committee_threshold": ("dpg", "setCommitteeThreshold", _int, "members"),
+    "dpg.review_fee": ("dpg", "setReviewFee", _tokens, "tokens"),
+    "dpg.review_timeout": ("dpg", "setReviewTimeout", _int, "seconds"),
+    "governor.voting_delay": ("governor", "setVotingDelay", _int, "seconds"),
+    "governor.voting_period": ("governor", "setVotingPeriod", _int, "seconds"),
+    "governor.proposal_threshold": ("governor", "setProposalThreshold", _tokens, "tokens"),
+    "governor.quorum_percent": ("governor", "updateQuorumNumerator", _int, "percent of the votes delegated"),
     "market.protocol_fee_bps": ("market", "setProtocolFeeBps", _int, "basis points"),
     "registry.min_stake": ("registry", "setMinStake", _tokens, "tokens"),
     "registry.unbonding_period": ("registry", "setUnbondingPeriod", _int, "seconds"),
-    "rewards.voter_pool_per_review": ("rewards", "setVoterPoolPerReview", _tokens, "tokens"),
     "rewards.committee_reward": ("rewards", "setCommitteeReward", _tokens, "tokens"),
 }
 
 
+#: The job market's limits (``setLimits`` takes them together): name → (field, parser, unit).
+LIMITS: dict[str, tuple[str, Callable[[str, str], int], str]] = {
+    "market.min_join_window": ("min_join_window", _int, "seconds"),
+    "market.max_join_window": ("max_join_window", _int, "seconds"),
+    "market.min_round_timeout": ("min_round_timeout", _int, "seconds"),
+    "market.max_round_timeout": ("max_round_timeout", _int, "seconds"),
+    "market.min_reputation_reward": ("min_reputation_reward", _tokens, "tokens"),
+    "market.min_reputation_stake": ("min_reputation_stake", _tokens, "tokens"),
+}
+
+
 def set_parameter(chain: Chain, name: str, value: str) -> Action:
+    if name in LIMITS:
+        field, parse_limit, unit = LIMITS[name]
+        limits = replace(chain.market.limits(), **{field: parse_limit(value, name)})
+        return Action(chain.market.address, chain.market.encode("setLimits", astuple(limits)),
+                      f"set {name} to {value} ({unit}), the other limits as they are now")
     if name not in PARAMETERS:
-        raise ProposalError(f"unknown parameter {name!r}: one of {', '.join(PARAMETERS)}")
+        raise ProposalError(f"unknown parameter {name!r}: one of {', '.join([*PARAMETERS, *LIMITS])}")
     client_name, setter, parse, unit = PARAMETERS[name]
     client = getattr(chain, client_name)
     return Action(client.address, client.encode(setter, parse(value, name)), f"set {name} to {value} ({unit})")
@@ -177,10 +198,10 @@ def proposal_status(chain: Chain, proposal_id: int) -> dict[str, Any]:
     state = STATES[governor.state(proposal_id)]
     against, for_, abstain = governor.votes(proposal_id)
     timing = governor.timing(proposal_id)
-    block = int(chain.w3.eth.block_number)
-    quorum = governor.quorum(timing["snapshot"]) if block > timing["snapshot"] else None
+    now = int(chain.w3.eth.get_block("latest")["timestamp"])
+    quorum = governor.quorum(timing["snapshot"]) if now > timing["snapshot"] else None
     return {"id": proposal_id, "state": state, "description": proposal.description,
             "votes": {"for": for_, "against": against, "abstain": abstain}, "quorum": quorum,
-            "voting_starts_block": timing["snapshot"] + 1, "voting_ends_block": timing["deadline"],
-            "current_block": block, "executable_at": timing["eta"] or None,
+            "voting_starts": timing["snapshot"] + 1, "voting_ends": timing["deadline"],
+            "now": now, "executable_at": timing["eta"] or None,
             "actions": [{"target": a.target, "calldata": "0x" + a.calldata.hex()} for a in proposal.actions]}

@@ -44,6 +44,20 @@ def test_every_reason_to_refuse_is_named():
         assert expected in text, expected
 
 
+def test_deadlines_and_timeouts_outside_the_nodes_limits_are_refused():
+    # a one-second round (honest providers dropped while a sybil submits), a 136-year round, a join deadline in
+    # 584 billion years, and a job that would hold the stake for months
+    cases = {"below this node's minimum 60 s": _job(round_timeout=1),
+             "above this node's maximum 86400 s": _job(round_timeout=2**32 - 1),
+             "join deadline is": _job(join_deadline=2**64 - 1),
+             "may hold the stake": _job(rounds=60, round_timeout=86_400)}
+
+    for reason, job in cases.items():
+        spec = SPEC.model_copy(update={"training": SPEC.training.model_copy(update={"rounds": job.rounds})})
+        decision = decide(spec, job, PROFILE, free_stake=5, now=1_000)
+        assert not decision.join and any(reason in r for r in decision.reasons), (reason, decision.reasons)
+
+
 def test_certification_blockers_and_priority_decide_too():
     from opendpg.dpg.market import Admission
 

@@ -89,9 +89,9 @@ def test_change_the_standard_from_the_terminal(tmp_path, dao):
     proposed = run("gov", "propose", "--description", "Publish the next DPG Standard", "--standard", str(new),
                    "--param", "dpg.approval_bps=6000", account=5)
     proposal = proposed.stdout.split()[1]
-    dao.mine(2)
+    dao.pass_voting_delay()
     voted = [run("gov", "vote", proposal, "for", account=i) for i in (5, 6)]
-    dao.mine(51)
+    dao.pass_voting_period()
     queued = run("gov", "queue", proposal, account=7)
     too_early = run("gov", "execute", proposal, account=7)
     dao.travel(2 * DAY + 1)

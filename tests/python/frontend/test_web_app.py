@@ -145,6 +145,7 @@ def test_certify_reject_and_change_the_standard_from_the_browser(stack, anvil, t
     admin, owner = stack["admin"], stack["user"]
     operator = admin.sender.address
     admin.token.delegate(operator)
+    anvil.increase_time(1)  # votes count from the second after they were delegated
     store = KuboStore(stack["kubo"].api_url)
     checker = Certification(admin, store)
     asset_id, rejected_id = (Certification(admin.as_account(TxSender(admin.w3, owner)), store).register(
@@ -187,6 +188,7 @@ def test_post_a_job_that_requires_a_certified_dataset(stack, anvil):
     # period, approved by the committee: the operator in development)
     admin, user = stack["admin"], stack["user"]
     admin.token.delegate(admin.sender.address)
+    anvil.increase_time(1)  # votes count from the second after they were delegated
     store = KuboStore(stack["kubo"].api_url)
     review = Certification(admin, store)
     asset_id = Certification(admin.as_account(TxSender(admin.w3, user)), store).register(

@@ -42,10 +42,10 @@ def _appoint(dao, address: str) -> None:
     whale = dao.as_(dao.accounts[5])
     proposal = Proposal([add_committee_member(whale, address)], f"Appoint {address} to the expert committee")
     proposal_id = proposal.submit(whale)
-    dao.mine(2)
+    dao.pass_voting_delay()
     for i in (5, 6):
         dao.as_(dao.accounts[i]).governor.cast_vote(proposal_id, SUPPORT["for"])
-    dao.mine(51)
+    dao.pass_voting_period()
     whale.governor.queue(proposal.targets, proposal.values, proposal.calldatas, proposal.description_hash)
     dao.travel(2 * DAY + 1)
     whale.governor.execute(proposal.targets, proposal.values, proposal.calldatas, proposal.description_hash)

@@ -35,10 +35,10 @@ def _v2() -> bytes:
 
 
 def _pass_vote(dao, proposal_id: int, votes: dict[int, str]) -> None:
-    dao.mine(2)  # past the voting delay
+    dao.pass_voting_delay()
     for index, choice in votes.items():
         dao.as_(dao.accounts[index]).governor.cast_vote(proposal_id, SUPPORT[choice], "test vote")
-    dao.mine(51)  # past the 50-block voting period
+    dao.pass_voting_period()
 
 
 def test_standard_change_through_the_governor_changes_the_checks(dao):

@@ -1,6 +1,8 @@
 """ServerApp: each round, send the global model to every connected SuperNode, take back the canonical
 update bytes, let the gate vet them (the coordinator checks them against the hashes on-chain), aggregate
-deterministically, evaluate on the held-out set, and hand the round to the gate."""
+deterministically, evaluate on the held-out set, and hand the round to the gate. A reply the gate refuses is
+replaced by what the gate fetches for that provider, if anything (the update it really submitted). A round with
+no acceptable update keeps the global model as it was and hands it to the gate with nothing used."""
 
 from __future__ import annotations
 
@@ -79,6 +81,21 @@ def _collect(grid: Grid, arrays: ArrayRecord, round_: int, job_id: int, timeout:
         time.sleep(0.5)
 
 
+def _vet(provider: str, data: bytes, round_: int, job_id: int, expected: dict[str, tuple[int, ...]],
+         gate: RoundGate) -> tuple[Contribution | None, str]:
+    """The update as a contribution, or None and why it is refused."""
+    try:
+        update = decode_update(data)
+        update.check_shapes(expected)
+    except UpdateFormatError as exc:
+        return None, str(exc)
+    if update.meta.get("round") != round_ or update.meta.get("job") != job_id:
+        return None, "update is for another job or round"
+    if not gate.accept(provider, round_, data):
+        return None, "refused by the gate (names another provider, hash not submitted by it, or provider not active)"
+    return Contribution(provider, int(update.meta["num_examples"]), update.tensors), ""
+
+
 @app.main()
 def main(grid: Grid, context: Context) -> None:
     config = dict(context.run_config)
@@ -112,25 +129,20 @@ def main(grid: Grid, context: Context) -> None:
         accepted: dict[str, Contribution] = {}
         rejected: dict[str, str] = {}
         for provider, data in replies.items():
-            try:
-                update = decode_update(data)
-                update.check_shapes(expected)
-            except UpdateFormatError as exc:
-                rejected[provider] = str(exc)
-                continue
-            if update.meta.get("round") != round_ or update.meta.get("job") != job_id:
-                rejected[provider] = "update is for another job or round"
-                continue
-            if not gate.accept(provider, round_, data):
-                rejected[provider] = "refused by the gate (hash not on-chain, mismatched, or provider not active)"
-                continue
-            accepted[provider] = Contribution(provider, int(update.meta["num_examples"]), update.tensors)
-        if not accepted:
-            raise RuntimeError(f"round {round_}: no acceptable update ({rejected or 'no replies'})")
+            contribution, reason = _vet(provider, data, round_, job_id, expected, gate)
+            if contribution is None:
+                fetched = gate.fetch(provider, round_)  # the update it submitted, if the reply was not it
+                if fetched is not None and fetched != data:
+                    contribution, reason = _vet(provider, fetched, round_, job_id, expected, gate)
+            if contribution is None:
+                rejected[provider] = reason
+            else:
+                accepted[provider] = contribution
         vetted = time.monotonic()
         contributions = [accepted[p] for p in sorted(accepted, key=str.lower)]
-        weights = aggregate(contributions, spec.strategy.name, trim_beta=spec.strategy.trim_beta,
-                            num_malicious=spec.strategy.num_malicious)
+        if contributions:
+            weights = aggregate(contributions, spec.strategy.name, trim_beta=spec.strategy.trim_beta,
+                                num_malicious=spec.strategy.num_malicious)
         used = sorted(accepted, key=str.lower)
         global_model = encode_update(weights, {"job": job_id, "round": round_, "kind": "global", "used": used,
                                                "rule": spec.strategy.name})

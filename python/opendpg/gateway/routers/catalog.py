@@ -56,6 +56,14 @@ def submit_asset(body: AssetCreate, user: CurrentUser, chain: ChainDep) -> Asset
         ]) from None
     mine = chain.as_user(user)
     require_gas(mine, user.address)
+    if body.certify:
+        fee, balance = mine.dpg.review_fee(), mine.token.balance_of(user.address)
+        if balance < fee:
+            raise HTTPException(status.HTTP_402_PAYMENT_REQUIRED, detail=[{
+                "loc": ["body", "certify"],
+                "msg": f"a review costs {Decimal(fee) / E18} tokens (it pays the reviewers); the account holds "
+                       f"{Decimal(balance) / E18}: fund it (POST /faucet in development, or ask an operator), or "
+                       "register without certification (certify: false)"}])
     cid = chain.store.put(meta.to_bytes())
     try:
         asset_id = mine.dpg.register_asset(KINDS.index(body.kind), cid, body.licence)
