@@ -80,12 +80,13 @@ def run_chain_start(args: argparse.Namespace) -> int:
         deployment = deploy_suite(sender, SuiteParams(checkers=[deployer.address]))
         out = args.out or settings.deployment_file
         deployment.save(out)
+        done = threading.Event()
+        # before saying it runs: a SIGTERM sent as soon as the last line is read must stop it cleanly (exit 0)
+        signal.signal(signal.SIGTERM, lambda *_: done.set())
         print(f"{chain.kind} running at {chain.rpc_url} (ws {chain.ws_url}), pid {chain.pid}")
         print(f"suite deployed; deployment file: {out}")
         print("development accounts come from the well-known test mnemonic; never use them elsewhere")
-        print("Ctrl-C stops the chain")
-        done = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: done.set())
+        print("Ctrl-C stops the chain", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             done.wait()
     return 0

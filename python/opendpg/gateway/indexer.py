@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from opendpg.chain import Chain, JobState
@@ -238,6 +238,12 @@ class ChainIndexer:
         if chain_job.state == JobState.NONE:  # gone from the chain (a reorg undid it)
             self._forget(session, job_id)
             return 1
+        indexed_rounds = session.scalar(select(func.max(ChainRound.round)).where(ChainRound.job_id == job_id)) or 0
+        if chain_job.committed_rounds > indexed_rounds:
+            # The chain moved on past the events indexed so far: a reader must never see the job further along
+            # than its rounds (a finished job with a stale latest model). The pass that indexes its next
+            # RoundCommitted events refreshes it again.
+            return 0
         wanted: dict[str, Any] = {"state": chain_job.state.name, "committed_rounds": chain_job.committed_rounds,
                                   "credited": str(chain_job.credited), "budget": str(chain_job.budget),
                                   "poster": chain_job.poster, "coordinator": chain_job.coordinator}

@@ -101,6 +101,35 @@ def test_chain_start_runs_until_sigterm_and_stops_its_chain(tmp_path):
     assert port_is_free(port)  # its chain is gone
 
 
+def test_chain_start_stops_cleanly_on_a_sigterm_sent_as_soon_as_it_says_it_runs(tmp_path, monkeypatch):
+    # Prepare: SIGTERM this very process the moment the ready line is printed (what a supervisor that waits for
+    # the line does on a busy machine, where the signal can arrive before anything else runs)
+    import os
+    import signal
+
+    import opendpg.cli.chain as chain_cli
+    from opendpg.cli.main import main
+    from opendpg.process import free_port, port_is_free
+
+    def print_then_terminate(*args, **kwargs):  # type: ignore[no-untyped-def]
+        print(*args, **kwargs)
+        if args and "Ctrl-C stops the chain" in str(args[0]):
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(chain_cli, "print", print_then_terminate, raising=False)
+    previous = signal.getsignal(signal.SIGTERM)
+    port = free_port()
+    try:
+        # Execute
+        code = main(["chain", "start", "--port", str(port), "--out", str(tmp_path / "d.json")])
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+    # Assert: a clean stop (0, not 130), its chain gone
+    assert code == 0
+    assert port_is_free(port)
+
+
 def test_chain_start_on_a_busy_port_is_a_clear_error(anvil):
     result = _opendpg("chain", "start", "--port", str(anvil.port))
     assert result.returncode == 2

@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, text
 from opendpg.chain import Capabilities, Chain, JobParams, LocalChain, SuiteParams, TxSender, connect, deploy_suite
 from opendpg.gateway.db import make_engine, migrate, session_factory
 from opendpg.gateway.indexer import ChainIndexer
-from opendpg.gateway.models import ChainJob
+from opendpg.gateway.models import ChainJob, ChainRound
 from opendpg.process import stop_process_group
 from tests.python.gateway.conftest import Gateway, _serve, chain_env, start_gateway
 from tests.python.gateway.test_jobs import _body
@@ -120,5 +120,54 @@ def test_a_reorg_that_undoes_an_indexed_job_replaces_it(tmp_path):
         with sessions() as session:
             assert session.get(ChainJob, first).spec_cid.startswith("bafkreidiv")
             assert session.query(ChainJob).count() == 1
+    finally:
+        local.stop()
+
+
+def test_a_job_is_never_shown_further_along_than_its_indexed_rounds(tmp_path):
+    # Prepare: a chain of its own and an in-process indexer; a 2-round job whose round 1 is committed and whose
+    # round-2 update is submitted, all indexed
+    local = LocalChain(accounts=4, log_file=tmp_path / "chain.log").start()
+    try:
+        w3 = connect(local.rpc_url)
+        deployer, coordinator, provider = local.dev_accounts()[:3]
+        admin = Chain(w3, deploy_suite(TxSender(w3, deployer), SuiteParams(checkers=[deployer.address])),
+                      TxSender(w3, deployer))
+        for node in (coordinator, provider):
+            admin.token.transfer(node.address, 500 * E18)
+            admin.as_account(TxSender(w3, node)).registry.register(
+                Capabilities("CPU", 0, 2, 4096, "local", [], ""), 100 * E18)
+        now = int(w3.eth.get_block("latest")["timestamp"])
+        job_id = admin.market.post_job(JobParams("bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy",
+                                                 admin.token.address, 2 * E18, E18, 2, 1, 1, 0, now + 3600, 600,
+                                                 coordinator.address))
+        as_provider = admin.as_account(TxSender(w3, provider)).market
+        as_coordinator = admin.as_account(TxSender(w3, coordinator)).market
+        as_provider.join_job(job_id)
+        as_coordinator.start_job(job_id)
+        as_provider.submit_update(job_id, 1, b"\x01" * 32, "bafkreiround1")
+        as_coordinator.commit_round(job_id, 1, b"\x11" * 32, "bafkreiglobal1", [0])
+        as_provider.submit_update(job_id, 2, b"\x02" * 32, "bafkreiround2")
+        url = f"sqlite:///{tmp_path / 'index.db'}"
+        migrate(url)
+        sessions = session_factory(make_engine(url))
+        indexer = ChainIndexer(admin, sessions)
+        indexer.catch_up(int(w3.eth.block_number))
+
+        # Execute: the chain finishes the job; the reconcile pass reads the chain before the events are indexed
+        as_coordinator.commit_round(job_id, 2, b"\x22" * 32, "bafkreiglobal2", [0])
+        as_coordinator.finalize_job(job_id)
+        indexer.reconcile()
+
+        # Assert: the index still shows the job as far as its indexed rounds (round 1's model is the latest it
+        # has), and once the events are indexed it shows the finished job with round 2
+        with sessions() as session:
+            job = session.get(ChainJob, job_id)
+            assert (job.state, job.committed_rounds) == ("RUNNING", 1)
+        indexer.catch_up(int(w3.eth.block_number))
+        with sessions() as session:
+            job = session.get(ChainJob, job_id)
+            assert (job.state, job.committed_rounds) == ("FINISHED", 2)
+            assert session.get(ChainRound, (job_id, 2)).global_cid == "bafkreiglobal2"
     finally:
         local.stop()
