@@ -67,7 +67,9 @@ contract CommonsToken is ERC20, ERC20Permit, ERC20Votes, ICommonsToken {
         super._moveDelegateVotes(from, to, amount);
         if (from == to || amount == 0 || (from != address(0) && to != address(0))) return;
         uint208 delta = SafeCast.toUint208(amount);
-        uint208 latest = _delegatedCheckpoints.latest();
-        _delegatedCheckpoints.push(clock(), from == address(0) ? latest + delta : latest - delta);
+        (uint208 before, uint208 after_) = _delegatedCheckpoints.push(
+            clock(), from == address(0) ? _delegatedCheckpoints.latest() + delta : _delegatedCheckpoints.latest() - delta
+        );
+        emit TotalDelegatedChanged(before, after_);
     }
 }

@@ -27,7 +27,9 @@ def test_votes_follow_delegation_and_are_checkpointed(token, providers):
 def test_total_delegated_counts_only_votes_that_can_be_cast(token, providers, deployer):
     # Prepare: nobody has delegated; two holders delegate, one of them to the other
     assert token.totalDelegated() == 0
-    first = token.delegate(providers[0], {"from": providers[0]}).timestamp
+    tx = token.delegate(providers[0], {"from": providers[0]})
+    first = tx.timestamp
+    assert [int(v) for v in tx.events["TotalDelegatedChanged"].values()] == [0, 10_000 * E18]
     tick()
     token.delegate(providers[0], {"from": providers[1]})
     tick()

@@ -48,7 +48,8 @@ def as_account(admin: Chain, account) -> Chain:  # type: ignore[no-untyped-def]
 class Dao:
     """A chain of the test module's own, governed as in production (the timelock holds every parameter), for
     tests that travel in time: ``accounts[1]`` is the checker, ``[2..4]`` the expert committee (2 of 3 decide),
-    ``[5..7]`` token holders with 30 M, 20 M and 5 M delegated votes (quorum 10 % of the 55 M delegated)."""
+    ``[5..7]`` token holders with 30 M, 20 M and 5 M delegated votes (quorum 10 % of the 55 M delegated);
+    ``[8]`` and ``[10..12]`` hold 10 000 tokens each (undelegated) to pay review fees for the assets they own."""
 
     def __init__(self, local: LocalChain, store) -> None:  # type: ignore[no-untyped-def]
         self.local = local
@@ -63,6 +64,8 @@ class Dao:
         for account, millions in zip(self.accounts[5:8], (30, 20, 5), strict=True):
             self.admin.token.transfer(account.address, millions * 1_000_000 * E18)
             self.as_(account).token.delegate(account.address)
+        for account in (self.accounts[8], *self.accounts[10:13]):
+            self.admin.token.transfer(account.address, 10_000 * E18)
         self.travel(1)  # votes count from the second after they were delegated (the token's clock)
 
     def as_(self, account) -> Chain:  # type: ignore[no-untyped-def]

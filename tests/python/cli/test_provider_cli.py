@@ -44,7 +44,7 @@ def test_a_provider_from_the_command_line(anvil, admin, accounts, tmp_path):
     as_account(admin, coordinator).registry.register(Capabilities("CPU", 0, 1, 1024, "x", [], ""), 100 * E18)
     now = admin.w3.eth.get_block("latest")["timestamp"]
     job_id = as_account(admin, poster).market.post_job(JobParams(
-        CID, admin.token.address, 10 * E18, 10 * E18, 1, 1, 1, 0, now + 3600, 600, coordinator.address))
+        CID, admin.token.address, 10 * E18, 10 * E18, 1, 1, 1, 10 * E18, now + 3600, 600, coordinator.address))
     as_account(admin, node).market.join_job(job_id)
     coord = as_account(admin, coordinator).market
     coord.start_job(job_id)

@@ -116,12 +116,13 @@ def test_full_job_takes_certified_compute_first(dao, nodes):
 
 def test_an_expired_dataset_certification_blocks_the_start(dao, nodes):
     dataset = _certify(dao, 8)
+    dao.travel(340 * DAY)  # a job's join window is at most 30 days: post it near the end of the certification
     job_id = _post(dao, SPEC | {"certification": {"dataset_asset": dataset}})
     b = dao.as_(nodes["b"])
     b.market.join_job(job_id)
     assert start_blocker(b, job_id) is None
 
-    dao.travel(366 * DAY)
+    dao.travel(26 * DAY)  # the certification (a year) has expired; the job is still before its start deadline
 
     assert "no longer DPG-certified" in start_blocker(b, job_id)
     assert "not (or no longer) DPG-certified" in admission(b, job_id, b.market.get_job(job_id),

@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from opendpg.chain import SuiteParams
 from opendpg.dpg import parse_metadata, shipped_standard
 from opendpg.dpg.certification import Certification
 from opendpg.errors import ContractRevert
@@ -83,7 +84,7 @@ def test_defeated_proposal_cannot_be_queued(dao):
     assert proposal_status(proposer, proposal_id)["state"] == "defeated"
     with pytest.raises(ContractRevert, match="GovernorUnexpectedProposalState"):
         proposer.governor.queue(proposal.targets, proposal.values, proposal.calldatas, proposal.description_hash)
-    assert proposer.dpg.settings()["quorum_bps"] == 400
+    assert proposer.dpg.settings()["quorum_bps"] == SuiteParams().dpg_quorum_bps
 
 
 def test_nothing_bypasses_the_timelock(dao):

@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {CommonsToken} from "../../contracts/token/CommonsToken.sol";
+import {NodeRegistry} from "../../contracts/nodes/NodeRegistry.sol";
+import {JobMarket} from "../../contracts/jobs/JobMarket.sol";
+import {IJobMarket} from "../../contracts/interfaces/IJobMarket.sol";
+import {INodeRegistry} from "../../contracts/interfaces/INodeRegistry.sol";
+import {Roles} from "../../contracts/libraries/Roles.sol";
+import {VM} from "./Vm.sol";
+
+/// @notice Every public action of posters, providers, coordinators and governance on the real market and node
+///         registry, with fuzzed but mostly valid arguments; a refused action is not a failure (the invariants
+///         judge the state). Ghost variables record what the invariants need: what each provider was paid, and
+///         whether a copied update hash was ever accepted.
+contract MarketHandler {
+    uint256 public constant MAX_JOBS = 6;
+    uint256 public constant PROVIDERS = 5;
+    address public constant TREASURY = address(0x7EA5);
+
+    CommonsToken public immutable token;
+    NodeRegistry public immutable registry;
+    JobMarket public immutable market;
+
+    address[] public nodes; // providers first, then the coordinators
+    address[2] public posters = [address(0xB0570), address(0xB0571)];
+    uint256[] public jobs;
+
+    mapping(uint256 jobId => mapping(address provider => uint256)) public paid;
+    mapping(uint256 jobId => mapping(uint16 round => bytes32)) public lastHash;
+    mapping(uint256 jobId => mapping(uint16 round => address)) public lastSubmitter;
+    uint256 public copiesAccepted;
+    mapping(bytes32 action => uint256) public done;
+
+    constructor() {
+        token = new CommonsToken("Commons", "DPG", address(this), 1e30);
+        registry = new NodeRegistry(token, address(this), TREASURY, 100e18, 7 days);
+        market = new JobMarket(registry, address(this), 100,
+            IJobMarket.Limits({minJoinWindow: 60, maxJoinWindow: 30 days, minRoundTimeout: 30, maxRoundTimeout: 7 days,
+                               minReputationReward: 1e18, minReputationStake: 10e18}));
+        registry.grantRole(Roles.STAKE_MANAGER_ROLE, address(market));
+        for (uint256 i = 0; i < PROVIDERS + 2; ++i) {
+            address node = address(uint160(0xA0DE00 + i));
+            nodes.push(node);
+            token.transfer(node, 10_000e18);
+            VM.startPrank(node);
+            token.approve(address(registry), type(uint256).max);
+            registry.register(INodeRegistry.Capabilities("", 0, 1, 0, "", new bytes32[](0), ""), 1_000e18);
+            VM.stopPrank();
+        }
+        for (uint256 i = 0; i < posters.length; ++i) {
+            token.transfer(posters[i], 1e24);
+            VM.prank(posters[i]);
+            token.approve(address(market), type(uint256).max);
+        }
+    }
+
+    // ------------------------------------------------------------------ posters
+
+    function post(uint8 poster, uint8 coordinator, uint96 reward, uint8 rounds, uint8 minP, uint8 maxP, uint96 stake,
+                  uint32 joinWindow, uint32 timeout, uint96 extra) external {
+        if (jobs.length >= MAX_JOBS) return;
+        uint8 max_ = uint8(1 + maxP % 4);
+        IJobMarket.JobParams memory p = IJobMarket.JobParams({
+            specCid: "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy",
+            paymentToken: address(token),
+            budget: 0,
+            rewardPerRound: uint96(1 + reward % 5e18),
+            rounds: uint16(1 + rounds % 4),
+            minProviders: uint8(1 + minP % max_),
+            maxProviders: max_,
+            requiredStake: uint96(stake % 400e18),
+            joinDeadline: uint64(block.timestamp + 30 + joinWindow % 3 days), // now and then below the minimum
+            roundTimeout: uint32(20 + timeout % 1 days), // now and then below the minimum
+            coordinator: nodes[PROVIDERS + coordinator % 2]
+        });
+        p.budget = uint96(uint256(p.rewardPerRound) * p.rounds * p.maxProviders + extra % 10e18);
+        VM.prank(posters[poster % 2]);
+        try market.postJob(p) returns (uint256 jobId) {
+            jobs.push(jobId);
+            ++done["postJob"];
+        } catch {}
+    }
+
+    function cancel(uint8 job, bool byPoster) external {
+        (uint256 id, IJobMarket.Job memory j) = _job(job);
+        VM.prank(byPoster ? j.poster : nodes[0]);
+        try market.cancelJob(id) { ++done["cancelJob"]; } catch {}
+    }
+
+    function abort(uint8 job) external {
+        (uint256 id,) = _job(job);
+        VM.prank(posters[0]);
+        try market.abortJob(id) { ++done["abortJob"]; } catch {}
+    }
+
+    function refund(uint8 job) external {
+        (uint256 id, IJobMarket.Job memory j) = _job(job);
+        VM.prank(j.poster);
+        try market.claimRefund(id) { ++done["claimRefund"]; } catch {}
+    }
+
+    // ------------------------------------------------------------------ providers
+
+    function join(uint8 job, uint8 provider) external {
+        (uint256 id,) = _job(job);
+        VM.prank(nodes[provider % PROVIDERS]);
+        try market.joinJob(id) { ++done["joinJob"]; } catch {}
+    }
+
+    function leave(uint8 job, uint8 provider) external {
+        (uint256 id,) = _job(job);
+        VM.prank(nodes[provider % PROVIDERS]);
+        try market.leaveJob(id) { ++done["leaveJob"]; } catch {}
+    }
+
+    /// @dev With `copy`, the provider submits the hash another provider submitted last in this round.
+    function submit(uint8 job, uint8 provider, uint64 seed, bool copy) external {
+        (uint256 id, IJobMarket.Job memory j) = _job(job);
+        uint16 round = j.committedRounds + 1;
+        address who = nodes[provider % PROVIDERS];
+        bytes32 h = copy ? lastHash[id][round] : keccak256(abi.encode(id, round, who, seed));
+        if (h == bytes32(0)) h = keccak256(abi.encode(seed));
+        VM.prank(who);
+        try market.submitUpdate(id, round, h, "bafkreiupdate") {
+            ++done["submitUpdate"];
+            if (copy && lastSubmitter[id][round] != address(0) && lastSubmitter[id][round] != who) ++copiesAccepted;
+            lastHash[id][round] = h;
+            lastSubmitter[id][round] = who;
+        } catch {}
+    }
+
+    function claim(uint8 job, uint8 provider) external {
+        (uint256 id,) = _job(job);
+        address who = nodes[provider % PROVIDERS];
+        uint256 before = token.balanceOf(who);
+        VM.prank(who);
+        try market.claim(id) {
+            ++done["claim"];
+            paid[id][who] += token.balanceOf(who) - before;
+        } catch {}
+    }
+
+    // ------------------------------------------------------------------ coordinators
+
+    function start(uint8 job) external {
+        (uint256 id, IJobMarket.Job memory j) = _job(job);
+        VM.prank(j.coordinator);
+        try market.startJob(id) { ++done["startJob"]; } catch {}
+    }
+
+    /// @dev `used` is masked with the active set; the contract decides whether the rest holds.
+    function commit(uint8 job, uint256 used) external {
+        (uint256 id, IJobMarket.Job memory j) = _job(job);
+        VM.prank(j.coordinator);
+        try market.commitRound(id, j.committedRounds + 1, keccak256(abi.encode(id, used)), "bafkreiglobal",
+                               used & j.activeBitmap) { ++done["commitRound"]; } catch {}
+    }
+
+    function finalize(uint8 job) external {
+        (uint256 id,) = _job(job);
+        try market.finalizeJob(id) { ++done["finalizeJob"]; } catch {}
+    }
+
+    // ------------------------------------------------------------------ everyone, governance, time
+
+    function withdrawFees() external {
+        try market.withdrawFees(address(token)) { ++done["withdrawFees"]; } catch {}
+    }
+
+    function setFee(uint16 bps) external {
+        try market.setProtocolFeeBps(bps % 1200) { ++done["setProtocolFeeBps"]; } catch {}
+    }
+
+    function warp(uint32 seconds_) external {
+        VM.warp(block.timestamp + seconds_ % 2 days);
+    }
+
+    // ------------------------------------------------------------------ for the invariants
+
+    function jobCount() external view returns (uint256) {
+        return jobs.length;
+    }
+
+    function nodeCount() external view returns (uint256) {
+        return nodes.length;
+    }
+
+    function _job(uint8 job) internal view returns (uint256 id, IJobMarket.Job memory j) {
+        if (jobs.length == 0) return (0, j);
+        id = jobs[job % jobs.length];
+        j = market.getJob(id);
+    }
+}
