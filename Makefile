@@ -16,9 +16,10 @@ BROWNIE := $(BVENV)/bin/brownie
 # machinery does not work in its compiled 1.22 build), hence the silenced BrownieTestWarning.
 BROWNIE_FLAGS := -W ignore::FutureWarning -W ignore::brownie.exceptions.BrownieTestWarning -p no:cacheprovider
 
-.PHONY: setup postgres chromium frontend test test-contracts test-contracts-ganache test-python lint slither demo bench clean
+.PHONY: setup postgres chromium frontend test test-contracts test-contracts-ganache test-forge test-python lint slither demo bench fuzz clean
 
 KUBO := $(ROOT)/.tools/bin/ipfs
+FORGE := $(ROOT)/node_modules/.bin/forge
 
 FRONTEND_SOURCES := $(shell find frontend/src -type f 2>/dev/null) frontend/index.html frontend/vite.config.ts \
 	frontend/tsconfig.json
@@ -75,7 +76,7 @@ $(SOLC): scripts/tools/solc.cjs
 $(KUBO): scripts/tools/build-kubo.sh
 	scripts/tools/build-kubo.sh $@
 
-test: setup lint slither test-python test-contracts test-contracts-ganache
+test: setup lint slither test-forge test-python test-contracts test-contracts-ganache
 
 # --prune-history: anvil otherwise writes every state past its in-memory window to ~/.foundry/anvil/tmp and
 # leaves it there when stopped (tens of GB after a few runs). Brownie takes the command line only from its
@@ -86,6 +87,15 @@ test-contracts: setup
 
 test-contracts-ganache: setup
 	$(BROWNIE) test tests/contracts --network ganache-cli $(BROWNIE_FLAGS)
+
+# The contracts' invariants (tests/forge): forge's fuzzer runs random sequences of every public action of posters,
+# providers, coordinators and governance through a handler and checks the market's promises after each call.
+# `make test` runs the short profile (foundry.toml: 16 runs x 200 calls); `make fuzz` the long one (256 x 500).
+test-forge: setup
+	$(FORGE) test --offline
+
+fuzz: setup
+	FOUNDRY_PROFILE=long $(FORGE) test --offline
 
 test-python: setup
 	$(VENV)/bin/pytest tests/python

@@ -119,10 +119,11 @@ contract JobMarketInvariants {
     }
 
     function _mustSucceed(address caller, bytes memory call, uint256 at, string memory failure) internal {
+        address market = address(handler.market()); // before the prank: it applies to the next call only
         uint256 snapshot = VM.snapshotState();
         if (at > block.timestamp) VM.warp(at);
         VM.prank(caller);
-        (bool ok,) = address(handler.market()).call(call);
+        (bool ok,) = market.call(call);
         VM.revertToState(snapshot);
         require(ok, failure);
     }

@@ -14,7 +14,7 @@ import {VM} from "./Vm.sol";
 ///         judge the state). Ghost variables record what the invariants need: what each provider was paid, and
 ///         whether a copied update hash was ever accepted.
 contract MarketHandler {
-    uint256 public constant MAX_JOBS = 6;
+    uint256 public constant MAX_JOBS = 8;
     uint256 public constant PROVIDERS = 5;
     address public constant TREASURY = address(0x7EA5);
 
@@ -70,8 +70,8 @@ contract MarketHandler {
             minProviders: uint8(1 + minP % max_),
             maxProviders: max_,
             requiredStake: uint96(stake % 400e18),
-            joinDeadline: uint64(block.timestamp + 30 + joinWindow % 3 days), // now and then below the minimum
-            roundTimeout: uint32(20 + timeout % 1 days), // now and then below the minimum
+            joinDeadline: uint64(block.timestamp + 50 + joinWindow % 6 hours), // now and then below the minimum
+            roundTimeout: uint32(25 + timeout % 2 hours), // now and then below the minimum
             coordinator: nodes[PROVIDERS + coordinator % 2]
         });
         p.budget = uint96(uint256(p.rewardPerRound) * p.rounds * p.maxProviders + extra % 10e18);
@@ -82,9 +82,11 @@ contract MarketHandler {
         } catch {}
     }
 
-    function cancel(uint8 job, bool byPoster) external {
+    /// @dev By its poster one time in four (who may cancel at once), else by a stranger (only after the start
+    ///      deadline): jobs mostly live on.
+    function cancel(uint8 job, uint8 who) external {
         (uint256 id, IJobMarket.Job memory j) = _job(job);
-        VM.prank(byPoster ? j.poster : nodes[0]);
+        VM.prank(who % 4 == 0 ? j.poster : nodes[0]);
         try market.cancelJob(id) { ++done["cancelJob"]; } catch {}
     }
 
@@ -110,15 +112,18 @@ contract MarketHandler {
 
     function leave(uint8 job, uint8 provider) external {
         (uint256 id,) = _job(job);
-        VM.prank(nodes[provider % PROVIDERS]);
+        address[] memory joined = market.providersOf(id);
+        VM.prank(joined.length == 0 ? nodes[provider % PROVIDERS] : joined[provider % joined.length]);
         try market.leaveJob(id) { ++done["leaveJob"]; } catch {}
     }
 
-    /// @dev With `copy`, the provider submits the hash another provider submitted last in this round.
+    /// @dev A provider of the job (mostly); with `copy`, it submits the hash another provider submitted last in
+    ///      this round.
     function submit(uint8 job, uint8 provider, uint64 seed, bool copy) external {
         (uint256 id, IJobMarket.Job memory j) = _job(job);
         uint16 round = j.committedRounds + 1;
-        address who = nodes[provider % PROVIDERS];
+        address[] memory joined = market.providersOf(id);
+        address who = joined.length == 0 || seed % 8 == 0 ? nodes[provider % PROVIDERS] : joined[provider % joined.length];
         bytes32 h = copy ? lastHash[id][round] : keccak256(abi.encode(id, round, who, seed));
         if (h == bytes32(0)) h = keccak256(abi.encode(seed));
         VM.prank(who);
@@ -132,7 +137,8 @@ contract MarketHandler {
 
     function claim(uint8 job, uint8 provider) external {
         (uint256 id,) = _job(job);
-        address who = nodes[provider % PROVIDERS];
+        address[] memory joined = market.providersOf(id);
+        address who = joined.length == 0 ? nodes[provider % PROVIDERS] : joined[provider % joined.length];
         uint256 before = token.balanceOf(who);
         VM.prank(who);
         try market.claim(id) {
@@ -149,12 +155,23 @@ contract MarketHandler {
         try market.startJob(id) { ++done["startJob"]; } catch {}
     }
 
-    /// @dev `used` is masked with the active set; the contract decides whether the rest holds.
+    /// @dev Mostly `used` among the providers that submitted this round (an honest coordinator's choice); now and
+    ///      then any subset of the active set, which the contract must judge.
     function commit(uint8 job, uint256 used) external {
         (uint256 id, IJobMarket.Job memory j) = _job(job);
+        uint16 round = j.committedRounds + 1;
+        uint256 mask = used & j.activeBitmap;
+        if (used % 8 != 0) {
+            address[] memory joined = market.providersOf(id);
+            for (uint256 i = 0; i < joined.length; ++i) {
+                if (market.participantOf(id, joined[i]).submittedRound != round) mask &= ~(uint256(1) << i);
+            }
+        }
         VM.prank(j.coordinator);
-        try market.commitRound(id, j.committedRounds + 1, keccak256(abi.encode(id, used)), "bafkreiglobal",
-                               used & j.activeBitmap) { ++done["commitRound"]; } catch {}
+        try market.commitRound(id, round, keccak256(abi.encode(id, used)), "bafkreiglobal", mask) {
+            ++done["commitRound"];
+            if (mask != 0) ++done["commitRound (paid)"];
+        } catch {}
     }
 
     function finalize(uint8 job) external {
@@ -173,7 +190,7 @@ contract MarketHandler {
     }
 
     function warp(uint32 seconds_) external {
-        VM.warp(block.timestamp + seconds_ % 2 days);
+        VM.warp(block.timestamp + (seconds_ % 16 == 0 ? seconds_ % 2 days : seconds_ % 30 minutes));
     }
 
     // ------------------------------------------------------------------ for the invariants
@@ -188,7 +205,7 @@ contract MarketHandler {
 
     function _job(uint8 job) internal view returns (uint256 id, IJobMarket.Job memory j) {
         if (jobs.length == 0) return (0, j);
-        id = jobs[job % jobs.length];
+        id = job % 2 == 0 ? jobs[jobs.length - 1] : jobs[(job >> 1) % jobs.length]; // the newest job half the time
         j = market.getJob(id);
     }
 }
