@@ -10,6 +10,8 @@ On start it registers and stakes if needed, then follows the JobMarket's events 
 - all the while: the outbox pins every new update and submits its hash on-chain, once.
 - ``JobFinalized`` / ``JobAborted`` / ``JobCancelled`` / ``ProviderDropped`` (this node): stop the SuperNode;
   claim what was earned. ``ProviderLeft`` / ``ProviderDisplaced`` (this node, before the start): forget the job.
+- a joined job still open after its start deadline (its coordinator declined it or is gone): cancel it, which
+  anyone may do then, so the stake it locks is freed (and the poster refunded).
 
 Crash safety: every decision and SuperNode PID is persisted; the event checkpoint moves only after an event is
 handled; each transaction is preceded by a look at the chain (joined? hash already there? anything
@@ -24,12 +26,14 @@ import functools
 import json
 import logging
 import subprocess
+import time
 from dataclasses import dataclass
 
 from opendpg.agent.config import AgentConfig
 from opendpg.agent.outbox import Outbox
 from opendpg.agent.watcher import JobWatcher
 from opendpg.chain import ChainEvent, JobState
+from opendpg.errors import ContractRevert
 from opendpg.files import write_atomic
 from opendpg.fl.federation import start_supernode
 from opendpg.node import NodeRuntime, handler_with_retries, sleep_or_stop, supervise
@@ -42,6 +46,7 @@ log = logging.getLogger("opendpg.agent")
 AGENT_EVENTS = ["JobPosted", "JobStarted", "RoundCommitted", "ProviderDropped", "ProviderLeft", "ProviderDisplaced",
                 "JobFinalized", "JobCancelled", "JobAborted"]
 ENDED = {JobState.FINISHED, JobState.CANCELLED, JobState.ABORTED}
+UNSTARTED_CHECK_INTERVAL = 30.0  # seconds between looks for joined jobs left unstarted past their start deadline
 
 
 @dataclass
@@ -217,8 +222,34 @@ class ProviderAgent:
         log.info("job ended; rewards claimed" if amount else "job ended; nothing to claim",
                  extra={"job": job_id, "amount": amount})
 
+    def cancel_unstarted(self, now: float | None = None) -> list[int]:
+        """Cancel the joined jobs still open after their start deadline (``joinDeadline + roundTimeout``): the
+        coordinator declined them or is gone, and until someone cancels, the stake they lock stays locked. The
+        ``JobCancelled`` event then ends them here. Returns the jobs cancelled."""
+        now = time.time() if now is None else now
+        cancelled = []
+        for job_id, state in sorted(self.jobs.items()):
+            if state.status != "joined":
+                continue
+            job = self.chain.market.get_job(job_id)
+            if job.state != JobState.OPEN or now <= job.join_deadline + job.round_timeout:
+                continue
+            try:
+                self.chain.market.cancel_job(job_id)
+            except ContractRevert as exc:  # the chain's clock is behind ours, or someone cancelled first
+                if exc.name not in ("JobMarketDeadlineNotPassed", "JobMarketWrongState"):
+                    log.error("could not cancel a job left unstarted", extra={"job": job_id, "error": str(exc)})
+                continue
+            cancelled.append(job_id)
+            log.warning("job not started by its start deadline: cancelled, its stake unlocked", extra={"job": job_id})
+        return cancelled
+
     async def _outbox_loop(self, stop: asyncio.Event) -> None:
+        next_unstarted_check = 0.0
         while not stop.is_set():
+            if time.monotonic() >= next_unstarted_check:
+                next_unstarted_check = time.monotonic() + UNSTARTED_CHECK_INTERVAL
+                await self.runtime.retrying("cancel unstarted jobs", self.cancel_unstarted, stop)
             for job_id in self._running():
                 submit = functools.partial(self.outbox.submit_pending, job_id)
                 submitted = await self.runtime.retrying("submit updates", submit, stop)
