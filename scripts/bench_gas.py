@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import signal
 import statistics
 import sys
 import time
@@ -235,11 +236,16 @@ class Bench:
         assert chain.dpg.standard()[0] == 2
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=Path("bench-results/gas.json"))
     parser.add_argument("--smoke", action="store_true", help="tiny run for the tests")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, _interrupt)  # unwind like Ctrl-C: the chain and daemons started are stopped
     sizes = [3] if args.smoke else [3, 10, 50]
     round_counts = [1, 2] if args.smoke else [1, 5, 10]
     started = time.monotonic()

@@ -30,6 +30,7 @@ import contextlib
 import itertools
 import json
 import random
+import signal
 import statistics
 import sys
 import tempfile
@@ -393,6 +394,10 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     return report
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=50)
@@ -404,6 +409,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=Path("bench-results/gateway.json"))
     parser.add_argument("--work", type=Path, help="folder for the chain, kubo and gateway state")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, _interrupt)  # unwind like Ctrl-C: the chain and daemons started are stopped
     if args.smoke:
         args.clients, args.accounts, args.readers, args.seconds, args.raw = 4, 2, 1, 2.0, 200
     report = asyncio.run(main_async(args))

@@ -2,17 +2,16 @@
 components (anvil, kubo, Flower, the daemons) and writes its report."""
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[3]
+import pytest
+
+from tests.python.bench.runner import run_bench
 
 
+@pytest.mark.timeout(1500)  # above run_bench's own limit: it stops what it started first
 def test_fl_bench_smoke(tmp_path):
     out = tmp_path / "fl.json"
-    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench_fl.py"), "--smoke", "--out", str(out),
-                             "--work", str(tmp_path / "work")], capture_output=True, text=True, timeout=900)
+    result = run_bench("bench_fl.py", "--smoke", "--out", str(out), "--work", str(tmp_path / "work"), timeout=1200)
 
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     report = json.loads(out.read_text())
