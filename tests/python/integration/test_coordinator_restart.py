@@ -15,7 +15,7 @@ from tests.python.integration.stack import wait_for
 ROUNDS = 3
 
 
-@pytest.mark.timeout(900)
+@pytest.mark.timeout(2400)  # generous: a busy machine slows every round
 def test_a_restarted_coordinator_resumes_the_job(stack, accounts):
     # Prepare
     coordinator, providers, poster = accounts[35], accounts[36:38], accounts[39]
@@ -30,10 +30,10 @@ def test_a_restarted_coordinator_resumes_the_job(stack, accounts):
     market = stack.admin.market
 
     # Execute: kill the coordinator after round 1, start it again
-    wait_for(lambda: market.get_job(job_id).committed_rounds >= 1, 180, "round 1 to be committed")
+    wait_for(lambda: market.get_job(job_id).committed_rounds >= 1, 600, "round 1 to be committed")
     stack.kill9("coordinator", with_supernodes=False)
     stack.restart("coordinator")
-    wait_for(lambda: market.get_job(job_id).state == JobState.FINISHED, 400, "the job to be finalized")
+    wait_for(lambda: market.get_job(job_id).state == JobState.FINISHED, 1200, "the job to be finalized")
 
     # Assert: every round committed exactly once, by both providers, and it all verifies
     commits = market.contract.events.RoundCommitted().get_logs(from_block=stack.deployment.start_block,

@@ -24,7 +24,7 @@ def _events(stack, name: str, job_id: int) -> list:
                                                            argument_filters={"jobId": job_id}))
 
 
-@pytest.mark.timeout(900)
+@pytest.mark.timeout(2400)  # generous: on a busy machine every ClientApp process imports torch slowly
 def test_job_finishes_with_a_dead_and_a_restarted_provider(stack, accounts):
     # Prepare: a coordinator and three agents as processes; a 3-round job that needs 2 of 3 providers
     coordinator, providers, poster = accounts[35], accounts[36:39], accounts[39]
@@ -38,17 +38,17 @@ def test_job_finishes_with_a_dead_and_a_restarted_provider(stack, accounts):
     })
     store = KuboStore(stack.kubo.api_url)
     job_id = stack.post(poster, store.put(spec.to_bytes()), coordinator, rounds=ROUNDS, min_p=2, max_p=3,
-                        round_timeout=60)
+                        round_timeout=120)  # time enough to train on a busy machine
     market = stack.admin.market
     staked_before = stack.admin.registry.stake_of(providers[2].address)["staked"]
 
     # Execute: after round 1, provider 2's machine dies; provider 0's agent crashes and is restarted
-    wait_for(lambda: market.get_job(job_id).committed_rounds >= 1, 180, "round 1 to be committed")
+    wait_for(lambda: market.get_job(job_id).committed_rounds >= 1, 600, "round 1 to be committed")
     stack.kill9("agent-2", with_supernodes=True)
     stack.kill9("agent-0", with_supernodes=False)  # its SuperNode lives on: the restarted agent must stop it
     stack.restart("agent-0")
-    wait_for(lambda: market.get_job(job_id).state == JobState.FINISHED, 300, "the job to be finalized")
-    wait_for(lambda: len(_events(stack, "RewardClaimed", job_id)) == 2, 60, "the two live agents to claim")
+    wait_for(lambda: market.get_job(job_id).state == JobState.FINISHED, 1200, "the job to be finalized")
+    wait_for(lambda: len(_events(stack, "RewardClaimed", job_id)) == 2, 300, "the two live agents to claim")
 
     # Assert: finished with all rounds; the dead provider dropped, slashed, paid only for round 1
     job = market.get_job(job_id)
