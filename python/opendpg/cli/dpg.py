@@ -1,7 +1,7 @@
 """``opendpg dpg …``: DPG certification from a terminal. ``check`` runs the automated check (offline on a
 metadata file, or on a registered asset, optionally attesting it with a checker's key); ``register``,
-``vote``, ``close``, ``decide`` and ``renew`` drive the on-chain review, ``claim`` pays reviewers; ``status``
-and ``standard`` read."""
+``vote``, ``close``, ``decide``, ``renew`` and ``withdraw`` drive the on-chain review, ``claim`` pays reviewers;
+``status`` and ``standard`` read."""
 
 from __future__ import annotations
 
@@ -43,8 +43,11 @@ def register(commands: Any) -> None:
     reg.add_argument("--no-certify", action="store_true", help="register only; request certification later")
     reg.set_defaults(run=_register)
 
-    for name, help_text, run in (("renew", "start a new review against the current standard", _renew),
-                                 ("close", "tally a vote whose period is over", _close)):
+    for name, help_text, run in (("renew", "start a new review against the current standard (pays the review fee)",
+                                  _renew),
+                                 ("close", "tally a vote whose period is over", _close),
+                                 ("withdraw", "withdraw your review stuck waiting for the checker or the committee",
+                                  _withdraw)):
         command = sub.add_parser(name, help=help_text)
         command.add_argument("asset", type=int)
         command.set_defaults(run=run)
@@ -149,6 +152,14 @@ def _register(args: argparse.Namespace) -> int:
 def _renew(args: argparse.Namespace) -> int:
     _certification(args).renew(args.asset)
     print(f"asset {args.asset}: new review requested against the current standard")
+    return 0
+
+
+def _withdraw(args: argparse.Namespace) -> int:
+    cert = _certification(args)
+    cert.chain.dpg.withdraw_review(args.asset)
+    print(f"asset {args.asset}: review withdrawn, now {cert.state(args.asset).stage}; `opendpg dpg renew "
+          f"{args.asset}` asks for a new one")
     return 0
 
 

@@ -107,3 +107,22 @@ def test_change_the_standard_from_the_terminal(tmp_path, dao):
     assert f"{proposal}  executed" in listed.stdout and "executed" in status.stdout
     assert f"v{document['version']}" in standard.stdout
     assert dao.admin.dpg.settings()["approval_bps"] == 6000
+
+
+def test_an_owner_withdraws_a_review_nobody_checks(tmp_path, dao):
+    # Prepare: a registered asset whose review no checker attests
+    run = _cli(dao, tmp_path)
+    registered = run("dpg", "register", str(EXAMPLE), account=8)
+    asset = registered.stdout.split()[2]
+
+    # Execute: too early, then after the review timeout (30 days)
+    early = run("dpg", "withdraw", asset, account=8)
+    dao.travel(30 * DAY + 1)
+    not_owner = run("dpg", "withdraw", asset, account=5)
+    withdrawn = run("dpg", "withdraw", asset, account=8)
+
+    # Assert
+    assert registered.returncode == 0, registered.stderr
+    assert early.returncode == 2 and "DPGRegistryReviewNotStuck" in early.stderr
+    assert not_owner.returncode == 2 and "DPGRegistryNotOwner" in not_owner.stderr
+    assert withdrawn.returncode == 0 and f"asset {asset}: review withdrawn, now registered" in withdrawn.stdout
