@@ -246,7 +246,9 @@ class Load:
 
     async def settle(self, chain: Chain, jobs_before: int) -> float:
         """Async mode: wait (watching the chain, not the gateway) until every accepted job is on-chain or nothing
-        new landed for 20 s; note when; then look up each submission once for the accounting."""
+        new landed for 20 s; note when; then look up each submission for the accounting, waiting (up to a minute)
+        for those the gateway has not recorded as posted or failed yet: on a busy machine a job can be on-chain
+        before the gateway has read its receipt."""
         target, last_count, last_change = jobs_before + len(self.posted), -1, time.perf_counter()
         while True:
             count = await asyncio.to_thread(chain.market.job_count)
@@ -260,8 +262,13 @@ class Load:
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=20)) as http:
             async def one(item: dict[str, Any]) -> None:
                 headers = {"Authorization": f"Bearer {self.keys[item['key']]}"}
-                async with http.get(f"{self.url}{item['submission']}", headers=headers) as response:
-                    state = await response.json()
+                until = time.perf_counter() + 60
+                while True:
+                    async with http.get(f"{self.url}{item['submission']}", headers=headers) as response:
+                        state = await response.json()
+                    if state["status"] not in ("queued", "sending") or time.perf_counter() > until:
+                        break
+                    await asyncio.sleep(0.2)
                 item["job"] = state["job_id"]
                 item["spec_cid"] = cid_of(parse_spec(item["spec"]).to_bytes())
                 if state["status"] != "posted":

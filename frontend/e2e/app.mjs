@@ -16,13 +16,13 @@ await scenario({ appUrl, rpcUrl, account, outDir, startOnWrongChain: true }, asy
 
   await page.fill('input[name="reward"]', "0");
   await page.click('#post-job button[type="submit"]');
-  await page.waitForSelector('#post-status[data-state="refused"]', { timeout: 30_000 });
+  await page.waitForSelector('#post-status[data-state="refused"]', { timeout: 180_000 });
   seen.refused = await page.textContent("#post-status");
   await app.shot("job-refused");
 
   await page.fill('input[name="reward"]', "2x");
   await page.click('#post-job button[type="submit"]');
-  await page.waitForSelector('#post-status[data-state="refused"]', { timeout: 30_000 });
+  await page.waitForSelector('#post-status[data-state="refused"]', { timeout: 180_000 });
   seen.badAmount = await page.textContent("#post-status");
 
   // escrow by a signed permit (the form's default): one transaction
@@ -30,7 +30,7 @@ await scenario({ appUrl, rpcUrl, account, outDir, startOnWrongChain: true }, asy
   await page.fill('input[name="reward"]', "2");
   await page.fill('input[name="rounds"]', "3");
   await page.click('#post-job button[type="submit"]');
-  await page.waitForSelector("#post-result[data-job-id]", { timeout: 60_000 });
+  await page.waitForSelector("#post-result[data-job-id]", { timeout: 180_000 });
   seen.jobId = Number(await page.getAttribute("#post-result", "data-job-id"));
   seen.posted = await page.textContent("#post-result");
   seen.status = await page.textContent("#post-status");
@@ -43,7 +43,7 @@ await scenario({ appUrl, rpcUrl, account, outDir, startOnWrongChain: true }, asy
   await page.waitForFunction((previous) => {
     const id = document.getElementById("post-result")?.dataset.jobId;
     return id !== undefined && id !== previous;
-  }, String(seen.jobId), { timeout: 60_000 });
+  }, String(seen.jobId), { timeout: 180_000 });
   seen.approvedJobId = Number(await page.getAttribute("#post-result", "data-job-id"));
   await app.visit("catalog");
   await app.visit("jobs");

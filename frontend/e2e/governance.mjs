@@ -14,7 +14,7 @@ await scenario({ appUrl, rpcUrl, account, outDir }, async (app, seen) => {
     await page.waitForFunction((text) => {
       const status = document.getElementById("governance-status");
       return status?.dataset.state === "mined" && status.textContent.startsWith(text);
-    }, label, { timeout: 60_000 });
+    }, label, { timeout: 240_000 }); // generous: a busy machine mines and renders slowly
     await page.waitForSelector('main[data-page="governance"][data-ready="true"]');
   };
   const revisit = async () => {

@@ -84,12 +84,12 @@ export async function openApp({ appUrl, rpcUrl, account, outDir, startOnWrongCha
       // one before the click
       await page.waitForSelector("#account");
     },
-    async ready(pageName, timeout = 30_000) {
+    async ready(pageName, timeout = 180_000) {
       await page.waitForSelector(`main[data-page="${pageName}"][data-ready="true"]`, { timeout });
     },
     async visit(pageName) {
       await page.click(`nav a[data-page="${pageName}"]`);
-      await page.waitForSelector(`main[data-page="${pageName}"][data-ready="true"]`, { timeout: 30_000 });
+      await page.waitForSelector(`main[data-page="${pageName}"][data-ready="true"]`, { timeout: 180_000 });
     },
   };
 }

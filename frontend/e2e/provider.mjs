@@ -14,22 +14,22 @@ await scenario({ appUrl, rpcUrl, account, outDir }, async (app, seen) => {
   if (step === "register") {
     await page.fill('#register-node input[name="stake"]', "100");
     await page.click('#register-node button[type="submit"]');
-    await page.waitForSelector("#my-stake", { timeout: 60_000 });
+    await page.waitForSelector("#my-stake", { timeout: 180_000 });
     await page.fill('#add-stake input[name="amount"]', "50");
     await page.click('#add-stake button[type="submit"]');
     await page.waitForFunction(() => document.querySelector("#my-stake td")?.textContent === "150", null,
-                               { timeout: 60_000 });
+                               { timeout: 180_000 });
     seen.stake = await page.textContent("#my-stake");
     await app.shot("provider-registered");
   } else if (step === "unbond") {
-    const state = (value) => page.waitForSelector(`#provider-status[data-state="${value}"]`, { timeout: 60_000 });
+    const state = (value) => page.waitForSelector(`#provider-status[data-state="${value}"]`, { timeout: 180_000 });
     await page.fill('#unbond input[name="amount"]', "60");
     await page.click('#unbond button[type="submit"]');
     await state("refused");
     seen.belowMinimum = await page.textContent("#provider-status");
     await page.fill('#unbond input[name="amount"]', "30");
     await page.click('#unbond button[type="submit"]');
-    await page.waitForSelector("#withdraw", { timeout: 60_000 });
+    await page.waitForSelector("#withdraw", { timeout: 180_000 });
     seen.unbonding = await page.$$eval("#my-stake td", (cells) => cells.map((cell) => cell.textContent));
     await page.click("#withdraw");
     await state("refused");
@@ -37,7 +37,7 @@ await scenario({ appUrl, rpcUrl, account, outDir }, async (app, seen) => {
     await app.shot("provider-unbonding");
     await travel(rpcUrl, 7 * 86_400 + 1);
     await page.click("#withdraw");
-    await page.waitForSelector("#withdraw", { state: "detached", timeout: 60_000 });
+    await page.waitForSelector("#withdraw", { state: "detached", timeout: 180_000 });
     seen.withdrawn = await page.textContent("#provider-status");
     seen.after = await page.$$eval("#my-stake td", (cells) => cells.map((cell) => cell.textContent));
     await app.shot("provider-withdrawn");
@@ -45,7 +45,7 @@ await scenario({ appUrl, rpcUrl, account, outDir }, async (app, seen) => {
     const button = page.locator("button.claim").first();
     seen.offer = await button.textContent();
     await button.click();
-    await page.waitForFunction(() => document.querySelectorAll("button.claim").length === 0, null, { timeout: 60_000 });
+    await page.waitForFunction(() => document.querySelectorAll("button.claim").length === 0, null, { timeout: 180_000 });
     seen.earnings = await page.textContent("#my-node h3");
     await app.shot("provider-claimed");
   }

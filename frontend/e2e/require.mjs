@@ -13,7 +13,7 @@ await scenario({ appUrl, rpcUrl, account, outDir }, async (app, seen) => {
   await page.fill('input[name="name"]', "Digits on certified data");
   await page.selectOption('select[name="datasetAsset"]', assetId);
   await page.click('#post-job button[type="submit"]');
-  await page.waitForSelector("#post-result[data-job-id]", { timeout: 60_000 });
+  await page.waitForSelector("#post-result[data-job-id]", { timeout: 180_000 });
   seen.jobId = Number(await page.getAttribute("#post-result", "data-job-id"));
   seen.status = await page.textContent("#post-status");
   await app.shot("job-with-requirements");

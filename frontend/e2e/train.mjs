@@ -15,7 +15,7 @@ await scenario({ appUrl, rpcUrl, account, outDir }, async (app, seen) => {
   await page.fill('input[name="reward"]', "1");
   await page.selectOption('select[name="coordinator"]', coordinator);
   await page.click('#post-job button[type="submit"]');
-  await page.waitForSelector("#post-result[data-job-id]", { timeout: 60_000 });
+  await page.waitForSelector("#post-result[data-job-id]", { timeout: 180_000 });
   seen.jobId = Number(await page.getAttribute("#post-result", "data-job-id"));
   await page.click("#follow-job");
   await page.waitForSelector('main[data-page="job"][data-ready="true"]');

@@ -12,7 +12,9 @@ ROOT = project_root()
 SCREENSHOTS = ROOT / "build" / "screenshots" / "web-app"
 
 
-def run_browser(script: str, *args: str, timeout: float = 240) -> dict:
+def run_browser(script: str, *args: str, timeout: float = 600) -> dict:
+    """Generous limits (the scripts' own waits are up to 3-4 minutes each): a busy machine mines and renders
+    slowly; the tests using it allow 15 minutes."""
     assert (ROOT / "frontend" / "dist" / "index.html").is_file(), "build the web app first: make frontend"
     run = subprocess.run(["node", f"e2e/{script}", *args], cwd=ROOT / "frontend", capture_output=True, text=True,
                          timeout=timeout)

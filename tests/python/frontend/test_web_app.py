@@ -23,6 +23,8 @@ from tests.python.dpg.test_checker import EXAMPLE
 from tests.python.frontend.browser import SCREENSHOTS, run_browser
 from tests.python.gateway.conftest import start_gateway
 
+pytestmark = pytest.mark.timeout(900)  # browser scenarios on a busy machine (run_browser: 600 s)
+
 E18 = 10**18
 
 
