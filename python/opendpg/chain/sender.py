@@ -61,12 +61,14 @@ class TxSender:
         decoder: RevertDecoder | None = None,
         *,
         gas_multiplier: float = 1.2,
+        gas_headroom: int = 50_000,
         receipt_timeout: float = 120.0,
     ) -> None:
         self.w3 = w3
         self.account: LocalAccount = Account.from_key(account) if isinstance(account, str) else account
         self.decoder = decoder or RevertDecoder()
         self.gas_multiplier = gas_multiplier
+        self.gas_headroom = gas_headroom
         self.receipt_timeout = receipt_timeout
         self._lock = threading.Lock()
         self._next_nonce: int | None = None
@@ -140,7 +142,9 @@ class TxSender:
             raise self.decoder.decode(revert_data(exc)) from None
 
     def estimate(self, tx: dict[str, Any]) -> int:
-        """Gas for ``tx`` times the safety multiplier; a revert is raised as its ContractRevert."""
+        """Gas for ``tx`` times the safety multiplier, plus a fixed headroom: the token's vote checkpoints are keyed
+        by timestamp, so a transaction estimated in one second and mined in the next can write new checkpoint slots
+        the estimate updated in place (two fresh slots: ~45k more); a revert is raised as its ContractRevert."""
         try:
             estimate = self.w3.eth.estimate_gas({k: v for k, v in tx.items() if k != "gas"})  # type: ignore[arg-type]
         except ContractLogicError as exc:
@@ -150,7 +154,7 @@ class TxSender:
             if data is not None:
                 raise self.decoder.decode(data) from None
             raise TransactionError(f"gas estimation failed: {exc}") from exc
-        return int(estimate * self.gas_multiplier)
+        return int(estimate * self.gas_multiplier) + self.gas_headroom
 
     @property
     def chain_id(self) -> int:
