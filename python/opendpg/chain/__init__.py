@@ -2,6 +2,7 @@
 and typed contract clients. Knows nothing of IPFS or federated learning."""
 
 from opendpg.chain.contracts import (
+    ZERO_ADDRESS,
     Capabilities,
     Chain,
     Job,
@@ -31,6 +32,7 @@ from opendpg.chain.sender import TxSender, connect
 from opendpg.chain.suite import SuiteParams
 
 __all__ = [
+    "ZERO_ADDRESS",
     "Capabilities",
     "Chain",
     "ChainEvent",

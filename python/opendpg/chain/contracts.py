@@ -20,6 +20,7 @@ from opendpg.chain.sender import TxSender
 from opendpg.errors import ChainUnavailableError, OpenDPGValueError
 
 __all__ = [
+    "ZERO_ADDRESS",
     "Capabilities",
     "Chain",
     "DPGRegistryClient",
@@ -38,6 +39,10 @@ __all__ = [
     "dataset_id",
     "job_budget",
 ]
+
+
+#: The zero address: no account (e.g. ``submitterOf`` for a hash nobody submitted).
+ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 
 
 def dataset_id(name: str) -> bytes:

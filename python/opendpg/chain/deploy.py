@@ -10,6 +10,7 @@ from web3 import Web3
 from web3.contract import Contract
 
 from opendpg.chain.compiler import Artifact, compile_suite
+from opendpg.chain.contracts import ZERO_ADDRESS
 from opendpg.chain.deployment import ContractRecord, Deployment
 from opendpg.chain.reverts import RevertDecoder
 from opendpg.chain.sender import TxSender
@@ -18,7 +19,6 @@ from opendpg.chain.suite import CONTRACTS, SuiteParams
 __all__ = ["deploy_suite", "role_id"]
 
 log = logging.getLogger(__name__)
-ZERO = "0x0000000000000000000000000000000000000000"
 DEFAULT_ADMIN_ROLE = b"\x00" * 32
 
 
@@ -47,7 +47,7 @@ def deploy_suite(sender: TxSender, params: SuiteParams | None = None,
         return contract
 
     token = deploy("CommonsToken", "OpenDPG Commons", "DPG", deployer, params.token_supply)
-    timelock = deploy("OpenDPGTimelock", params.timelock_delay, [], [ZERO], deployer)
+    timelock = deploy("OpenDPGTimelock", params.timelock_delay, [], [ZERO_ADDRESS], deployer)
     governor = deploy("OpenDPGGovernor", token.address, timelock.address, params.voting_delay,
                       params.voting_period, params.proposal_threshold, params.quorum_percent)
     sender.transact(timelock.functions.grantRole(role_id("PROPOSER_ROLE"), governor.address))

@@ -20,7 +20,7 @@ from typing import Any
 
 from web3 import Web3
 
-from opendpg.chain import Chain, Deployment, TxSender, connect
+from opendpg.chain import ZERO_ADDRESS, Chain, Deployment, TxSender, connect
 from opendpg.config import load_settings
 from opendpg.content import open_store
 from opendpg.errors import ConfigError, ContentError, ContractRevert, OpenDPGError
@@ -29,7 +29,6 @@ from opendpg.fl.update import UpdateFormatError, decode_update
 
 __all__ = ["ChainGate"]
 
-ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 log = logging.getLogger(__name__)
 
 

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from opendpg.chain import Chain, JobState
+from opendpg.chain import ZERO_ADDRESS, Chain, JobState
 from opendpg.chain.events import ChainEvent, EventStream, MemoryCheckpoint, Position
 from opendpg.errors import ChainUnavailableError
 from opendpg.gateway.models import (
@@ -39,7 +39,6 @@ __all__ = ["ChainIndexer"]
 
 log = logging.getLogger(__name__)
 NAME = "JobMarket"
-ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 _PAYMENTS = {"RewardClaimed": ("reward", "provider"), "RefundClaimed": ("refund", "poster"),
              "DataShareClaimed": ("data share", "holder")}
 
