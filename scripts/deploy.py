@@ -1,7 +1,7 @@
 """Deploy the OpenDPG contract suite with brownie: ``brownie run deploy [--network NAME]``.
 
 The same wiring as ``opendpg deploy`` (python/opendpg/chain/deploy.py): token, timelock + governor,
-node registry, job market, DPG registry, reviewer rewards; the job market may lock/slash node stake; the timelock ends
+node registry, job market, DPG registry, reviewer rewards, job disputes; the job market may lock/slash node stake; the timelock ends
 up holding every admin and governance role and the deployer none. Writes ``build/deployment.json``
 in the deployment-file format every OpenDPG component loads.
 """
@@ -17,6 +17,7 @@ from pathlib import Path
 from brownie import (  # type: ignore[attr-defined]
     CommonsToken,
     DPGRegistry,
+    JobDisputes,
     JobMarket,
     NodeRegistry,
     OpenDPGGovernor,
@@ -31,6 +32,7 @@ ZERO = "0x0000000000000000000000000000000000000000"
 GOVERNANCE_ROLE = web3.keccak(text="GOVERNANCE_ROLE").hex()
 STAKE_MANAGER_ROLE = web3.keccak(text="STAKE_MANAGER_ROLE").hex()
 CHECKER_ROLE = web3.keccak(text="CHECKER_ROLE").hex()
+DISPUTES_ROLE = web3.keccak(text="DISPUTES_ROLE").hex()
 DEFAULT_ADMIN_ROLE = "0x" + "00" * 32
 
 
@@ -91,12 +93,15 @@ def deploy_suite(deployer, params: SuiteParams) -> dict:
     if params.review_pool_funding:
         token.approve(rewards, params.review_pool_funding, tx)
         rewards.fund(params.review_pool_funding, tx)
+    disputes = JobDisputes.deploy(market, dpg, deployer, params.dispute_bond, params.dispute_penalty,
+                                  params.dispute_decision_period, tx)
+    market.grantRole(DISPUTES_ROLE, disputes, tx)
     registry.grantRole(STAKE_MANAGER_ROLE, market, tx)
     for checker in params.checkers:
         dpg.grantRole(CHECKER_ROLE, checker, tx)
 
     governance = params.governance or timelock.address
-    for contract in (registry, market, dpg, rewards):
+    for contract in (registry, market, dpg, rewards, disputes):
         contract.grantRole(GOVERNANCE_ROLE, governance, tx)
         contract.grantRole(DEFAULT_ADMIN_ROLE, timelock, tx)
         if governance != deployer.address:
@@ -111,6 +116,7 @@ def deploy_suite(deployer, params: SuiteParams) -> dict:
         "JobMarket": market,
         "DPGRegistry": dpg,
         "ReviewRewards": rewards,
+        "JobDisputes": disputes,
     }
 
 

@@ -16,6 +16,10 @@ pragma solidity ^0.8.24;
 ///      Join windows and round timeouts are bounded by governance (`limits`); a job not started by its
 ///      start deadline (`joinDeadline + roundTimeout`) can be cancelled by anyone, and a provider may leave
 ///      an open job. Each update hash is bound to the provider that submitted it first in its round.
+///      Disputes: a provider whose submitted update was not used may dispute it (see {IJobDisputes}) until
+///      `limits.disputeWindow` seconds after the job's last commit. The job cannot be finalized, nor an aborted
+///      job's refund paid, before that window closes with no dispute open; an upheld dispute credits the
+///      provider's round from the escrow and pays it a penalty out of the coordinator's job stake.
 interface IJobMarket {
     enum JobState {
         None,
@@ -84,6 +88,8 @@ interface IJobMarket {
     /// @param maxRoundTimeout most `roundTimeout` (seconds): how long one round may hold stakes
     /// @param minReputationReward least `rewardPerRound`, in the stake token, for a job to count for reputation
     /// @param minReputationStake least `requiredStake` for a job to count for reputation
+    /// @param disputeWindow seconds after a job's last commit during which its excluded updates can be disputed;
+    ///        the job finalizes (and an aborted job refunds) only once it is over. The window in force applies.
     struct Limits {
         uint32 minJoinWindow;
         uint32 maxJoinWindow;
@@ -91,6 +97,7 @@ interface IJobMarket {
         uint32 maxRoundTimeout;
         uint96 minReputationReward;
         uint96 minReputationStake;
+        uint32 disputeWindow;
     }
 
     /// @notice What a job demands of its providers beyond stake (see `postJobWithRequirements`).
@@ -166,6 +173,8 @@ interface IJobMarket {
     error JobMarketComputeNotCertified(uint256 jobId, address provider);
     /// @notice No DPG registry is configured, so certification requirements cannot be checked.
     error JobMarketNoCertificationRegistry();
+    /// @notice The job cannot end yet: `open` disputes are undecided, or its dispute window runs until `windowEnd`.
+    error JobMarketDisputesPending(uint256 jobId, uint256 open, uint256 windowEnd);
     /// @notice `dataShareBps` `value` is above the maximum `maxBps`.
     error JobMarketDataShareTooHigh(uint256 value, uint256 maxBps);
 
@@ -207,6 +216,19 @@ interface IJobMarket {
     event DataShareBpsSet(uint16 oldBps, uint16 newBps);
     event DpgRegistrySet(address oldRegistry, address newRegistry);
     event LimitsSet(Limits oldLimits, Limits newLimits);
+    /// @notice A dispute about the job was opened: it now has `open` undecided disputes.
+    event DisputeHoldPlaced(uint256 indexed jobId, uint256 open);
+    /// @notice A dispute about `provider`'s update of `round` was decided or lapsed: `credited` whether the round
+    ///         was credited to it from the escrow; `penalty` of the coordinator's job stake was paid to `recipient`.
+    event DisputeSettled(
+        uint256 indexed jobId,
+        uint16 indexed round,
+        address indexed provider,
+        bool credited,
+        uint256 penalty,
+        address recipient,
+        uint256 open
+    );
 
     // ---------------------------------------------------------------- posters
     /// @notice Post a job and pull `params.budget` of `params.paymentToken` into escrow (needs approval).
@@ -273,12 +295,23 @@ interface IJobMarket {
     function commitRound(uint256 jobId, uint16 round, bytes32 globalHash, string calldata globalCid, uint256 usedBitmap)
         external;
 
-    /// @notice End a job whose rounds are all committed, or whose active providers fell below the minimum:
-    ///         unlocks stakes, updates reputations, makes the rest of the budget refundable. Reputation is
+    /// @notice End a job whose rounds are all committed, or whose active providers fell below the minimum, once
+    ///         its dispute window is over and no dispute is open (`JobMarketDisputesPending`): unlocks stakes, updates reputations, makes the rest of the budget refundable. Reputation is
     ///         earned only in jobs paid in the stake token with at least `limits.minReputationReward` per round
     ///         and `limits.minReputationStake` locked: one point per round whose update was used and paid, and a
     ///         completed job only for a provider with at least one such round (misses and slashes always count).
     function finalizeJob(uint256 jobId) external;
+
+    // ---------------------------------------------------------------- disputes (DISPUTES_ROLE)
+    /// @notice Hold a running (or aborted) job for a new dispute, within its dispute window: it cannot finalize,
+    ///         nor refund its poster, until every dispute is settled.
+    function holdForDispute(uint256 jobId) external;
+
+    /// @notice Settle one dispute: release its hold; if `credit`, pay `provider`'s update of `round` (it must have
+    ///         been rejected: counted as missed) from the escrow like a used one; and pay `recipient` up to `penalty`
+    ///         of the coordinator's job stake while it is still locked (a running job; the rest stays locked).
+    function settleDispute(uint256 jobId, uint16 round, address provider, bool credit, uint256 penalty,
+        address recipient) external;
 
     // ---------------------------------------------------------------- protocol
     /// @notice Send accrued protocol fees in `token` to the treasury. One wei stays behind so that the next
@@ -312,6 +345,10 @@ interface IJobMarket {
 
     /// @notice Rewards `provider` could claim now.
     function claimable(uint256 jobId, address provider) external view returns (uint256);
+
+    /// @notice Undecided disputes, the end of the dispute window (0: nothing committed yet) and the coordinator's
+    ///         job stake already paid out to disputes.
+    function disputeStatus(uint256 jobId) external view returns (uint256 open, uint256 windowEnd, uint256 penalties);
 
     /// @notice The refund the poster could claim now.
     function refundable(uint256 jobId) external view returns (uint256);

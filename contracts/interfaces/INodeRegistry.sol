@@ -65,7 +65,9 @@ interface INodeRegistry {
     event Withdrawn(address indexed node, uint256 amount);
     event StakeLocked(address indexed node, uint256 amount, uint256 locked);
     event StakeUnlocked(address indexed node, uint256 amount, uint256 locked);
-    /// @param reason a short code (`MISSED_ROUND`, `MISSED_COMMIT`) or the keccak256 of a governance reason CID
+    /// @param reason a short code (`MISSED_ROUND`, `MISSED_COMMIT`, `DISPUTE_LOST`) or the keccak256 of a governance
+    ///        reason CID
+    /// @param treasury where the slashed tokens went: the treasury, or a dispute's winner (`slashLockedTo`)
     event Slashed(address indexed node, uint256 amount, bytes32 indexed reason, address treasury);
     event ReputationUpdated(address indexed node, Reputation reputation);
     event MinStakeSet(uint256 oldMinStake, uint256 newMinStake);
@@ -100,6 +102,9 @@ interface INodeRegistry {
 
     /// @notice Slash `amount` of `node`'s locked stake into the treasury for protocol fault `reason`.
     function slashLocked(address node, uint256 amount, bytes32 reason) external;
+
+    /// @notice As {slashLocked}, paying `recipient` (the party the fault wronged, e.g. a dispute's winner).
+    function slashLockedTo(address node, uint256 amount, bytes32 reason, address recipient) external;
 
     // ---------------------------------------------------------------- governance
     /// @notice Slash up to the node's unlocked + unbonding stake for fraud established by governance.

@@ -27,6 +27,7 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
     uint256 private constant BPS = 10_000;
     bytes32 private constant MISSED_ROUND = "MISSED_ROUND";
     bytes32 private constant MISSED_COMMIT = "MISSED_COMMIT";
+    bytes32 private constant DISPUTE_LOST = "DISPUTE_LOST";
 
     INodeRegistry private immutable _registry;
     /// @dev Only jobs paid in the stake token count for reputation: its value is known, a fresh token's is not.
@@ -54,6 +55,14 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
     mapping(uint256 jobId => StoredRequirements) private _requirements;
     mapping(uint256 jobId => bytes32) private _requiredDataset;
     Limits private _limits;
+
+    /// @dev Written only when a job is disputed: the happy path pays nothing for disputes.
+    struct DisputeTally {
+        uint128 open;
+        uint128 penalties; // coordinator job stake paid out to upheld disputes
+    }
+
+    mapping(uint256 jobId => DisputeTally) private _disputes;
 
     constructor(INodeRegistry registry_, address admin, uint16 feeBps_, Limits memory limits_) {
         if (address(registry_) == address(0)) revert JobMarketZeroAddress("nodeRegistry");
@@ -149,7 +158,7 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
             revert JobMarketDeadlineNotPassed(jobId, commitDeadline, block.timestamp);
         }
         job.state = JobState.Aborted;
-        uint256 slashed = job.requiredStake;
+        uint256 slashed = job.requiredStake - _disputes[jobId].penalties;
         emit JobAborted(jobId, msg.sender, job.committedRounds + 1, job.budget - job.credited, slashed);
         _releaseProviders(jobId, job, false, _countsForReputation(job));
         if (slashed != 0) _registry.slashLocked(job.coordinator, slashed, MISSED_COMMIT);
@@ -159,7 +168,7 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
     function claimRefund(uint256 jobId) external nonReentrant {
         Job storage job = _job(jobId);
         if (msg.sender != job.poster) revert JobMarketNotPoster(jobId, msg.sender);
-        uint256 amount = _refundable(job);
+        uint256 amount = _refundable(jobId, job);
         if (amount == 0) revert JobMarketNothingToClaim(jobId, msg.sender);
         job.budget = uint96(job.credited); // credited <= budget, so this fits
         emit RefundClaimed(jobId, msg.sender, amount);
@@ -317,12 +326,49 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
         if (job.committedRounds < job.rounds && job.activeCount >= job.minProviders) {
             revert JobMarketRoundNotFinished(jobId, job.committedRounds, job.rounds);
         }
+        DisputeTally storage t = _disputes[jobId];
+        uint256 windowEnd = _disputeWindowEnd(job);
+        if (t.open != 0 || block.timestamp <= windowEnd) revert JobMarketDisputesPending(jobId, t.open, windowEnd);
         job.state = JobState.Finished;
         emit JobFinalized(jobId, job.committedRounds, job.budget - job.credited);
         bool counts = _countsForReputation(job);
         _releaseProviders(jobId, job, true, counts);
         // a coordinator completes a job for reputation only if it paid for at least one used update
-        _registry.settleJob(job.coordinator, job.requiredStake, 0, 0, counts && job.credited != 0);
+        _registry.settleJob(job.coordinator, job.requiredStake - t.penalties, 0, 0, counts && job.credited != 0);
+    }
+
+    // ------------------------------------------------------------------ disputes
+
+    /// @inheritdoc IJobMarket
+    function holdForDispute(uint256 jobId) external onlyRole(Roles.DISPUTES_ROLE) {
+        Job storage job = _job(jobId);
+        if (job.state != JobState.Aborted) _requireState(jobId, job, JobState.Running);
+        uint256 windowEnd = _disputeWindowEnd(job);
+        if (block.timestamp > windowEnd) revert JobMarketDeadlinePassed(jobId, windowEnd, block.timestamp);
+        uint128 open = ++_disputes[jobId].open;
+        emit DisputeHoldPlaced(jobId, open);
+    }
+
+    /// @inheritdoc IJobMarket
+    function settleDispute(uint256 jobId, uint16 round, address provider, bool credit, uint256 penalty,
+        address recipient) external onlyRole(Roles.DISPUTES_ROLE)
+    {
+        Job storage job = _job(jobId);
+        DisputeTally storage t = _disputes[jobId];
+        t.open -= 1; // reverts when no dispute holds the job
+        if (credit) {
+            _participants[jobId][provider].missedRounds -= 1; // its rejection counted it as missed
+            uint256 reward = job.rewardPerRound;
+            uint256 fee = reward - _netReward(job);
+            job.credited += reward;
+            if (fee != 0) _accruedFees[job.paymentToken] += fee;
+        }
+        if (job.state != JobState.Running) penalty = 0; // the coordinator's job stake is released or slashed
+        uint256 left = job.requiredStake - t.penalties;
+        if (penalty > left) penalty = left;
+        t.penalties += uint128(penalty);
+        emit DisputeSettled(jobId, round, provider, credit, penalty, recipient, t.open);
+        if (penalty != 0) _registry.slashLockedTo(job.coordinator, penalty, DISPUTE_LOST, recipient);
     }
 
     // ------------------------------------------------------------------ protocol
@@ -418,8 +464,14 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
     }
 
     /// @inheritdoc IJobMarket
+    function disputeStatus(uint256 jobId) external view returns (uint256 open, uint256 windowEnd, uint256 penalties) {
+        DisputeTally storage t = _disputes[jobId];
+        return (t.open, _disputeWindowEnd(_jobs[jobId]), t.penalties);
+    }
+
+    /// @inheritdoc IJobMarket
     function refundable(uint256 jobId) external view returns (uint256) {
-        return _refundable(_jobs[jobId]);
+        return _refundable(jobId, _jobs[jobId]);
     }
 
     /// @inheritdoc IJobMarket
@@ -679,11 +731,18 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
         return reward - (reward * job.feeBps) / BPS;
     }
 
-    function _refundable(Job storage job) private view returns (uint256) {
+    /// @dev An aborted job's refund waits for its dispute window and open disputes, like finalizing does.
+    function _refundable(uint256 jobId, Job storage job) private view returns (uint256) {
         JobState s = job.state;
         bool ended = s == JobState.Finished || s == JobState.Cancelled || s == JobState.Aborted;
-        if (!ended) return 0;
+        if (!ended || _disputes[jobId].open != 0 || block.timestamp <= _disputeWindowEnd(job)) return 0;
         return job.budget - job.credited;
+    }
+
+    /// @dev `disputeWindow` after the last commit (a commit sets the next deadline one `roundTimeout` ahead).
+    function _disputeWindowEnd(Job storage job) private view returns (uint256) {
+        if (job.committedRounds == 0) return 0;
+        return uint256(job.roundDeadline) - job.roundTimeout + _limits.disputeWindow;
     }
 
     function _job(uint256 jobId) private view returns (Job storage job) {
@@ -712,6 +771,7 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
         if (newLimits.maxJoinWindow < newLimits.minJoinWindow) revert JobMarketInvalidLimits("maxJoinWindow");
         if (newLimits.minRoundTimeout == 0) revert JobMarketInvalidLimits("minRoundTimeout");
         if (newLimits.maxRoundTimeout < newLimits.minRoundTimeout) revert JobMarketInvalidLimits("maxRoundTimeout");
+        if (newLimits.disputeWindow == 0) revert JobMarketInvalidLimits("disputeWindow");
         emit LimitsSet(_limits, newLimits);
         _limits = newLimits;
     }

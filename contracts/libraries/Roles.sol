@@ -8,6 +8,8 @@ library Roles {
     bytes32 internal constant GOVERNANCE_ROLE = keccak256("GOVERNANCE_ROLE");
     /// @notice Locks, settles and slashes node stake for jobs: the job market.
     bytes32 internal constant STAKE_MANAGER_ROLE = keccak256("STAKE_MANAGER_ROLE");
+    /// @notice Holds jobs for open disputes and settles them in the job market: the dispute contract.
+    bytes32 internal constant DISPUTES_ROLE = keccak256("DISPUTES_ROLE");
     /// @notice Posts automated DPG-check attestations.
     bytes32 internal constant CHECKER_ROLE = keccak256("CHECKER_ROLE");
     /// @notice A member of the DPG expert committee.

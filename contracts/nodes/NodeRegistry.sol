@@ -139,11 +139,17 @@ contract NodeRegistry is INodeRegistry, AccessControl, ReentrancyGuard {
         nonReentrant
         onlyRole(Roles.STAKE_MANAGER_ROLE)
     {
-        Stake storage s = _stakes[node];
-        if (amount > s.locked) revert NodeRegistryInsufficientLockedStake(node, amount, s.locked);
-        s.locked -= amount.toUint128();
-        s.staked -= amount.toUint128();
-        _recordSlash(node, amount, reason);
+        _slashLocked(node, amount, reason, _treasury);
+    }
+
+    /// @inheritdoc INodeRegistry
+    function slashLockedTo(address node, uint256 amount, bytes32 reason, address recipient)
+        external
+        nonReentrant
+        onlyRole(Roles.STAKE_MANAGER_ROLE)
+    {
+        if (recipient == address(0)) revert NodeRegistryZeroAddress("recipient");
+        _slashLocked(node, amount, reason, recipient);
     }
 
     // ------------------------------------------------------------------ governance
@@ -158,7 +164,7 @@ contract NodeRegistry is INodeRegistry, AccessControl, ReentrancyGuard {
         uint256 fromFree = amount > free ? free : amount;
         s.staked -= fromFree.toUint128();
         s.unbonding -= (amount - fromFree).toUint128();
-        _recordSlash(node, amount, reason);
+        _recordSlash(node, amount, reason, _treasury);
     }
 
     /// @inheritdoc INodeRegistry
@@ -260,10 +266,17 @@ contract NodeRegistry is INodeRegistry, AccessControl, ReentrancyGuard {
         stakeToken.safeTransferFrom(node, address(this), amount);
     }
 
-    function _recordSlash(address node, uint256 amount, bytes32 reason) private {
+    function _slashLocked(address node, uint256 amount, bytes32 reason, address to) private {
+        Stake storage s = _stakes[node];
+        if (amount > s.locked) revert NodeRegistryInsufficientLockedStake(node, amount, s.locked);
+        s.locked -= amount.toUint128();
+        s.staked -= amount.toUint128();
+        _recordSlash(node, amount, reason, to);
+    }
+
+    function _recordSlash(address node, uint256 amount, bytes32 reason, address to) private {
         Reputation storage r = _reputation[node];
         r.slashes += 1;
-        address to = _treasury;
         emit Slashed(node, amount, reason, to);
         emit ReputationUpdated(node, r);
         stakeToken.safeTransfer(to, amount);

@@ -27,6 +27,12 @@ def tick():
     chain.mine()
 
 
+def after_dispute_window(market):
+    """Let the dispute window after a job's last commit pass (finalizing and an aborted job's refund wait for it)."""
+    chain.sleep(market.limits()["disputeWindow"] + 1)
+    chain.mine()
+
+
 def request_review(dpg, asset, owner):
     """``owner`` asks for a review of ``asset``, paying the review fee (funded by the deployer if short)."""
     token = project.get_loaded_projects()[0].CommonsToken.at(dpg.votesToken())

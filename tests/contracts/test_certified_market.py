@@ -4,7 +4,7 @@ a full job ordered by certified compute and reputation, and the data holder's sh
 import pytest
 from brownie import chain, web3
 
-from conftest import CID, DAY, E18, GLOBAL_HASH, bitmap, job_params, register, request_review, reverts, submit_all, tick
+from conftest import CID, after_dispute_window, DAY, E18, GLOBAL_HASH, bitmap, job_params, register, request_review, reverts, submit_all, tick
 
 DATASET, MODEL, SOFTWARE, COMPUTE = 0, 1, 2, 3
 REPORT = "bafkreireportreportreportreportreportreportreportreportrepo"
@@ -144,6 +144,7 @@ def test_data_holder_earns_its_share(market, registry, token, poster, coordinato
     market.startJob(job_id, {"from": coordinator})
     submit_all(market, job_id, 1, providers[:2])
     market.commitRound(job_id, 1, GLOBAL_HASH, CID, bitmap(0, 1), {"from": coordinator})
+    after_dispute_window(market)
     market.finalizeJob(job_id, {"from": coordinator})
     net = reward - reward * 100 // 10_000  # 1 % protocol fee
     share = net * 1000 // 10_000  # 10 % to the data holder

@@ -8,6 +8,7 @@ from conftest import (
     E18,
     GLOBAL_HASH,
     UPDATE_HASH,
+    after_dispute_window,
     bitmap,
     job_params,
     post,
@@ -326,6 +327,7 @@ def test_happy_path_pays_providers_and_refunds_rest(market, registry, token, pos
     with reverts("JobMarketNoRoundInProgress", job_id):
         market.submitUpdate(job_id, 4, UPDATE_HASH, CID, {"from": staked[0]})
 
+    after_dispute_window(market)
     market.finalizeJob(job_id, {"from": staked[4]})
     balances = [token.balanceOf(p) for p in staked[:2]]
     for p in staked[:2]:
@@ -382,6 +384,7 @@ def test_finalize_early_when_providers_fall_below_minimum(market, token, registr
     chain.mine()
     market.commitRound(job_id, 1, GLOBAL_HASH, CID, bitmap(0), {"from": coordinator})
 
+    after_dispute_window(market)
     market.finalizeJob(job_id)
 
     assert market.getJob(job_id)["state"] == FINISHED
@@ -568,6 +571,7 @@ def test_a_poster_cannot_burn_a_coordinators_stake_with_silent_sybils(market, re
 
     # Execute: the coordinator closes the round with nothing used, then the job ends
     market.commitRound(job_id, 1, GLOBAL_HASH, CID, 0, {"from": coordinator})
+    after_dispute_window(market)
     market.finalizeJob(job_id, {"from": coordinator})
 
     # Assert: the sybils lost their stake, the coordinator nothing
@@ -594,7 +598,7 @@ def test_post_job_refuses_windows_and_timeouts_outside_the_limits(market, token,
         params[index] = value
         with reverts("JobMarketInvalidParams", field):
             market.postJob(params, {"from": poster})
-    assert [int(v) for v in market.limits()] == [60, 30 * DAY, 30, 7 * DAY, E18, 10 * E18]
+    assert [int(v) for v in market.limits()] == [60, 30 * DAY, 30, 7 * DAY, E18, 10 * E18, 20]
 
 
 def test_start_after_the_start_deadline_reverts_and_anyone_cancels(market, registry, open_job, staked, coordinator):
@@ -682,6 +686,7 @@ def _finish_job(market, token, poster, coordinator, providers, used, *, reward=1
     market.startJob(job_id, {"from": coordinator})
     submit_all(market, job_id, 1, providers)
     market.commitRound(job_id, 1, GLOBAL_HASH, CID, bitmap(*used), {"from": coordinator})
+    after_dispute_window(market)
     market.finalizeJob(job_id, {"from": poster})
     return job_id
 
@@ -723,16 +728,17 @@ def test_farmed_reputation_cannot_displace_an_honest_provider(market, registry, 
 
 
 def test_limits_are_set_by_governance_only(market, gov, poster):
-    new = (120, 10 * DAY, 60, DAY, 2 * E18, 20 * E18)
+    new = (120, 10 * DAY, 60, DAY, 2 * E18, 20 * E18, 2 * DAY)
     with reverts("AccessControlUnauthorizedAccount"):
         market.setLimits(new, {"from": poster})
-    for bad, field in (((0, 10, 60, DAY, 0, 0), "minJoinWindow"), ((120, 60, 60, DAY, 0, 0), "maxJoinWindow"),
-                       ((120, 600, 0, DAY, 0, 0), "minRoundTimeout"), ((120, 600, 60, 59, 0, 0), "maxRoundTimeout")):
+    for bad, field in (((0, 10, 60, DAY, 0, 0, 1), "minJoinWindow"), ((120, 60, 60, DAY, 0, 0, 1), "maxJoinWindow"),
+                       ((120, 600, 0, DAY, 0, 0, 1), "minRoundTimeout"), ((120, 600, 60, 59, 0, 0, 1), "maxRoundTimeout"),
+                       ((120, 600, 60, DAY, 0, 0, 0), "disputeWindow")):
         with reverts("JobMarketInvalidLimits", field):
             market.setLimits(bad, {"from": gov})
 
     tx = market.setLimits(new, {"from": gov})
 
-    assert [int(v) for v in tx.events["LimitsSet"]["oldLimits"]] == [60, 30 * DAY, 30, 7 * DAY, E18, 10 * E18]
+    assert [int(v) for v in tx.events["LimitsSet"]["oldLimits"]] == [60, 30 * DAY, 30, 7 * DAY, E18, 10 * E18, 20]
     assert [int(v) for v in tx.events["LimitsSet"]["newLimits"]] == list(new)
     assert [int(v) for v in market.limits()] == list(new)

@@ -17,7 +17,7 @@ from brownie.exceptions import VirtualMachineError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import CID, E18, job_params
+from conftest import CID, E18, after_dispute_window, job_params
 
 REWARD = 10 * E18
 TIMEOUT = 1000
@@ -70,6 +70,7 @@ class Lifecycle:
             self.play_round(job, r)
             self.check()
         if plan["end"] == "finalize":
+            after_dispute_window(self.market)
             self._try(self.market.finalizeJob, job, {"from": self.poster})
         elif plan["end"] == "abort":
             chain.sleep(2 * TIMEOUT + 1)

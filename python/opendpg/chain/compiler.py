@@ -62,6 +62,7 @@ def standard_input(root: Path | None = None, *, include_tests: bool = False, ana
         "settings": {
             "evmVersion": EVM_VERSION,
             "optimizer": {"enabled": True, "runs": 200},
+            "viaIR": True,  # as brownie-config.yaml: the job market fits EIP-170's size limit only through the IR
             "remappings": REMAPPINGS,
             "outputSelection": {"*": {"*": outputs, "": ["ast"]}},
         },

@@ -68,12 +68,15 @@ def deploy_suite(sender: TxSender, params: SuiteParams | None = None,
     if params.review_pool_funding:
         sender.transact(token.functions.approve(rewards.address, params.review_pool_funding))
         sender.transact(rewards.functions.fund(params.review_pool_funding))
+    disputes = deploy("JobDisputes", market.address, dpg.address, deployer, params.dispute_bond,
+                      params.dispute_penalty, params.dispute_decision_period)
+    sender.transact(market.functions.grantRole(role_id("DISPUTES_ROLE"), disputes.address))
     sender.transact(registry.functions.grantRole(role_id("STAKE_MANAGER_ROLE"), market.address))
     for checker in params.checkers:
         sender.transact(dpg.functions.grantRole(role_id("CHECKER_ROLE"), checker))
 
     governance = params.governance or timelock.address
-    for contract in (registry, market, dpg, rewards):
+    for contract in (registry, market, dpg, rewards, disputes):
         sender.transact(contract.functions.grantRole(role_id("GOVERNANCE_ROLE"), governance))
         sender.transact(contract.functions.grantRole(DEFAULT_ADMIN_ROLE, timelock.address))
         if governance != deployer:

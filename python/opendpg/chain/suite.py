@@ -21,10 +21,11 @@ CONTRACTS: dict[str, str] = {
     "JobMarket": "contracts/jobs/JobMarket.sol",
     "DPGRegistry": "contracts/dpg/DPGRegistry.sol",
     "ReviewRewards": "contracts/dpg/ReviewRewards.sol",
+    "JobDisputes": "contracts/jobs/JobDisputes.sol",
 }
 
 #: AccessControl roles, by name; ids are keccak256 of the name (DEFAULT_ADMIN_ROLE is zero).
-ROLE_NAMES = ("GOVERNANCE_ROLE", "STAKE_MANAGER_ROLE", "CHECKER_ROLE")
+ROLE_NAMES = ("GOVERNANCE_ROLE", "STAKE_MANAGER_ROLE", "CHECKER_ROLE", "DISPUTES_ROLE")
 
 
 @dataclass
@@ -45,6 +46,14 @@ class SuiteParams:
     #: What a job (paid in the commons token) must pay per round and lock per provider to count for reputation
     min_reputation_reward: int = 10**18
     min_reputation_stake: int = 10 * 10**18
+    #: Seconds after a job's last commit during which its excluded updates can be disputed; the job finalizes (its
+    #: stakes unlock, its poster is refunded) only after it. Short for local chains; ``opendpg deploy`` takes days.
+    dispute_window: int = 20
+    #: What a provider bonds to open a dispute, and the most of the coordinator's job stake an upheld one pays it
+    dispute_bond: int = 50 * 10**18
+    dispute_penalty: int = 50 * 10**18
+    #: How long the DPG expert committee has to decide a dispute before it lapses (bond back, nothing credited)
+    dispute_decision_period: int = 3 * DAY
     timelock_delay: int = 2 * DAY
     #: The Governor counts in seconds (the token's clock): a day before voting opens, a week of voting
     voting_delay: int = DAY
@@ -75,7 +84,7 @@ class SuiteParams:
     #: Holder of GOVERNANCE_ROLE: None means the timelock (production). Tests may name an account.
     governance: str | None = None
 
-    def market_limits(self) -> tuple[int, int, int, int, int, int]:
+    def market_limits(self) -> tuple[int, int, int, int, int, int, int]:
         """``IJobMarket.Limits`` as the constructor and ``setLimits`` take it."""
         return (self.min_join_window, self.max_join_window, self.min_round_timeout, self.max_round_timeout,
-                self.min_reputation_reward, self.min_reputation_stake)
+                self.min_reputation_reward, self.min_reputation_stake, self.dispute_window)

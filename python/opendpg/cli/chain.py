@@ -25,6 +25,9 @@ def register(commands: Any) -> None:
     deploy.add_argument("--checker", action="append", default=[], help="address allowed to attest DPG checks")
     deploy.add_argument("--committee", action="append", default=[], help="DPG expert committee member")
     deploy.add_argument("--committee-threshold", type=int, default=1)
+    deploy.add_argument("--dispute-window", type=int, default=2 * 86_400, metavar="SECONDS",
+                        help="how long after a job's last commit its exclusions can be disputed; the job finalizes "
+                             "only after it (default: 2 days)")
     deploy.set_defaults(run=run_deploy)
 
     compile_ = commands.add_parser("compile", help="compile the contract suite (cached) and list the contracts")
@@ -60,8 +63,10 @@ def run_deploy(args: argparse.Namespace) -> int:
     if settings.private_key is None:
         raise ConfigError("no deployer key: set OPENDPG_PRIVATE_KEY to the hex private key of a funded account")
     sender = TxSender(connect(rpc_url), settings.private_key.get_secret_value())
+    if args.dispute_window < 1:
+        raise ConfigError("--dispute-window: must be at least 1 second (a committee needs days to decide)")
     params = SuiteParams(checkers=args.checker, committee=args.committee,
-                         committee_threshold=args.committee_threshold)
+                         committee_threshold=args.committee_threshold, dispute_window=args.dispute_window)
     deployment = deploy_suite(sender, params)
     out = args.out or settings.deployment_file
     deployment.save(out)
