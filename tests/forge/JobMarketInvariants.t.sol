@@ -3,13 +3,15 @@ pragma solidity ^0.8.24;
 
 import {IJobMarket} from "../../contracts/interfaces/IJobMarket.sol";
 import {INodeRegistry} from "../../contracts/interfaces/INodeRegistry.sol";
+import {IJobDisputes} from "../../contracts/interfaces/IJobDisputes.sol";
 import {MarketHandler} from "./MarketHandler.sol";
 import {VM} from "./Vm.sol";
 
 /// @notice The market's promises over random sequences of every public action (see {MarketHandler}), checked by
 ///         forge's invariant fuzzer after every call: the escrow balances to the wei, nobody is paid twice, locked
-///         stake never exceeds stake, every job has a way out, a copied update is never accepted, and reputation
-///         never exceeds the rounds actually paid.
+///         stake never exceeds stake, every job has a way out, a copied update is never accepted, reputation
+///         never exceeds the rounds actually paid, the dispute contract holds exactly the open bonds and those owed,
+///         and an upheld dispute always pays its round.
 contract JobMarketInvariants {
     MarketHandler internal handler;
 
@@ -67,6 +69,33 @@ contract JobMarketInvariants {
         require(handler.token().balanceOf(address(registry)) == held, "registry does not hold the stakes");
     }
 
+    /// @notice The dispute contract holds the bonds of open disputes and those owed to winners, to the wei; an upheld
+    ///         dispute credits its round; a job's hold count is its open disputes.
+    function invariant_disputesBalanceAndPay() public view {
+        IJobDisputes disputes = handler.disputes();
+        uint256 held;
+        for (uint256 i = 1; i <= disputes.disputeCount(); ++i) {
+            IJobDisputes.Dispute memory d = disputes.getDispute(i);
+            if (d.state == IJobDisputes.DisputeState.Open) held += d.bond;
+        }
+        for (uint256 n = 0; n < handler.nodeCount(); ++n) {
+            held += disputes.owed(handler.nodes(n));
+        }
+        require(handler.token().balanceOf(address(disputes)) == held, "bonds do not balance");
+        require(handler.upheldUnpaid() == 0, "an upheld dispute did not pay its round");
+        IJobMarket market = handler.market();
+        for (uint256 i = 0; i < handler.jobCount(); ++i) {
+            uint256 id = handler.jobs(i);
+            uint256 open;
+            for (uint256 k = 1; k <= disputes.disputeCount(); ++k) {
+                IJobDisputes.Dispute memory d = disputes.getDispute(k);
+                if (d.jobId == id && d.state == IJobDisputes.DisputeState.Open) ++open;
+            }
+            (uint256 holds,,) = market.disputeStatus(id);
+            require(holds == open, "a job's holds are not its open disputes");
+        }
+    }
+
     /// @notice A hash submitted by one provider is never accepted from another in the same round.
     function invariant_copiedUpdatesAreRefused() public view {
         require(handler.copiesAccepted() == 0, "a copied update hash was accepted");
@@ -103,7 +132,11 @@ contract JobMarketInvariants {
                              uint256(j.joinDeadline) + j.roundTimeout + 1, "nobody can cancel after the start deadline");
             } else if (j.state == IJobMarket.JobState.Running) {
                 if (j.committedRounds >= j.rounds || j.activeCount < j.minProviders) {
-                    _mustSucceed(address(0xCAFE), abi.encodeCall(IJobMarket.finalizeJob, (id)), 0, "cannot finalize");
+                    (uint256 open, uint256 windowEnd,) = market.disputeStatus(id);
+                    if (open == 0) {
+                        _mustSucceed(address(0xCAFE), abi.encodeCall(IJobMarket.finalizeJob, (id)), windowEnd + 1,
+                                     "cannot finalize after the dispute window");
+                    }
                 } else {
                     bytes memory close = abi.encodeCall(IJobMarket.commitRound,
                         (id, j.committedRounds + 1, bytes32(uint256(1)), "bafkreiempty", uint256(0)));
@@ -115,6 +148,21 @@ contract JobMarketInvariants {
                                  uint256(j.roundDeadline) + j.roundTimeout + 1, "nobody can abort after the commit deadline");
                 }
             }
+        }
+    }
+
+    /// @notice An open dispute can always be lapsed once its decision period is over (its job then goes on).
+    function invariant_everyDisputeEnds() public {
+        IJobDisputes disputes = handler.disputes();
+        for (uint256 i = 1; i <= disputes.disputeCount(); ++i) {
+            IJobDisputes.Dispute memory d = disputes.getDispute(i);
+            if (d.state != IJobDisputes.DisputeState.Open) continue;
+            address target = address(disputes);
+            uint256 snapshot = VM.snapshotState();
+            if (uint256(d.decideBy) + 1 > block.timestamp) VM.warp(uint256(d.decideBy) + 1);
+            (bool ok,) = target.call(abi.encodeCall(IJobDisputes.lapse, (i)));
+            VM.revertToState(snapshot);
+            require(ok, "an open dispute cannot be lapsed after its decision period");
         }
     }
 

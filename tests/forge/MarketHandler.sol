@@ -4,6 +4,9 @@ pragma solidity ^0.8.24;
 import {CommonsToken} from "../../contracts/token/CommonsToken.sol";
 import {NodeRegistry} from "../../contracts/nodes/NodeRegistry.sol";
 import {JobMarket} from "../../contracts/jobs/JobMarket.sol";
+import {JobDisputes} from "../../contracts/jobs/JobDisputes.sol";
+import {DPGRegistry} from "../../contracts/dpg/DPGRegistry.sol";
+import {IJobDisputes} from "../../contracts/interfaces/IJobDisputes.sol";
 import {IJobMarket} from "../../contracts/interfaces/IJobMarket.sol";
 import {INodeRegistry} from "../../contracts/interfaces/INodeRegistry.sol";
 import {Roles} from "../../contracts/libraries/Roles.sol";
@@ -21,6 +24,9 @@ contract MarketHandler {
     CommonsToken public immutable token;
     NodeRegistry public immutable registry;
     JobMarket public immutable market;
+    JobDisputes public immutable disputes;
+    DPGRegistry public immutable dpg;
+    address[3] public committee = [address(0xC0111), address(0xC0112), address(0xC0113)];
 
     address[] public nodes; // providers first, then the coordinators
     address[2] public posters = [address(0xB0570), address(0xB0571)];
@@ -30,6 +36,10 @@ contract MarketHandler {
     mapping(uint256 jobId => mapping(uint16 round => bytes32)) public lastHash;
     mapping(uint256 jobId => mapping(uint16 round => address)) public lastSubmitter;
     uint256 public copiesAccepted;
+    mapping(uint256 jobId => mapping(uint16 round => mapping(address provider => bytes32))) public submitted;
+    uint256[] public disputeIds;
+    /// @dev Upheld disputes whose round was not credited to the provider (must stay 0).
+    uint256 public upheldUnpaid;
     mapping(bytes32 action => uint256) public done;
 
     constructor() {
@@ -37,14 +47,24 @@ contract MarketHandler {
         registry = new NodeRegistry(token, address(this), TREASURY, 100e18, 7 days);
         market = new JobMarket(registry, address(this), 100,
             IJobMarket.Limits({minJoinWindow: 60, maxJoinWindow: 30 days, minRoundTimeout: 30, maxRoundTimeout: 7 days,
-                               minReputationReward: 1e18, minReputationStake: 10e18}));
+                               minReputationReward: 1e18, minReputationStake: 10e18, disputeWindow: 1 hours}));
         registry.grantRole(Roles.STAKE_MANAGER_ROLE, address(market));
+        address[] memory members = new address[](3);
+        for (uint256 i = 0; i < 3; ++i) {
+            members[i] = committee[i];
+        }
+        dpg = new DPGRegistry(token, address(this), DPGRegistry.Settings({votingPeriod: 3 days, quorumBps: 1000,
+            approvalBps: 5000, certificationPeriod: 365 days, reviewTimeout: 30 days, standardVersion: 1,
+            standardCid: "bafkreistandard", committee: members, committeeThreshold: 2}));
+        disputes = new JobDisputes(market, dpg, address(this), 50e18, 50e18, 1 days);
+        market.grantRole(Roles.DISPUTES_ROLE, address(disputes));
         for (uint256 i = 0; i < PROVIDERS + 2; ++i) {
             address node = address(uint160(0xA0DE00 + i));
             nodes.push(node);
             token.transfer(node, 10_000e18);
             VM.startPrank(node);
             token.approve(address(registry), type(uint256).max);
+            token.approve(address(disputes), type(uint256).max);
             registry.register(INodeRegistry.Capabilities("", 0, 1, 0, "", new bytes32[](0), ""), 1_000e18);
             VM.stopPrank();
         }
@@ -132,6 +152,7 @@ contract MarketHandler {
             if (copy && lastSubmitter[id][round] != address(0) && lastSubmitter[id][round] != who) ++copiesAccepted;
             lastHash[id][round] = h;
             lastSubmitter[id][round] = who;
+            submitted[id][round][who] = h;
         } catch {}
     }
 
@@ -174,9 +195,63 @@ contract MarketHandler {
         } catch {}
     }
 
-    function finalize(uint8 job) external {
+    /// @dev With `patient`, the caller waits for the job's dispute window to close first.
+    function finalize(uint8 job, bool patient) external {
         (uint256 id,) = _job(job);
+        (, uint256 windowEnd,) = market.disputeStatus(id);
+        if (patient && windowEnd >= block.timestamp) VM.warp(windowEnd + 1);
         try market.finalizeJob(id) { ++done["finalizeJob"]; } catch {}
+    }
+
+    // ------------------------------------------------------------------ disputes
+
+    /// @dev A provider of the job disputes its update of a past round (mostly one it submitted; the contract judges
+    ///      whether it was excluded, committed, in time).
+    function dispute(uint8 job, uint8 provider, uint16 round) external {
+        (uint256 id, IJobMarket.Job memory j) = _job(job);
+        if (j.committedRounds == 0) return;
+        address[] memory joined = market.providersOf(id);
+        if (joined.length == 0) return;
+        address who = joined[provider % joined.length];
+        uint16 r = uint16(1 + round % j.committedRounds);
+        bytes32 h = submitted[id][r][who];
+        if (h == bytes32(0)) h = lastHash[id][r];
+        VM.prank(who);
+        try disputes.openDispute(id, r, h, "bafkreievidence") returns (uint256 disputeId) {
+            disputeIds.push(disputeId);
+            ++done["openDispute"];
+        } catch {}
+    }
+
+    /// @dev Two committee members (the threshold) vote the same way, now and then a single one.
+    function decide(uint8 index, bool uphold, bool alone) external {
+        if (disputeIds.length == 0) return;
+        uint256 disputeId = disputeIds[index % disputeIds.length];
+        IJobDisputes.Dispute memory d = disputes.getDispute(disputeId);
+        uint256 credited = market.getJob(d.jobId).credited;
+        for (uint256 i = 0; i < (alone ? 1 : 2); ++i) {
+            VM.prank(committee[(index + i) % 3]);
+            try disputes.vote(disputeId, uphold, "bafkreireason") { ++done["vote"]; } catch {}
+        }
+        if (disputes.getDispute(disputeId).state == IJobDisputes.DisputeState.Upheld && d.state != IJobDisputes.DisputeState.Upheld) {
+            ++done["vote (upheld)"];
+            if (market.getJob(d.jobId).credited != credited + market.getJob(d.jobId).rewardPerRound) ++upheldUnpaid;
+        }
+    }
+
+    /// @dev With `patient`, the caller waits for the dispute's decision period to end first.
+    function lapse(uint8 index, bool patient) external {
+        if (disputeIds.length == 0) return;
+        uint256 disputeId = disputeIds[index % disputeIds.length];
+        uint256 decideBy = disputes.getDispute(disputeId).decideBy;
+        if (patient && decideBy >= block.timestamp) VM.warp(decideBy + 1);
+        try disputes.lapse(disputeId) { ++done["lapse"]; } catch {}
+    }
+
+    function withdrawBond(uint8 who) external {
+        address account = nodes[who % nodes.length];
+        VM.prank(account);
+        try disputes.withdraw() { ++done["withdrawBond"]; } catch {}
     }
 
     // ------------------------------------------------------------------ everyone, governance, time
@@ -201,6 +276,10 @@ contract MarketHandler {
 
     function nodeCount() external view returns (uint256) {
         return nodes.length;
+    }
+
+    function disputeCount() external view returns (uint256) {
+        return disputeIds.length;
     }
 
     function _job(uint8 job) internal view returns (uint256 id, IJobMarket.Job memory j) {
