@@ -4,7 +4,20 @@ a full job ordered by certified compute and reputation, and the data holder's sh
 import pytest
 from brownie import chain, web3
 
-from conftest import CID, after_dispute_window, DAY, E18, GLOBAL_HASH, bitmap, job_params, register, request_review, reverts, submit_all, tick
+from conftest import (
+    CID,
+    DAY,
+    E18,
+    GLOBAL_HASH,
+    after_dispute_window,
+    bitmap,
+    job_params,
+    register,
+    request_review,
+    reverts,
+    submit_all,
+    tick,
+)
 
 DATASET, MODEL, SOFTWARE, COMPUTE = 0, 1, 2, 3
 REPORT = "bafkreireportreportreportreportreportreportreportreportrepo"

@@ -732,7 +732,8 @@ def test_limits_are_set_by_governance_only(market, gov, poster):
     with reverts("AccessControlUnauthorizedAccount"):
         market.setLimits(new, {"from": poster})
     for bad, field in (((0, 10, 60, DAY, 0, 0, 1), "minJoinWindow"), ((120, 60, 60, DAY, 0, 0, 1), "maxJoinWindow"),
-                       ((120, 600, 0, DAY, 0, 0, 1), "minRoundTimeout"), ((120, 600, 60, 59, 0, 0, 1), "maxRoundTimeout"),
+                       ((120, 600, 0, DAY, 0, 0, 1), "minRoundTimeout"),
+                       ((120, 600, 60, 59, 0, 0, 1), "maxRoundTimeout"),
                        ((120, 600, 60, DAY, 0, 0, 0), "disputeWindow")):
         with reverts("JobMarketInvalidLimits", field):
             market.setLimits(bad, {"from": gov})

@@ -20,6 +20,10 @@
 
     [policy]
     min_reward_per_round = "1"           # whole tokens
+
+    [disputes]                           # when a coordinator leaves out an update of ours that passes every check
+    auto = true                          # dispute it (the DPG committee decides; the bond comes back if upheld)
+    max_bond = "100"                     # whole tokens: never bond more
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from opendpg.agent.policy import ProviderProfile
 from opendpg.fl.data import CATALOG
 from opendpg.node.config import DaemonConfig, StrictSection, load_toml, tokens
 
-__all__ = ["AgentConfig", "DataShare", "PolicySection", "load_agent_config"]
+__all__ = ["AgentConfig", "DataShare", "DisputesSection", "PolicySection", "load_agent_config"]
 
 
 class DataShare(StrictSection):
@@ -73,9 +77,18 @@ class PolicySection(StrictSection):
         return self
 
 
+class DisputesSection(StrictSection):
+    """Whether the agent disputes the exclusion of its own updates, checked first as the committee would."""
+
+    auto: bool = Field(default=True, description="dispute an excluded update that passes every check")
+    max_bond: Annotated[Decimal, Field(ge=0)] = Field(
+        default=Decimal(100), description="whole tokens: the most this node bonds for one dispute")
+
+
 class AgentConfig(DaemonConfig):
     data: dict[str, DataShare] = Field(default_factory=dict)
     policy: PolicySection = PolicySection()
+    disputes: DisputesSection = DisputesSection()
 
     @model_validator(mode="after")
     def _known_datasets(self) -> AgentConfig:

@@ -8,8 +8,11 @@ On start it registers and stakes if needed, then follows the JobMarket's events 
   SuperLink (its Fleet address is in the coordinator's node metadata on IPFS, by the CID registered on-chain),
   with this node's data share; the ClientApp writes each round's canonical update into the outbox.
 - all the while: the outbox pins every new update and submits its hash on-chain, once.
+- ``UpdateRejected`` (this node): the coordinator left out an update of ours; if it passes every check the DPG
+  committee applies, open a dispute with a bond (``[disputes]``; see :mod:`opendpg.agent.disputer`).
 - ``JobFinalized`` / ``JobAborted`` / ``JobCancelled`` / ``ProviderDropped`` (this node): stop the SuperNode;
-  claim what was earned. ``ProviderLeft`` / ``ProviderDisplaced`` (this node, before the start): forget the job.
+  claim what was earned, and the dispute bonds owed. ``ProviderLeft`` / ``ProviderDisplaced`` (this node, before
+  the start): forget the job.
 - a joined job still open after its start deadline (its coordinator declined it or is gone): cancel it, which
   anyone may do then, so the stake it locks is freed (and the poster refunded).
 
@@ -30,6 +33,7 @@ import time
 from dataclasses import dataclass
 
 from opendpg.agent.config import AgentConfig
+from opendpg.agent.disputer import Disputer
 from opendpg.agent.outbox import Outbox
 from opendpg.agent.watcher import JobWatcher
 from opendpg.chain import ChainEvent, JobState
@@ -37,14 +41,15 @@ from opendpg.errors import ContractRevert
 from opendpg.files import write_atomic
 from opendpg.fl.federation import start_supernode
 from opendpg.node import NodeRuntime, handler_with_retries, sleep_or_stop, supervise
+from opendpg.node.config import tokens
 from opendpg.process import stop_process_group, stop_stale_group
 from opendpg.spec import parse_spec
 
 __all__ = ["AGENT_EVENTS", "ProviderAgent"]
 
 log = logging.getLogger("opendpg.agent")
-AGENT_EVENTS = ["JobPosted", "JobStarted", "RoundCommitted", "ProviderDropped", "ProviderLeft", "ProviderDisplaced",
-                "JobFinalized", "JobCancelled", "JobAborted"]
+AGENT_EVENTS = ["JobPosted", "JobStarted", "RoundCommitted", "UpdateRejected", "ProviderDropped", "ProviderLeft",
+                "ProviderDisplaced", "DisputeSettled", "JobFinalized", "JobCancelled", "JobAborted"]
 ENDED = {JobState.FINISHED, JobState.CANCELLED, JobState.ABORTED}
 UNSTARTED_CHECK_INTERVAL = 30.0  # seconds between looks for joined jobs left unstarted past their start deadline
 
@@ -70,6 +75,8 @@ class ProviderAgent:
         self.watcher = JobWatcher(self.chain, self.runtime.store, config.profile(), state / "decisions.json",
                                   retry_interval=config.policy.spec_retry_interval)
         self.outbox = Outbox(state / "outbox", self.chain, self.runtime.store)
+        self.disputer = Disputer(self.chain, self.runtime.store, state / "disputes.json", auto=config.disputes.auto,
+                                 max_bond=tokens(config.disputes.max_bond))
         self.state_file = state / "jobs.json"
         self.jobs: dict[int, _JobState] = {}
         if self.state_file.exists():
@@ -155,6 +162,13 @@ class ProviderAgent:
             used = (int(event.args["usedBitmap"]) >> (self._index(job_id) or 0)) & 1
             log.info("round committed", extra={"job": job_id, "round": int(event.args["round"]),
                                                "our_update_used": bool(used)})
+        elif event.name == "UpdateRejected" and event.args["provider"] == self.me:
+            await asyncio.to_thread(self.disputer.consider, job_id, int(event.args["round"]))
+        elif event.name == "DisputeSettled" and event.args["provider"] == self.me:
+            log.info("our dispute was settled", extra={"job": job_id, "round": int(event.args["round"]),
+                                                       "credited": bool(event.args["credited"]),
+                                                       "penalty_paid_to_us": int(event.args["penalty"])})
+            await asyncio.to_thread(self.disputer.withdraw_owed)
         elif event.name == "ProviderDropped" and event.args["provider"] == self.me:
             log.warning("dropped from the job (no update by the round deadline); stake slashed",
                         extra={"job": job_id, "round": int(event.args["round"]), "slashed": int(event.args["slashed"])})
@@ -217,6 +231,7 @@ class ProviderAgent:
         amount = self.chain.market.claimable(job_id, self.me)
         if amount > 0:
             amount = self.chain.market.claim(job_id)
+        self.disputer.withdraw_owed()
         state.status = "claimed"
         self._save()
         log.info("job ended; rewards claimed" if amount else "job ended; nothing to claim",

@@ -24,6 +24,9 @@ __all__ = [
     "Capabilities",
     "Chain",
     "DPGRegistryClient",
+    "Dispute",
+    "DisputeState",
+    "DisputesClient",
     "GovernorClient",
     "Job",
     "JobMarketClient",
@@ -149,6 +152,33 @@ class MarketLimits:
     max_round_timeout: int
     min_reputation_reward: int
     min_reputation_stake: int
+    dispute_window: int
+
+
+class DisputeState(IntEnum):
+    NONE = 0
+    OPEN = 1
+    UPHELD = 2
+    DENIED = 3
+    LAPSED = 4
+
+
+@dataclass(frozen=True)
+class Dispute:
+    """``IJobDisputes.Dispute``: a provider contesting the exclusion of its update of one committed round."""
+
+    id: int
+    job_id: int
+    provider: str
+    round: int
+    state: DisputeState
+    uphold_votes: int
+    deny_votes: int
+    coordinator: str
+    decide_by: int
+    poster: str
+    bond: int
+    update_hash: bytes
 
 
 @dataclass(frozen=True)
@@ -454,6 +484,66 @@ class JobMarketClient(_Client):
     def refundable(self, job_id: int) -> int:
         return int(self._call(self.contract.functions.refundable(job_id)))
 
+    def dispute_status(self, job_id: int) -> tuple[int, int, int]:
+        """Open disputes, the end of the dispute window (unix time; 0: nothing committed) and the coordinator's job
+        stake paid out to upheld disputes."""
+        open_, window_end, penalties = self._view("disputeStatus", job_id)
+        return int(open_), int(window_end), int(penalties)
+
+
+class DisputesClient(_Client):
+    """Disputes against excluded updates: providers open them with a bond, the DPG committee decides."""
+
+    name = "JobDisputes"
+
+    def open_dispute(self, job_id: int, round_: int, update_hash: bytes, evidence_cid: str) -> int:
+        """Approve the bond if needed, open the dispute, return its id."""
+        self.chain.token.ensure_allowance(self.address, self.bond())
+        receipt = self._tx(self.contract.functions.openDispute(job_id, round_, update_hash, evidence_cid))
+        return int(self.events(receipt, "DisputeOpened")[0]["disputeId"])
+
+    def vote(self, dispute_id: int, uphold: bool, reason_cid: str) -> TxReceipt:
+        return self._tx(self.contract.functions.vote(dispute_id, uphold, reason_cid))
+
+    def lapse(self, dispute_id: int) -> TxReceipt:
+        return self._tx(self.contract.functions.lapse(dispute_id))
+
+    def withdraw(self) -> int:
+        receipt = self._tx(self.contract.functions.withdraw())
+        return int(self.events(receipt, "Withdrawn")[0]["amount"])
+
+    def get(self, dispute_id: int) -> Dispute:
+        values = self._view("getDispute", dispute_id)[0]
+        if int(values[3]) == DisputeState.NONE:
+            raise OpenDPGValueError(f"dispute_id: no dispute {dispute_id} on this deployment")
+        job_id, provider, round_, state, up, down, coordinator, decide_by, poster, bond, update_hash = values
+        return Dispute(dispute_id, int(job_id), str(provider), int(round_), DisputeState(int(state)), int(up),
+                       int(down), str(coordinator), int(decide_by), str(poster), int(bond), bytes(update_hash))
+
+    def dispute_of(self, job_id: int, round_: int, provider: str) -> int:
+        return int(self._view("disputeOf", job_id, round_, provider)[0])
+
+    def count(self) -> int:
+        return int(self._view("disputeCount")[0])
+
+    def has_voted(self, dispute_id: int, member: str) -> bool:
+        return bool(self._view("hasVoted", dispute_id, member)[0])
+
+    def owed(self, account: str) -> int:
+        return int(self._view("owed", account)[0])
+
+    def bond(self) -> int:
+        return int(self._view("bond")[0])
+
+    def penalty(self) -> int:
+        return int(self._view("penalty")[0])
+
+    def evidence_of(self, dispute_id: int) -> str:
+        """The evidence CID its provider gave when opening the dispute."""
+        logs = self.contract.events.DisputeOpened().get_logs(from_block=self.chain.deployment.start_block,
+                                                             argument_filters={"disputeId": dispute_id})
+        return str(logs[0]["args"]["evidenceCid"]) if logs else ""
+
 
 class DPGRegistryClient(_Client):
     name = "DPGRegistry"
@@ -620,6 +710,7 @@ class Chain:
         self.dpg = DPGRegistryClient(self)
         self.governor = GovernorClient(self)
         self.rewards = ReviewRewardsClient(self)
+        self.disputes = DisputesClient(self)
 
     def token_at(self, address: str) -> TokenClient:
         """A client for a payment token (any ERC20; the commons token by default)."""

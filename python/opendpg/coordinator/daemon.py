@@ -10,7 +10,8 @@ posted with this node as coordinator it:
 3. runs the OpenDPG ServerApp for it (``flwr run``) with the ChainGate: each update is aggregated only if its
    SHA-256 is the hash its provider put on-chain; each global model is pinned and committed, its round record
    (metrics included) pinned too;
-4. finalizes the job when every round is committed (or too few providers remain).
+4. finalizes the job when every round is committed (or too few providers remain), once the dispute window after
+   its last commit is over and no dispute about it is open (the chain refuses earlier).
 
 Restarts resume: the job list is persisted, the event checkpoint replays what was missed, and a restarted run
 continues from the last committed round (the gate's ``resume``). Per-round metrics are logged as structured
@@ -39,7 +40,7 @@ __all__ = ["COORDINATOR_EVENTS", "Coordinator"]
 
 log = logging.getLogger("opendpg.coordinator")
 COORDINATOR_EVENTS = ["JobPosted", "ProviderJoined", "JobStarted", "RoundCommitted", "ProviderDropped",
-                      "JobFinalized", "JobCancelled", "JobAborted"]
+                      "DisputeHoldPlaced", "DisputeSettled", "JobFinalized", "JobCancelled", "JobAborted"]
 ENDED = {JobState.FINISHED, JobState.CANCELLED, JobState.ABORTED}
 
 
@@ -119,6 +120,16 @@ class Coordinator:
         elif event.name == "ProviderDropped":
             log.warning("provider dropped and slashed", extra={"job": job_id, "provider": event.args["provider"],
                                                                "round": int(event.args["round"])})
+        elif event.name == "DisputeHoldPlaced":
+            log.warning("a provider disputes an exclusion in this job; the DPG committee decides (an upheld "
+                        "dispute pays the provider from the escrow and a penalty from this node's job stake)",
+                        extra={"job": job_id, "open_disputes": int(event.args["open"])})
+        elif event.name == "DisputeSettled":
+            log.info("dispute settled", extra={"job": job_id, "round": int(event.args["round"]),
+                                               "provider": event.args["provider"],
+                                               "credited": bool(event.args["credited"]),
+                                               "penalty": int(event.args["penalty"])})
+            await asyncio.to_thread(self._withdraw_bonds)
         elif event.name in ("JobFinalized", "JobCancelled", "JobAborted"):
             self.jobs[job_id]["status"] = "ended"
             self._save()
@@ -230,10 +241,27 @@ class Coordinator:
         finally:
             self.runs.pop(job_id, None)
 
+    def _withdraw_bonds(self) -> None:
+        """Denied disputes owe this node their bonds: take them."""
+        if self.chain.disputes.owed(self.me):
+            log.info("dispute bonds withdrawn", extra={"amount": self.chain.disputes.withdraw()})
+
     def _finalize(self, job_id: int) -> None:
+        """Finalize once the chain allows it: the dispute window after the last commit over, no dispute open."""
+        info = self.jobs[job_id]
+        open_disputes, window_end, _ = self.chain.market.dispute_status(job_id)
+        if open_disputes or time.time() <= window_end:
+            if info.get("finalize_after") != [open_disputes, window_end]:
+                info["finalize_after"] = [open_disputes, window_end]
+                self._save()
+                log.info("all rounds done; the job finalizes after its dispute window",
+                         extra={"job": job_id, "window_end": window_end, "open_disputes": open_disputes})
+            return
         try:
             self.chain.market.finalize_job(job_id)
         except ContractRevert as exc:
+            if exc.name == "JobMarketDisputesPending":  # the chain's clock is behind ours: try again later
+                return
             if exc.name != "JobMarketWrongState":
                 raise
         job = self.chain.market.get_job(job_id)

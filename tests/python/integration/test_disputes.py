@@ -1,0 +1,128 @@
+"""Disputes end to end on real components (anvil, kubo, Flower processes, the coordinator's gate, the agent's
+disputer, the ``opendpg dispute`` command): a coordinator colluding with the poster leaves out an honest provider's
+update; the provider's agent checks it and disputes; a committee member checks and upholds; the provider is paid for
+the round from the escrow, gets its bond back and a penalty from the coordinator's stake. A provider whose update
+really was junk disputes anyway and loses its bond to the coordinator."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from opendpg.agent import Outbox
+from opendpg.agent.disputer import Disputer
+from opendpg.chain import DisputeState
+from opendpg.content import KuboStore
+from opendpg.fl.federation import Federation
+from tests.python.integration.stack import E18, wait_for
+from tests.python.integration.test_faults import FAULTY_APP, REPO, _register, _spec
+
+NET = 10 * E18 * 99 // 100
+
+
+def _cli(stack, key_file: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENDPG_")}
+    env.update({"OPENDPG_RPC_URL": stack.rpc_url, "OPENDPG_DEPLOYMENT_FILE": str(stack.deployment_file),
+                "OPENDPG_IPFS_API": stack.kubo.api_url})
+    return subprocess.run([sys.executable, "-m", "opendpg.cli.main", "dispute", "--key-file", str(key_file), *args],
+                          capture_output=True, text=True, env=env, timeout=300)
+
+
+def _key(tmp_path: Path, account) -> Path:
+    path = tmp_path / f"{account.address}.key"
+    path.write_text(account.key.hex())
+    return path
+
+
+@pytest.mark.timeout(1800)
+def test_an_excluded_honest_update_wins_its_dispute_and_a_junk_one_loses_its_bond(stack, accounts, tmp_path,
+                                                                                  monkeypatch):
+    # Prepare: three providers; provider 2's ClientApp corrupts its update (junk); the coordinator's gate colludes
+    # with the poster and leaves out provider 1's good update
+    providers, coordinator, poster = accounts[21:24], accounts[24], accounts[25]
+    committee = accounts[10]  # the deployment's expert committee (threshold 1), not party to the job
+    stack.fund(*providers, coordinator, poster)
+    _register(stack, *providers, coordinator)
+    store = KuboStore(stack.kubo.api_url)
+    spec = _spec()
+    job_id = stack.post(poster, store.put(spec.to_bytes()), coordinator, rounds=1, min_p=2, max_p=3)
+    for p in providers:
+        stack.as_(p).market.join_job(job_id)
+    stack.as_(coordinator).market.start_job(job_id)
+    outboxes = [Outbox(tmp_path / f"outbox-{i}", stack.as_(p), store) for i, p in enumerate(providers)]
+    done = threading.Event()
+
+    def submit_loop(outbox: Outbox) -> None:
+        while not done.is_set():
+            outbox.submit_pending(job_id)
+            done.wait(0.1)
+
+    threads = [threading.Thread(target=submit_loop, args=(o,), daemon=True) for o in outboxes]
+    monkeypatch.setenv("PYTHONPATH", f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    with Federation(tmp_path / "flwr", superlink_env={"OPENDPG_PRIVATE_KEY": coordinator.key.hex()}) as fed:
+        for i, p in enumerate(providers):
+            fed.start_supernode(p.address, {"provider": p.address, "job-id": job_id, "share-index": i,
+                                            "share-count": 3, "outbox": str(outboxes[i].root),
+                                            "corrupt-shape": i == 2})
+        for t in threads:
+            t.start()
+        try:
+            fed.run({"spec": spec.to_bytes().decode(), "job-id": job_id, "out-dir": str(tmp_path / "models"),
+                     "gate": "tests.python.integration.colluding_gate:ExcludingGate", "exclude": providers[1].address,
+                     "rpc-url": stack.rpc_url, "deployment-file": str(stack.deployment_file),
+                     "state-dir": str(tmp_path / "rounds"), "ipfs-api": stack.kubo.api_url, "round-timeout": 120.0,
+                     "hash-wait": 30.0}, app_dir=FAULTY_APP)
+        finally:
+            done.set()
+            for t in threads:
+                t.join()
+    market = stack.admin.market
+    assert market.round_of(job_id, 1)[1] == 1  # only provider 0 used
+    balances = {p.address: stack.admin.token.balance_of(p.address) for p in providers}
+    coordinator_tokens = stack.admin.token.balance_of(coordinator.address)
+    coordinator_stake = stack.admin.registry.stake_of(coordinator.address)["staked"]
+
+    # Execute: each left-out provider's agent considers a dispute; the junk one's operator forces one by hand
+    disputers = [Disputer(stack.as_(p), store, tmp_path / f"disputes-{i}.json", auto=True, max_bond=100 * E18)
+                 for i, p in enumerate(providers)]
+    honest_dispute = disputers[1].consider(job_id, 1)
+    assert disputers[2].consider(job_id, 1) is None  # the agent does not bond a junk update
+    refused = _cli(stack, _key(tmp_path, providers[2]), "open", str(job_id), "1")
+    forced = _cli(stack, _key(tmp_path, providers[2]), "open", str(job_id), "1", "--force")
+    junk_dispute = stack.admin.disputes.dispute_of(job_id, 1, providers[2].address)
+    committee_key = _key(tmp_path, committee)
+    checks = {d: _cli(stack, committee_key, "check", str(d)) for d in (honest_dispute, junk_dispute)}
+    votes = [_cli(stack, committee_key, "vote", str(honest_dispute), "--uphold", "--reason", "passes every check"),
+             _cli(stack, committee_key, "vote", str(junk_dispute), "--deny", "--reason", "wrong tensor shapes")]
+    _, window_end, _ = market.dispute_status(job_id)
+    wait_for(lambda: time.time() > window_end + 1, 120, "the dispute window to close")
+    stack.as_(poster).market.finalize_job(job_id)
+    for i in (1, 2):
+        if market.claimable(job_id, providers[i].address):
+            stack.as_(providers[i]).market.claim(job_id)
+        disputers[i].withdraw_owed()
+    withdrawn = _cli(stack, _key(tmp_path, coordinator), "withdraw")
+
+    # Assert: the honest provider is paid for the round, its bond back, plus the coordinator's whole job stake (10,
+    # below the 50 penalty); the junk provider gets nothing and its bond (50) went to the coordinator
+    assert honest_dispute is not None and junk_dispute != 0
+    assert refused.returncode == 1 and "the job's model expects" in refused.stdout, refused.stdout + refused.stderr
+    assert forced.returncode == 0, forced.stderr
+    assert checks[honest_dispute].returncode == 0 and "uphold" in checks[honest_dispute].stdout
+    assert checks[junk_dispute].returncode == 1 and "deny" in checks[junk_dispute].stdout
+    assert all(v.returncode == 0 for v in votes), [v.stderr for v in votes]
+    assert stack.admin.disputes.get(honest_dispute).state == DisputeState.UPHELD
+    assert stack.admin.disputes.get(junk_dispute).state == DisputeState.DENIED
+    assert stack.admin.token.balance_of(providers[1].address) - balances[providers[1].address] == NET + 10 * E18
+    assert stack.admin.token.balance_of(providers[2].address) - balances[providers[2].address] == -50 * E18
+    assert withdrawn.returncode == 0 and "withdrawn 50.0000" in withdrawn.stdout, withdrawn.stdout + withdrawn.stderr
+    assert stack.admin.token.balance_of(coordinator.address) - coordinator_tokens == 50 * E18
+    assert stack.admin.registry.stake_of(coordinator.address)["staked"] == coordinator_stake - 10 * E18
+    assert market.get_job(job_id).credited == 20 * E18  # provider 0's round and provider 1's, disputed
+    assert market.refundable(job_id) == 10 * E18  # only the junk update's share goes back to the poster
