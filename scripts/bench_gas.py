@@ -105,6 +105,7 @@ class Bench:
             phase = "first round" if r == 1 else "later rounds"
             rec(f"commitRound ({providers} providers, {phase})", receipt)
             self.gas[prefix + "commitRound"].append(int(receipt["gasUsed"]))
+        self.local.increase_time(SuiteParams().dispute_window + 1)  # finalizing waits for the dispute window
         rec(f"finalizeJob ({providers} providers)", coordinator.finalize_job(job_id))
         for p in members:
             chain = self.as_(p)
@@ -140,7 +141,9 @@ class Bench:
         self.local.increase_time(3_600 + 1)
         self.record("commitRound (nothing submitted: 2 dropped)",
                     coordinator.commit_round(job_id, 1, hashlib.sha256(b"global").digest(), CID, [], gas=600_000))
+        self.local.increase_time(SuiteParams().dispute_window + 1)
         coordinator.finalize_job(job_id)
+        self.disputes(market)
 
         job_id = market.post_job(self._params())
         self.as_(self.providers[0]).market.join_job(job_id)
@@ -164,6 +167,36 @@ class Bench:
         self.record("requestUnbonding", node.request_unbonding(10 * E18))
         self.local.increase_time(7 * 86_400 + 1)
         self.record("withdrawUnbonded", node.withdraw_unbonded())
+
+    def disputes(self, market: Any) -> None:
+        """An excluded update disputed and upheld (2 of the committee), one disputed and denied, bonds withdrawn."""
+        job_id = market.post_job(JobParams(CID, self.admin.token.address, 3 * E18, E18, 1, 1, 3, 10 * E18,
+                                           int(self.w3.eth.get_block("latest")["timestamp"]) + 86_400, 3_600,
+                                           self.coordinator.address))
+        members = self.providers[:3]
+        for p in members:
+            self.as_(p).market.join_job(job_id)
+        coordinator = self.as_(self.coordinator).market
+        coordinator.start_job(job_id)
+        hashes = [hashlib.sha256(f"dispute/{job_id}/{i}".encode()).digest() for i in range(3)]
+        for p, digest in zip(members, hashes, strict=True):
+            self.as_(p).market.submit_update(job_id, 1, digest, CID)
+        coordinator.commit_round(job_id, 1, hashlib.sha256(b"global").digest(), CID, [0])
+        ids = []
+        for p, digest in zip(members[1:], hashes[1:], strict=True):
+            disputes = self.as_(p).disputes
+            disputes.chain.token.ensure_allowance(disputes.address, disputes.bond())
+            receipt = disputes.sender.transact(disputes.contract.functions.openDispute(job_id, 1, digest, CID))
+            self.record("openDispute", receipt)
+            ids.append(int(disputes.events(receipt, "DisputeOpened")[0]["disputeId"]))
+        for dispute_id, uphold in zip(ids, (True, False), strict=True):
+            first, second = (self.as_(m).disputes for m in self.committee)
+            self.record("dispute vote (first)", first.vote(dispute_id, uphold, CID))
+            self.record(f"dispute vote (deciding: {'upheld, round credited, penalty paid' if uphold else 'denied'})",
+                        second.vote(dispute_id, uphold, CID))
+        for account in (members[1], self.coordinator):
+            chain = self.as_(account)
+            self.record("dispute bond withdraw", chain.sender.transact(chain.disputes.contract.functions.withdraw()))
 
     def _post_with_permit(self) -> Any:
         signer = self.providers[-1]

@@ -45,6 +45,17 @@ def as_account(admin: Chain, account) -> Chain:  # type: ignore[no-untyped-def]
     return admin.as_account(TxSender(admin.w3, account))
 
 
+def past_dispute_window(market, job_id: int) -> None:  # type: ignore[no-untyped-def]
+    """Move the chain's clock past the job's dispute window (``finalizeJob`` waits for it); ``market`` is a
+    :class:`~opendpg.chain.contracts.JobMarketClient`."""
+    _, end, _ = market.dispute_status(job_id)
+    w3 = market.chain.w3
+    now = int(w3.eth.get_block("latest")["timestamp"])
+    if now <= end:
+        w3.provider.make_request("evm_increaseTime", [end - now + 1])
+        w3.provider.make_request("evm_mine", [])
+
+
 class Dao:
     """A chain of the test module's own, governed as in production (the timelock holds every parameter), for
     tests that travel in time: ``accounts[1]`` is the checker, ``[2..4]`` the expert committee (2 of 3 decide),

@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 from opendpg.chain import Capabilities, JobParams
-from tests.python.conftest import E18, as_account
+from tests.python.conftest import E18, as_account, past_dispute_window
 
 CID = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"
 
@@ -50,6 +50,7 @@ def test_a_provider_from_the_command_line(anvil, admin, accounts, tmp_path):
     coord.start_job(job_id)
     as_account(admin, node).market.submit_update(job_id, 1, hashlib.sha256(b"u").digest(), CID)
     coord.commit_round(job_id, 1, hashlib.sha256(b"g").digest(), CID, [0])
+    past_dispute_window(coord, job_id)
     coord.finalize_job(job_id)
     before = admin.token.balance_of(node.address)
     status = run("status")

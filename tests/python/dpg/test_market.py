@@ -15,6 +15,7 @@ from opendpg.dpg.certification import Certification
 from opendpg.dpg.market import admission, post_job, provenance, requirements_for, start_blocker
 from opendpg.errors import ContractRevert
 from opendpg.spec import parse_spec
+from tests.python.conftest import past_dispute_window
 from tests.python.dpg.test_checker import _example
 
 DAY = 86_400
@@ -81,6 +82,7 @@ def test_a_certified_job_from_posting_to_provenance(dao, nodes):
     coordinator.market.start_job(job_id)
     a.market.submit_update(job_id, 1, bytes.fromhex("11" * 32), "bafkreiupdateupdateupdate")
     coordinator.market.commit_round(job_id, 1, bytes.fromhex("22" * 32), "bafkreiglobalglobalglobal", [0])
+    past_dispute_window(coordinator.market, job_id)
     coordinator.market.finalize_job(job_id)
     holder_before = dao.admin.token.balance_of(dao.accounts[8].address)
     share = a.market.claim_data_share(job_id)

@@ -19,6 +19,7 @@ from opendpg.dpg import parse_metadata, shipped_standard
 from opendpg.dpg.certification import STAGES, Certification
 from opendpg.process import stop_process_group
 from opendpg.spec import parse_spec
+from tests.python.conftest import past_dispute_window
 from tests.python.dpg.test_checker import EXAMPLE
 from tests.python.frontend.browser import SCREENSHOTS, run_browser
 from tests.python.gateway.conftest import start_gateway
@@ -106,6 +107,7 @@ def test_a_provider_registers_stakes_and_claims_from_the_browser(stack, anvil, a
     chief.market.start_job(job_id)
     node.market.submit_update(job_id, 1, bytes.fromhex("11" * 32), "bafkreiupdate")
     chief.market.commit_round(job_id, 1, bytes.fromhex("22" * 32), "bafkreiglobal", [0])
+    past_dispute_window(chief.market, job_id)
     chief.market.finalize_job(job_id)
     before = admin.token.balance_of(provider.address)
     claimed = run_browser("provider.mjs", *app, "claim")

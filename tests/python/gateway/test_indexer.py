@@ -14,6 +14,7 @@ from opendpg.gateway.db import make_engine, migrate, session_factory
 from opendpg.gateway.indexer import ChainIndexer
 from opendpg.gateway.models import ChainJob, ChainRound
 from opendpg.process import stop_process_group
+from tests.python.conftest import past_dispute_window
 from tests.python.gateway.conftest import Gateway, _serve, chain_env, start_gateway
 from tests.python.gateway.test_jobs import _body
 from tests.python.integration.stack import wait_for
@@ -156,6 +157,7 @@ def test_a_job_is_never_shown_further_along_than_its_indexed_rounds(tmp_path):
 
         # Execute: the chain finishes the job; the reconcile pass reads the chain before the events are indexed
         as_coordinator.commit_round(job_id, 2, b"\x22" * 32, "bafkreiglobal2", [0])
+        past_dispute_window(as_coordinator, job_id)
         as_coordinator.finalize_job(job_id)
         indexer.reconcile()
 

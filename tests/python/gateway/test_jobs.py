@@ -24,6 +24,7 @@ from opendpg.content import KuboStore
 from opendpg.fl import Contribution, aggregate, decode_update, encode_update
 from opendpg.fl.models import build_model, get_weights
 from opendpg.spec import parse_spec
+from tests.python.conftest import past_dispute_window
 from tests.python.gateway.conftest import Gateway, _serve
 from tests.python.integration.stack import wait_for
 
@@ -148,6 +149,7 @@ def test_progress_model_download_and_verify(gw, world, accounts, tmp_path):
         last = encode_update(tensors, {"job": job_id, "round": round_, "kind": "global", "used": [provider.address],
                                        "rule": "fedavg"})
         as_coordinator.commit_round(job_id, round_, hashlib.sha256(last).digest(), store.put(last), [0])
+    past_dispute_window(as_coordinator, job_id)
     as_coordinator.finalize_job(job_id)
     follower.join(60)
 

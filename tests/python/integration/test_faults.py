@@ -15,6 +15,7 @@ from opendpg.chain import Capabilities, JobState
 from opendpg.content import KuboStore, cid_of
 from opendpg.fl.federation import Federation
 from opendpg.spec import parse_spec
+from tests.python.conftest import past_dispute_window
 from tests.python.integration.stack import E18, Proxy, wait_for
 
 FAULTY_APP = Path(__file__).parent / "faulty_app"
@@ -85,6 +86,7 @@ def test_an_update_of_the_wrong_shape_is_left_out_and_not_paid(stack, accounts, 
                                                                  argument_filters={"jobId": job_id})
     assert [e["args"]["provider"] for e in rejected] == [providers[2].address]
     assert market.participant_of(job_id, providers[2].address).missed_rounds == 1
+    past_dispute_window(market, job_id)
     stack.as_(poster).market.finalize_job(job_id)
     assert market.claimable(job_id, providers[2].address) == 0
     assert market.claimable(job_id, providers[0].address) == 10 * E18 * 99 // 100
