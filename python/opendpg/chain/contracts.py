@@ -432,8 +432,15 @@ class JobMarketClient(_Client):
         can lag behind a deadline that has passed)."""
         return self._tx(self.contract.functions.commitRound(job_id, round_, global_hash, cid, bitmap(used)), gas=gas)
 
-    def finalize_job(self, job_id: int) -> TxReceipt:
-        return self._tx(self.contract.functions.finalizeJob(job_id))
+    def finalize_job(self, job_id: int, gas: int | None = None) -> TxReceipt:
+        """``gas``: send with this limit instead of estimating (on an idle dev chain the estimate runs at the latest
+        block's time, which can lag behind the end of the dispute window; see :meth:`finalize_gas`)."""
+        return self._tx(self.contract.functions.finalizeJob(job_id), gas=gas)
+
+    @staticmethod
+    def finalize_gas(job: Job) -> int:
+        """A gas limit that covers ``finalizeJob`` for ``job`` (it settles every provider: ~37k gas each)."""
+        return 250_000 + 50_000 * job.provider_count
 
     def cancel_job(self, job_id: int) -> TxReceipt:
         return self._tx(self.contract.functions.cancelJob(job_id))

@@ -257,8 +257,9 @@ class Coordinator:
                 log.info("all rounds done; the job finalizes after its dispute window",
                          extra={"job": job_id, "window_end": window_end, "open_disputes": open_disputes})
             return
+        market = self.chain.market
         try:
-            self.chain.market.finalize_job(job_id)
+            market.finalize_job(job_id, gas=market.finalize_gas(market.get_job(job_id)))
         except ContractRevert as exc:
             if exc.name == "JobMarketDisputesPending":  # the chain's clock is behind ours: try again later
                 return
