@@ -36,7 +36,7 @@ from opendpg.agent.config import AgentConfig
 from opendpg.agent.disputer import Disputer
 from opendpg.agent.outbox import Outbox
 from opendpg.agent.watcher import JobWatcher
-from opendpg.chain import ChainEvent, JobState
+from opendpg.chain import ChainClock, ChainEvent, JobState
 from opendpg.errors import ContractRevert
 from opendpg.files import write_atomic
 from opendpg.fl.federation import start_supernode
@@ -82,6 +82,7 @@ class ProviderAgent:
         if self.state_file.exists():
             self.jobs = {int(k): _JobState(**v) for k, v in json.loads(self.state_file.read_text()).items()}
         self.supernodes: dict[int, subprocess.Popen[bytes]] = {}
+        self.clock = ChainClock(self.chain.w3)
 
     # ------------------------------------------------------------------ state
 
@@ -241,7 +242,7 @@ class ProviderAgent:
         """Cancel the joined jobs still open after their start deadline (``joinDeadline + roundTimeout``): the
         coordinator declined them or is gone, and until someone cancels, the stake they lock stays locked. The
         ``JobCancelled`` event then ends them here. Returns the jobs cancelled."""
-        now = time.time() if now is None else now
+        now = self.clock.now() if now is None else now
         cancelled = []
         for job_id, state in sorted(self.jobs.items()):
             if state.status != "joined":

@@ -1,6 +1,7 @@
 """The chain layer: deployment file, local chains, the transaction sender, revert decoding, event streams,
 and typed contract clients. Knows nothing of IPFS or federated learning."""
 
+from opendpg.chain.clock import ChainClock
 from opendpg.chain.contracts import (
     ZERO_ADDRESS,
     Capabilities,
@@ -37,6 +38,7 @@ __all__ = [
     "ZERO_ADDRESS",
     "Capabilities",
     "Chain",
+    "ChainClock",
     "ChainEvent",
     "Deployment",
     "Dispute",

@@ -26,7 +26,7 @@ import json
 import logging
 import time
 
-from opendpg.chain import ChainEvent, JobState
+from opendpg.chain import ChainClock, ChainEvent, JobState
 from opendpg.coordinator.config import CoordinatorConfig
 from opendpg.dpg.market import start_blocker
 from opendpg.errors import ContractRevert
@@ -59,6 +59,7 @@ class Coordinator:
                                      superlink_env={"OPENDPG_PRIVATE_KEY": config.private_key()})
         self.runs: dict[int, asyncio.Task[None]] = {}
         self.min_reached: dict[int, float] = {}
+        self.clock = ChainClock(self.chain.w3)
 
     @property
     def endpoint(self) -> str:
@@ -250,7 +251,7 @@ class Coordinator:
         """Finalize once the chain allows it: the dispute window after the last commit over, no dispute open."""
         info = self.jobs[job_id]
         open_disputes, window_end, _ = self.chain.market.dispute_status(job_id)
-        if open_disputes or time.time() <= window_end:
+        if open_disputes or self.clock.now() <= window_end:
             if info.get("finalize_after") != [open_disputes, window_end]:
                 info["finalize_after"] = [open_disputes, window_end]
                 self._save()

@@ -10,7 +10,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,8 @@ from opendpg.agent.disputer import Disputer
 from opendpg.chain import DisputeState
 from opendpg.content import KuboStore
 from opendpg.fl.federation import Federation
-from tests.python.integration.stack import E18, wait_for
+from tests.python.conftest import past_dispute_window
+from tests.python.integration.stack import E18
 from tests.python.integration.test_faults import FAULTY_APP, REPO, _register, _spec
 
 NET = 10 * E18 * 99 // 100
@@ -91,6 +91,9 @@ def test_an_excluded_honest_update_wins_its_dispute_and_a_junk_one_loses_its_bon
     # Execute: each left-out provider's agent considers a dispute; the junk one's operator forces one by hand
     disputers = [Disputer(stack.as_(p), store, tmp_path / f"disputes-{i}.json", auto=True, max_bond=100 * E18)
                  for i, p in enumerate(providers)]
+    unwilling = [Disputer(stack.as_(providers[1]), store, tmp_path / "off.json", auto=False, max_bond=100 * E18),
+                 Disputer(stack.as_(providers[1]), store, tmp_path / "cheap.json", auto=True, max_bond=E18)]
+    declined = [d.consider(job_id, 1) for d in unwilling]
     honest_dispute = disputers[1].consider(job_id, 1)
     assert disputers[2].consider(job_id, 1) is None  # the agent does not bond a junk update
     refused = _cli(stack, _key(tmp_path, providers[2]), "open", str(job_id), "1")
@@ -100,8 +103,7 @@ def test_an_excluded_honest_update_wins_its_dispute_and_a_junk_one_loses_its_bon
     checks = {d: _cli(stack, committee_key, "check", str(d)) for d in (honest_dispute, junk_dispute)}
     votes = [_cli(stack, committee_key, "vote", str(honest_dispute), "--uphold", "--reason", "passes every check"),
              _cli(stack, committee_key, "vote", str(junk_dispute), "--deny", "--reason", "wrong tensor shapes")]
-    _, window_end, _ = market.dispute_status(job_id)
-    wait_for(lambda: time.time() > window_end + 1, 120, "the dispute window to close")
+    past_dispute_window(market, job_id)
     stack.as_(poster).market.finalize_job(job_id)
     for i in (1, 2):
         if market.claimable(job_id, providers[i].address):
@@ -111,7 +113,11 @@ def test_an_excluded_honest_update_wins_its_dispute_and_a_junk_one_loses_its_bon
 
     # Assert: the honest provider is paid for the round, its bond back, plus the coordinator's whole job stake (10,
     # below the 50 penalty); the junk provider gets nothing and its bond (50) went to the coordinator
+    assert declined == [None, None]  # its policy said no: auto-dispute off, or a bond above its cap
+    assert "auto-dispute is off" in str(unwilling[0].decisions["1:1"]["skipped"])
+    assert "above this node's max_bond" in str(unwilling[1].decisions["1:1"]["skipped"])
     assert honest_dispute is not None and junk_dispute != 0
+    assert disputers[1].consider(job_id, 1) == honest_dispute  # asked again (a restart): the same, not a second
     assert refused.returncode == 1 and "the job's model expects" in refused.stdout, refused.stdout + refused.stderr
     assert forced.returncode == 0, forced.stderr
     assert checks[honest_dispute].returncode == 0 and "uphold" in checks[honest_dispute].stdout
