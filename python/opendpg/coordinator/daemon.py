@@ -26,7 +26,7 @@ import json
 import logging
 import time
 
-from opendpg.chain import ChainClock, ChainEvent, JobState
+from opendpg.chain import ChainClock, ChainEvent, Job, JobState
 from opendpg.coordinator.config import CoordinatorConfig
 from opendpg.dpg.market import start_blocker
 from opendpg.errors import ContractRevert
@@ -200,7 +200,7 @@ class Coordinator:
             return False
         if job.state == JobState.RUNNING:
             if job.committed_rounds >= job.rounds or job.active_count < job.min_providers:
-                self._finalize(job_id)
+                self._finalize(job_id, job)
                 return False
             return str(info.get("status")) != "ended"
         return False
@@ -247,7 +247,7 @@ class Coordinator:
         if self.chain.disputes.owed(self.me):
             log.info("dispute bonds withdrawn", extra={"amount": self.chain.disputes.withdraw()})
 
-    def _finalize(self, job_id: int) -> None:
+    def _finalize(self, job_id: int, job: Job) -> None:
         """Finalize once the chain allows it: the dispute window after the last commit over, no dispute open."""
         info = self.jobs[job_id]
         open_disputes, window_end, _ = self.chain.market.dispute_status(job_id)
@@ -260,13 +260,12 @@ class Coordinator:
             return
         market = self.chain.market
         try:
-            market.finalize_job(job_id, gas=market.finalize_gas(market.get_job(job_id)))
+            market.finalize_job(job_id, gas=market.finalize_gas(job))
         except ContractRevert as exc:
             if exc.name == "JobMarketDisputesPending":  # the chain's clock is behind ours: try again later
                 return
             if exc.name != "JobMarketWrongState":
                 raise
-        job = self.chain.market.get_job(job_id)
         self.jobs[job_id]["status"] = "ended"
         self._save()
         log.info("job finalized", extra={"job": job_id, "committed_rounds": job.committed_rounds})

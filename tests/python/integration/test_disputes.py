@@ -9,19 +9,16 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
 
-from opendpg.agent import Outbox
 from opendpg.agent.disputer import Disputer
 from opendpg.chain import DisputeState
 from opendpg.content import KuboStore
-from opendpg.fl.federation import Federation
 from tests.python.conftest import past_dispute_window
 from tests.python.integration.stack import E18
-from tests.python.integration.test_faults import FAULTY_APP, REPO, _register, _spec
+from tests.python.integration.test_faults import _register, run_one_round
 
 NET = 10 * E18 * 99 // 100
 
@@ -50,38 +47,8 @@ def test_an_excluded_honest_update_wins_its_dispute_and_a_junk_one_loses_its_bon
     stack.fund(*providers, coordinator, poster)
     _register(stack, *providers, coordinator)
     store = KuboStore(stack.kubo.api_url)
-    spec = _spec()
-    job_id = stack.post(poster, store.put(spec.to_bytes()), coordinator, rounds=1, min_p=2, max_p=3)
-    for p in providers:
-        stack.as_(p).market.join_job(job_id)
-    stack.as_(coordinator).market.start_job(job_id)
-    outboxes = [Outbox(tmp_path / f"outbox-{i}", stack.as_(p), store) for i, p in enumerate(providers)]
-    done = threading.Event()
-
-    def submit_loop(outbox: Outbox) -> None:
-        while not done.is_set():
-            outbox.submit_pending(job_id)
-            done.wait(0.1)
-
-    threads = [threading.Thread(target=submit_loop, args=(o,), daemon=True) for o in outboxes]
-    monkeypatch.setenv("PYTHONPATH", f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
-    with Federation(tmp_path / "flwr", superlink_env={"OPENDPG_PRIVATE_KEY": coordinator.key.hex()}) as fed:
-        for i, p in enumerate(providers):
-            fed.start_supernode(p.address, {"provider": p.address, "job-id": job_id, "share-index": i,
-                                            "share-count": 3, "outbox": str(outboxes[i].root),
-                                            "corrupt-shape": i == 2})
-        for t in threads:
-            t.start()
-        try:
-            fed.run({"spec": spec.to_bytes().decode(), "job-id": job_id, "out-dir": str(tmp_path / "models"),
-                     "gate": "tests.python.integration.colluding_gate:ExcludingGate", "exclude": providers[1].address,
-                     "rpc-url": stack.rpc_url, "deployment-file": str(stack.deployment_file),
-                     "state-dir": str(tmp_path / "rounds"), "ipfs-api": stack.kubo.api_url, "round-timeout": 120.0,
-                     "hash-wait": 30.0}, app_dir=FAULTY_APP)
-        finally:
-            done.set()
-            for t in threads:
-                t.join()
+    job_id = run_one_round(stack, store, providers, coordinator, poster, tmp_path, monkeypatch,
+                           "tests.python.integration.colluding_gate:ExcludingGate", exclude=providers[1].address)
     market = stack.admin.market
     assert market.round_of(job_id, 1)[1] == 1  # only provider 0 used
     balances = {p.address: stack.admin.token.balance_of(p.address) for p in providers}

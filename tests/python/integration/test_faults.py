@@ -35,12 +35,11 @@ def _register(stack, *nodes) -> None:
                                           100 * E18)
 
 
-def test_an_update_of_the_wrong_shape_is_left_out_and_not_paid(stack, accounts, tmp_path, monkeypatch):
-    # Prepare: three providers joined and started; the third one's ClientApp corrupts its update's shape
-    providers, coordinator, poster = accounts[11:14], accounts[14], accounts[15]
-    stack.fund(*providers, coordinator, poster)
-    _register(stack, *providers, coordinator)
-    store = KuboStore(stack.kubo.api_url)
+def run_one_round(stack, store, providers, coordinator, poster, tmp_path, monkeypatch, gate: str,
+                  **gate_config: object) -> int:
+    """Post a 1-round job for ``providers`` (2 of 3 needed), join and start it, and run its round on Flower with
+    ``gate`` (run-config extras ``gate_config``); the third provider's ClientApp corrupts its update's shape. Each
+    provider's outbox submits its update hash as the real agent's does. Returns the job id."""
     spec = _spec()
     job_id = stack.post(poster, store.put(spec.to_bytes()), coordinator, rounds=1, min_p=2, max_p=3)
     for p in providers:
@@ -55,9 +54,7 @@ def test_an_update_of_the_wrong_shape_is_left_out_and_not_paid(stack, accounts, 
             done.wait(0.1)
 
     threads = [threading.Thread(target=submit_loop, args=(o,), daemon=True) for o in outboxes]
-    monkeypatch.setenv("PYTHONPATH", f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")  # the test ClientApp
-
-    # Execute: one round on Flower with the coordinator's chain gate
+    monkeypatch.setenv("PYTHONPATH", f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")  # the test apps
     with Federation(tmp_path / "flwr", superlink_env={"OPENDPG_PRIVATE_KEY": coordinator.key.hex()}) as fed:
         for i, p in enumerate(providers):
             fed.start_supernode(p.address, {"provider": p.address, "job-id": job_id, "share-index": i,
@@ -67,14 +64,26 @@ def test_an_update_of_the_wrong_shape_is_left_out_and_not_paid(stack, accounts, 
             t.start()
         try:
             fed.run({"spec": spec.to_bytes().decode(), "job-id": job_id, "out-dir": str(tmp_path / "models"),
-                     "gate": "opendpg.coordinator.gate:ChainGate", "rpc-url": stack.rpc_url,
-                     "deployment-file": str(stack.deployment_file), "state-dir": str(tmp_path / "rounds"),
-                     "ipfs-api": stack.kubo.api_url, "round-timeout": 120.0, "hash-wait": 30.0},
-                    app_dir=FAULTY_APP)
+                     "gate": gate, "rpc-url": stack.rpc_url, "deployment-file": str(stack.deployment_file),
+                     "state-dir": str(tmp_path / "rounds"), "ipfs-api": stack.kubo.api_url, "round-timeout": 120.0,
+                     "hash-wait": 30.0, **gate_config}, app_dir=FAULTY_APP)
         finally:
             done.set()
             for t in threads:
                 t.join()
+    return job_id
+
+
+def test_an_update_of_the_wrong_shape_is_left_out_and_not_paid(stack, accounts, tmp_path, monkeypatch):
+    # Prepare: three providers joined and started; the third one's ClientApp corrupts its update's shape
+    providers, coordinator, poster = accounts[11:14], accounts[14], accounts[15]
+    stack.fund(*providers, coordinator, poster)
+    _register(stack, *providers, coordinator)
+    store = KuboStore(stack.kubo.api_url)
+
+    # Execute: one round on Flower with the coordinator's chain gate
+    job_id = run_one_round(stack, store, providers, coordinator, poster, tmp_path, monkeypatch,
+                           "opendpg.coordinator.gate:ChainGate")
 
     # Assert: the round went on with the two good updates; the bad one is on-chain but rejected and unpaid
     market = stack.admin.market
