@@ -1,7 +1,7 @@
 """Deploy the OpenDPG contract suite with brownie: ``brownie run deploy [--network NAME]``.
 
 The same wiring as ``opendpg deploy`` (python/opendpg/chain/deploy.py): token, timelock + governor,
-node registry, job market, DPG registry, reviewer rewards, job disputes; the job market may lock/slash node stake;
+node registry, job market, DPG registry, reviewer rewards, job disputes, data ledger; the job market may lock/slash node stake;
 the timelock ends up holding every admin and governance role and the deployer none. Writes ``build/deployment.json``
 in the deployment-file format every OpenDPG component loads.
 """
@@ -16,6 +16,7 @@ from pathlib import Path
 
 from brownie import (  # type: ignore[attr-defined]
     CommonsToken,
+    DataLedger,
     DPGRegistry,
     JobDisputes,
     JobMarket,
@@ -33,6 +34,7 @@ GOVERNANCE_ROLE = web3.keccak(text="GOVERNANCE_ROLE").hex()
 STAKE_MANAGER_ROLE = web3.keccak(text="STAKE_MANAGER_ROLE").hex()
 CHECKER_ROLE = web3.keccak(text="CHECKER_ROLE").hex()
 DISPUTES_ROLE = web3.keccak(text="DISPUTES_ROLE").hex()
+DATA_SPENDER_ROLE = web3.keccak(text="DATA_SPENDER_ROLE").hex()
 DEFAULT_ADMIN_ROLE = "0x" + "00" * 32
 
 
@@ -96,6 +98,9 @@ def deploy_suite(deployer, params: SuiteParams) -> dict:
     disputes = JobDisputes.deploy(market, dpg, deployer, params.dispute_bond, params.dispute_penalty,
                                   params.dispute_decision_period, tx)
     market.grantRole(DISPUTES_ROLE, disputes, tx)
+    ledger = DataLedger.deploy(registry, dpg, deployer, tx)
+    market.setDataLedger(ledger, tx)
+    ledger.grantRole(DATA_SPENDER_ROLE, market, tx)
     registry.grantRole(STAKE_MANAGER_ROLE, market, tx)
     for checker in params.checkers:
         dpg.grantRole(CHECKER_ROLE, checker, tx)
@@ -107,6 +112,8 @@ def deploy_suite(deployer, params: SuiteParams) -> dict:
         if governance != deployer.address:
             contract.renounceRole(GOVERNANCE_ROLE, deployer, tx)
         contract.renounceRole(DEFAULT_ADMIN_ROLE, deployer, tx)
+    ledger.grantRole(DEFAULT_ADMIN_ROLE, timelock, tx)  # no parameters to govern
+    ledger.renounceRole(DEFAULT_ADMIN_ROLE, deployer, tx)
     timelock.renounceRole(timelock.DEFAULT_ADMIN_ROLE(), deployer, tx)
     return {
         "CommonsToken": token,
@@ -117,6 +124,7 @@ def deploy_suite(deployer, params: SuiteParams) -> dict:
         "DPGRegistry": dpg,
         "ReviewRewards": rewards,
         "JobDisputes": disputes,
+        "DataLedger": ledger,
     }
 
 

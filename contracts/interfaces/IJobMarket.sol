@@ -111,6 +111,19 @@ interface IJobMarket {
         bool certifiedComputeOnly;
     }
 
+    /// @notice The dataset a job trains on in its providers' own files, and the privacy it spends there (see
+    ///         `postJobWithData` and {IDataLedger}).
+    /// @param asset the DPG-registry dataset asset every provider must hold (declared in the data ledger)
+    /// @param schema the fingerprint of the asset's schema the job was written for; holders of another refused
+    /// @param epsilon the differential-privacy epsilon each provider spends on the job, in millionths (0: no DP)
+    /// @param delta the delta of that epsilon, in 1e-18 units (0 with no DP)
+    struct DataTerms {
+        uint256 asset;
+        bytes32 schema;
+        uint64 epsilon;
+        uint64 delta;
+    }
+
     /// @notice A committed round.
     struct Round {
         bytes32 globalHash;
@@ -175,6 +188,8 @@ interface IJobMarket {
     error JobMarketNoCertificationRegistry();
     /// @notice The job cannot end yet: `open` disputes are undecided, or its dispute window runs until `windowEnd`.
     error JobMarketDisputesPending(uint256 jobId, uint256 open, uint256 windowEnd);
+    /// @notice No data ledger is configured, so a job on providers' own data cannot be posted.
+    error JobMarketNoDataLedger();
     /// @notice `dataShareBps` `value` is above the maximum `maxBps`.
     error JobMarketDataShareTooHigh(uint256 value, uint256 maxBps);
 
@@ -215,6 +230,10 @@ interface IJobMarket {
     event DataShareClaimed(uint256 indexed jobId, address indexed holder, uint256 amount);
     event DataShareBpsSet(uint16 oldBps, uint16 newBps);
     event DpgRegistrySet(address oldRegistry, address newRegistry);
+    event DataLedgerSet(address oldLedger, address newLedger);
+    event JobDataTermsSet(
+        uint256 indexed jobId, uint256 indexed asset, bytes32 schema, uint64 epsilon, uint64 delta
+    );
     event LimitsSet(Limits oldLimits, Limits newLimits);
     /// @notice A dispute about the job was opened: it now has `open` undecided disputes.
     event DisputeHoldPlaced(uint256 indexed jobId, uint256 open);
@@ -246,6 +265,15 @@ interface IJobMarket {
     /// @notice As {postJob}, with `requirements` (checked now: the dataset asset must be a certified dataset);
     ///         the data share in force now applies to the job for its whole life.
     function postJobWithRequirements(JobParams calldata params, Requirements calldata requirements)
+        external
+        returns (uint256 jobId);
+
+    /// @notice As {postJobWithRequirements} (pass all-zero requirements for none), for a job that trains on
+    ///         `terms.asset` held in its providers' own files: each joining provider must hold the asset with
+    ///         `terms.schema` in the data ledger, which records the job's privacy spend against the provider's
+    ///         budget at join (and gives it back if the provider leaves, is displaced, or the job is cancelled
+    ///         before it starts).
+    function postJobWithData(JobParams calldata params, Requirements calldata requirements, DataTerms calldata terms)
         external
         returns (uint256 jobId);
 
@@ -326,6 +354,9 @@ interface IJobMarket {
     /// @notice The DPG registry consulted for certification requirements and provider priority.
     function setDpgRegistry(address newRegistry) external;
 
+    /// @notice The data ledger that records holdings and privacy spends of jobs on providers' own data.
+    function setDataLedger(address newLedger) external;
+
     /// @notice Bounds on join windows and round timeouts of new jobs, and the reputation thresholds.
     function setLimits(Limits calldata newLimits) external;
 
@@ -362,6 +393,11 @@ interface IJobMarket {
     function dpgRegistry() external view returns (address);
 
     function dataShareBps() external view returns (uint16);
+
+    function dataLedger() external view returns (address);
+
+    /// @notice The data terms of a job posted with `postJobWithData` (all zero otherwise).
+    function dataTermsOf(uint256 jobId) external view returns (DataTerms memory);
 
     function limits() external view returns (Limits memory);
 

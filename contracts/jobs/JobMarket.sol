@@ -6,6 +6,7 @@ import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {IDataLedger} from "../interfaces/IDataLedger.sol";
 import {IDPGRegistry} from "../interfaces/IDPGRegistry.sol";
 import {IJobMarket} from "../interfaces/IJobMarket.sol";
 import {INodeRegistry} from "../interfaces/INodeRegistry.sol";
@@ -64,6 +65,10 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
 
     mapping(uint256 jobId => DisputeTally) private _disputes;
 
+    IDataLedger private _ledger;
+    /// @dev Written only for jobs on providers' own data.
+    mapping(uint256 jobId => DataTerms) private _dataTerms;
+
     constructor(INodeRegistry registry_, address admin, uint16 feeBps_, Limits memory limits_) {
         if (address(registry_) == address(0)) revert JobMarketZeroAddress("nodeRegistry");
         if (admin == address(0)) revert JobMarketZeroAddress("admin");
@@ -111,6 +116,30 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
         nonReentrant
         returns (uint256 jobId)
     {
+        jobId = _setRequirements(requirements);
+        _postJob(params);
+    }
+
+    /// @inheritdoc IJobMarket
+    function postJobWithData(JobParams calldata params, Requirements calldata requirements, DataTerms calldata terms)
+        external
+        nonReentrant
+        returns (uint256 jobId)
+    {
+        jobId = _setRequirements(requirements);
+        if (address(_ledger) == address(0)) revert JobMarketNoDataLedger();
+        uint256 asset = terms.asset;
+        if (asset == 0 || asset > type(uint64).max) revert JobMarketInvalidParams("asset");
+        if (_dpg.getAsset(asset).kind != IDPGRegistry.AssetKind.Dataset) revert JobMarketNotADataset(asset);
+        if (terms.schema == bytes32(0)) revert JobMarketInvalidParams("schema");
+        if ((terms.epsilon == 0) != (terms.delta == 0) || terms.delta >= 1e18) revert JobMarketInvalidParams("delta");
+        _dataTerms[jobId] = terms;
+        emit JobDataTermsSet(jobId, asset, terms.schema, terms.epsilon, terms.delta);
+        _postJob(params);
+    }
+
+    /// @dev Stores the requirements of the job about to be posted (under the next id, which `_postJob` takes).
+    function _setRequirements(Requirements calldata requirements) private returns (uint256 jobId) {
         IDPGRegistry dpg = _dpg;
         if (address(dpg) == address(0)) revert JobMarketNoCertificationRegistry();
         uint256 asset = requirements.datasetAsset;
@@ -121,7 +150,7 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
             if (!dpg.isCertified(asset)) revert JobMarketAssetNotCertified(asset);
             share = _dataShareBps;
         }
-        jobId = _nextJobId; // _postJob takes this id
+        jobId = _nextJobId;
         _requirements[jobId] = StoredRequirements({
             datasetAsset: uint64(asset),
             dataShareBps: share,
@@ -130,7 +159,6 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
         });
         if (requirements.datasetId != bytes32(0)) _requiredDataset[jobId] = requirements.datasetId;
         emit JobRequirementsSet(jobId, asset, requirements.datasetId, requirements.certifiedComputeOnly, share);
-        _postJob(params);
     }
 
     /// @inheritdoc IJobMarket
@@ -146,6 +174,11 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
         job.state = JobState.Cancelled;
         emit JobCancelled(jobId, msg.sender, job.budget);
         _releaseProviders(jobId, job, false, false);
+        if (_dataTerms[jobId].asset != 0) {
+            for (uint256 i = job.providerCount; i > 0; --i) {
+                _ledger.release(jobId, _providerAt[jobId][i - 1]); // never trained on: the privacy spend comes back
+            }
+        }
     }
 
     /// @inheritdoc IJobMarket
@@ -209,6 +242,12 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
             if (displaced != address(0)) _registry.settleJob(displaced, stake, 0, 0, false);
             _registry.lockStake(msg.sender, stake);
         }
+        DataTerms storage terms = _dataTerms[jobId];
+        uint256 asset = terms.asset;
+        if (asset != 0) {
+            if (displaced != address(0)) _ledger.release(jobId, displaced);
+            _ledger.spend(jobId, msg.sender, asset, terms.schema, terms.epsilon, terms.delta);
+        }
     }
 
     /// @inheritdoc IJobMarket
@@ -231,6 +270,7 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
         emit ProviderLeft(jobId, msg.sender, index, moved);
         uint256 stake = job.requiredStake;
         if (stake != 0) _registry.settleJob(msg.sender, stake, 0, 0, false);
+        if (_dataTerms[jobId].asset != 0) _ledger.release(jobId, msg.sender);
     }
 
     /// @inheritdoc IJobMarket
@@ -415,6 +455,13 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
     }
 
     /// @inheritdoc IJobMarket
+    function setDataLedger(address newLedger) external onlyRole(Roles.GOVERNANCE_ROLE) {
+        if (newLedger == address(0)) revert JobMarketZeroAddress("dataLedger");
+        emit DataLedgerSet(address(_ledger), newLedger);
+        _ledger = IDataLedger(newLedger);
+    }
+
+    /// @inheritdoc IJobMarket
     function setLimits(Limits calldata newLimits) external onlyRole(Roles.GOVERNANCE_ROLE) {
         _setLimits(newLimits);
     }
@@ -502,6 +549,16 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
     /// @inheritdoc IJobMarket
     function limits() external view returns (Limits memory) {
         return _limits;
+    }
+
+    /// @inheritdoc IJobMarket
+    function dataLedger() external view returns (address) {
+        return address(_ledger);
+    }
+
+    /// @inheritdoc IJobMarket
+    function dataTermsOf(uint256 jobId) external view returns (DataTerms memory) {
+        return _dataTerms[jobId];
     }
 
     /// @inheritdoc IJobMarket

@@ -10,6 +10,8 @@ library Roles {
     bytes32 internal constant STAKE_MANAGER_ROLE = keccak256("STAKE_MANAGER_ROLE");
     /// @notice Holds jobs for open disputes and settles them in the job market: the dispute contract.
     bytes32 internal constant DISPUTES_ROLE = keccak256("DISPUTES_ROLE");
+    /// @notice Spends and releases data holders' privacy budgets as providers join jobs: the job market.
+    bytes32 internal constant DATA_SPENDER_ROLE = keccak256("DATA_SPENDER_ROLE");
     /// @notice Posts automated DPG-check attestations.
     bytes32 internal constant CHECKER_ROLE = keccak256("CHECKER_ROLE");
     /// @notice A member of the DPG expert committee.

@@ -13,7 +13,7 @@ def test_write_deployment(suite, tmp_path):
     document = json.loads(path.read_text())
     assert document["format"] == "opendpg-deployment/1"
     assert set(document["contracts"]) == {"CommonsToken", "OpenDPGTimelock", "OpenDPGGovernor", "NodeRegistry",
-                                          "JobMarket", "DPGRegistry", "ReviewRewards", "JobDisputes"}
+                                          "JobMarket", "DPGRegistry", "ReviewRewards", "JobDisputes", "DataLedger"}
     for name, contract in suite.items():
         assert document["contracts"][name]["address"] == contract.address
         assert any(item.get("name") == "hasRole" or item["type"] == "constructor"

@@ -1,36 +1,52 @@
 """Anyone's own evaluation of a committed global model: the spec's model rebuilt, loaded with the committed
-weights, and evaluated on the public held-out split of the spec's dataset. It does not trust the coordinator's
-reported numbers: the model comes from IPFS by its on-chain CID (the store checks it against the CID)."""
+weights, and evaluated on the job's held-out set: the poster's (``held_out_cid``, fetched and verified by the
+caller) or, in a simulation, the bundled set's test split. It does not trust the coordinator's reported
+numbers: the model comes from IPFS by its on-chain CID (the store checks it against the CID)."""
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from opendpg.errors import OpenDPGValueError
 from opendpg.spec import JobSpec
 
-__all__ = ["RoundMetrics", "evaluate_global"]
+__all__ = ["NoHeldOutSet", "RoundMetrics", "evaluate_global"]
+
+
+class NoHeldOutSet(OpenDPGValueError):
+    """The job has no held-out set: only the providers' federated metrics describe its rounds."""
 
 
 @dataclass(frozen=True)
 class RoundMetrics:
     loss: float
-    accuracy: float
+    accuracy: float | None  # None for a numeric target
+    all: dict[str, float] = field(default_factory=dict)  # every metric of the task (macro_f1, rmse, mae, ...)
 
 
-def evaluate_global(spec: JobSpec, model: bytes) -> RoundMetrics:
-    """Loss and accuracy of ``model`` (canonical update bytes) on the held-out split of the spec's dataset.
-    Raises ``UpdateFormatError`` when the bytes do not fit the spec's model."""
-    from opendpg.fl.data import SHAPES, load_dataset  # torch: imported only where evaluation happens
+def evaluate_global(spec: JobSpec, model: bytes, held_out: bytes | None = None) -> RoundMetrics:
+    """The metrics of ``model`` (canonical update bytes) on the job's held-out set: ``held_out`` (the bytes of
+    the spec's ``held_out_cid``) for a job on providers' own data, the bundled test split in a simulation.
+    Raises ``UpdateFormatError`` when the bytes do not fit the spec's model, ``NoHeldOutSet`` when there is
+    nothing to evaluate on."""
+    from opendpg.data import read_held_out  # torch: imported only where evaluation happens
+    from opendpg.fl.data import input_of, load_dataset
     from opendpg.fl.models import build_model, get_weights, weight_shapes
     from opendpg.fl.train import evaluate
     from opendpg.fl.update import decode_update
 
-    shape, classes = SHAPES[spec.dataset.catalog_id]
-    network = build_model(spec.model, shape, classes, seed=spec.training.seed)
+    network = build_model(spec.model, *input_of(spec.dataset), seed=spec.training.seed)
     update = decode_update(model)
     update.check_shapes(weight_shapes(network))
     weights = OrderedDict(zip(get_weights(network).keys(), update.tensors.values(), strict=True))
-    held_out = load_dataset(spec.dataset.catalog_id)
-    loss, accuracy = evaluate(network, weights, held_out.x_test, held_out.y_test)
-    return RoundMetrics(float(loss), float(accuracy))
+    if spec.dataset.mode == "simulate":
+        bundled = load_dataset(str(spec.dataset.catalog_id))
+        x, y = bundled.x_test, bundled.y_test
+    elif held_out is not None and spec.dataset.data_schema is not None:
+        records = read_held_out(spec.dataset.data_schema, held_out)
+        x, y = records.x, records.y
+    else:
+        raise NoHeldOutSet("the job has no held-out set (held_out_cid): its rounds carry federated metrics only")
+    metrics = evaluate(network, weights, x, y, spec.task)
+    return RoundMetrics(metrics["loss"], metrics.get("accuracy"), metrics)

@@ -20,7 +20,7 @@ from opendpg.chain import Chain
 from opendpg.content import ContentStore
 from opendpg.errors import ContentError, OpenDPGValueError
 from opendpg.fl.aggregate import Contribution, aggregate
-from opendpg.fl.data import SHAPES
+from opendpg.fl.data import input_of
 from opendpg.fl.models import build_model, get_weights
 from opendpg.fl.update import UpdateFormatError, decode_update, encode_update
 from opendpg.spec import SpecError, parse_spec
@@ -52,7 +52,7 @@ def verify_job(chain: Chain, store: ContentStore, job_id: int) -> list[RoundVerd
         submitted[(int(args["round"]), Web3.to_checksum_address(args["provider"]))] = (
             bytes(args["updateHash"]), str(args["updateCid"]))
     verdicts = []
-    previous = get_weights(build_model(spec.model, *SHAPES[spec.dataset.catalog_id], seed=spec.training.seed))
+    previous = get_weights(build_model(spec.model, *input_of(spec.dataset), seed=spec.training.seed))
     for log in sorted(chain.market.job_logs("RoundCommitted", job_id), key=lambda e: int(e["args"]["round"])):
         args = log["args"]
         verdict = RoundVerdict(int(args["round"]), True)

@@ -3,11 +3,15 @@ and typed contract clients. Knows nothing of IPFS or federated learning."""
 
 from opendpg.chain.clock import ChainClock
 from opendpg.chain.contracts import (
+    DELTA_UNIT,
+    EPSILON_UNIT,
     ZERO_ADDRESS,
     Capabilities,
     Chain,
+    DataTerms,
     Dispute,
     DisputeState,
+    Holding,
     Job,
     JobParams,
     JobState,
@@ -35,16 +39,20 @@ from opendpg.chain.sender import TxSender, connect
 from opendpg.chain.suite import SuiteParams
 
 __all__ = [
+    "DELTA_UNIT",
+    "EPSILON_UNIT",
     "ZERO_ADDRESS",
     "Capabilities",
     "Chain",
     "ChainClock",
     "ChainEvent",
+    "DataTerms",
     "Deployment",
     "Dispute",
     "DisputeState",
     "EventStream",
     "FileCheckpoint",
+    "Holding",
     "Job",
     "JobParams",
     "JobState",

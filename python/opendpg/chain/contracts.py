@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import astuple, dataclass, field
 from enum import IntEnum
@@ -20,14 +21,19 @@ from opendpg.chain.sender import TxSender
 from opendpg.errors import ChainUnavailableError, OpenDPGValueError
 
 __all__ = [
+    "DELTA_UNIT",
+    "EPSILON_UNIT",
     "ZERO_ADDRESS",
     "Capabilities",
     "Chain",
     "DPGRegistryClient",
+    "DataLedgerClient",
+    "DataTerms",
     "Dispute",
     "DisputeState",
     "DisputesClient",
     "GovernorClient",
+    "Holding",
     "Job",
     "JobMarketClient",
     "JobParams",
@@ -110,6 +116,54 @@ class Requirements:
     @property
     def any(self) -> bool:
         return bool(self.dataset_asset or any(self.dataset_id) or self.certified_compute_only)
+
+
+#: On-chain units of privacy: epsilon in millionths, delta in 1e-18.
+EPSILON_UNIT = 10**6
+DELTA_UNIT = 10**18
+
+
+@dataclass(frozen=True)
+class DataTerms:
+    """``IJobMarket.DataTerms``: the dataset asset a job trains on in providers' own files, its schema's fingerprint,
+    and the (epsilon, delta) each provider spends, in on-chain units (epsilon in millionths, delta in 1e-18)."""
+
+    asset: int
+    schema: bytes
+    epsilon: int = 0
+    delta: int = 0
+
+    @classmethod
+    def of(cls, asset: int, schema: bytes, epsilon: float | None, delta: float | None) -> DataTerms:
+        """Terms from real-valued (epsilon, delta): epsilon rounded up, so the chain never counts less than is
+        spent; no epsilon: no DP."""
+        if epsilon is None:
+            return cls(asset, schema)
+        return cls(asset, schema, math.ceil(epsilon * EPSILON_UNIT - 1e-9), round((delta or 0.0) * DELTA_UNIT))
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        return astuple(self)
+
+
+@dataclass(frozen=True)
+class Holding:
+    """``IDataLedger.Holding``: a node's declared holding of a dataset asset and its privacy budget (on-chain
+    units). ``schema`` is zero bytes when the asset is not (or no longer) held."""
+
+    schema: bytes
+    records: int
+    budget: int
+    spent: int
+    delta: int
+    requires_dp: bool
+
+    @property
+    def held(self) -> bool:
+        return any(self.schema)
+
+    @property
+    def remaining(self) -> int:
+        return self.budget - self.spent
 
 
 @dataclass(frozen=True)
@@ -392,6 +446,19 @@ class JobMarketClient(_Client):
                                                                            requirements.as_tuple()))
         return int(self.events(receipt, "JobPosted")[0]["jobId"])
 
+    def post_job_with_data(self, params: JobParams, requirements: Requirements, terms: DataTerms) -> int:
+        """As :meth:`post_job_with_requirements`, for a job on providers' own data: every provider must hold
+        ``terms.asset`` with ``terms.schema`` in the data ledger, which counts the job's privacy spend at join."""
+        self.chain.token_at(params.payment_token).ensure_allowance(self.address, params.budget)
+        receipt = self._tx(self.contract.functions.postJobWithData(params.as_tuple(), requirements.as_tuple(),
+                                                                   terms.as_tuple()))
+        return int(self.events(receipt, "JobPosted")[0]["jobId"])
+
+    def data_terms_of(self, job_id: int) -> DataTerms | None:
+        """The job's data terms, or None for a job posted without."""
+        (asset, schema, epsilon, delta), = self._view("dataTermsOf", job_id)
+        return DataTerms(int(asset), bytes(schema), int(epsilon), int(delta)) if asset else None
+
     def requirements_of(self, job_id: int) -> tuple[Requirements, int]:
         (asset, dataset, compute_only), share = self._view("requirementsOf", job_id)
         return Requirements(int(asset), bytes(dataset), bool(compute_only)), int(share)
@@ -550,6 +617,32 @@ class DisputesClient(_Client):
         logs = self.contract.events.DisputeOpened().get_logs(from_block=self.chain.deployment.start_block,
                                                              argument_filters={"disputeId": dispute_id})
         return str(logs[0]["args"]["evidenceCid"]) if logs else ""
+
+
+class DataLedgerClient(_Client):
+    """Which nodes hold which dataset assets, and their privacy budgets (see ``IDataLedger``)."""
+
+    name = "DataLedger"
+
+    def declare_holding(self, asset: int, schema: bytes, records: int, budget: int, delta: int,
+                        requires_dp: bool) -> TxReceipt:
+        """Declare holding ``asset`` (``budget`` in millionths of epsilon at ``delta`` in 1e-18)."""
+        return self._tx(self.contract.functions.declareHolding(asset, schema, records, budget, delta, requires_dp))
+
+    def withdraw_holding(self, asset: int) -> TxReceipt:
+        return self._tx(self.contract.functions.withdrawHolding(asset))
+
+    def holding_of(self, holder: str, asset: int) -> Holding:
+        (schema, records, budget, spent, delta, requires_dp), = self._view("holdingOf", holder, asset)
+        return Holding(bytes(schema), int(records), int(budget), int(spent), int(delta), bool(requires_dp))
+
+    def remaining_budget(self, holder: str, asset: int) -> int:
+        return int(self._view("remainingBudget", holder, asset)[0])
+
+    def spend_of(self, job_id: int, holder: str) -> tuple[int, int]:
+        """(asset, epsilon in millionths) ``holder`` spent on ``job_id``; (0, 0) if nothing is counted."""
+        (asset, epsilon), = self._view("spendOf", job_id, holder)
+        return int(asset), int(epsilon)
 
 
 class DPGRegistryClient(_Client):
@@ -718,6 +811,7 @@ class Chain:
         self.governor = GovernorClient(self)
         self.rewards = ReviewRewardsClient(self)
         self.disputes = DisputesClient(self)
+        self.ledger = DataLedgerClient(self)
 
     def token_at(self, address: str) -> TokenClient:
         """A client for a payment token (any ERC20; the commons token by default)."""

@@ -71,6 +71,9 @@ def deploy_suite(sender: TxSender, params: SuiteParams | None = None,
     disputes = deploy("JobDisputes", market.address, dpg.address, deployer, params.dispute_bond,
                       params.dispute_penalty, params.dispute_decision_period)
     sender.transact(market.functions.grantRole(role_id("DISPUTES_ROLE"), disputes.address))
+    ledger = deploy("DataLedger", registry.address, dpg.address, deployer)
+    sender.transact(market.functions.setDataLedger(ledger.address))
+    sender.transact(ledger.functions.grantRole(role_id("DATA_SPENDER_ROLE"), market.address))
     sender.transact(registry.functions.grantRole(role_id("STAKE_MANAGER_ROLE"), market.address))
     for checker in params.checkers:
         sender.transact(dpg.functions.grantRole(role_id("CHECKER_ROLE"), checker))
@@ -82,6 +85,8 @@ def deploy_suite(sender: TxSender, params: SuiteParams | None = None,
         if governance != deployer:
             sender.transact(contract.functions.renounceRole(role_id("GOVERNANCE_ROLE"), deployer))
         sender.transact(contract.functions.renounceRole(DEFAULT_ADMIN_ROLE, deployer))
+    sender.transact(ledger.functions.grantRole(DEFAULT_ADMIN_ROLE, timelock.address))  # no parameters to govern
+    sender.transact(ledger.functions.renounceRole(DEFAULT_ADMIN_ROLE, deployer))
     sender.transact(timelock.functions.renounceRole(DEFAULT_ADMIN_ROLE, deployer))
 
     return Deployment(

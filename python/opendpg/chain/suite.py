@@ -22,10 +22,11 @@ CONTRACTS: dict[str, str] = {
     "DPGRegistry": "contracts/dpg/DPGRegistry.sol",
     "ReviewRewards": "contracts/dpg/ReviewRewards.sol",
     "JobDisputes": "contracts/jobs/JobDisputes.sol",
+    "DataLedger": "contracts/data/DataLedger.sol",
 }
 
 #: AccessControl roles, by name; ids are keccak256 of the name (DEFAULT_ADMIN_ROLE is zero).
-ROLE_NAMES = ("GOVERNANCE_ROLE", "STAKE_MANAGER_ROLE", "CHECKER_ROLE", "DISPUTES_ROLE")
+ROLE_NAMES = ("GOVERNANCE_ROLE", "STAKE_MANAGER_ROLE", "CHECKER_ROLE", "DISPUTES_ROLE", "DATA_SPENDER_ROLE")
 
 
 @dataclass

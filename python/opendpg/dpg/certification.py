@@ -110,7 +110,7 @@ class Certification:
     def check(self, asset_id: int, files: Path | None = None) -> Report:
         """The automated check of a registered asset against the current standard: its metadata from IPFS, its
         files from ``files`` or else from the archive its metadata names. Metadata that is not an
-        ``opendpg-asset/1`` document gives a failed report saying so."""
+        ``opendpg-asset`` document gives a failed report saying so."""
         asset = self.asset(asset_id)
         standard, standard_cid = self.standard()
         try:

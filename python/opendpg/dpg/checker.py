@@ -259,9 +259,9 @@ def check_asset(meta: AssetMetadata, standard: Standard, *, standard_cid: str, f
 def unreadable_metadata_report(standard: Standard, *, standard_cid: str, problem: str, asset_id: int,
                                metadata_cid: str, licence: str, checker: str = "",
                                now: dt.datetime | None = None) -> Report:
-    """A failed check for an asset whose metadata document is not ``opendpg-asset/1``: every indicator fails
+    """A failed check for an asset whose metadata document is not ``opendpg-asset/1`` or ``/2``: every indicator fails
     with the reason, so the asset does not wait for a check forever; its owner fixes the document and renews."""
-    evidence = [f"the metadata document {metadata_cid} is not readable as opendpg-asset/1: {problem}"]
+    evidence = [f"the metadata document {metadata_cid} is not readable as opendpg-asset/1 or /2: {problem}"]
     return Report(standard={"version": standard.version, "cid": standard_cid},
                   asset={"id": asset_id, "name": None, "kind": None, "licence": licence, "metadata_cid": metadata_cid},
                   checker=checker, checked_at=(now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds"),

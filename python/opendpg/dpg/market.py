@@ -9,28 +9,40 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from opendpg.chain import Chain, Job, JobParams, Requirements, dataset_id
+from opendpg.chain import Chain, DataTerms, Job, JobParams, Requirements, dataset_id
 from opendpg.content import ContentStore
 from opendpg.dpg.standard import ASSET_KINDS
 from opendpg.spec import JobSpec, parse_spec
 
-__all__ = ["PROVENANCE_SCHEMA", "Admission", "admission", "post_job", "provenance", "provenance_bytes",
-           "requirements_for", "start_blocker"]
+__all__ = ["PROVENANCE_SCHEMA", "Admission", "admission", "data_terms_for", "post_job", "provenance",
+           "provenance_bytes", "requirements_for", "start_blocker"]
 
 PROVENANCE_SCHEMA = "opendpg-provenance/1"
 
 
 def requirements_for(spec: JobSpec) -> Requirements | None:
-    """The on-chain requirements of a spec with a ``certification`` section (the spec's dataset must then be
-    held by every provider); None for a spec without one."""
+    """The on-chain requirements of a spec with a ``certification`` section (in a simulation, the bundled dataset
+    must then be declared by every provider); None for a spec without one."""
     if spec.certification is None:
         return None
-    return Requirements(spec.certification.dataset_asset or 0, dataset_id(spec.dataset.catalog_id),
-                        spec.certification.certified_compute_only)
+    catalog = dataset_id(spec.dataset.catalog_id) if spec.dataset.catalog_id is not None else bytes(32)
+    return Requirements(spec.certification.dataset_asset or 0, catalog, spec.certification.certified_compute_only)
+
+
+def data_terms_for(spec: JobSpec) -> DataTerms | None:
+    """The on-chain data terms of a job on providers' own data (the asset, its schema's fingerprint, the DP-SGD
+    epsilon each provider spends); None for a simulation."""
+    if spec.dataset.mode != "local" or spec.dataset.asset is None or spec.dataset.data_schema is None:
+        return None
+    dp = spec.privacy.dp_sgd
+    return DataTerms.of(spec.dataset.asset, spec.dataset.data_schema.fingerprint(), dp.epsilon if dp else None,
+                        dp.delta if dp else None)
 
 
 def post_job(chain: Chain, params: JobParams, spec: JobSpec) -> int:
-    requirements = requirements_for(spec)
+    requirements, terms = requirements_for(spec), data_terms_for(spec)
+    if terms is not None:
+        return chain.market.post_job_with_data(params, requirements or Requirements(), terms)
     if requirements is None:
         return chain.market.post_job(params)
     return chain.market.post_job_with_requirements(params, requirements)

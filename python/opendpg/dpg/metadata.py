@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from opendpg.data.schema import DatasetSchema
 from opendpg.dpg.standard import AssetKind
 from opendpg.errors import OpenDPGValueError
 
-__all__ = ["METADATA_SCHEMA", "AssetMetadata", "DataDescription", "Dependency", "MetadataError", "Owner",
-           "Privacy", "SdgClaim", "parse_metadata"]
+__all__ = ["METADATA_SCHEMA", "METADATA_VERSIONS", "AssetMetadata", "DataDescription", "Dependency", "MetadataError",
+           "Owner", "Privacy", "SdgClaim", "parse_metadata"]
 
-METADATA_SCHEMA = "opendpg-asset/1"
+METADATA_SCHEMA = "opendpg-asset/2"
+#: Versions read: 2 adds ``dataset_schema`` (a held dataset's schema); a version 1 document parses unchanged.
+METADATA_VERSIONS = ("opendpg-asset/1", "opendpg-asset/2")
 _Text = Annotated[str, Field(max_length=20_000)]
 
 
@@ -62,14 +65,18 @@ class Privacy(_Strict):
 
 
 class AssetMetadata(_Strict):
-    schema_: Literal["opendpg-asset/1"] = Field(default="opendpg-asset/1", alias="schema")
+    schema_: Literal["opendpg-asset/1", "opendpg-asset/2"] = Field(default="opendpg-asset/2", alias="schema")
     name: Annotated[str, Field(min_length=1, max_length=200)]
     kind: AssetKind
     description: _Text = ""
     licence: Annotated[str, Field(min_length=1, max_length=64)] = Field(description="SPDX licence expression")
     version: Annotated[str, Field(max_length=64)] = ""
     catalog_id: Annotated[str, Field(max_length=128)] | None = Field(
-        default=None, description="datasets: the catalog id providers declare when they hold it")
+        default=None, description="datasets bundled for simulations: the catalog id providers declare")
+    dataset_schema: DatasetSchema | None = Field(
+        default=None, description="datasets held by providers in their own files: what a record looks like "
+                                  "(modality, features, label, formats, terms of use); its fingerprint is what "
+                                  "holders register on-chain")
     files_cid: Annotated[str, Field(max_length=128)] | None = Field(
         default=None, description="software and models: an archive (.tar, .tar.gz, .zip) of the files, on IPFS")
     owner: Owner = Field(default_factory=Owner)
@@ -83,6 +90,15 @@ class AssetMetadata(_Strict):
         default_factory=dict, description="statement per harm the standard names (data_privacy_security, ...)")
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _schema_fits(self) -> AssetMetadata:
+        if self.dataset_schema is not None:
+            if self.kind != "dataset":
+                raise ValueError("dataset_schema: only a dataset asset has one")
+            if self.schema_ == "opendpg-asset/1":
+                raise ValueError("schema: dataset_schema needs version opendpg-asset/2")
+        return self
 
     def to_bytes(self) -> bytes:
         return self.model_dump_json(by_alias=True, exclude_none=True, indent=1).encode() + b"\n"

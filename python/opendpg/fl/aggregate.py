@@ -16,7 +16,7 @@ import numpy as np
 
 from opendpg.errors import OpenDPGValueError
 
-__all__ = ["Contribution", "aggregate"]
+__all__ = ["Contribution", "aggregate", "weighted_metrics"]
 
 
 @dataclass(frozen=True)
@@ -91,3 +91,16 @@ def aggregate(contributions: list[Contribution], rule: str = "fedavg", *, trim_b
     if rule == "krum":
         return _krum(items, num_malicious)
     raise OpenDPGValueError(f"strategy.name: unknown aggregation rule {rule!r}")
+
+
+def weighted_metrics(results: list[dict[str, float]]) -> dict[str, float]:
+    """Providers' metrics (each with ``num-examples``) as one: every metric's mean weighted by examples, plus
+    ``examples`` (their sum) and ``providers`` (how many reported). Nothing reported: an empty dict."""
+    counted = [r for r in results if r.get("num-examples", 0) > 0]
+    total = sum(r["num-examples"] for r in counted)
+    if not counted:
+        return {}
+    names = sorted({k for r in counted for k in r} - {"num-examples"})
+    merged = {name: sum(r[name] * r["num-examples"] for r in counted if name in r)
+              / sum(r["num-examples"] for r in counted if name in r) for name in names}
+    return {**merged, "examples": float(total), "providers": float(len(counted))}

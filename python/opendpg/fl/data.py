@@ -1,15 +1,21 @@
-"""Datasets that ship inside packages, and the shares providers hold (iid, label-skew, dirichlet)."""
+"""What a provider trains and validates on, and what the model's input and output are.
+
+``local`` jobs: the provider's own files (read and checked by :mod:`opendpg.data` against the schema the spec
+embeds), less a seeded validation split. ``simulate`` jobs: a dataset that ships inside packages, sliced among
+providers (iid, label-skew, dirichlet); for demos and benchmarks only."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from opendpg.data import read_local, validation_split
 from opendpg.errors import OpenDPGValueError
 from opendpg.spec import DatasetSpec
 
-__all__ = ["CATALOG", "SHAPES", "Dataset", "load_dataset", "partition"]
+__all__ = ["CATALOG", "SHAPES", "Dataset", "ProviderData", "input_of", "load_dataset", "partition", "provider_data"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,48 @@ def _digits(image: bool) -> Dataset:
 CATALOG = {"sklearn/digits": lambda: _digits(False), "sklearn/digits-8x8": lambda: _digits(True)}
 #: Catalog id -> (input shape, classes): what a coordinator needs to build the model without the data.
 SHAPES: dict[str, tuple[tuple[int, ...], int]] = {"sklearn/digits": ((64,), 10), "sklearn/digits-8x8": ((1, 8, 8), 10)}
+
+
+@dataclass(frozen=True)
+class ProviderData:
+    """A provider's training records and its validation split; ``dropped``: bad records left out."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    dropped: int = 0
+
+
+def input_of(dataset: DatasetSpec) -> tuple[tuple[int, ...], int]:
+    """(input shape, output width) of the spec's dataset: all anyone needs to build the model, no data."""
+    if dataset.mode == "simulate":
+        if dataset.catalog_id not in SHAPES:
+            raise OpenDPGValueError(f"dataset.catalog_id: {dataset.catalog_id!r} is not bundled; "
+                                    f"known: {sorted(SHAPES)}")
+        return SHAPES[dataset.catalog_id]
+    assert dataset.data_schema is not None  # the spec's validation requires it
+    return dataset.data_schema.input_shape, dataset.data_schema.outputs
+
+
+def provider_data(dataset: DatasetSpec, *, path: str = "", drop_bad_rows: bool = False, share_index: int = 0,
+                  share_count: int = 1) -> ProviderData:
+    """The provider's records: its files at ``path`` (local) or its slice ``share_index`` of ``share_count``
+    (simulate), each split into training and validation records with the spec's seed."""
+    dropped = 0
+    if dataset.mode == "simulate":
+        bundled = load_dataset(str(dataset.catalog_id))
+        index = partition(bundled.y_train, dataset, share_count, share_index)
+        x, y = bundled.x_train[index], bundled.y_train[index]
+    else:
+        if not path:
+            raise OpenDPGValueError("this provider has no data path for the job's dataset: set [data.<asset id>] "
+                                    "path in the agent's config")
+        assert dataset.data_schema is not None
+        local = read_local(dataset.data_schema, Path(path), drop_bad_rows=drop_bad_rows)
+        x, y, dropped = local.x, local.y, local.dropped
+    train, val = validation_split(len(y), dataset.validation_fraction, dataset.seed)
+    return ProviderData(x[train], y[train], x[val], y[val], dropped)
 
 
 def load_dataset(catalog_id: str) -> Dataset:

@@ -1,6 +1,7 @@
 """Fills in each indexed round's loss and accuracy: the gateway's own evaluation of the committed global model
-on the spec's held-out set (``opendpg.audit.evaluate_global``), so the training curve a user sees does not rest
-on the coordinator's word. Runs beside the indexer; a round whose model cannot be evaluated gets the reason."""
+on the job's held-out set (``opendpg.audit.evaluate_global``: the poster's ``held_out_cid``, or a simulation's
+bundled test split), so the training curve a user sees does not rest on the coordinator's word. Runs beside the
+indexer; a round whose model cannot be evaluated (or whose job has no held-out set) gets the reason."""
 
 from __future__ import annotations
 
@@ -69,7 +70,8 @@ class RoundEvaluator:
                 model = self.store.get(global_cid)
                 if hashlib.sha256(model).hexdigest() != global_hash:
                     raise OpenDPGError("the stored model does not match its on-chain hash")
-                metrics = evaluate_global(spec, model)
+                held_out = self.store.get(spec.held_out_cid) if spec.held_out_cid else None
+                metrics = evaluate_global(spec, model, held_out)
                 values = {"loss": metrics.loss, "accuracy": metrics.accuracy}
             except (ContentNotFoundError, ContentUnavailableError) as exc:
                 log.info("round %d of job %d: model or spec not reachable yet (%s)", round_, job_id, exc)

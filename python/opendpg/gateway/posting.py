@@ -26,8 +26,8 @@ from hexbytes import HexBytes
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
-from opendpg.chain import Chain, JobParams, Requirements, job_budget
-from opendpg.dpg.market import requirements_for
+from opendpg.chain import Chain, DataTerms, JobParams, Requirements, job_budget
+from opendpg.dpg.market import data_terms_for, requirements_for
 from opendpg.errors import ContractRevert, OpenDPGError, TransactionError
 from opendpg.gateway.chain import GatewayChain
 from opendpg.gateway.indexer import ChainIndexer
@@ -124,6 +124,16 @@ class PostRequest:
     def requirements(self) -> Requirements | None:
         """The spec's certification requirements (such a job is posted on its own, with them)."""
         return requirements_for(parse_spec(self.spec)) if b'"certification"' in self.spec else None
+
+    @cached_property
+    def terms(self) -> DataTerms | None:
+        """The data terms of a job on providers' own data (such a job is posted on its own, with them)."""
+        return data_terms_for(parse_spec(self.spec))
+
+    @property
+    def alone(self) -> bool:
+        """Whether the job needs its own transaction (requirements or data terms) instead of a ``postJobs``."""
+        return self.requirements is not None or self.terms is not None
 
     def params(self, token: str, now: int) -> JobParams:
         return JobParams(self.spec_cid, token, self.budget, self.reward_per_round, self.rounds, self.min_providers,
@@ -286,10 +296,10 @@ class JobPoster:
         try:
             mine = self.chain.as_user(requests[0].user)
             accepted = self._affordable(mine, requests)
-            plain = [r for r in accepted if r.requirements is None]
+            plain = [r for r in accepted if not r.alone]
             sent = self._send(mine, plain, now, estimate=False) if plain else []
-            for request in accepted:  # jobs with certification requirements: one transaction each
-                if request.requirements is not None:
+            for request in accepted:  # jobs with certification requirements or data terms: one transaction each
+                if request.alone:
                     sent += self._send(mine, [request], now, estimate=True)
             return sent
         except Exception as exc:
@@ -326,12 +336,17 @@ class JobPoster:
         return accepted
 
     def _send(self, mine: Chain, requests: list[PostRequest], now: int, *, estimate: bool) -> list[_Sent]:
-        """Sign and send one ``postJobs`` (one ``postJobWithRequirements`` for a job with requirements). Without
+        """Sign and send one ``postJobs`` (one ``postJobWithRequirements`` for a job with requirements, one
+        ``postJobWithData`` for a job on providers' own data). Without
         ``estimate`` the gas limit is the bound per job (unused gas is not charged) and a refusal shows in the
         receipt; with it a refusal is answered here."""
         market = mine.market
         requirements = requests[0].requirements if len(requests) == 1 else None
-        if requirements is not None:
+        terms = requests[0].terms if len(requests) == 1 else None
+        if terms is not None:
+            data = market.encode("postJobWithData", requests[0].params(mine.token.address, now).as_tuple(),
+                                 (requirements or Requirements()).as_tuple(), terms.as_tuple())
+        elif requirements is not None:
             data = market.encode("postJobWithRequirements", requests[0].params(mine.token.address, now).as_tuple(),
                                  requirements.as_tuple())
         else:

@@ -257,7 +257,7 @@ class AssetCreate(_In):
     description: Annotated[str, StringConstraints(max_length=10_000)] = ""
     licence: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9.+-]{1,64}$")] = Field(
         description="SPDX licence identifier, e.g. CC-BY-4.0, Apache-2.0, ODbL-1.0")
-    metadata: dict[str, Any] = Field(default_factory=dict, description="the rest of the opendpg-asset/1 document "
+    metadata: dict[str, Any] = Field(default_factory=dict, description="the rest of the opendpg-asset/2 document "
                                                                        "the DPG checker reads (owner, sdgs, ...)")
     certify: bool = Field(default=True, description="also request certification against the current standard")
 

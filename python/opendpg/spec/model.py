@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from opendpg.data.schema import DatasetSchema
 from opendpg.errors import OpenDPGValueError
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "STRATEGY_NAMES",
     "CertificationSpec",
     "DatasetSpec",
+    "DpSgdSpec",
     "JobSpec",
     "ModelSpec",
     "PrivacySpec",
@@ -51,15 +53,29 @@ class ModelSpec(_Strict):
 
 
 class DatasetSpec(_Strict):
-    catalog_id: Annotated[str, Field(min_length=1, max_length=128)] = Field(
-        description="catalog id of a dataset the providers hold locally, e.g. 'sklearn/digits'")
+    """What the providers train on. ``local`` (the default): each provider's own files holding the DPG registry's
+    dataset asset ``asset``, whose schema the spec embeds (``data_schema``; agents check it against the asset's
+    metadata and their files); each keeps ``validation_fraction`` of its records, split with ``seed``, to evaluate
+    each round's model. ``simulate``: slices of a dataset bundled with OpenDPG (``catalog_id``), drawn by
+    ``partition``; for demos and benchmarks, never private data."""
+
+    mode: Literal["local", "simulate"] = Field(
+        default="local", description="local: providers' own files; simulate: slices of a bundled catalog set")
+    asset: Annotated[int, Field(ge=1)] | None = Field(
+        default=None, description="local: DPG-registry id of the dataset asset the providers hold")
+    data_schema: DatasetSchema | None = Field(
+        default=None, description="local: the asset's dataset schema (its fingerprint must match the asset's)")
+    validation_fraction: Annotated[float, Field(ge=0, le=0.5)] = Field(
+        default=0.2, description="local: share of each provider's records kept back for federated evaluation")
+    catalog_id: Annotated[str, Field(min_length=1, max_length=128)] | None = Field(
+        default=None, description="simulate: catalog id of a bundled dataset, e.g. 'sklearn/digits'")
     partition: Literal["iid", "label-skew", "dirichlet"] = Field(
-        default="iid", description="how each provider's local share was drawn (for simulations and demos)")
+        default="iid", description="simulate: how each provider's slice is drawn")
     labels_per_provider: Annotated[int, Field(ge=1, le=1000)] | None = Field(
         default=None, description="label-skew: number of classes each provider holds")
     alpha: Annotated[float, Field(gt=0, le=1000)] | None = Field(
         default=None, description="dirichlet: concentration (smaller = more skewed)")
-    seed: int = 0
+    seed: int = Field(default=0, description="seeds the validation split (local) or the slices (simulate)")
 
 
 class TrainingSpec(_Strict):
@@ -87,17 +103,31 @@ class ResourcesSpec(_Strict):
     cpu_cores: Annotated[int, Field(ge=1, le=1024)] = 1
 
 
+class DpSgdSpec(_Strict):
+    """Per-record differential privacy: DP-SGD with Opacus (per-sample gradients clipped to ``max_grad_norm``,
+    Gaussian noise of ``noise_multiplier`` times that, Poisson sampling of batches). ``epsilon`` is what the job
+    declares each provider spends over all its rounds at ``delta``; an agent recomputes its own spend with
+    Opacus's RDP accountant from its record count and refuses a job that declares less."""
+
+    noise_multiplier: Annotated[float, Field(gt=0, le=100)]
+    max_grad_norm: Annotated[float, Field(gt=0, le=1000)]
+    epsilon: Annotated[float, Field(gt=0, le=1000)] = Field(
+        description="privacy budget each provider spends on the whole job")
+    delta: Annotated[float, Field(gt=0, lt=1)] = 1e-5
+
+
 class PrivacySpec(_Strict):
-    """Client-side privacy, applied by Flower's ClientApp mods before the update is hashed and pinned:
-    ``clipping_norm`` alone clips each update (``fixedclipping_mod``); with ``epsilon`` (and ``delta``) the
-    clipped update also gets Gaussian noise for (epsilon, delta) local DP (``LocalDpMod``, sensitivity =
-    clipping_norm)."""
+    """Client-side privacy. ``dp_sgd``: per-record DP while training (Opacus). Independently, on the update:
+    ``clipping_norm`` alone clips each update (Flower's ``fixedclipping_mod``); with ``epsilon`` (and ``delta``)
+    the clipped update also gets Gaussian noise for (epsilon, delta) local DP (``LocalDpMod``, sensitivity =
+    clipping_norm). What is hashed on-chain is the update after all of them."""
 
     clipping_norm: Annotated[float, Field(gt=0)] | None = Field(
         default=None, description="L2 bound on each client update (new weights - global); unset: no clipping")
     epsilon: Annotated[float, Field(gt=0, le=100)] | None = Field(
         default=None, description="local DP budget per round; unset: clipping only")
     delta: Annotated[float, Field(gt=0, lt=1)] = Field(default=1e-5, description="local DP failure probability")
+    dp_sgd: DpSgdSpec | None = Field(default=None, description="per-record DP-SGD while training (Opacus)")
 
 
 class CertificationSpec(_Strict):
@@ -142,15 +172,17 @@ class JobSpec(_Strict):
             problems.append(("strategy.proximal_mu", "fedprox needs proximal_mu > 0 (try 0.01)"))
         if self.strategy.name == "krum" and self.providers.min < 2 * self.strategy.num_malicious + 3:
             problems.append(("strategy.num_malicious", "krum needs providers.min >= 2 * num_malicious + 3"))
-        if self.dataset.partition == "label-skew" and self.dataset.labels_per_provider is None:
-            problems.append(("dataset.labels_per_provider", "label-skew needs labels_per_provider (e.g. 4)"))
-        if self.dataset.partition == "dirichlet" and self.dataset.alpha is None:
-            problems.append(("dataset.alpha", "dirichlet needs alpha (e.g. 0.5)"))
+        problems.extend(_dataset_problems(self.dataset, self.certification))
         if self.privacy.epsilon is not None and self.privacy.clipping_norm is None:
             problems.append(("privacy.clipping_norm", "DP noise (epsilon) needs a clipping_norm (e.g. 1.0)"))
         if problems:
             raise ValueError(json.dumps(problems))
         return self
+
+    @property
+    def task(self) -> Literal["classification", "regression"]:
+        schema = self.dataset.data_schema
+        return "classification" if schema is None else schema.task
 
     def to_bytes(self) -> bytes:
         """Canonical JSON (sorted keys, no spaces): what is pinned to IPFS."""
@@ -159,6 +191,36 @@ class JobSpec(_Strict):
             if data[optional] is None:
                 del data[optional]
         return json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _dataset_problems(dataset: DatasetSpec, certification: CertificationSpec | None) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
+    if dataset.mode == "simulate":
+        if dataset.catalog_id is None:
+            problems.append(("dataset.catalog_id", "simulate needs a catalog_id (e.g. 'sklearn/digits')"))
+        for name in ("asset", "data_schema"):
+            if getattr(dataset, name) is not None:
+                problems.append((f"dataset.{name}", "only for mode 'local' (providers' own files): remove it"))
+        if dataset.partition == "label-skew" and dataset.labels_per_provider is None:
+            problems.append(("dataset.labels_per_provider", "label-skew needs labels_per_provider (e.g. 4)"))
+        if dataset.partition == "dirichlet" and dataset.alpha is None:
+            problems.append(("dataset.alpha", "dirichlet needs alpha (e.g. 0.5)"))
+        return problems
+    if dataset.catalog_id is not None:
+        problems.append(("dataset.catalog_id", "a bundled catalog set is for simulations: set mode = 'simulate', or "
+                                               "name the dataset asset the providers hold (asset, data_schema)"))
+    if dataset.asset is None:
+        problems.append(("dataset.asset", "required: the DPG-registry id of the dataset asset providers hold"))
+    if dataset.data_schema is None:
+        problems.append(("dataset.data_schema", "required: the dataset asset's schema (opendpg jobs spec-from-asset "
+                                                "copies it from the asset's metadata)"))
+    if dataset.partition != "iid" or dataset.labels_per_provider is not None or dataset.alpha is not None:
+        problems.append(("dataset.partition", "only for mode 'simulate': a provider's own files are what it holds"))
+    certified = certification.dataset_asset if certification is not None else None
+    if certified is not None and dataset.asset is not None and certified != dataset.asset:
+        problems.append(("certification.dataset_asset", f"is {certified} but dataset.asset is {dataset.asset}: "
+                                                        "a job trains on one dataset asset"))
+    return problems
 
 
 def json_schema() -> dict[str, Any]:

@@ -143,5 +143,5 @@ def test_unreadable_metadata_fails_the_check_instead_of_waiting(dao, roles):
     report, _ = _check_and_attest(roles, asset_id)
 
     assert not report.passed and {f.status for f in report.findings} == {"fail"}
-    assert "not readable as opendpg-asset/1" in report.findings[0].evidence[0]
+    assert "not readable as opendpg-asset/1 or /2" in report.findings[0].evidence[0]
     assert roles["owner"].state(asset_id).stage == "check_failed"

@@ -244,7 +244,7 @@ def test_an_asset_is_submitted_for_certification(gw, world):
     asset = response.json()
     assert asset["owner"] == user["address"] and asset["stage"] == "awaiting-check" and asset["kind"] == "dataset"
     document = json.loads(KuboStore(world["kubo"].api_url).get(asset["metadata_cid"]))
-    assert document["name"] == body["name"] and document["schema"] == "opendpg-asset/1"
+    assert document["name"] == body["name"] and document["schema"] == "opendpg-asset/2"
     assert document["sdgs"] == body["metadata"]["sdgs"] and document["kind"] == "dataset"
     on_chain = world["admin"].dpg.get_asset(asset["id"])
     assert on_chain["owner"] == user["address"] and on_chain["licence"] == "CC-BY-4.0"

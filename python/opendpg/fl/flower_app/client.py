@@ -1,18 +1,21 @@
-"""ClientApp: train on the provider's local share; write the canonical update to the agent's outbox and
-return the same bytes, so the coordinator hashes exactly what the provider pins and submits.
+"""ClientApp: train on the provider's own records (its files at ``node_config["data-path"]``, or its slice of a
+bundled set in a simulation); write the canonical update to the agent's outbox and return the same bytes, so
+the coordinator hashes exactly what the provider pins and submits. Evaluate messages score a global model on the
+provider's validation split; only the metrics leave.
 
 Mods, outermost first: ``canonical_update_mod`` (serialise the final arrays, write the outbox, attach the
 bytes) around ``privacy_mod`` (the spec's client-side privacy through Flower's own mods: ``fixedclipping_mod``
 for clipping, ``LocalDpMod`` for clipping plus Gaussian noise) around ``train``. So what is hashed on-chain is
 the update after clipping and noise.
 
-A SuperNode serves one job (``node_config["job-id"]``); a message from another job's run on the same
-SuperLink is answered with ``wrong-job`` so that run's ServerApp stops addressing this node.
+Mods act on train messages only. A SuperNode serves one job (``node_config["job-id"]``); a message from another
+job's run on the same SuperLink is answered with ``wrong-job`` so that run's ServerApp stops addressing this node.
 """
 
 from __future__ import annotations
 
 import time
+import zlib
 from collections import OrderedDict
 from pathlib import Path
 
@@ -22,9 +25,9 @@ from flwr.clientapp.mod import LocalDpMod, fixedclipping_mod
 from flwr.clientapp.typing import ClientAppCallable
 
 from opendpg.files import write_atomic
-from opendpg.fl.data import SHAPES, load_dataset, partition
+from opendpg.fl.data import ProviderData, input_of, provider_data
 from opendpg.fl.models import build_model
-from opendpg.fl.train import train_local
+from opendpg.fl.train import evaluate, train_local
 from opendpg.fl.update import encode_update
 from opendpg.spec import parse_spec
 
@@ -49,6 +52,8 @@ def _wrong_job(msg: Message, context: Context) -> Message | None:
 def canonical_update_mod(msg: Message, context: Context, call_next: ClientAppCallable) -> Message:
     if (foreign := _wrong_job(msg, context)) is not None:
         return foreign
+    if msg.metadata.message_type != "train":
+        return call_next(msg, context)
     started = time.monotonic()
     reply = call_next(msg, context)
     if reply.has_error():
@@ -58,7 +63,7 @@ def canonical_update_mod(msg: Message, context: Context, call_next: ClientAppCal
     job_id = int(context.run_config["job-id"])
     round_ = int(msg.content["config"]["round"])
     provider = str(context.node_config["provider"])
-    model = build_model(spec.model, *SHAPES[spec.dataset.catalog_id])
+    model = build_model(spec.model, *input_of(spec.dataset))
     arrays = reply.content["arrays"].to_numpy_ndarrays()
     new = OrderedDict(zip(model.state_dict().keys(), arrays, strict=True))
     num_examples = int(reply.content["metrics"]["num-examples"])
@@ -72,7 +77,7 @@ def canonical_update_mod(msg: Message, context: Context, call_next: ClientAppCal
 
 def privacy_mod(msg: Message, context: Context, call_next: ClientAppCallable) -> Message:
     privacy = parse_spec(str(context.run_config["spec"])).privacy
-    if privacy.clipping_norm is None:
+    if privacy.clipping_norm is None or msg.metadata.message_type != "train":
         return call_next(msg, context)
     if privacy.epsilon is not None:
         local_dp = LocalDpMod(privacy.clipping_norm, sensitivity=privacy.clipping_norm, epsilon=privacy.epsilon,
@@ -87,20 +92,42 @@ def privacy_mod(msg: Message, context: Context, call_next: ClientAppCallable) ->
 app = ClientApp(mods=[canonical_update_mod, privacy_mod])
 
 
+def _data(context: Context) -> ProviderData:
+    spec = parse_spec(str(context.run_config["spec"]))
+    node = context.node_config
+    return provider_data(spec.dataset, path=str(node.get("data-path", "")),
+                         drop_bad_rows=bool(node.get("drop-bad-rows", False)),
+                         share_index=int(node.get("share-index", 0)), share_count=int(node.get("share-count", 1)))
+
+
 @app.train()
 def train(msg: Message, context: Context) -> Message:
     spec = parse_spec(str(context.run_config["spec"]))
     round_ = int(msg.content["config"]["round"])
-    data = load_dataset(spec.dataset.catalog_id)
-    share = int(context.node_config["share-index"])
-    index = partition(data.y_train, spec.dataset, int(context.node_config["share-count"]), share)
-    model = build_model(spec.model, data.input_shape, data.classes, seed=spec.training.seed)
+    data = _data(context)
+    model = build_model(spec.model, *input_of(spec.dataset), seed=spec.training.seed)
     weights = msg.content["arrays"].to_numpy_ndarrays()
     named = OrderedDict(zip(model.state_dict().keys(), weights, strict=True))
-    seed = spec.training.seed * 1_000_003 + round_ * 7_919 + share
-    new, loss = train_local(model, named, data.x_train[index], data.y_train[index], spec, seed)
+    provider = str(context.node_config["provider"])  # each provider shuffles (and draws DP noise) its own way
+    seed = spec.training.seed * 1_000_003 + round_ * 7_919 + zlib.crc32(provider.lower().encode())
+    new, loss = train_local(model, named, data.x_train, data.y_train, spec, seed)
     content = RecordDict({
         "arrays": ArrayRecord([v for v in new.values()]),
-        "metrics": MetricRecord({"num-examples": len(index), "train-loss": float(loss)}),
+        "metrics": MetricRecord({"num-examples": len(data.y_train), "train-loss": float(loss)}),
     })
     return Message(content=content, reply_to=msg)
+
+
+@app.evaluate()
+def evaluate_global(msg: Message, context: Context) -> Message:
+    """The global model's metrics on this provider's validation split (weighted by ``num-examples`` when the
+    ServerApp aggregates them)."""
+    if (foreign := _wrong_job(msg, context)) is not None:
+        return foreign
+    spec = parse_spec(str(context.run_config["spec"]))
+    data = _data(context)
+    model = build_model(spec.model, *input_of(spec.dataset), seed=spec.training.seed)
+    named = OrderedDict(zip(model.state_dict().keys(), msg.content["arrays"].to_numpy_ndarrays(), strict=True))
+    metrics = evaluate(model, named, data.x_val, data.y_val, spec.task)
+    metrics["num-examples"] = metrics.pop("examples")
+    return Message(RecordDict({"metrics": MetricRecord(metrics)}), reply_to=msg)

@@ -1,6 +1,9 @@
 """ServerApp: each round, send the global model to every connected SuperNode, take back the canonical
 update bytes, let the gate vet them (the coordinator checks them against the hashes on-chain), aggregate
-deterministically, evaluate on the held-out set, and hand the round to the gate. A reply the gate refuses is
+deterministically, have the providers evaluate the new model on their validation splits (Flower evaluate
+messages; metrics weighted by examples, prefixed ``federated_``), evaluate it on the poster's held-out set when
+the job has one (run config ``held-out-path``; a simulation's bundled test split), and hand the round to the
+gate. No provider's records are read here. A reply the gate refuses is
 replaced by what the gate fetches for that provider, if anything (the update it really submitted). A round with
 no acceptable update keeps the global model as it was and hands it to the gate with nothing used."""
 
@@ -10,12 +13,14 @@ import json
 import time
 from collections import OrderedDict
 from pathlib import Path
+from typing import Any
 
 from flwr.app import ArrayRecord, ConfigRecord, Context, Message, RecordDict
 from flwr.serverapp import Grid, ServerApp
 
-from opendpg.fl.aggregate import Contribution, aggregate
-from opendpg.fl.data import SHAPES, load_dataset
+from opendpg.data import read_held_out
+from opendpg.fl.aggregate import Contribution, aggregate, weighted_metrics
+from opendpg.fl.data import input_of, load_dataset
 from opendpg.fl.gate import RoundGate, load_gate
 from opendpg.fl.models import build_model, get_weights, weight_shapes
 from opendpg.fl.train import evaluate
@@ -36,13 +41,13 @@ def _wait_for_nodes(grid: Grid, wanted: int, timeout: float, foreign: set[int]) 
 
 
 def _collect(grid: Grid, arrays: ArrayRecord, round_: int, job_id: int, timeout: float, foreign: set[int],
-             expected: set[str] | None, gate: RoundGate) -> tuple[dict[str, bytes], dict[str, float]]:
+             expected: set[str] | None, gate: RoundGate) -> tuple[dict[str, bytes], dict[str, float], set[int]]:
     """One round's updates by provider. The train message goes to every node of this job, including nodes
     that connect during the round (a restarted provider); the round ends when every expected provider (or,
     with none expected, every addressed node) answered, or at ``timeout``. An expected provider whose reply
     does not come is asked of the gate every few seconds (its update by the CID it put on-chain), so a reply
     lost between SuperNode and SuperLink does not cost the provider the round. Also returns each provider's
-    reported training seconds."""
+    reported training seconds and the nodes addressed."""
     deadline = time.monotonic() + timeout
     pending: dict[str, int] = {}
     addressed: set[int] = set()
@@ -77,8 +82,28 @@ def _collect(grid: Grid, arrays: ArrayRecord, round_: int, job_id: int, timeout:
                     updates[provider] = data
         done = expected <= set(updates) if expected is not None else not pending
         if done or time.monotonic() > deadline:
-            return updates, train_seconds
+            return updates, train_seconds, addressed - foreign
         time.sleep(0.5)
+
+
+def _federated_evaluation(grid: Grid, arrays: ArrayRecord, round_: int, job_id: int, nodes: set[int],
+                          timeout: float) -> dict[str, float]:
+    """The providers' metrics of the global model on their validation splits, weighted by their examples; what
+    answered within ``timeout`` (a provider that does not answer only leaves its metrics out)."""
+    content = {"arrays": arrays, "config": ConfigRecord({"round": round_, "job": job_id})}
+    messages = [Message(RecordDict(content), dst_node_id=node, message_type="evaluate", group_id=f"{round_}-eval")
+                for node in sorted(nodes)]
+    pending = set(grid.push_messages(messages)) if messages else set()
+    deadline = time.monotonic() + timeout
+    results: list[dict[str, float]] = []
+    while pending and time.monotonic() < deadline:
+        for reply in grid.pull_messages(list(pending)):
+            pending.discard(reply.metadata.reply_to_message_id)
+            if not reply.has_error() and "metrics" in reply.content:
+                results.append({k: float(v) for k, v in reply.content["metrics"].items()})  # type: ignore[arg-type]
+        if pending:
+            time.sleep(0.5)
+    return {f"federated_{k}": v for k, v in weighted_metrics(results).items()}
 
 
 def _vet(provider: str, data: bytes, round_: int, job_id: int, expected: dict[str, tuple[int, ...]],
@@ -104,14 +129,20 @@ def main(grid: Grid, context: Context) -> None:
     out_dir = Path(str(config["out-dir"]))
     out_dir.mkdir(parents=True, exist_ok=True)
     gate = load_gate(str(config.get("gate", "")), config)
-    shape, classes = SHAPES[spec.dataset.catalog_id]
-    model = build_model(spec.model, shape, classes, seed=spec.training.seed)
+    model = build_model(spec.model, *input_of(spec.dataset), seed=spec.training.seed)
     expected = weight_shapes(model)
     weights = get_weights(model)
     done, last_global = gate.resume()
     if last_global is not None:  # a restarted coordinator: continue from the last committed global model
         weights = OrderedDict(zip(weights.keys(), decode_update(last_global).tensors.values(), strict=True))
-    held_out = load_dataset(spec.dataset.catalog_id)  # the poster's held-out split for the public catalog set
+    held_out: tuple[Any, Any] | None = None  # the poster's held-out records, when the job has them
+    if spec.dataset.mode == "simulate":
+        bundled = load_dataset(str(spec.dataset.catalog_id))
+        held_out = (bundled.x_test, bundled.y_test)
+    elif str(config.get("held-out-path", "")) and spec.dataset.data_schema is not None:
+        records = read_held_out(spec.dataset.data_schema, Path(str(config["held-out-path"])).read_bytes())
+        held_out = (records.x, records.y)
+    eval_timeout = float(config.get("eval-timeout", 60.0))
     foreign: set[int] = set()  # SuperNodes of other jobs on the same SuperLink
 
     for round_ in range(done + 1, spec.training.rounds + 1):
@@ -123,7 +154,7 @@ def main(grid: Grid, context: Context) -> None:
             return  # the job cannot go on; the coordinator finalizes it with the rounds committed so far
         _wait_for_nodes(grid, spec.providers.min, float(config["min-nodes-wait"]), foreign)
         arrays = ArrayRecord(list(weights.values()))
-        replies, train_seconds = _collect(grid, arrays, round_, job_id, float(config["round-timeout"]), foreign,
+        replies, train_seconds, nodes = _collect(grid, arrays, round_, job_id, float(config["round-timeout"]), foreign,
                                           expected_providers, gate)
         trained = time.monotonic()
         accepted: dict[str, Contribution] = {}
@@ -146,14 +177,18 @@ def main(grid: Grid, context: Context) -> None:
         used = sorted(accepted, key=str.lower)
         global_model = encode_update(weights, {"job": job_id, "round": round_, "kind": "global", "used": used,
                                                "rule": spec.strategy.name})
-        loss, accuracy = evaluate(model, OrderedDict(weights), held_out.x_test, held_out.y_test)
         aggregated = time.monotonic()
-        metrics = {"loss": loss, "accuracy": accuracy}
+        metrics = _federated_evaluation(grid, ArrayRecord(list(weights.values())), round_, job_id, nodes,
+                                        eval_timeout)
+        if held_out is not None:
+            metrics.update(evaluate(model, OrderedDict(weights), held_out[0], held_out[1], spec.task))
+        evaluated = time.monotonic()
         gate.commit(round_, global_model, used, metrics)
         committed = time.monotonic()
         timing = {"seconds": committed - started, "flower_and_training": trained - started,
                   "client_training_max": max(train_seconds.values(), default=0.0),
-                  "vetting": vetted - trained, "aggregation": aggregated - vetted, "commit": committed - aggregated}
+                  "vetting": vetted - trained, "aggregation": aggregated - vetted, "evaluation": evaluated - aggregated,
+                  "commit": committed - evaluated}
         (out_dir / f"round-{round_}.global").write_bytes(global_model)
         (out_dir / f"round-{round_}.json").write_text(json.dumps({"round": round_, "used": used, "rejected": rejected,
                                                                   "metrics": metrics, "timing": timing}))

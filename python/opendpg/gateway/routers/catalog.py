@@ -46,8 +46,8 @@ def submit_asset(body: AssetCreate, user: CurrentUser, chain: ChainDep) -> Asset
     """Register an asset from the caller's own address (its metadata document pinned to IPFS) and, unless
     ``certify`` is false, submit it for DPG certification (automated check, then vote, then committee).
     ``metadata`` holds what the DPG checker reads (owner, sdgs, documentation, data, privacy, standards,
-    do_no_harm, ...; see the opendpg-asset/1 fields): what is missing there fails the automated check."""
-    try:  # the metadata document the DPG checker reads (opendpg-asset/1)
+    do_no_harm, ...; see the opendpg-asset fields): what is missing there fails the automated check."""
+    try:  # the metadata document the DPG checker reads (opendpg-asset/1 or /2)
         meta = AssetMetadata.model_validate({**body.metadata, "name": body.name, "kind": body.kind.replace("-", "_"),
                                              "description": body.description, "licence": body.licence})
     except ValidationError as exc:

@@ -1,0 +1,20 @@
+"""Datasets held by providers: the schema a dataset asset publishes, and the checked reading of a holder's own
+files (CSV, Parquet, JSON Lines, Hugging Face ``save_to_disk`` folders, image folders) and of a poster's
+held-out set. Nothing here touches the chain or IPFS."""
+
+from opendpg.data.heldout import pack_held_out, read_held_out
+from opendpg.data.readers import DataError, LocalData, detect_format, read_local
+from opendpg.data.schema import (
+    DATASET_SCHEMA_VERSION,
+    FORMATS,
+    DatasetSchema,
+    Feature,
+    ImageShape,
+    Label,
+    TextEncoding,
+)
+from opendpg.data.split import validation_split
+
+__all__ = ["DATASET_SCHEMA_VERSION", "FORMATS", "DataError", "DatasetSchema", "Feature", "ImageShape", "Label",
+           "LocalData", "TextEncoding", "detect_format", "pack_held_out", "read_held_out", "read_local",
+           "validation_split"]
