@@ -62,7 +62,7 @@ E18 = 10**18
 def quality_spec(rounds: int, providers: int) -> JobSpec:
     return parse_spec({
         "name": "digits, label-skewed (benchmark)", "model": {"name": "mlp", "hidden_units": 64},
-        "dataset": {"catalog_id": "sklearn/digits", "partition": "label-skew", "labels_per_provider": 4},
+        "dataset": {"mode": "simulate", "catalog_id": "sklearn/digits", "partition": "label-skew", "labels_per_provider": 4},
         "training": {"rounds": rounds, "local_epochs": 1, "batch_size": 32, "learning_rate": 0.2},
         "providers": {"min": providers, "max": providers}})
 
@@ -208,7 +208,7 @@ def centralized_accuracy(spec: JobSpec, providers: int) -> float:
     central = spec.model_copy(update={"training": spec.training.model_copy(update={"local_epochs": epochs})})
     model = build_model(spec.model, data.input_shape, data.classes, seed=spec.training.seed)
     weights, _ = train_local(model, get_weights(model), data.x_train[union], data.y_train[union], central, seed=1)
-    return evaluate(model, OrderedDict(weights), data.x_test, data.y_test)[1]
+    return evaluate(model, OrderedDict(weights), data.x_test, data.y_test)["accuracy"]
 
 
 # ---------------------------------------------------------------------- reaction

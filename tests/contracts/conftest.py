@@ -18,6 +18,7 @@ DAY = 86_400
 CID = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"
 UPDATE_HASH = "0x" + "11" * 32
 GLOBAL_HASH = "0x" + "22" * 32
+REPORT = "bafkreireportreportreportreportreportreportreportreportrepo"
 
 
 def tick():
@@ -41,6 +42,24 @@ def request_review(dpg, asset, owner):
         token.transfer(owner, fee, {"from": accounts[0]})
     token.approve(dpg, fee, {"from": owner})
     return dpg.requestCertification(asset, {"from": owner})
+
+
+def certify(dpg, token, owner, kind, checker, committee, deployer):
+    """Register an asset of ``kind`` for ``owner`` and take it through check, vote and committee."""
+    asset = dpg.registerAsset(kind, CID, "CC-BY-4.0", {"from": owner}).return_value
+    if token.delegates(deployer) != deployer:
+        token.delegate(deployer, {"from": deployer})
+        tick()
+    request_review(dpg, asset, owner)
+    dpg.attestCheck(asset, 1, True, REPORT, {"from": checker})
+    dpg.castVote(asset, True, {"from": deployer})
+    chain.sleep(3 * DAY + 1)
+    chain.mine()
+    dpg.closeVote(asset)
+    for member in committee[:2]:
+        dpg.committeeDecide(asset, True, "", {"from": member})
+    assert dpg.isCertified(asset)
+    return asset
 
 
 def reverts(error: str, *args: object):

@@ -11,36 +11,16 @@ from conftest import (
     GLOBAL_HASH,
     after_dispute_window,
     bitmap,
+    certify,
     job_params,
     register,
-    request_review,
     reverts,
     submit_all,
-    tick,
 )
 
 DATASET, MODEL, SOFTWARE, COMPUTE = 0, 1, 2, 3
-REPORT = "bafkreireportreportreportreportreportreportreportreportrepo"
 DIGITS = "0x" + web3.keccak(text="digits").hex().removeprefix("0x")
 NO_REQUIREMENTS = (0, "0x" + "00" * 32, False)
-
-
-def certify(dpg, token, owner, kind, checker, committee, deployer):
-    """Register an asset of ``kind`` for ``owner`` and take it through check, vote and committee."""
-    asset = dpg.registerAsset(kind, CID, "CC-BY-4.0", {"from": owner}).return_value
-    if token.delegates(deployer) != deployer:
-        token.delegate(deployer, {"from": deployer})
-        tick()
-    request_review(dpg, asset, owner)
-    dpg.attestCheck(asset, 1, True, REPORT, {"from": checker})
-    dpg.castVote(asset, True, {"from": deployer})
-    chain.sleep(3 * DAY + 1)
-    chain.mine()
-    dpg.closeVote(asset)
-    for member in committee[:2]:
-        dpg.committeeDecide(asset, True, "", {"from": member})
-    assert dpg.isCertified(asset)
-    return asset
 
 
 @pytest.fixture

@@ -64,7 +64,7 @@ async function postForm(ctx: Ctx): Promise<HTMLElement> {
 interface SpecDraft {
   name: string;
   model: { name: string };
-  dataset: { catalog_id: string };
+  dataset: { mode: "simulate"; catalog_id: string };
   training: { rounds: number };
   providers: { min: number; max: number };
   certification?: { dataset_asset?: number; certified_compute_only: boolean };
@@ -117,7 +117,7 @@ async function post(ctx: Ctx, data: FormData, status: HTMLElement, result: HTMLE
   const spec: SpecDraft = {
     name: String(data.get("name")),
     model: { name: String(data.get("model")) },
-    dataset: { catalog_id: String(data.get("dataset")) },
+    dataset: { mode: "simulate", catalog_id: String(data.get("dataset")) },
     training: { rounds: number("rounds") },
     providers: { min: number("min"), max: number("max") },
   };

@@ -14,7 +14,14 @@
     cpu_cores = 2
     stake = "200"
 
-    [data."sklearn/digits"]              # datasets held here: this node's share of the catalog set
+    [data.7]                             # DPG-registry dataset asset 7, held here in our own files
+    path = "/srv/records"                # CSV/Parquet/JSON Lines file or folder, image folder, save_to_disk folder
+    privacy_budget = 8.0                 # the total DP epsilon any jobs may spend on these records
+    privacy_delta = 1e-5                 # ... at this delta (a job's delta must not be larger)
+    requires_dp = true                   # take only jobs that train with DP-SGD
+    drop_bad_rows = false                # leave out (and count) records that break the schema, instead of refusing
+
+    [data."sklearn/digits"]              # simulations: this node's slice of a bundled set
     share_index = 0
     share_count = 3
 
@@ -30,7 +37,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field, model_validator
 
@@ -38,18 +45,34 @@ from opendpg.agent.policy import ProviderProfile
 from opendpg.fl.data import CATALOG
 from opendpg.node.config import DaemonConfig, StrictSection, load_toml, tokens
 
-__all__ = ["AgentConfig", "DataShare", "DisputesSection", "PolicySection", "load_agent_config"]
+__all__ = ["AgentConfig", "DataSection", "DisputesSection", "PolicySection", "load_agent_config"]
 
 
-class DataShare(StrictSection):
+class DataSection(StrictSection):
+    """A dataset held here. Under a dataset asset's id (``[data.7]``): the holder's own files at ``path`` and
+    the privacy it allows on them. Under a bundled catalog id (``[data."sklearn/digits"]``, simulations only):
+    the slice this node plays."""
+
+    path: Path | None = Field(default=None, description="the records: a file or a folder")
+    drop_bad_rows: bool = Field(default=False, description="leave out records that break the schema (counted in "
+                                                           "the log) instead of refusing the data")
+    privacy_budget: Annotated[float, Field(ge=0, le=1_000_000)] | None = Field(
+        default=None, description="total differential-privacy epsilon jobs may spend on these records")
+    privacy_delta: Annotated[float, Field(gt=0, lt=1)] = Field(
+        default=1e-5, description="the delta of the budget: a job's delta may not be larger")
+    requires_dp: bool = Field(default=False, description="take only jobs that train with DP-SGD on these records")
     share_index: Annotated[int, Field(ge=0)] = 0
     share_count: Annotated[int, Field(ge=1, le=1000)] = 1
 
     @model_validator(mode="after")
-    def _index_in_range(self) -> DataShare:
+    def _index_in_range(self) -> DataSection:
         if self.share_index >= self.share_count:
             raise ValueError(f"share_index {self.share_index} must be below share_count {self.share_count}")
         return self
+
+    @property
+    def budget(self) -> float:
+        return self.privacy_budget or 0.0
 
 
 class PolicySection(StrictSection):
@@ -86,19 +109,42 @@ class DisputesSection(StrictSection):
 
 
 class AgentConfig(DaemonConfig):
-    data: dict[str, DataShare] = Field(default_factory=dict)
+    data: dict[str, DataSection] = Field(default_factory=dict)
     policy: PolicySection = PolicySection()
     disputes: DisputesSection = DisputesSection()
 
     @model_validator(mode="after")
     def _known_datasets(self) -> AgentConfig:
-        unknown = sorted(set(self.data) - set(CATALOG))
-        if unknown:
-            raise ValueError(f"data: {unknown} not in the catalog (known: {sorted(CATALOG)})")
+        for key, section in self.data.items():
+            if key.isdigit():
+                if int(key) < 1 or section.path is None:
+                    raise ValueError(f"data.{key}: a held dataset asset needs path (the records' file or folder)")
+                if section.privacy_budget is None:
+                    raise ValueError(f"data.{key}: set privacy_budget, the total DP epsilon jobs may spend on these "
+                                     "records (0 takes only jobs without DP-SGD unless requires_dp)")
+                if section.requires_dp and section.budget == 0:
+                    raise ValueError(f"data.{key}: requires_dp with a privacy_budget of 0 can take no job")
+            elif key not in CATALOG:
+                raise ValueError(f"data: {key!r} is neither a dataset asset id nor a bundled catalog id "
+                                 f"(known: {sorted(CATALOG)})")
+            elif section.path is not None:
+                raise ValueError(f"data.{key}: a bundled catalog set is sliced (share_index, share_count), not read "
+                                 "from a path; hold your own records under their dataset asset's id")
         return self
 
+    @property
+    def catalog(self) -> list[str]:
+        """The bundled catalog sets this node plays in simulations (declared in its node capabilities)."""
+        return sorted(k for k in self.data if not k.isdigit())
+
+    @property
+    def assets(self) -> dict[int, DataSection]:
+        """The dataset assets held here in the node's own files, by asset id."""
+        return {int(k): v for k, v in self.data.items() if k.isdigit()}
+
     def profile(self) -> ProviderProfile:
-        return ProviderProfile(datasets=frozenset(self.data), gpu_memory_mib=self.node.gpu_memory_mib,
+        return ProviderProfile(datasets=frozenset(self.catalog), assets=frozenset(self.assets),
+                               gpu_memory_mib=self.node.gpu_memory_mib,
                                cpu_cores=self.node.cpu_cores,
                                min_reward_per_round=tokens(self.policy.min_reward_per_round),
                                accepted_tokens=frozenset(self.policy.accepted_tokens),
@@ -110,4 +156,9 @@ class AgentConfig(DaemonConfig):
 
 
 def load_agent_config(path: Path) -> AgentConfig:
-    return load_toml(AgentConfig, path)
+    """The agent's config; a relative data ``path`` is taken relative to the config file's folder."""
+    config = load_toml(AgentConfig, path)
+    base = path.resolve().parent
+    data: dict[str, Any] = {k: v.model_copy(update={"path": base / v.path}) if v.path and not v.path.is_absolute()
+                            else v for k, v in config.data.items()}
+    return config.model_copy(update={"data": data})

@@ -3,10 +3,14 @@
 On start it registers and stakes if needed, then follows the JobMarket's events from its checkpoint
 (websocket new heads, HTTP polling while the socket is down):
 
-- ``JobPosted``: fetch the spec by CID (verified), validate it, apply the join policy, join (JobWatcher).
+- on start: check each held dataset's files against its asset's schema and declare the holding, with its
+  privacy budget, in the data ledger (DataHoldings).
+- ``JobPosted``: fetch the spec by CID (verified), validate it, apply the join policy and the data checks (the
+  schema, the records, the DP-SGD spend against the budget), join (JobWatcher).
 - ``JobStarted`` for a job it joined: start a Flower SuperNode for the job, pointed at the coordinator's
   SuperLink (its Fleet address is in the coordinator's node metadata on IPFS, by the CID registered on-chain),
-  with this node's data share; the ClientApp writes each round's canonical update into the outbox.
+  with where this node's records are (its files, or its slice in a simulation); the ClientApp writes each
+  round's canonical update into the outbox.
 - all the while: the outbox pins every new update and submits its hash on-chain, once.
 - ``UpdateRejected`` (this node): the coordinator left out an update of ours; if it passes every check the DPG
   committee applies, open a dispute with a bond (``[disputes]``; see :mod:`opendpg.agent.disputer`).
@@ -34,6 +38,7 @@ from dataclasses import dataclass
 
 from opendpg.agent.config import AgentConfig
 from opendpg.agent.disputer import Disputer
+from opendpg.agent.holdings import DataHoldings
 from opendpg.agent.outbox import Outbox
 from opendpg.agent.watcher import JobWatcher
 from opendpg.chain import ChainClock, ChainEvent, JobState
@@ -43,7 +48,7 @@ from opendpg.fl.federation import start_supernode
 from opendpg.node import NodeRuntime, handler_with_retries, sleep_or_stop, supervise
 from opendpg.node.config import tokens
 from opendpg.process import stop_process_group, stop_stale_group
-from opendpg.spec import parse_spec
+from opendpg.spec import JobSpec, parse_spec
 
 __all__ = ["AGENT_EVENTS", "ProviderAgent"]
 
@@ -72,8 +77,9 @@ class ProviderAgent:
         self.chain = self.runtime.chain
         self.me = self.runtime.address
         state = config.state_dir
+        self.holdings = DataHoldings(self.chain, self.runtime.store, config.assets, state / "holdings.json")
         self.watcher = JobWatcher(self.chain, self.runtime.store, config.profile(), state / "decisions.json",
-                                  retry_interval=config.policy.spec_retry_interval)
+                                  retry_interval=config.policy.spec_retry_interval, holdings=self.holdings)
         self.outbox = Outbox(state / "outbox", self.chain, self.runtime.store)
         self.disputer = Disputer(self.chain, self.runtime.store, state / "disputes.json", auto=config.disputes.auto,
                                  max_bond=tokens(config.disputes.max_bond))
@@ -97,7 +103,8 @@ class ProviderAgent:
 
     async def run(self, stop: asyncio.Event) -> None:
         rt = self.runtime
-        await rt.retrying("register", lambda: rt.ensure_registered(self.config.data), stop)
+        await rt.retrying("register", lambda: rt.ensure_registered(self.config.catalog), stop)
+        await rt.retrying("declare held datasets", self.holdings.declare_all, stop)
         self._kill_stale_supernodes()
         await rt.retrying("resume", self._resume, stop)
         log.info("agent started", extra={"node": self.me, "jobs": sorted(self.jobs)})
@@ -196,17 +203,23 @@ class ProviderAgent:
         job = self.chain.market.get_job(job_id)
         spec_cid = str(self.watcher.decisions[str(job_id)]["spec_cid"])  # every join decision records its spec
         spec = parse_spec(self.runtime.store.get(spec_cid))
-        share = self.config.data[spec.dataset.catalog_id]
+        data = self._data_config(spec)
         endpoint = self._superlink_of(job.coordinator)
         proc = start_supernode(self.config.state_dir / "flwr", endpoint, f"job-{job_id}", {
-            "provider": self.me, "job-id": job_id, "share-index": share.share_index,
-            "share-count": share.share_count, "outbox": str(self.outbox.root)})
+            "provider": self.me, "job-id": job_id, "outbox": str(self.outbox.root), **data})
         self.supernodes[job_id] = proc
         state = self.jobs.setdefault(job_id, _JobState())
         state.status, state.supernode_pid = "running", proc.pid
         self._save()
-        log.info("SuperNode started", extra={"job": job_id, "superlink": endpoint, "pid": proc.pid,
-                                             "share": f"{share.share_index}/{share.share_count}"})
+        log.info("SuperNode started", extra={"job": job_id, "superlink": endpoint, "pid": proc.pid, **data})
+
+    def _data_config(self, spec: JobSpec) -> dict[str, str | int | bool]:
+        """Where the ClientApp finds this node's records: its files for a held asset, its slice in a simulation."""
+        if spec.dataset.mode == "local":
+            section = self.config.assets[int(spec.dataset.asset or 0)]
+            return {"data-path": str(section.path), "drop-bad-rows": section.drop_bad_rows}
+        share = self.config.data[str(spec.dataset.catalog_id)]
+        return {"share-index": share.share_index, "share-count": share.share_count}
 
     def _superlink_of(self, coordinator: str) -> str:
         cid = self.chain.registry.metadata_cid_of(coordinator)

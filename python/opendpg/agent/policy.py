@@ -17,7 +17,7 @@ __all__ = ["Decision", "ProviderProfile", "decide"]
 class ProviderProfile:
     """What the provider offers and asks, from its agent config."""
 
-    datasets: frozenset[str]
+    datasets: frozenset[str]  # bundled catalog sets this node plays in simulations
     gpu_memory_mib: int
     cpu_cores: int
     min_reward_per_round: int = 0  # in the payment token's smallest unit
@@ -31,6 +31,8 @@ class ProviderProfile:
     max_join_wait: int = 7 * 86_400
     #: Seconds the stake may stay locked at most: to the start deadline, then two round timeouts per round
     max_job_duration: int = 30 * 86_400
+    #: DPG-registry dataset assets held here in the node's own files
+    assets: frozenset[int] = field(default_factory=frozenset)
 
 
 @dataclass(frozen=True)
@@ -53,8 +55,10 @@ def decide(spec: JobSpec, job: Job, profile: ProviderProfile, free_stake: int, n
                                         if admission else ""))
     if admission:
         reasons.extend(admission.blockers)
-    if spec.dataset.catalog_id not in profile.datasets:
+    if spec.dataset.mode == "simulate" and spec.dataset.catalog_id not in profile.datasets:
         reasons.append(f"dataset {spec.dataset.catalog_id!r} is not held here")
+    if spec.dataset.mode == "local" and spec.dataset.asset not in profile.assets:
+        reasons.append(f"dataset asset {spec.dataset.asset} is not held here")
     if spec.resources.gpu_memory_mib > profile.gpu_memory_mib:
         reasons.append(f"needs {spec.resources.gpu_memory_mib} MiB of GPU memory, this node has "
                        f"{profile.gpu_memory_mib}")

@@ -1,6 +1,7 @@
 """The agent's reaction to ``JobPosted``: fetch the spec by CID (verified), validate it, apply the join
-policy, and join, exactly once per job even across restarts (decisions are persisted, and the chain is
-asked before sending). A spec that cannot be fetched yet is retried on later events, not dropped."""
+policy and, for a job on held data, the data checks (:class:`~opendpg.agent.holdings.DataHoldings`), and join,
+exactly once per job even across restarts (decisions are persisted, and the chain is asked before sending). A
+spec that cannot be fetched yet is retried on later events, not dropped."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from opendpg.agent.holdings import DataHoldings
 from opendpg.agent.policy import Decision, ProviderProfile, decide
 from opendpg.chain import Chain, ChainEvent
 from opendpg.content import ContentStore
@@ -26,8 +28,9 @@ log = logging.getLogger(__name__)
 
 class JobWatcher:
     def __init__(self, chain: Chain, store: ContentStore, profile: ProviderProfile, state_file: Path,
-                 retry_interval: float = 30.0) -> None:
+                 retry_interval: float = 30.0, holdings: DataHoldings | None = None) -> None:
         self.chain = chain
+        self.holdings = holdings
         self.store = store
         self.profile = profile
         self.state_file = state_file
@@ -80,6 +83,11 @@ class JobWatcher:
         now = int(self.chain.w3.eth.get_block("latest")["timestamp"])
         decision = decide(spec, job, self.profile, self.chain.registry.free_stake(me), now,
                           admission(self.chain, job_id, job, me))
+        if spec.dataset.mode == "local" and decision.join:  # reading our records only for a job we would take
+            data_reasons = (self.holdings.check(spec, market.data_terms_of(job_id)) if self.holdings is not None
+                            else [f"dataset asset {spec.dataset.asset} is not held here"])
+            if data_reasons:
+                decision = Decision(False, tuple(data_reasons))
         if decision.join and market.participant_of(job_id, me).slot == 0:
             try:
                 market.join_job(job_id)

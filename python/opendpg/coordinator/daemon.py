@@ -8,8 +8,9 @@ posted with this node as coordinator it:
 2. starts the job on-chain if its policy accepts it (starting is how a coordinator accepts a job: it locks its
    stake then, and nothing before binds it); a refused job is left unstarted, for its poster to cancel;
 3. runs the OpenDPG ServerApp for it (``flwr run``) with the ChainGate: each update is aggregated only if its
-   SHA-256 is the hash its provider put on-chain; each global model is pinned and committed, its round record
-   (metrics included) pinned too;
+   SHA-256 is the hash its provider put on-chain; each global model is evaluated by the providers on their
+   validation splits and on the poster's held-out set (fetched by ``held_out_cid``; the coordinator holds no
+   training data), then pinned and committed, its round record (metrics included) pinned too;
 4. finalizes the job when every round is committed (or too few providers remain), once the dispute window after
    its last commit is over and no dispute about it is open (the chain refuses earlier).
 
@@ -34,7 +35,7 @@ from opendpg.files import write_atomic
 from opendpg.fl.federation import Federation, FederationError
 from opendpg.node import NodeRuntime, handler_with_retries, sleep_or_stop, supervise
 from opendpg.process import stop_stale_group
-from opendpg.spec import parse_spec
+from opendpg.spec import JobSpec, parse_spec
 
 __all__ = ["COORDINATOR_EVENTS", "Coordinator"]
 
@@ -205,6 +206,16 @@ class Coordinator:
             return str(info.get("status")) != "ended"
         return False
 
+    def _held_out(self, job_id: int, spec: JobSpec) -> str:
+        """The poster's held-out set, fetched by its CID (the store checks the bytes) into this job's folder; ""
+        for a job without one (its rounds carry the providers' federated metrics only)."""
+        if not spec.held_out_cid or spec.dataset.mode != "local":
+            return ""
+        path = self.config.state_dir / "held-out" / f"job-{job_id}"
+        if not path.exists():
+            write_atomic(path, self.runtime.store.get(spec.held_out_cid))
+        return str(path)
+
     async def _run_job(self, job_id: int, stop: asyncio.Event) -> None:
         info = self.jobs[job_id]
         failures = int(info.get("failures", 0))  # type: ignore[call-overload]
@@ -212,6 +223,7 @@ class Coordinator:
             spec_bytes = await asyncio.to_thread(self.runtime.store.get, str(info["spec_cid"]))
             spec = parse_spec(spec_bytes)
             job = await asyncio.to_thread(self.chain.market.get_job, job_id)
+            held_out = await asyncio.to_thread(self._held_out, job_id, spec)
             settings = self.config.chain
             run_config = {
                 "spec": spec.to_bytes().decode(), "job-id": job_id,
@@ -220,6 +232,7 @@ class Coordinator:
                 "deployment-file": str(settings.deployment_file), "state-dir": str(self.rounds_dir),
                 "ipfs-api": settings.ipfs_api or "", "hash-wait": self.config.jobs.hash_wait,
                 "round-timeout": float(job.round_timeout), "min-nodes-wait": self.config.jobs.min_nodes_wait,
+                "held-out-path": held_out, "eval-timeout": max(10.0, job.round_timeout / 4),
             }
             log.info("training run started", extra={"job": job_id, "from_round": job.committed_rounds + 1,
                                                     "rounds": job.rounds})

@@ -173,6 +173,9 @@ class JobSpec(_Strict):
         if self.strategy.name == "krum" and self.providers.min < 2 * self.strategy.num_malicious + 3:
             problems.append(("strategy.num_malicious", "krum needs providers.min >= 2 * num_malicious + 3"))
         problems.extend(_dataset_problems(self.dataset, self.certification))
+        if self.privacy.dp_sgd is not None and self.strategy.name == "fedprox":
+            problems.append(("privacy.dp_sgd", "DP-SGD clips per-record gradients, which FedProx's proximal term "
+                                               "would bypass: use fedavg (or another rule) with dp_sgd"))
         if self.privacy.epsilon is not None and self.privacy.clipping_norm is None:
             problems.append(("privacy.clipping_norm", "DP noise (epsilon) needs a clipping_norm (e.g. 1.0)"))
         if problems:

@@ -13,7 +13,7 @@ from tests.python.conftest import E18, as_account
 
 
 def _spec(catalog="sklearn/digits", rounds=2):
-    return parse_spec({"name": "w", "model": {"name": "mlp"}, "dataset": {"catalog_id": catalog},
+    return parse_spec({"name": "w", "model": {"name": "mlp"}, "dataset": {"mode": "simulate", "catalog_id": catalog},
                        "training": {"rounds": rounds}, "providers": {"min": 1, "max": 2}})
 
 

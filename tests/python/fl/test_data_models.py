@@ -11,7 +11,7 @@ from opendpg.spec import DatasetSpec, ModelSpec
 
 def test_label_skew_gives_each_provider_its_classes_and_covers_everything():
     data = load_dataset("sklearn/digits")
-    spec = DatasetSpec(catalog_id="sklearn/digits", partition="label-skew", labels_per_provider=4)
+    spec = DatasetSpec(mode="simulate", catalog_id="sklearn/digits", partition="label-skew", labels_per_provider=4)
     shares = [partition(data.y_train, spec, 3, i) for i in range(3)]
     assert [sorted(set(data.y_train[s].tolist())) for s in shares] == [[0, 1, 2, 3], [4, 5, 6, 7], [0, 1, 8, 9]]
     assert sorted(np.concatenate(shares).tolist()) == list(range(len(data.y_train)))
@@ -20,7 +20,7 @@ def test_label_skew_gives_each_provider_its_classes_and_covers_everything():
 @pytest.mark.parametrize("kind", ["iid", "dirichlet"])
 def test_partitions_are_disjoint_and_complete(kind):
     y = load_dataset("sklearn/digits").y_train
-    spec = DatasetSpec(catalog_id="sklearn/digits", partition=kind, alpha=0.5)
+    spec = DatasetSpec(mode="simulate", catalog_id="sklearn/digits", partition=kind, alpha=0.5)
     shares = [partition(y, spec, 4, i) for i in range(4)]
     assert sorted(np.concatenate(shares).tolist()) == list(range(len(y)))
     assert np.array_equal(shares[0], partition(y, spec, 4, 0))

@@ -22,7 +22,7 @@ def test_a_restarted_coordinator_resumes_the_job(stack, accounts):
     stack.start_daemons(coordinator, providers, poster)
     spec = parse_spec({
         "name": "digits", "model": {"name": "mlp", "hidden_units": 16},
-        "dataset": {"catalog_id": "sklearn/digits", "partition": "iid"},
+        "dataset": {"mode": "simulate", "catalog_id": "sklearn/digits", "partition": "iid"},
         "training": {"rounds": ROUNDS, "local_epochs": 1}, "providers": {"min": 2, "max": 2}})
     store = KuboStore(stack.kubo.api_url)
     job_id = stack.post(poster, store.put(spec.to_bytes()), coordinator, rounds=ROUNDS, min_p=2, max_p=2,

@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[3]
 def _spec(rounds: int = 1, min_p: int = 3, max_p: int = 3):
     return parse_spec({
         "name": "faults", "model": {"name": "mlp", "hidden_units": 16},
-        "dataset": {"catalog_id": "sklearn/digits", "partition": "iid"},
+        "dataset": {"mode": "simulate", "catalog_id": "sklearn/digits", "partition": "iid"},
         "training": {"rounds": rounds, "local_epochs": 1}, "providers": {"min": min_p, "max": max_p}})
 
 

@@ -18,7 +18,7 @@ from opendpg.spec import parse_spec
 from tests.python.conftest import E18, as_account
 
 SPEC = parse_spec({"name": "audit", "model": {"name": "mlp", "hidden_units": 4},
-                   "dataset": {"catalog_id": "sklearn/digits"}, "training": {"rounds": 2},
+                   "dataset": {"mode": "simulate", "catalog_id": "sklearn/digits"}, "training": {"rounds": 2},
                    "providers": {"min": 2, "max": 2}})
 
 

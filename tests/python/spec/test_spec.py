@@ -9,7 +9,7 @@ from opendpg.spec import JobSpec, SpecError, json_schema, parse_spec
 GOOD = {
     "name": "digits, label-skewed",
     "model": {"name": "mlp", "hidden_units": 32},
-    "dataset": {"catalog_id": "sklearn/digits", "partition": "label-skew", "labels_per_provider": 4},
+    "dataset": {"mode": "simulate", "catalog_id": "sklearn/digits", "partition": "label-skew", "labels_per_provider": 4},
     "training": {"rounds": 5, "local_epochs": 2, "batch_size": 32, "learning_rate": 0.1},
     "strategy": {"name": "fedavg"},
     "providers": {"min": 2, "max": 3},
@@ -31,7 +31,7 @@ def test_valid_spec_round_trips_through_canonical_bytes():
         ({"training": {"rounds": 0}}, "training.rounds", "greater than or equal to 1"),
         ({"providers": {"min": 3, "max": 2}}, "providers.max", "raise max or lower min"),
         ({"strategy": {"name": "fedprox"}}, "strategy.proximal_mu", "try 0.01"),
-        ({"dataset": {"catalog_id": "x", "partition": "dirichlet"}}, "dataset.alpha", "e.g. 0.5"),
+        ({"dataset": {"mode": "simulate", "catalog_id": "x", "partition": "dirichlet"}}, "dataset.alpha", "e.g. 0.5"),
         ({"privacy": {"epsilon": 1.0}}, "privacy.clipping_norm", "e.g. 1.0"),
         ({"surprise": 1}, "surprise", "unknown field: remove it"),
         ({"spec_version": "opendpg-job/0"}, "spec_version", "opendpg-job/1"),
