@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
+import {IDataLedger} from "../../contracts/interfaces/IDataLedger.sol";
 import {IJobMarket} from "../../contracts/interfaces/IJobMarket.sol";
 import {INodeRegistry} from "../../contracts/interfaces/INodeRegistry.sol";
 import {IJobDisputes} from "../../contracts/interfaces/IJobDisputes.sol";
@@ -40,6 +41,28 @@ contract JobMarketInvariants {
             owed += market.dataShareClaimable(id);
         }
         require(handler.token().balanceOf(address(market)) == owed, "escrow does not balance");
+    }
+
+    /// @notice A holder's spent privacy budget is exactly the epsilon of the data jobs it is in that were not
+    ///         cancelled (left, displaced and cancelled-before-start spends come back), and never above its budget.
+    function invariant_privacyBudgetsAddUp() public view {
+        IJobMarket market = handler.market();
+        for (uint256 n = 0; n < handler.PROVIDERS(); ++n) {
+            address p = handler.nodes(n);
+            uint256 expected = 0;
+            for (uint256 i = 0; i < handler.jobCount(); ++i) {
+                uint256 id = handler.jobs(i);
+                IJobMarket.DataTerms memory terms = market.dataTermsOf(id);
+                bool counts = market.participantOf(id, p).slot != 0
+                    && market.getJob(id).state != IJobMarket.JobState.Cancelled;
+                uint256 spent = handler.ledger().spendOf(id, p).epsilon;
+                require(spent == (counts ? terms.epsilon : 0), "a spend other than the job's terms");
+                expected += spent;
+            }
+            IDataLedger.Holding memory holding = handler.ledger().holdingOf(p, handler.dataset());
+            require(holding.spent == expected, "spent budget is not the sum of the spends");
+            require(holding.spent <= holding.budget, "spent above the budget");
+        }
     }
 
     /// @notice What a provider received from a job is exactly the rounds it claimed times the job's net reward.

@@ -6,6 +6,8 @@ import {NodeRegistry} from "../../contracts/nodes/NodeRegistry.sol";
 import {JobMarket} from "../../contracts/jobs/JobMarket.sol";
 import {JobDisputes} from "../../contracts/jobs/JobDisputes.sol";
 import {DPGRegistry} from "../../contracts/dpg/DPGRegistry.sol";
+import {DataLedger} from "../../contracts/data/DataLedger.sol";
+import {IDPGRegistry} from "../../contracts/interfaces/IDPGRegistry.sol";
 import {IJobDisputes} from "../../contracts/interfaces/IJobDisputes.sol";
 import {IJobMarket} from "../../contracts/interfaces/IJobMarket.sol";
 import {INodeRegistry} from "../../contracts/interfaces/INodeRegistry.sol";
@@ -26,6 +28,10 @@ contract MarketHandler {
     JobMarket public immutable market;
     JobDisputes public immutable disputes;
     DPGRegistry public immutable dpg;
+    DataLedger public immutable ledger;
+    /// @dev The dataset asset every provider holds (half the jobs train on it), and its schema fingerprint.
+    uint256 public immutable dataset;
+    bytes32 public constant SCHEMA = keccak256("schema");
     address[3] public committee = [address(0xC0111), address(0xC0112), address(0xC0113)];
 
     address[] public nodes; // providers first, then the coordinators
@@ -58,6 +64,12 @@ contract MarketHandler {
             standardCid: "bafkreistandard", committee: members, committeeThreshold: 2}));
         disputes = new JobDisputes(market, dpg, address(this), 50e18, 50e18, 1 days);
         market.grantRole(Roles.DISPUTES_ROLE, address(disputes));
+        ledger = new DataLedger(registry, dpg, address(this));
+        market.setDpgRegistry(address(dpg));
+        market.setDataLedger(address(ledger));
+        ledger.grantRole(Roles.DATA_SPENDER_ROLE, address(market));
+        VM.prank(posters[0]);
+        dataset = dpg.registerAsset(IDPGRegistry.AssetKind.Dataset, "bafkreidataset", "LicenseRef-terms");
         for (uint256 i = 0; i < PROVIDERS + 2; ++i) {
             address node = address(uint160(0xA0DE00 + i));
             nodes.push(node);
@@ -66,6 +78,7 @@ contract MarketHandler {
             token.approve(address(registry), type(uint256).max);
             token.approve(address(disputes), type(uint256).max);
             registry.register(INodeRegistry.Capabilities("", 0, 1, 0, "", new bytes32[](0), ""), 1_000e18);
+            ledger.declareHolding(dataset, SCHEMA, 500, 5e6, 1e13, i % 2 == 1); // 5 epsilon; odd ones require DP
             VM.stopPrank();
         }
         for (uint256 i = 0; i < posters.length; ++i) {
@@ -77,8 +90,9 @@ contract MarketHandler {
 
     // ------------------------------------------------------------------ posters
 
+    /// @dev One job in three is plain; the others train on the held dataset, spending 0 to 3 epsilon per provider.
     function post(uint8 poster, uint8 coordinator, uint96 reward, uint8 rounds, uint8 minP, uint8 maxP, uint96 stake,
-                  uint32 joinWindow, uint32 timeout, uint96 extra) external {
+                  uint32 joinWindow, uint32 timeout, uint96 extra, uint8 data) external {
         if (jobs.length >= MAX_JOBS) return;
         uint8 max_ = uint8(1 + maxP % 4);
         IJobMarket.JobParams memory p = IJobMarket.JobParams({
@@ -96,9 +110,26 @@ contract MarketHandler {
         });
         p.budget = uint96(uint256(p.rewardPerRound) * p.rounds * p.maxProviders + extra % 10e18);
         VM.prank(posters[poster % 2]);
-        try market.postJob(p) returns (uint256 jobId) {
+        if (data % 3 == 0) {
+            try market.postJob(p) returns (uint256 jobId) {
+                jobs.push(jobId);
+                ++done["postJob"];
+            } catch {}
+            return;
+        }
+        uint64 epsilon = uint64(data % 4) * 1e6;
+        IJobMarket.DataTerms memory terms = IJobMarket.DataTerms(dataset, SCHEMA, epsilon, epsilon == 0 ? 0 : 1e13);
+        try market.postJobWithData(p, IJobMarket.Requirements(0, bytes32(0), false), terms) returns (uint256 jobId) {
             jobs.push(jobId);
-            ++done["postJob"];
+            ++done["postJobWithData"];
+        } catch {}
+    }
+
+    /// @dev A provider declares its holding again with another budget (refused below what it spent).
+    function declare(uint8 provider, uint32 budget) external {
+        VM.prank(nodes[provider % PROVIDERS]);
+        try ledger.declareHolding(dataset, SCHEMA, 500, budget % 10e6, 1e13, provider % 2 == 1) {
+            ++done["declareHolding"];
         } catch {}
     }
 
