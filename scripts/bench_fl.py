@@ -62,7 +62,8 @@ E18 = 10**18
 def quality_spec(rounds: int, providers: int) -> JobSpec:
     return parse_spec({
         "name": "digits, label-skewed (benchmark)", "model": {"name": "mlp", "hidden_units": 64},
-        "dataset": {"mode": "simulate", "catalog_id": "sklearn/digits", "partition": "label-skew", "labels_per_provider": 4},
+        "dataset": {"mode": "simulate", "catalog_id": "sklearn/digits", "partition": "label-skew",
+                    "labels_per_provider": 4},
         "training": {"rounds": rounds, "local_epochs": 1, "batch_size": 32, "learning_rate": 0.2},
         "providers": {"min": providers, "max": providers}})
 

@@ -59,7 +59,8 @@ def _pct(values: list[float], q: float) -> float:
 
 def _spec(client: int, seq: int) -> dict[str, Any]:
     return {"name": f"bench client {client} job {seq}", "model": {"name": "mlp", "hidden_units": 16},
-            "dataset": {"mode": "simulate", "catalog_id": "sklearn/digits"}, "training": {"rounds": 2, "local_epochs": 1},
+            "dataset": {"mode": "simulate", "catalog_id": "sklearn/digits"},
+            "training": {"rounds": 2, "local_epochs": 1},
             "providers": {"min": 1, "max": 2}}
 
 

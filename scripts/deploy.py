@@ -1,9 +1,10 @@
 """Deploy the OpenDPG contract suite with brownie: ``brownie run deploy [--network NAME]``.
 
 The same wiring as ``opendpg deploy`` (python/opendpg/chain/deploy.py): token, timelock + governor,
-node registry, job market, DPG registry, reviewer rewards, job disputes, data ledger; the job market may lock/slash node stake;
-the timelock ends up holding every admin and governance role and the deployer none. Writes ``build/deployment.json``
-in the deployment-file format every OpenDPG component loads.
+node registry, job market, DPG registry, reviewer rewards, job disputes, data ledger; the job market may lock/slash
+node stake and spend data holders' privacy budgets; the timelock ends up holding every admin and governance role
+and the deployer none. Writes ``build/deployment.json`` in the deployment-file format every OpenDPG component
+loads.
 """
 
 from __future__ import annotations

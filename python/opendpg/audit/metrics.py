@@ -48,5 +48,5 @@ def evaluate_global(spec: JobSpec, model: bytes, held_out: bytes | None = None) 
         x, y = records.x, records.y
     else:
         raise NoHeldOutSet("the job has no held-out set (held_out_cid): its rounds carry federated metrics only")
-    metrics = evaluate(network, weights, x, y, spec.task)
+    metrics = evaluate(network, weights, x, y, spec.task, spec.target_scale)
     return RoundMetrics(metrics["loss"], metrics.get("accuracy"), metrics)

@@ -83,7 +83,8 @@ def _spec(rounds: int, dataset_asset: int) -> JobSpec:
     return parse_spec({
         "name": "Handwritten digits, label-skewed across three data holders",
         "model": {"name": "mlp", "hidden_units": 64},
-        "dataset": {"mode": "simulate", "catalog_id": "sklearn/digits", "partition": "label-skew", "labels_per_provider": 4},
+        "dataset": {"mode": "simulate", "catalog_id": "sklearn/digits", "partition": "label-skew",
+                    "labels_per_provider": 4},
         "training": {"rounds": rounds, "local_epochs": 5, "batch_size": 32, "learning_rate": 0.1},
         "strategy": {"name": "fedavg"},
         "providers": {"min": 3, "max": 3},

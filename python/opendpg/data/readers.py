@@ -47,20 +47,28 @@ class LocalData:
 
 
 class _Bad:
-    """Collects bad records: raises at the first one unless dropping."""
+    """Collects a file's bad records; at the end of the file (``flush``) raises for the first one, unless
+    dropping: then counts them and keeps the first reasons."""
 
     def __init__(self, drop: bool) -> None:
         self.drop = drop
         self.count = 0
         self.reasons: list[str] = []
+        self._pending: list[tuple[int, str]] = []
 
-    def __call__(self, reason: str) -> None:
+    def __call__(self, reason: str, row: int = 0, records: int = 1) -> None:
+        self._pending.append((row, reason))
+        self.count += records
+
+    def flush(self) -> None:
+        pending, self._pending = sorted(self._pending), []
+        if not pending:
+            return
         if not self.drop:
-            raise DataError(f"{reason} (fix the record, or set drop_bad_rows = true in this dataset's [data] section "
-                            "to leave such records out)")
-        self.count += 1
-        if len(self.reasons) < MAX_REASONS:
-            self.reasons.append(reason)
+            more = f"; {len(pending) - 1} more bad records in this file" if len(pending) > 1 else ""
+            raise DataError(f"{pending[0][1]}{more} (fix the records, or set drop_bad_rows = true in this dataset's "
+                            "[data] section to leave such records out)")
+        self.reasons.extend(reason for _, reason in pending[:MAX_REASONS - len(self.reasons)])
 
 
 def detect_format(path: Path) -> str:
@@ -81,6 +89,9 @@ def detect_format(path: Path) -> str:
         raise DataError(f"{path}: mixes {sorted(known)} files; keep one format per dataset folder")
     if known:
         return SUFFIXES[known.pop()]
+    saved = [p for p in path.iterdir() if (p / "dataset_info.json").exists() or (p / "dataset_dict.json").exists()]
+    if saved:
+        raise DataError(f"{path}: holds a save_to_disk dataset in {saved[0].name}/; set the path to that folder")
     if any(p.is_dir() for p in path.iterdir()):
         return "image-folder"
     raise DataError(f"{path}: no .csv, .parquet or .jsonl files, no class sub-folders, no save_to_disk dataset")
@@ -175,7 +186,7 @@ def _read_tables(schema: DatasetSchema, path: Path, fmt: str, bad: _Bad) -> tupl
                 values = raw.astype("string")
                 for i in np.flatnonzero(values.isna().to_numpy() | (values.fillna("").str.strip() == "").to_numpy()):
                     if ok[i]:
-                        bad(f"{file}: {_row(fmt, int(i))}: column {feature.name!r} is empty")
+                        bad(f"{file}: {_row(fmt, int(i))}: column {feature.name!r} is empty", int(i))
                         ok[i] = False
                 continue
             if feature.type == "bool" and raw.dtype == object:
@@ -184,8 +195,9 @@ def _read_tables(schema: DatasetSchema, path: Path, fmt: str, bad: _Bad) -> tupl
             for i in np.flatnonzero(~np.isfinite(numbers)):
                 if ok[i]:
                     shown = raw.iloc[i]
-                    what = "is missing" if pd.isna(shown) else f"is {shown!r}, not a number"
-                    bad(f"{file}: {_row(fmt, int(i))}: column {feature.name!r} {what}")
+                    absent = pd.isna(shown) or not str(shown).strip()
+                    what = "is missing" if absent else f"is {shown!r}, not a number"
+                    bad(f"{file}: {_row(fmt, int(i))}: column {feature.name!r} {what}", int(i))
                     ok[i] = False
             low = -np.inf if feature.minimum is None else feature.minimum
             high = np.inf if feature.maximum is None else feature.maximum
@@ -199,10 +211,11 @@ def _read_tables(schema: DatasetSchema, path: Path, fmt: str, bad: _Bad) -> tupl
                     continue
                 failing = np.flatnonzero(ok & np.isfinite(numbers) & wrong)
                 for i in failing:
-                    bad(f"{file}: {_row(fmt, int(i))}: column {feature.name!r} value {numbers[i]:g} {message}")
+                    bad(f"{file}: {_row(fmt, int(i))}: column {feature.name!r} value {numbers[i]:g} {message}", int(i))
                     ok[i] = False
             columns.append(((numbers - feature.mean) / feature.std).astype(np.float32))
         labels = _labels(schema, frame[schema.label.name], file, fmt, ok, bad)
+        bad.flush()
         keep = np.flatnonzero(ok)
         if schema.modality == "text":
             texts.extend(frame[schema.features[0].name].astype("string").iloc[keep].tolist())
@@ -222,7 +235,8 @@ def _labels(schema: DatasetSchema, raw: Any, file: str, fmt: str, ok: np.ndarray
     if schema.label.classes is None:
         values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
         for bad_index in np.flatnonzero(ok & ~np.isfinite(values)):
-            bad(f"{file}: {_row(fmt, int(bad_index))}: target {name!r} is {raw.iloc[bad_index]!r}, not a number")
+            bad(f"{file}: {_row(fmt, int(bad_index))}: target {name!r} is {raw.iloc[bad_index]!r}, not a number",
+                int(bad_index))
             ok[bad_index] = False
         targets: np.ndarray = np.nan_to_num(values).astype(np.float32)
         return targets
@@ -237,7 +251,7 @@ def _labels(schema: DatasetSchema, raw: Any, file: str, fmt: str, ok: np.ndarray
             out[i] = index[key]
         elif ok[i]:
             bad(f"{file}: {_row(fmt, i)}: label {name!r} is {key!r}, not one of the schema's classes "
-                f"{schema.label.classes}")
+                f"{schema.label.classes}", i)
             ok[i] = False
     return out
 
@@ -266,7 +280,8 @@ def _read_images(schema: DatasetSchema, path: Path, bad: _Bad) -> tuple[np.ndarr
     folders = sorted(p.name for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
     unknown = [f for f in folders if f not in classes]
     for folder in unknown:
-        bad(f"{path / folder}: folder {folder!r} is not one of the schema's classes {schema.label.classes}")
+        bad(f"{path / folder}: folder {folder!r} is not one of the schema's classes {schema.label.classes}", -1,
+            sum(1 for p in (path / folder).rglob("*") if p.is_file()))
     present = {c: k for c, k in classes.items() if (path / c).is_dir()}
     samples = make_dataset(str(path), present, extensions=IMG_EXTENSIONS, allow_empty=True) if present else []
     mode = "L" if shape.channels == 1 else "RGB"
@@ -277,11 +292,14 @@ def _read_images(schema: DatasetSchema, path: Path, bad: _Bad) -> tuple[np.ndarr
             with Image.open(file) as opened:
                 image = opened.convert(mode)
         except (UnidentifiedImageError, OSError) as exc:
-            raise DataError(f"{file}: unreadable image ({exc}); replace or remove it") from None
+            bad(f"{file}: unreadable image ({exc}); replace or remove it", len(labels))
+            continue
         if image.size != (shape.width, shape.height):
-            bad(f"{file}: image is {image.size[0]}x{image.size[1]}, the schema says {shape.width}x{shape.height}")
+            bad(f"{file}: image is {image.size[0]}x{image.size[1]}, the schema says {shape.width}x{shape.height}",
+                len(labels))
             continue
         images.append(functional.to_dtype(functional.pil_to_tensor(image), torch.float32, scale=True))
         labels.append(label)
+    bad.flush()
     x = torch.stack(images).numpy() if images else np.zeros((0, *schema.input_shape), np.float32)
     return x.astype(np.float32), np.array(labels, dtype=np.int64), [str(path / c) for c in present]

@@ -59,9 +59,14 @@ class Label(_Strict):
     name: _Name = "label"
     classes: list[Annotated[str, Field(min_length=1, max_length=128)]] | None = Field(
         default=None, description="class names in index order; unset: a numeric target (regression)")
+    mean: float = Field(default=0.0, description="numeric target: the owner's published standardisation; models "
+                                                  "predict (target - mean) / std, metrics are in the target's units")
+    std: Annotated[float, Field(gt=0)] = 1.0
 
     @model_validator(mode="after")
     def _distinct(self) -> Label:
+        if self.classes is not None and (self.mean, self.std) != (0.0, 1.0):
+            raise ValueError("label.mean/std: only a numeric target is standardised")
         if self.classes is not None:
             if len(self.classes) < 2:
                 raise ValueError("label.classes: a classification target needs at least 2 classes")
@@ -129,6 +134,11 @@ class DatasetSchema(_Strict):
     @property
     def task(self) -> Literal["classification", "regression"]:
         return "regression" if self.label.classes is None else "classification"
+
+    @property
+    def target_scale(self) -> tuple[float, float]:
+        """(mean, std) a numeric target is standardised with; (0, 1) for classes."""
+        return (self.label.mean, self.label.std)
 
     @property
     def outputs(self) -> int:

@@ -5,6 +5,8 @@ squared error for a numeric target), FedProx's proximal term, and DP-SGD through
 from __future__ import annotations
 
 import contextlib
+import secrets
+import warnings
 from collections import OrderedDict
 from typing import Literal
 
@@ -35,32 +37,53 @@ def _autocast(dev: torch.device, enabled: bool) -> contextlib.AbstractContextMan
 
 
 def train_local(model: nn.Module, weights: OrderedDict[str, np.ndarray], x: np.ndarray, y: np.ndarray,
-                spec: JobSpec, seed: int) -> tuple[OrderedDict[str, np.ndarray], float]:
+                spec: JobSpec, seed: int, dp_seed: int | None = None) -> tuple[OrderedDict[str, np.ndarray], float]:
     """Train from ``weights`` on (x, y); returns the new weights and the mean loss of the last epoch.
 
-    FedProx adds (mu / 2) * ||w - w_global||^2 to the loss when the spec's strategy is fedprox. With the spec's
-    ``privacy.dp_sgd``, Opacus clips each record's gradient and adds noise (Poisson-sampled batches); the
-    shuffling and the noise are seeded from ``seed``.
+    FedProx adds (mu / 2) * ||w - w_global||^2 to the loss when the spec's strategy is fedprox. Batches are
+    shuffled with ``seed``. With the spec's ``privacy.dp_sgd``, Opacus clips each record's gradient and adds
+    Gaussian noise to Poisson-sampled batches; the sampling and the noise must be secret (anyone who could replay
+    them could subtract the noise), so they come from ``dp_seed``, by default fresh randomness from the operating
+    system (tests pass one to be reproducible).
     """
     dev = device()
     task: Task = spec.task
+    if task == "regression":  # the model predicts the standardised target
+        mean, std = spec.target_scale
+        y = ((y - mean) / std).astype(np.float32)
     set_weights(model, weights)
     model.to(dev).train()
-    generator = torch.Generator().manual_seed(seed)
+    dp = spec.privacy.dp_sgd
+    secret = (secrets.randbits(62) if dp_seed is None else dp_seed) if dp is not None else seed
+    generator = torch.Generator().manual_seed(secret)
     loader: DataLoader[tuple[torch.Tensor, ...]] = DataLoader(
         TensorDataset(torch.from_numpy(x), torch.from_numpy(y)), batch_size=spec.training.batch_size, shuffle=True,
         generator=generator, pin_memory=dev.type == "cuda")
     optimizer: torch.optim.Optimizer = torch.optim.SGD(model.parameters(), lr=spec.training.learning_rate)
     module: nn.Module = model
-    dp = spec.privacy.dp_sgd
     if dp is not None:
         from opacus import PrivacyEngine
 
-        engine = PrivacyEngine(accountant="rdp")
-        noise = torch.Generator(device=dev).manual_seed(seed + 1)
+        with warnings.catch_warnings():  # "secure RNG off": the generators are seeded from OS entropy instead
+            warnings.simplefilter("ignore", UserWarning)
+            engine = PrivacyEngine(accountant="rdp")
+        noise = torch.Generator(device=dev).manual_seed(secret + 1)
         module, optimizer, loader = engine.make_private(
             module=model, optimizer=optimizer, data_loader=loader, noise_multiplier=dp.noise_multiplier,
             max_grad_norm=dp.max_grad_norm, noise_generator=noise)
+    try:
+        last = _epochs(model, module, optimizer, loader, spec, task, dev, dp is None)
+    finally:
+        if module is not model:
+            module.remove_hooks()  # type: ignore[operator]  # Opacus's GradSampleModule
+    model.to("cpu")
+    return get_weights(model), last
+
+
+def _epochs(model: nn.Module, module: nn.Module, optimizer: torch.optim.Optimizer,
+            loader: DataLoader[tuple[torch.Tensor, ...]], spec: JobSpec, task: Task, dev: torch.device,
+            autocast: bool) -> float:
+    """Run the spec's local epochs; the mean loss of the last."""
     global_params = [p.detach().clone() for p in model.parameters()]
     mu = spec.strategy.proximal_mu if spec.strategy.name == "fedprox" else 0.0
     last = 0.0
@@ -71,24 +94,26 @@ def train_local(model: nn.Module, weights: OrderedDict[str, np.ndarray], x: np.n
                 continue
             xb, yb = xb.to(dev, non_blocking=True), yb.to(dev, non_blocking=True)
             optimizer.zero_grad()
-            with _autocast(dev, dp is None):
+            with _autocast(dev, autocast):
                 loss = _loss(task, module(xb), yb)
             if mu > 0:
                 loss = loss + (mu / 2) * sum(((p - g) ** 2).sum() for p, g in zip(model.parameters(), global_params,
                                                                                    strict=True))
-            loss.backward()  # type: ignore[no-untyped-call]
+            with warnings.catch_warnings():  # Opacus's hooks on the first layer, whose input needs no gradient
+                warnings.filterwarnings("ignore", message="Full backward hook is firing")
+                loss.backward()  # type: ignore[no-untyped-call]
             optimizer.step()
             total += loss.item() * len(yb)
             seen += len(yb)
         last = total / max(seen, 1)
-    model.to("cpu")
-    return get_weights(model), last
+    return last
 
 
 def evaluate(model: nn.Module, weights: OrderedDict[str, np.ndarray], x: np.ndarray, y: np.ndarray,
-             task: Task = "classification") -> dict[str, float]:
-    """Metrics of ``weights`` on (x, y): ``loss`` (cross-entropy / MSE) and ``accuracy``, ``macro_f1``
-    (classification) or ``rmse``, ``mae`` (regression), and ``examples``."""
+             task: Task = "classification", target_scale: tuple[float, float] = (0.0, 1.0)) -> dict[str, float]:
+    """Metrics of ``weights`` on (x, y): ``loss`` (cross-entropy / MSE of the standardised target) and
+    ``accuracy``, ``macro_f1`` (classification) or ``rmse``, ``mae`` in the target's units (regression, the model
+    predicting ``(target - mean) / std`` with ``target_scale``), and ``examples``."""
     from sklearn.metrics import f1_score
 
     dev = device()
@@ -103,10 +128,12 @@ def evaluate(model: nn.Module, weights: OrderedDict[str, np.ndarray], x: np.ndar
     model.to("cpu")
     if not outputs:
         return {"examples": 0.0}
-    out, target = torch.cat(outputs), torch.from_numpy(y)
+    out = torch.cat(outputs)
+    mean, std = target_scale
+    target = torch.from_numpy(((y - mean) / std).astype(np.float32) if task == "regression" else y)
     metrics = {"loss": float(_loss(task, out, target)), "examples": float(len(y))}
     if task == "regression":
-        error = out.squeeze(-1).double().numpy() - y.astype(np.float64)
+        error = out.squeeze(-1).double().numpy() * std + mean - y.astype(np.float64)
         metrics.update(rmse=float(np.sqrt(np.mean(error ** 2))), mae=float(np.mean(np.abs(error))))
     else:
         predicted = out.argmax(dim=1).numpy()

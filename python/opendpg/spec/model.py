@@ -187,6 +187,12 @@ class JobSpec(_Strict):
         schema = self.dataset.data_schema
         return "classification" if schema is None else schema.task
 
+    @property
+    def target_scale(self) -> tuple[float, float]:
+        """(mean, std) of a numeric target's standardisation; (0, 1) otherwise."""
+        schema = self.dataset.data_schema
+        return (0.0, 1.0) if schema is None else schema.target_scale
+
     def to_bytes(self) -> bytes:
         """Canonical JSON (sorted keys, no spaces): what is pinned to IPFS."""
         data = self.model_dump(mode="json")

@@ -6,7 +6,8 @@ from opendpg.spec import parse_spec
 
 COORDINATOR = "0x" + "c0" * 20
 TOKEN = "0x" + "70" * 20
-SPEC = parse_spec({"name": "p", "model": {"name": "mlp"}, "dataset": {"mode": "simulate", "catalog_id": "sklearn/digits"},
+SPEC = parse_spec({"name": "p", "model": {"name": "mlp"},
+                   "dataset": {"mode": "simulate", "catalog_id": "sklearn/digits"},
                    "training": {"rounds": 3}, "providers": {"min": 1, "max": 2},
                    "resources": {"gpu_memory_mib": 0, "cpu_cores": 2}})
 

@@ -16,7 +16,8 @@ from opendpg.content import EmbeddedStore
 from opendpg.spec import parse_spec
 from tests.python.conftest import E18, as_account
 
-SPEC = {"name": "digits from a terminal", "model": {"name": "mlp"}, "dataset": {"mode": "simulate", "catalog_id": "sklearn/digits"},
+SPEC = {"name": "digits from a terminal", "model": {"name": "mlp"},
+        "dataset": {"mode": "simulate", "catalog_id": "sklearn/digits"},
         "training": {"rounds": 2}, "providers": {"min": 1, "max": 2}}
 
 

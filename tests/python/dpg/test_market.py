@@ -20,7 +20,8 @@ from tests.python.dpg.test_checker import _example
 
 DAY = 86_400
 E18 = 10**18
-SPEC = {"name": "certified digits", "model": {"name": "mlp"}, "dataset": {"mode": "simulate", "catalog_id": "sklearn/digits"},
+SPEC = {"name": "certified digits", "model": {"name": "mlp"},
+        "dataset": {"mode": "simulate", "catalog_id": "sklearn/digits"},
         "training": {"rounds": 1}, "providers": {"min": 1, "max": 2},
         "publication": {"licence": "Apache-2.0", "sdgs": [3, 4]}}
 

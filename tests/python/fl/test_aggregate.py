@@ -69,3 +69,14 @@ def test_rules_agree_with_flowers_reference_implementations(rule):
 
     for mine, theirs in zip(ours.values(), reference, strict=True):
         np.testing.assert_allclose(mine, theirs, rtol=1e-5, atol=1e-6)
+
+
+def test_providers_metrics_are_weighted_by_their_examples():
+    from opendpg.fl.aggregate import weighted_metrics
+
+    merged = weighted_metrics([{"accuracy": 0.9, "loss": 0.2, "num-examples": 30},
+                               {"accuracy": 0.6, "loss": 0.8, "num-examples": 10},
+                               {"num-examples": 0}])  # a provider with an empty validation split
+
+    assert merged == pytest.approx({"accuracy": 0.825, "loss": 0.35, "examples": 40, "providers": 2})
+    assert weighted_metrics([]) == {}

@@ -17,7 +17,8 @@ def finished_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("federation")
     spec = parse_spec({
         "name": "digits, label-skewed", "model": {"name": "mlp", "hidden_units": 32},
-        "dataset": {"mode": "simulate", "catalog_id": "sklearn/digits", "partition": "label-skew", "labels_per_provider": 4},
+        "dataset": {"mode": "simulate", "catalog_id": "sklearn/digits", "partition": "label-skew",
+                    "labels_per_provider": 4},
         "training": {"rounds": 2, "local_epochs": 2, "batch_size": 32, "learning_rate": 0.1},
         "providers": {"min": 3, "max": 3},
     })

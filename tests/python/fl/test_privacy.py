@@ -15,7 +15,8 @@ TRAINED = [np.full((4, 3), 2.0, dtype=np.float32), np.full(3, 2.0, dtype=np.floa
 
 
 def _run(privacy):
-    spec = parse_spec({"name": "p", "model": {"name": "mlp"}, "dataset": {"mode": "simulate", "catalog_id": "sklearn/digits"},
+    spec = parse_spec({"name": "p", "model": {"name": "mlp"},
+                       "dataset": {"mode": "simulate", "catalog_id": "sklearn/digits"},
                        "training": {"rounds": 1}, "providers": {"min": 1, "max": 1}, "privacy": privacy})
     # a train message as a SuperNode hands it to the ClientApp
     metadata = Metadata(run_id=1, message_id="m1", src_node_id=0, dst_node_id=1, reply_to_message_id="",

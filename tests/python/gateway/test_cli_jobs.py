@@ -14,7 +14,8 @@ import pytest
 
 from tests.python.gateway.conftest import Gateway, _serve, chain_env
 
-SPEC = {"name": "digits from the command line", "model": {"name": "mlp"}, "dataset": {"mode": "simulate", "catalog_id": "sklearn/digits"},
+SPEC = {"name": "digits from the command line", "model": {"name": "mlp"},
+        "dataset": {"mode": "simulate", "catalog_id": "sklearn/digits"},
         "training": {"rounds": 2}, "providers": {"min": 1, "max": 2}}
 
 

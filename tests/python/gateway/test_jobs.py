@@ -29,7 +29,8 @@ from tests.python.gateway.conftest import Gateway, _serve
 from tests.python.integration.stack import wait_for
 
 E18 = 10**18
-SPEC = {"name": "digits via the gateway", "model": {"name": "mlp"}, "dataset": {"mode": "simulate", "catalog_id": "sklearn/digits"},
+SPEC = {"name": "digits via the gateway", "model": {"name": "mlp"},
+        "dataset": {"mode": "simulate", "catalog_id": "sklearn/digits"},
         "training": {"rounds": 2}, "providers": {"min": 1, "max": 2}}
 
 

@@ -27,7 +27,8 @@ def test_app_config_names_the_contracts(gw, world):
 
 
 def test_specs_are_validated_then_pinned(gw, world):
-    spec = {"name": "from a wallet", "model": {"name": "mlp"}, "dataset": {"mode": "simulate", "catalog_id": "sklearn/digits"},
+    spec = {"name": "from a wallet", "model": {"name": "mlp"},
+            "dataset": {"mode": "simulate", "catalog_id": "sklearn/digits"},
             "training": {"rounds": 2}, "providers": {"min": 1, "max": 2}}
 
     pinned = gw.client.post("/specs", json=spec)

@@ -32,7 +32,8 @@ def test_job_finishes_with_a_dead_and_a_restarted_provider(stack, accounts):
     nonce_before = stack.admin.w3.eth.get_transaction_count(providers[0].address)  # registration included
     spec = parse_spec({
         "name": "digits, label-skewed", "model": {"name": "mlp", "hidden_units": 32},
-        "dataset": {"mode": "simulate", "catalog_id": "sklearn/digits", "partition": "label-skew", "labels_per_provider": 4},
+        "dataset": {"mode": "simulate", "catalog_id": "sklearn/digits", "partition": "label-skew",
+                    "labels_per_provider": 4},
         "training": {"rounds": ROUNDS, "local_epochs": 2, "batch_size": 32, "learning_rate": 0.1},
         "providers": {"min": 2, "max": 3},
     })

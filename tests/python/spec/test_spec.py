@@ -9,7 +9,8 @@ from opendpg.spec import JobSpec, SpecError, json_schema, parse_spec
 GOOD = {
     "name": "digits, label-skewed",
     "model": {"name": "mlp", "hidden_units": 32},
-    "dataset": {"mode": "simulate", "catalog_id": "sklearn/digits", "partition": "label-skew", "labels_per_provider": 4},
+    "dataset": {"mode": "simulate", "catalog_id": "sklearn/digits", "partition": "label-skew",
+                    "labels_per_provider": 4},
     "training": {"rounds": 5, "local_epochs": 2, "batch_size": 32, "learning_rate": 0.1},
     "strategy": {"name": "fedavg"},
     "providers": {"min": 2, "max": 3},

@@ -110,7 +110,9 @@ def train(msg: Message, context: Context) -> Message:
     named = OrderedDict(zip(model.state_dict().keys(), weights, strict=True))
     provider = str(context.node_config["provider"])  # each provider shuffles (and draws DP noise) its own way
     seed = spec.training.seed * 1_000_003 + round_ * 7_919 + zlib.crc32(provider.lower().encode())
-    new, loss = train_local(model, named, data.x_train, data.y_train, spec, seed)
+    dp_seed = context.node_config.get("dp-seed")  # a test's fixed secret; else DP-SGD draws fresh randomness
+    new, loss = train_local(model, named, data.x_train, data.y_train, spec, seed,
+                            dp_seed=None if dp_seed is None else int(dp_seed))
     content = RecordDict({
         "arrays": ArrayRecord([v for v in new.values()]),
         "metrics": MetricRecord({"num-examples": len(data.y_train), "train-loss": float(loss)}),
@@ -128,6 +130,6 @@ def evaluate_global(msg: Message, context: Context) -> Message:
     data = _data(context)
     model = build_model(spec.model, *input_of(spec.dataset), seed=spec.training.seed)
     named = OrderedDict(zip(model.state_dict().keys(), msg.content["arrays"].to_numpy_ndarrays(), strict=True))
-    metrics = evaluate(model, named, data.x_val, data.y_val, spec.task)
+    metrics = evaluate(model, named, data.x_val, data.y_val, spec.task, spec.target_scale)
     metrics["num-examples"] = metrics.pop("examples")
     return Message(RecordDict({"metrics": MetricRecord(metrics)}), reply_to=msg)

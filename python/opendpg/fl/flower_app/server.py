@@ -181,7 +181,8 @@ def main(grid: Grid, context: Context) -> None:
         metrics = _federated_evaluation(grid, ArrayRecord(list(weights.values())), round_, job_id, nodes,
                                         eval_timeout)
         if held_out is not None:
-            metrics.update(evaluate(model, OrderedDict(weights), held_out[0], held_out[1], spec.task))
+            metrics.update(evaluate(model, OrderedDict(weights), held_out[0], held_out[1], spec.task,
+                                    spec.target_scale))
         evaluated = time.monotonic()
         gate.commit(round_, global_model, used, metrics)
         committed = time.monotonic()

@@ -1,0 +1,129 @@
+"""Public datasets that ship inside scikit-learn, written out the way real holders keep records: each holder's own
+files (CSV, Parquet, JSON Lines, a ``save_to_disk`` folder, or PNG images in class folders) and the poster's
+held-out file, plus the schema a dataset asset publishes for them. For the demo, benchmarks and tests; nothing
+here is read by a provider's training except through those files.
+
+- ``breast-cancer``: 569 records of 30 numeric features, benign/malignant (tabular classification).
+- ``digits``: 1,797 8x8 greyscale images of the digits 0-9 (image classification, PNG files).
+- ``diabetes``: 442 records of 10 numeric features and a disease-progression score (tabular regression).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from opendpg.data.schema import DatasetSchema, Feature, ImageShape, Label
+from opendpg.errors import OpenDPGValueError
+
+__all__ = ["SAMPLES", "SampleFiles", "sample_schema", "write_sample"]
+
+SAMPLES = ("breast-cancer", "digits", "diabetes")
+TabularFormat = Literal["csv", "parquet", "jsonl", "hf-datasets"]
+
+
+@dataclass(frozen=True)
+class SampleFiles:
+    """Where a sample was written: one folder per holder, and the poster's held-out file or folder."""
+
+    holders: list[Path]
+    held_out: Path
+    records: list[int]
+
+
+def _frame(name: str) -> Any:
+    from sklearn import datasets
+
+    if name == "breast-cancer":
+        loaded = datasets.load_breast_cancer(as_frame=True)
+        frame = loaded.frame.rename(columns=lambda c: str(c).replace(" ", "_"))
+        frame["diagnosis"] = np.where(frame.pop("target") == 0, "malignant", "benign")
+        return frame
+    if name == "diabetes":
+        loaded = datasets.load_diabetes(as_frame=True, scaled=False)
+        frame = loaded.frame.rename(columns={"target": "progression"})
+        return frame
+    raise OpenDPGValueError(f"no tabular sample {name!r}; samples: {SAMPLES}")
+
+
+def sample_schema(name: str, *, terms: str = "") -> DatasetSchema:
+    """The schema of a sample, as its dataset asset publishes it (standardisation from the public data)."""
+    if name == "digits":
+        return DatasetSchema(modality="image", formats=["image-folder"],
+                             image=ImageShape(width=8, height=8, channels=1),
+                             label=Label(name="digit", classes=[str(d) for d in range(10)]), min_records=20,
+                             terms_of_use=terms)
+    frame = _frame(name)
+    target = "diagnosis" if name == "breast-cancer" else "progression"
+    features = [Feature(name=str(c), type="float", mean=round(float(frame[c].mean()), 6),
+                        std=round(float(frame[c].std()), 6) or 1.0,
+                        minimum=0.0 if float(frame[c].min()) >= 0 else None)
+                for c in frame.columns if c != target]
+    if name == "breast-cancer":
+        label = Label(name=target, classes=["malignant", "benign"])
+    else:
+        label = Label(name=target, mean=round(float(frame[target].mean()), 6), std=round(float(frame[target].std()), 6))
+    return DatasetSchema(modality="tabular", formats=["csv", "parquet", "jsonl", "hf-datasets"], features=features,
+                         label=label, min_records=20, terms_of_use=terms)
+
+
+def _split(records: int, holders: int, held_out: float, seed: int) -> tuple[list[np.ndarray], np.ndarray]:
+    order = np.random.default_rng(seed).permutation(records)
+    cut = round(records * held_out)
+    return [np.sort(part) for part in np.array_split(order[cut:], holders)], np.sort(order[:cut])
+
+
+def write_sample(name: str, out: Path, holders: int, *, formats: list[TabularFormat] | None = None,
+                 held_out: float = 0.2, seed: int = 0) -> SampleFiles:
+    """Write sample ``name`` as ``holders`` holders' own files under ``out/holder-<i>`` (tabular: in
+    ``formats[i % len(formats)]``, CSV by default) and the poster's held-out set under ``out/held-out``
+    (``held_out`` of the records, never held by anyone else)."""
+    if holders < 1:
+        raise OpenDPGValueError("holders: at least 1")
+    out = Path(out)
+    folders = [out / f"holder-{i}" for i in range(holders)]
+    if name == "digits":
+        return _write_digits(folders, out / "held-out", held_out, seed)
+    frame = _frame(name)
+    shares, test = _split(len(frame), holders, held_out, seed)
+    formats = formats or ["csv"]
+    for i, (folder, share) in enumerate(zip(folders, shares, strict=True)):
+        _write_table(frame.iloc[share].reset_index(drop=True), folder, formats[i % len(formats)])
+    (out / "held-out").mkdir(parents=True, exist_ok=True)
+    test_file = out / "held-out" / "held-out.parquet"
+    frame.iloc[test].reset_index(drop=True).to_parquet(test_file, index=False)
+    return SampleFiles(folders, test_file, [len(s) for s in shares])
+
+
+def _write_table(frame: Any, folder: Path, fmt: TabularFormat) -> None:
+    if fmt == "hf-datasets":
+        import datasets
+
+        datasets.disable_progress_bars()
+        datasets.Dataset.from_pandas(frame, preserve_index=False).save_to_disk(str(folder))
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    if fmt == "csv":
+        frame.to_csv(folder / "records.csv", index=False)
+    elif fmt == "parquet":
+        frame.to_parquet(folder / "records.parquet", index=False)
+    else:
+        frame.to_json(folder / "records.jsonl", orient="records", lines=True)
+
+
+def _write_digits(folders: list[Path], test_folder: Path, held_out: float, seed: int) -> SampleFiles:
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    pixels = np.clip(np.round(digits.images * 255 / 16), 0, 255).astype(np.uint8)
+    shares, test = _split(len(digits.target), len(folders), held_out, seed)
+    for folder, indices in [*zip(folders, shares, strict=True), (test_folder, test)]:
+        for i in indices:
+            target = folder / str(digits.target[i])
+            target.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(pixels[i], mode="L").save(target / f"{i:04d}.png")
+    return SampleFiles(folders, test_folder, [len(s) for s in shares])
