@@ -69,3 +69,15 @@ def test_certification_blockers_and_priority_decide_too():
     refused = decide(SPEC, full, PROFILE, 5, 1_000, Admission((), outranks_lowest=False))
     assert refused.reasons == ("job is full and this node does not outrank its lowest-priority provider",)
     assert decide(SPEC, _job(), PROFILE, 5, 1_000, blocked).reasons == blocked.blockers
+
+
+def test_a_job_on_held_data_needs_the_asset_held_here():
+    from opendpg.data import sample_schema
+
+    local = parse_spec({"name": "p", "model": {"name": "mlp"}, "training": {"rounds": 3},
+                        "providers": {"min": 1, "max": 2},
+                        "dataset": {"asset": 7, "data_schema": sample_schema("diabetes").model_dump(mode="json")}})
+    holder = ProviderProfile(datasets=frozenset(), assets=frozenset({7}), gpu_memory_mib=0, cpu_cores=2)
+
+    assert decide(local, _job(), holder, free_stake=5, now=1_000).join
+    assert decide(local, _job(), PROFILE, free_stake=5, now=1_000).reasons == ("dataset asset 7 is not held here",)

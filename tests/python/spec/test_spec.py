@@ -4,13 +4,14 @@ import json
 
 import pytest
 
+from opendpg.data import sample_schema
 from opendpg.spec import JobSpec, SpecError, json_schema, parse_spec
 
 GOOD = {
     "name": "digits, label-skewed",
     "model": {"name": "mlp", "hidden_units": 32},
     "dataset": {"mode": "simulate", "catalog_id": "sklearn/digits", "partition": "label-skew",
-                    "labels_per_provider": 4},
+                "labels_per_provider": 4},
     "training": {"rounds": 5, "local_epochs": 2, "batch_size": 32, "learning_rate": 0.1},
     "strategy": {"name": "fedavg"},
     "providers": {"min": 2, "max": 3},
@@ -56,3 +57,40 @@ def test_json_schema_is_exported():
     assert schema["$id"].endswith("job-spec-1.json")
     assert set(schema["required"]) >= {"name", "model", "dataset", "training", "providers"}
     assert JobSpec.model_json_schema()["title"] == "JobSpec"
+
+
+LOCAL = {"name": "breast cancer", "model": {"name": "mlp"}, "training": {"rounds": 2},
+         "providers": {"min": 1, "max": 3},
+         "dataset": {"asset": 7, "data_schema": sample_schema("breast-cancer").model_dump(mode="json")},
+         "privacy": {"dp_sgd": {"noise_multiplier": 1.1, "max_grad_norm": 1.0, "epsilon": 3.0}}}
+
+
+def test_a_job_on_held_data_embeds_the_assets_schema_and_its_dp_terms():
+    spec = parse_spec(LOCAL)
+
+    assert spec.dataset.mode == "local" and spec.dataset.asset == 7
+    assert spec.dataset.data_schema.fingerprint() == sample_schema("breast-cancer").fingerprint()
+    assert spec.task == "classification" and spec.privacy.dp_sgd.epsilon == 3.0
+    assert parse_spec(spec.to_bytes()) == spec
+
+
+@pytest.mark.parametrize(
+    ("patch", "field", "fix"),
+    [
+        ({"dataset": {"catalog_id": "sklearn/digits"}}, "dataset.catalog_id", "set mode = 'simulate'"),
+        ({"dataset": {"data_schema": LOCAL["dataset"]["data_schema"]}}, "dataset.asset", "DPG-registry id"),
+        ({"dataset": {"asset": 7}}, "dataset.data_schema", "spec-from-asset"),
+        ({"dataset": {**LOCAL["dataset"], "partition": "dirichlet", "alpha": 0.5}}, "dataset.partition",
+         "only for mode 'simulate'"),
+        ({"dataset": {"mode": "simulate", "catalog_id": "sklearn/digits", "asset": 7}}, "dataset.asset",
+         "only for mode 'local'"),
+        ({"certification": {"dataset_asset": 8}}, "certification.dataset_asset", "one dataset asset"),
+        ({"strategy": {"name": "fedprox", "proximal_mu": 0.1}}, "privacy.dp_sgd", "use fedavg"),
+        ({"privacy": {"dp_sgd": {"noise_multiplier": 1.0, "max_grad_norm": 1.0}}}, "privacy.dp_sgd.epsilon",
+         "required"),
+    ],
+)
+def test_bad_local_specs_name_field_and_fix(patch, field, fix):
+    with pytest.raises(SpecError) as err:
+        parse_spec({**LOCAL, **patch})
+    assert any(path == field and fix in msg for path, msg in err.value.problems), err.value.problems
