@@ -21,7 +21,7 @@ from opendpg.agent.config import DataSection
 from opendpg.chain import DELTA_UNIT, EPSILON_UNIT, Chain, DataTerms
 from opendpg.content import ContentStore
 from opendpg.data import DataError, DatasetSchema, LocalData, read_local, validation_split
-from opendpg.dpg.metadata import MetadataError, parse_metadata
+from opendpg.dpg.datasets import asset_schema
 from opendpg.errors import ContentError, OpenDPGValueError
 from opendpg.files import write_atomic
 from opendpg.fl.privacy import job_epsilon
@@ -30,7 +30,6 @@ from opendpg.spec import JobSpec
 __all__ = ["DataHoldings", "HoldingStatus"]
 
 log = logging.getLogger(__name__)
-DATASET_KIND = 0  # IDPGRegistry.AssetKind.Dataset
 
 
 @dataclass
@@ -76,17 +75,7 @@ class DataHoldings:
 
     def schema_of(self, asset: int) -> DatasetSchema:
         """The dataset schema in ``asset``'s metadata (fetched by its on-chain CID, checked by the store)."""
-        record = self.chain.dpg.get_asset(asset)
-        if record["kind"] != DATASET_KIND:
-            raise OpenDPGValueError(f"asset {asset} is not a dataset in the DPG registry")
-        try:
-            metadata = parse_metadata(self.store.get(str(record["metadata_cid"])))
-        except MetadataError as exc:
-            raise OpenDPGValueError(f"asset {asset}: its metadata does not parse: {exc}") from None
-        if metadata.dataset_schema is None:
-            raise OpenDPGValueError(f"asset {asset} describes no dataset_schema in its metadata: its owner must add "
-                                    "one (opendpg data describe) before anyone can hold it")
-        return metadata.dataset_schema
+        return asset_schema(self.chain, self.store, asset)
 
     def records(self, asset: int, schema: DatasetSchema) -> LocalData:
         """The asset's records in this node's files, read and checked once per schema (raises ``DataError``)."""

@@ -18,6 +18,7 @@ from opendpg.chain import JobParams, job_budget
 from opendpg.cli.signing import E18, add_chain_arguments, chain_from_args, parse_tokens
 from opendpg.config import load_settings
 from opendpg.content import open_store
+from opendpg.dpg.datasets import with_asset_schema
 from opendpg.dpg.market import post_job
 from opendpg.errors import ConfigError, OpenDPGError
 from opendpg.spec import SpecError, parse_spec
@@ -106,16 +107,19 @@ def _post(args: argparse.Namespace) -> int:
 
 
 def _post_direct(args: argparse.Namespace, document: Any) -> int:
-    """Validate, pin and post from the caller's own key: no gateway involved."""
+    """Validate, pin and post from the caller's own key: no gateway involved. A spec that names a dataset asset
+    gets the asset's schema from its metadata."""
+    chain = chain_from_args(args)
+    settings = load_settings()
+    store = open_store(settings.ipfs_api, settings.state_dir)
     try:
-        spec = parse_spec(document)
+        spec = parse_spec(with_asset_schema(document, chain, store) if isinstance(document, dict) else document)
     except SpecError as exc:
         raise ConfigError("spec: " + "; ".join(f"{field}: {message}" for field, message in exc.problems)) from None
     if not Web3.is_address(args.coordinator):
         raise ConfigError(f"--coordinator: {args.coordinator!r} is not an address")
     coordinator = Web3.to_checksum_address(args.coordinator)
     reward, stake = parse_tokens(args.reward, "--reward"), parse_tokens(args.stake, "--stake", positive=False)
-    chain = chain_from_args(args)
     if not chain.registry.is_registered(coordinator):
         raise ConfigError(f"--coordinator: {coordinator} is not a registered node: name one from the node registry")
     budget = job_budget(reward, spec.training.rounds, spec.providers.max)
@@ -123,8 +127,7 @@ def _post_direct(args: argparse.Namespace, document: Any) -> int:
     if balance < budget:
         raise ConfigError(f"--reward: the escrow needs {Decimal(budget) / E18} tokens (reward x rounds x max "
                           f"providers); {chain.sender.address} holds {Decimal(balance) / E18}")
-    settings = load_settings()
-    spec_cid = open_store(settings.ipfs_api, settings.state_dir).put(spec.to_bytes())
+    spec_cid = store.put(spec.to_bytes())
     now = int(chain.w3.eth.get_block("latest")["timestamp"])
     job_id = post_job(chain, JobParams(spec_cid, chain.token.address, budget, reward, spec.training.rounds,
                                        spec.providers.min, spec.providers.max, stake, now + args.join_window,

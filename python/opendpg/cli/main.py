@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from opendpg import __version__
-from opendpg.cli import audit, chain, daemons, demo, disputes, dpg, gateway, gov, jobs, provider
+from opendpg.cli import audit, chain, daemons, data, demo, disputes, dpg, gateway, gov, jobs, provider
 from opendpg.errors import OpenDPGError
 
 __all__ = ["main"]
@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.register(commands)
     audit.register(commands)
     daemons.register(commands)
+    data.register(commands)
     disputes.register(commands)
     dpg.register(commands)
     gateway.register(commands)

@@ -221,8 +221,8 @@ def _dataset_problems(dataset: DatasetSpec, certification: CertificationSpec | N
     if dataset.asset is None:
         problems.append(("dataset.asset", "required: the DPG-registry id of the dataset asset providers hold"))
     if dataset.data_schema is None:
-        problems.append(("dataset.data_schema", "required: the dataset asset's schema (opendpg jobs spec-from-asset "
-                                                "copies it from the asset's metadata)"))
+        problems.append(("dataset.data_schema", "required: the dataset asset's schema (`opendpg jobs post` and the "
+                                                "gateway copy it from the asset's metadata when you name the asset)"))
     if dataset.partition != "iid" or dataset.labels_per_provider is not None or dataset.alpha is not None:
         problems.append(("dataset.partition", "only for mode 'simulate': a provider's own files are what it holds"))
     certified = certification.dataset_asset if certification is not None else None

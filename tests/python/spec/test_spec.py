@@ -79,7 +79,7 @@ def test_a_job_on_held_data_embeds_the_assets_schema_and_its_dp_terms():
     [
         ({"dataset": {"catalog_id": "sklearn/digits"}}, "dataset.catalog_id", "set mode = 'simulate'"),
         ({"dataset": {"data_schema": LOCAL["dataset"]["data_schema"]}}, "dataset.asset", "DPG-registry id"),
-        ({"dataset": {"asset": 7}}, "dataset.data_schema", "spec-from-asset"),
+        ({"dataset": {"asset": 7}}, "dataset.data_schema", "copy it from the asset's metadata"),
         ({"dataset": {**LOCAL["dataset"], "partition": "dirichlet", "alpha": 0.5}}, "dataset.partition",
          "only for mode 'simulate'"),
         ({"dataset": {"mode": "simulate", "catalog_id": "sklearn/digits", "asset": 7}}, "dataset.asset",

@@ -46,6 +46,7 @@ from opendpg.gateway.schemas import (
     UpdateOut,
     Verification,
 )
+from opendpg.gateway.specs import filled_spec
 from opendpg.gateway.submissions import row_of
 from opendpg.spec import SpecError, json_schema, parse_spec
 
@@ -69,9 +70,10 @@ async def create_job(body: JobCreate, user: CurrentUser, chain: ChainDep, poster
     """Validate the spec, pin it, and post the job with its escrow from the caller's own address. Jobs that
     arrive together go out together (one ``postJobs`` transaction per account); the answer comes once the job is
     mined and indexed, or, with ``Prefer: respond-async``, as a 202 once it is recorded (follow it at
-    ``/jobs/submissions/{id}``)."""
+    ``/jobs/submissions/{id}``). A spec that names a dataset asset held by providers gets the asset's schema."""
+    document = await asyncio.to_thread(filled_spec, chain, body.spec, ["body", "spec"])
     try:
-        spec = parse_spec(body.spec)
+        spec = parse_spec(document)
     except SpecError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=[
             {"loc": ["body", "spec", *field.split(".")], "msg": message} for field, message in exc.problems]) from None

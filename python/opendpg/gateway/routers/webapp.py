@@ -30,6 +30,7 @@ from opendpg.gateway.schemas import (
     ReasonIn,
     Verification,
 )
+from opendpg.gateway.specs import filled_spec
 from opendpg.spec import SpecError, parse_spec
 
 router = APIRouter(tags=["web app"])
@@ -54,9 +55,10 @@ def app_config(chain: ChainDep, settings: SettingsDep) -> AppConfig:
 
 @router.post("/specs", response_model=PinnedSpec, status_code=status.HTTP_201_CREATED)
 def pin_spec(chain: ChainDep, spec: SpecBody) -> PinnedSpec:
-    """Validate a job spec and pin its canonical bytes to IPFS, for a job the caller posts from its wallet."""
+    """Validate a job spec and pin its canonical bytes to IPFS, for a job the caller posts from its wallet. A spec
+    that names a dataset asset held by providers gets the asset's schema."""
     try:
-        parsed = parse_spec(spec)
+        parsed = parse_spec(filled_spec(chain, spec, ["body"]))
     except SpecError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=[
             {"loc": ["body", *path.split(".")], "msg": msg, "type": "spec"} for path, msg in exc.problems]) from None
