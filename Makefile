@@ -115,6 +115,7 @@ demo: setup
 bench: setup
 	$(VENV)/bin/python scripts/bench_gas.py --out bench-results/gas.json
 	$(VENV)/bin/python scripts/bench_fl.py --out bench-results/fl.json
+	$(VENV)/bin/python scripts/bench_data.py --out bench-results/data.json
 	$(VENV)/bin/python scripts/bench_gateway.py --out bench-results/gateway.json
 
 clean:

@@ -48,7 +48,7 @@ from opendpg.chain import (
     deploy_suite,
 )
 from opendpg.content import KuboDaemon, KuboStore
-from opendpg.fl.data import load_dataset, partition
+from opendpg.fl.data import load_dataset, provider_data
 from opendpg.fl.federation import Federation
 from opendpg.fl.models import build_model, get_weights
 from opendpg.fl.train import evaluate, train_local
@@ -201,14 +201,15 @@ def _wait(condition: Any, timeout: float, what: str, procs: list[Any]) -> None:
 # ---------------------------------------------------------------------- quality
 
 def centralized_accuracy(spec: JobSpec, providers: int) -> float:
-    """The same model and hyperparameters trained on the union of the providers' shares for rounds x local
-    epochs, evaluated on the same held-out set."""
-    data = load_dataset(spec.dataset.catalog_id)
-    union = np.sort(np.concatenate([partition(data.y_train, spec.dataset, providers, i) for i in range(providers)]))
+    """The same model and hyperparameters trained on the union of the providers' training records (their shares
+    less their validation splits) for rounds x local epochs, evaluated on the same held-out set."""
+    data = load_dataset(str(spec.dataset.catalog_id))
+    shares = [provider_data(spec.dataset, share_index=i, share_count=providers) for i in range(providers)]
+    x, y = np.concatenate([s.x_train for s in shares]), np.concatenate([s.y_train for s in shares])
     epochs = spec.training.rounds * spec.training.local_epochs
     central = spec.model_copy(update={"training": spec.training.model_copy(update={"local_epochs": epochs})})
     model = build_model(spec.model, data.input_shape, data.classes, seed=spec.training.seed)
-    weights, _ = train_local(model, get_weights(model), data.x_train[union], data.y_train[union], central, seed=1)
+    weights, _ = train_local(model, get_weights(model), x, y, central, seed=1)
     return evaluate(model, OrderedDict(weights), data.x_test, data.y_test)["accuracy"]
 
 

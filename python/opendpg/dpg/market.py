@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from opendpg.chain import Chain, DataTerms, Job, JobParams, Requirements, dataset_id
+from opendpg.chain import DELTA_UNIT, EPSILON_UNIT, Chain, DataTerms, Job, JobParams, Requirements, dataset_id
 from opendpg.content import ContentStore
 from opendpg.dpg.standard import ASSET_KINDS
 from opendpg.spec import JobSpec, parse_spec
@@ -140,10 +140,22 @@ def provenance(chain: Chain, store: ContentStore, job_id: int) -> dict[str, Any]
                   "final_cid": rounds[-1]["global_cid"] if rounds else None,
                   "final_hash": rounds[-1]["global_hash"] if rounds else None},
         "certified_inputs": inputs,
+        "data": _data_use(chain, job_id, providers),
         "providers": providers,
         "training_history": rounds,
         "verify_with": f"opendpg verify {job_id}",
     }
+
+
+def _data_use(chain: Chain, job_id: int, providers: list[str]) -> dict[str, Any] | None:
+    """What the job trained on in its providers' own files, and the privacy each provider spent (on-chain)."""
+    terms = chain.market.data_terms_of(job_id)
+    if terms is None:
+        return None
+    return {"asset": terms.asset, "schema_fingerprint": "0x" + terms.schema.hex(),
+            "dp_sgd": {"epsilon": terms.epsilon / EPSILON_UNIT, "delta": terms.delta / DELTA_UNIT}
+            if terms.epsilon else None,
+            "spends": {p: chain.ledger.spend_of(job_id, p)[1] / EPSILON_UNIT for p in providers}}
 
 
 def provenance_bytes(record: dict[str, Any]) -> bytes:
