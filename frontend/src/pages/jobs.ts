@@ -1,5 +1,7 @@
 // Jobs: post a job from a form (the spec is built here, validated and pinned by the gateway, the escrow approved
-// and posted from the wallet), and the jobs this wallet posted with their state.
+// and posted from the wallet), and the jobs this wallet posted with their state. A job trains on a dataset asset
+// its providers hold in their own files (the gateway fills in the asset's schema; DP-SGD optional, its epsilon
+// spent from each provider's on-chain budget) or, for demos, on a bundled dataset sliced among them.
 import { type Address, type Hex, keccak256, parseEventLogs, parseSignature, toBytes } from "viem";
 import { type Ctx, el, getFromGateway, parseDpg, postToGateway, problem, short, table, tokens } from "../app";
 import { type ContractInfo, contract } from "../config";
@@ -22,18 +24,28 @@ async function postForm(ctx: Ctx): Promise<HTMLElement> {
   const form = el("form", { id: "post-job" });
   const coordinator = el("select", { name: "coordinator" });
   const certified = el("select", { name: "datasetAsset" }, el("option", { value: "" }, "none required"));
+  const data = el("select", { name: "dataset" },
+    el("option", { value: "simulate:sklearn/digits" }, "simulation: scikit-learn digits, sliced among the providers"));
   const reader = ctx.wallet?.public;
   if (reader) {
     for (const node of await registeredNodes(ctx, reader)) coordinator.append(el("option", { value: node }, node));
+    const datasets = await readAssets(ctx, reader, (a) => KINDS[a.kind] === "dataset");
     // the datasets certified now (a job can require one: its holder then earns the data share)
-    for (const { id, asset } of (await readAssets(ctx, reader, (a) => KINDS[a.kind] === "dataset")).filter((a) => a.certified)) {
+    for (const { id, asset } of datasets.filter((a) => a.certified)) {
       certified.append(el("option", { value: String(id) }, `asset ${id} (${asset.licence}, ${short(asset.owner)})`));
+    }
+    // any dataset asset: its providers hold it in their own files (an asset without a schema is refused, with why)
+    for (const { id, asset } of datasets) {
+      data.append(el("option", { value: `asset:${id}` }, `asset ${id}, held by providers in their own files (${asset.licence})`));
     }
   }
   const model = el("select", { name: "model" }, el("option", { value: "mlp" }, "MLP"), el("option", { value: "cnn" }, "small CNN"));
   form.append(
     field("Name", input("name", "Handwritten digits", "text", { required: "", maxlength: "120" })),
-    field("Dataset (catalog id)", input("dataset", "sklearn/digits", "text", { required: "" })),
+    field("Training data", data),
+    field("DP-SGD epsilon per provider (empty: no DP)", input("epsilon", "", "text", { inputmode: "decimal" })),
+    field("DP-SGD noise multiplier", input("noise", "1.1", "text", { inputmode: "decimal" })),
+    field("Held-out set CID (optional)", input("heldOut", "", "text")),
     field("Model", model),
     field("Rounds", input("rounds", "2", "number", { min: "1", max: "1000" })),
     field("Providers at least", input("min", "1", "number", { min: "1", max: "254" })),
@@ -64,10 +76,34 @@ async function postForm(ctx: Ctx): Promise<HTMLElement> {
 interface SpecDraft {
   name: string;
   model: { name: string };
-  dataset: { mode: "simulate"; catalog_id: string };
+  dataset: { mode: "simulate"; catalog_id: string } | { asset: number };
   training: { rounds: number };
   providers: { min: number; max: number };
   certification?: { dataset_asset?: number; certified_compute_only: boolean };
+  privacy?: { dp_sgd: { epsilon: number; noise_multiplier: number; max_grad_norm: number } };
+  held_out_cid?: string;
+}
+
+/** What the gateway answers for a pinned spec: the terms to post a job on providers' own data with. */
+interface Pinned {
+  cid: string;
+  data_terms: { asset: number; schema: Hex; epsilon: string; delta: string } | null;
+}
+
+/** The spec's dataset from the form's choice ("asset:7" or "simulate:CATALOG_ID") and its DP and held-out fields. */
+function dataChoice(spec: SpecDraft, data: FormData): void {
+  const [kind, value] = String(data.get("dataset")).split(":", 2);
+  if (kind !== "asset") {
+    spec.dataset = { mode: "simulate", catalog_id: value };
+    return;
+  }
+  spec.dataset = { asset: Number(value) };
+  const epsilon = String(data.get("epsilon") ?? "").trim();
+  if (epsilon) {
+    spec.privacy = { dp_sgd: { epsilon: Number(epsilon), noise_multiplier: Number(data.get("noise")), max_grad_norm: 1.0 } };
+  }
+  const heldOut = String(data.get("heldOut") ?? "").trim();
+  if (heldOut) spec.held_out_cid = heldOut;
 }
 
 const ZERO: Hex = `0x${"00".repeat(32)}`;
@@ -117,10 +153,11 @@ async function post(ctx: Ctx, data: FormData, status: HTMLElement, result: HTMLE
   const spec: SpecDraft = {
     name: String(data.get("name")),
     model: { name: String(data.get("model")) },
-    dataset: { mode: "simulate", catalog_id: String(data.get("dataset")) },
+    dataset: { mode: "simulate", catalog_id: "sklearn/digits" },
     training: { rounds: number("rounds") },
     providers: { min: number("min"), max: number("max") },
   };
+  dataChoice(spec, data);
   const datasetAsset = data.get("datasetAsset") ? BigInt(String(data.get("datasetAsset"))) : 0n;
   const certifiedComputeOnly = data.get("certifiedCompute") === "yes";
   const required = datasetAsset > 0n || certifiedComputeOnly;
@@ -129,7 +166,7 @@ async function post(ctx: Ctx, data: FormData, status: HTMLElement, result: HTMLE
   }
   status.dataset.state = "pinning";
   status.textContent = "Pinning the spec through the gateway…";
-  const body = await postToGateway<{ cid: string }>(ctx, "/specs", spec);
+  const body = await postToGateway<Pinned>(ctx, "/specs", spec);
   const budget = reward * BigInt(spec.training.rounds) * BigInt(spec.providers.max);
   const token = contract(ctx.config, "CommonsToken");
   const market = contract(ctx.config, "JobMarket");
@@ -143,8 +180,16 @@ async function post(ctx: Ctx, data: FormData, status: HTMLElement, result: HTMLE
   };
   const allowance = (await wallet.public.readContract({ ...token, functionName: "allowance", args: [account, market.address] })) as bigint;
   let receipt;
-  if (required) {  // the market takes requirements only with an allowance (there is no permit variant of this call)
-    const requirements = { datasetAsset, datasetId: keccak256(toBytes(String(data.get("dataset")))), certifiedComputeOnly };
+  const simulated = "catalog_id" in spec.dataset ? spec.dataset.catalog_id : null;
+  const requirements = { datasetAsset, datasetId: simulated ? keccak256(toBytes(simulated)) : ZERO, certifiedComputeOnly };
+  if (body.data_terms) {  // a job on providers' own data: the market records each provider's privacy spend at join
+    const { asset, schema, epsilon, delta } = body.data_terms;
+    if (allowance < budget) {
+      await sendTx(wallet, status, "Approve the escrow", { ...token, functionName: "approve", args: [market.address, budget] });
+    }
+    receipt = await sendTx(wallet, status, "Post the job on the providers' data", { ...market, functionName: "postJobWithData",
+      args: [params, requirements, { asset: BigInt(asset), schema, epsilon: BigInt(epsilon), delta: BigInt(delta) }] });
+  } else if (required) {  // the market takes requirements only with an allowance (there is no permit variant)
     if (allowance < budget) {
       await sendTx(wallet, status, "Approve the escrow", { ...token, functionName: "approve", args: [market.address, budget] });
     }

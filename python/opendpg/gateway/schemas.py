@@ -269,9 +269,22 @@ class AppConfig(BaseModel):
     rpc_url: str | None = Field(description="where the app may read the chain without a wallet (if anywhere)")
 
 
+class DataTermsOut(BaseModel):
+    """``IJobMarket.DataTerms`` of a job on providers' own data, as ``postJobWithData`` takes them."""
+
+    asset: int
+    schema_: str = Field(alias="schema", description="the schema's fingerprint, 0x-hex")
+    epsilon: str = Field(description="DP-SGD epsilon per provider in millionths (a decimal string; 0: no DP)")
+    delta: str = Field(description="its delta in 1e-18 units (a decimal string)")
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
 class PinnedSpec(BaseModel):
     cid: str = Field(description="the spec's CID on IPFS: JobParams.specCid")
     spec: dict[str, Any] = Field(description="the spec as validated, with every default filled in")
+    data_terms: DataTermsOut | None = Field(
+        default=None, description="for a job on providers' own data: post it with postJobWithData and these terms")
 
 
 class Pinned(BaseModel):

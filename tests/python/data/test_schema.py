@@ -65,3 +65,13 @@ def test_a_dataset_asset_publishes_its_schema_in_version_2_metadata():
         AssetMetadata(name="m", kind="model", licence="MIT", dataset_schema=schema)
     with pytest.raises(ValidationError, match="opendpg-asset/2"):
         AssetMetadata(name="d", kind="dataset", licence="MIT", schema="opendpg-asset/1", dataset_schema=schema)
+
+
+def test_the_shipped_example_asset_describes_the_sample_records():
+    from pathlib import Path
+
+    example = Path(__file__).parents[3] / "python/opendpg/dpg/data/examples/breast-cancer-dataset.json"
+    schema = parse_metadata(example.read_bytes()).dataset_schema
+
+    assert schema is not None and schema.terms_of_use
+    assert schema.model_copy(update={"terms_of_use": ""}) == sample_schema("breast-cancer")

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from opendpg.chain import Capabilities, Chain, JobParams, SuiteParams, TxSender, dataset_id, deploy_suite
+from opendpg.chain import Capabilities, Chain, DataTerms, JobParams, SuiteParams, TxSender, dataset_id, deploy_suite
 from opendpg.content import KuboDaemon, KuboStore
 from opendpg.dpg import parse_metadata, shipped_standard
 from opendpg.dpg.certification import STAGES, Certification
@@ -27,6 +27,7 @@ from tests.python.gateway.conftest import start_gateway
 pytestmark = pytest.mark.timeout(900)  # browser scenarios on a busy machine (run_browser: 600 s)
 
 E18 = 10**18
+HELD_DATASET = Path(__file__).parents[3] / "python/opendpg/dpg/data/examples/breast-cancer-dataset.json"
 
 
 @pytest.fixture(scope="module")
@@ -220,6 +221,32 @@ def test_post_a_job_that_requires_a_certified_dataset(stack, anvil):
     [posted] = admin.market.job_logs("JobPosted", job_id)
     spec = parse_spec(store.get(posted["args"]["params"]["specCid"]))
     assert spec.certification is not None and spec.certification.dataset_asset == asset_id
+    assert admin.token.balance_of(user.address) == balance_before - admin.market.get_job(job_id).budget
+
+
+def test_post_a_job_on_data_its_providers_hold(stack, anvil):
+    # Prepare: a dataset asset whose metadata carries the schema of its holders' records (not certified: private)
+    admin, user = stack["admin"], stack["user"]
+    store = KuboStore(stack["kubo"].api_url)
+    metadata = HELD_DATASET.read_bytes()
+    asset_id = admin.as_account(TxSender(admin.w3, user)).dpg.register_asset(0, store.put(metadata), "CC-BY-4.0")
+    schema = parse_metadata(metadata).dataset_schema
+    balance_before = admin.token.balance_of(user.address)
+
+    # Execute
+    seen = run_browser("heldata.mjs", f"{stack['url']}/app/", anvil.rpc_url, user.address, str(SCREENSHOTS),
+                       str(asset_id))
+
+    # Assert: the data terms on-chain, the pinned spec with the asset's schema filled in, the escrow
+    assert f"asset:{asset_id}" in seen["offered"] and seen["offered"][0] == "simulate:sklearn/digits"
+    assert seen["status"].startswith("Post the job on the providers' data: mined in block")
+    job_id = seen["jobId"]
+    terms = admin.market.data_terms_of(job_id)
+    assert terms == DataTerms(asset_id, schema.fingerprint(), 6_500_000, 10**13)
+    [posted] = admin.market.job_logs("JobPosted", job_id)
+    spec = parse_spec(store.get(posted["args"]["params"]["specCid"]))
+    assert spec.dataset.mode == "local" and spec.dataset.asset == asset_id
+    assert spec.dataset.data_schema == schema and spec.privacy.dp_sgd.noise_multiplier == 1.2
     assert admin.token.balance_of(user.address) == balance_before - admin.market.get_job(job_id).budget
 
 

@@ -18,11 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from opendpg.chain import Chain, Deployment, JobParams, TxSender
-from opendpg.content import KuboDaemon
+from opendpg.content import KuboDaemon, KuboStore
+from opendpg.data import SampleFiles, write_sample
+from opendpg.dpg.market import post_job
 from opendpg.node.launch import launch_daemon, write_config, write_key
 from opendpg.process import free_port, stop_process_group
+from opendpg.spec import JobSpec
 
 E18 = 10**18
+HELD_DATASET = Path(__file__).parents[3] / "python/opendpg/dpg/data/examples/breast-cancer-dataset.json"
 
 
 def wait_for(condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.2) -> Any:
@@ -73,26 +77,45 @@ class Stack:
         return self._launch(name, "coordinator", config)
 
     def agent_config(self, account: Any, name: str, share: tuple[int, int], rpc_url: str | None = None,
-                     **policy: Any) -> Path:
+                     held: tuple[int, Path] | None = None, **policy: Any) -> Path:
+        """An agent's config: with ``held`` (asset id, folder) it holds that dataset asset in its own files
+        (privacy budget 50, DP not required); else it plays slice ``share`` of the bundled digits."""
+        data = ({str(held[0]): {"path": str(held[1]), "privacy_budget": 50.0}} if held is not None
+                else {"sklearn/digits": {"share_index": share[0], "share_count": share[1]}})
         return write_config(self.root / f"{name}.toml", {
             "name": name, "state_dir": str(self.root / name),
             "key_file": str(write_key(self.root / "keys" / f"{name}.key", account.key.hex())),
             "chain": self.chain_section(rpc_url), "node": {"stake": "100", "cpu_cores": 2},
-            "data": {"sklearn/digits": {"share_index": share[0], "share_count": share[1]}},
-            "policy": {"spec_retry_interval": 1.0, **policy}})
+            "data": data, "policy": {"spec_retry_interval": 1.0, **policy}})
 
     def start_agent(self, account: Any, name: str, share: tuple[int, int], rpc_url: str | None = None,
-                    **policy: Any) -> subprocess.Popen[bytes]:
-        return self._launch(name, "agent", self.agent_config(account, name, share, rpc_url, **policy))
+                    held: tuple[int, Path] | None = None, **policy: Any) -> subprocess.Popen[bytes]:
+        return self._launch(name, "agent", self.agent_config(account, name, share, rpc_url, held, **policy))
 
-    def start_daemons(self, coordinator: Any, providers: list[Any], *also_fund: Any) -> None:
+    def held_dataset(self, owner: Any, holders: int) -> tuple[int, SampleFiles]:
+        """A breast-cancer dataset asset (its metadata carries the schema) registered by ``owner``, and each
+        holder's own files (CSV, Parquet, JSON Lines in turn) with the poster's held-out set."""
+        store = KuboStore(self.kubo.api_url)
+        asset = self.as_(owner).dpg.register_asset(0, store.put(HELD_DATASET.read_bytes()), "CC-BY-4.0")
+        files = write_sample("breast-cancer", self.root / f"data-{asset}", holders,
+                             formats=["csv", "parquet", "jsonl"])
+        return asset, files
+
+    def start_daemons(self, coordinator: Any, providers: list[Any], *also_fund: Any,
+                      held: tuple[int, SampleFiles] | None = None) -> None:
         """Fund everyone; start the coordinator and one agent per provider (``agent-I`` holding share I of
-        len(providers) of the digits); wait until all registered."""
+        len(providers) of the digits, or with ``held`` holder I's files of that dataset asset); wait until all
+        registered (and declared their holdings)."""
         self.fund(coordinator, *providers, *also_fund)
         self.start_coordinator(coordinator)
         for i, p in enumerate(providers):
-            self.start_agent(p, f"agent-{i}", (i, len(providers)))
+            self.start_agent(p, f"agent-{i}", (i, len(providers)),
+                             held=(held[0], held[1].holders[i]) if held is not None else None)
         self.wait_registered(coordinator, *providers)
+        if held is not None:
+            ledger = self.admin.ledger
+            wait_for(lambda: all(ledger.holding_of(p.address, held[0]).held for p in providers), 120,
+                     "the agents to declare their data")
 
     def restart(self, name: str) -> subprocess.Popen[bytes]:
         kind = "coordinator" if name.startswith("coordinator") else "agent"
@@ -129,11 +152,15 @@ class Stack:
         wait_for(up, timeout, "the daemons to register")
 
     def post(self, poster: Any, spec_cid: str, coordinator: Any, *, rounds: int, min_p: int, max_p: int,
-             round_timeout: int = 600, reward: int = 10 * E18, stake: int = 10 * E18) -> int:
+             round_timeout: int = 600, reward: int = 10 * E18, stake: int = 10 * E18,
+             spec: JobSpec | None = None) -> int:
+        """Post a job; with its ``spec``, as the spec asks (a job on held data goes with its data terms)."""
         now = int(self.admin.w3.eth.get_block("latest")["timestamp"])
-        return self.as_(poster).market.post_job(JobParams(
-            spec_cid, self.admin.token.address, reward * rounds * max_p, reward, rounds, min_p, max_p, stake,
-            now + 3600, round_timeout, coordinator.address))
+        params = JobParams(spec_cid, self.admin.token.address, reward * rounds * max_p, reward, rounds, min_p, max_p,
+                           stake, now + 3600, round_timeout, coordinator.address)
+        if spec is not None:
+            return post_job(self.as_(poster), params, spec)
+        return self.as_(poster).market.post_job(params)
 
     def stop_all(self) -> None:
         for proc in self.procs.values():

@@ -1,9 +1,11 @@
 """The real daemons (one coordinator, three provider agents, each a separate process with its own SuperNode)
-carry a job from JobPosted to payment while one provider machine dies (``kill -9`` of the agent and its
-SuperNode) and another provider's agent is killed and restarted mid-job."""
+carry a job on the providers' own files (three hospitals' breast-cancer records in CSV, Parquet and JSON Lines,
+DP-SGD, the poster's held-out set on IPFS) from JobPosted to payment while one provider machine dies (``kill -9``
+of the agent and its SuperNode) and another provider's agent is killed and restarted mid-job."""
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 
@@ -12,8 +14,10 @@ import pytest
 from opendpg.audit import verify_job
 from opendpg.chain import Chain, JobState
 from opendpg.content import KuboStore
+from opendpg.data import pack_held_out, sample_schema
+from opendpg.dpg.metadata import parse_metadata
 from opendpg.spec import parse_spec
-from tests.python.integration.stack import E18, wait_for
+from tests.python.integration.stack import E18, HELD_DATASET, wait_for
 
 ROUNDS = 3
 
@@ -28,18 +32,22 @@ def _events(stack, name: str, job_id: int) -> list:
 def test_job_finishes_with_a_dead_and_a_restarted_provider(stack, accounts):
     # Prepare: a coordinator and three agents as processes; a 3-round job that needs 2 of 3 providers
     coordinator, providers, poster = accounts[35], accounts[36:39], accounts[39]
-    stack.start_daemons(coordinator, providers, poster)
+    held = stack.held_dataset(poster, len(providers))
+    stack.start_daemons(coordinator, providers, poster, held=held)
     nonce_before = stack.admin.w3.eth.get_transaction_count(providers[0].address)  # registration included
-    spec = parse_spec({
-        "name": "digits, label-skewed", "model": {"name": "mlp", "hidden_units": 32},
-        "dataset": {"mode": "simulate", "catalog_id": "sklearn/digits", "partition": "label-skew",
-                    "labels_per_provider": 4},
-        "training": {"rounds": ROUNDS, "local_epochs": 2, "batch_size": 32, "learning_rate": 0.1},
-        "providers": {"min": 2, "max": 3},
-    })
     store = KuboStore(stack.kubo.api_url)
+    schema = sample_schema("breast-cancer")
+    spec = parse_spec({
+        "name": "breast cancer where three hospitals keep it", "model": {"name": "mlp", "hidden_units": 32},
+        "dataset": {"asset": held[0], "data_schema": parse_metadata(HELD_DATASET.read_bytes()).dataset_schema
+                    .model_dump(mode="json")},
+        "training": {"rounds": ROUNDS, "local_epochs": 2, "batch_size": 16, "learning_rate": 0.1},
+        "providers": {"min": 2, "max": 3},
+        "privacy": {"dp_sgd": {"noise_multiplier": 1.5, "max_grad_norm": 1.0, "epsilon": 5.0}},
+        "held_out_cid": store.put(pack_held_out(schema, held[1].held_out)),
+    })
     job_id = stack.post(poster, store.put(spec.to_bytes()), coordinator, rounds=ROUNDS, min_p=2, max_p=3,
-                        round_timeout=120)  # time enough to train on a busy machine
+                        round_timeout=120, spec=spec)  # time enough to train on a busy machine
     market = stack.admin.market
     staked_before = stack.admin.registry.stake_of(providers[2].address)["staked"]
 
@@ -62,6 +70,13 @@ def test_job_finishes_with_a_dead_and_a_restarted_provider(stack, accounts):
     claimed = {e["args"]["provider"]: e["args"] for e in _events(stack, "RewardClaimed", job_id)}
     assert claimed[providers[1].address]["amount"] == ROUNDS * net_per_round
     assert claimed[providers[0].address]["amount"] == claimed[providers[0].address]["rounds"] * net_per_round
+    # each hospital's privacy spend is on-chain; the coordinator evaluated on the poster's held-out set, the
+    # hospitals on their validation splits
+    assert [stack.admin.ledger.spend_of(job_id, p.address)[1] for p in providers] == [5_000_000] * 3
+    record = json.loads((stack.root / "coordinator" / "rounds" / f"job-{job_id}" / f"round-{ROUNDS}.json")
+                        .read_text())
+    assert record["metrics"]["examples"] == 114 and record["metrics"]["accuracy"] > 0.7
+    assert record["metrics"]["federated_providers"] >= 2 and record["metrics"]["federated_examples"] > 0
     # the restarted agent sent nothing twice: one join, at most one update per round, one claim, and its
     # transactions since registering are exactly: join + its updates + claim
     me = providers[0].address

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Body, HTTPException, Path, Query, Response, statu
 from web3 import Web3
 
 from opendpg.dpg import StandardError, parse_standard, standard_bytes
+from opendpg.dpg.market import data_terms_for
 from opendpg.errors import ContentError
 from opendpg.gateway.chain import GatewayChain
 from opendpg.gateway.deps import ChainDep, IndexerDep, SessionDep, SettingsDep
@@ -23,6 +24,7 @@ from opendpg.gateway.routers.certification import existing_asset
 from opendpg.gateway.routers.jobs import indexed_jobs, job_detail, model_response, verification
 from opendpg.gateway.schemas import (
     AppConfig,
+    DataTermsOut,
     JobDetail,
     JobOut,
     Pinned,
@@ -62,7 +64,10 @@ def pin_spec(chain: ChainDep, spec: SpecBody) -> PinnedSpec:
     except SpecError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=[
             {"loc": ["body", *path.split(".")], "msg": msg, "type": "spec"} for path, msg in exc.problems]) from None
-    return PinnedSpec(cid=_pin(chain, parsed.to_bytes()), spec=parsed.model_dump(mode="json"))
+    terms = data_terms_for(parsed)
+    data_terms = None if terms is None else DataTermsOut(asset=terms.asset, schema="0x" + terms.schema.hex(),
+                                                         epsilon=str(terms.epsilon), delta=str(terms.delta))
+    return PinnedSpec(cid=_pin(chain, parsed.to_bytes()), spec=parsed.model_dump(mode="json"), data_terms=data_terms)
 
 
 @contextmanager
