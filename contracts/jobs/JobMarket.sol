@@ -49,6 +49,7 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
         uint16 dataShareBps;
         bool certifiedComputeOnly;
         uint96 dataShareClaimed;
+        bool heldData; // posted with data terms: joins spend privacy budget (read with the rest, for free)
     }
 
     IDPGRegistry private _dpg;
@@ -134,6 +135,7 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
         if (terms.schema == bytes32(0)) revert JobMarketInvalidParams("schema");
         if ((terms.epsilon == 0) != (terms.delta == 0) || terms.delta >= 1e18) revert JobMarketInvalidParams("delta");
         _dataTerms[jobId] = terms;
+        _requirements[jobId].heldData = true;
         emit JobDataTermsSet(jobId, asset, terms.schema, terms.epsilon, terms.delta);
         _postJob(params);
     }
@@ -155,7 +157,8 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
             datasetAsset: uint64(asset),
             dataShareBps: share,
             certifiedComputeOnly: requirements.certifiedComputeOnly,
-            dataShareClaimed: 0
+            dataShareClaimed: 0,
+            heldData: false
         });
         if (requirements.datasetId != bytes32(0)) _requiredDataset[jobId] = requirements.datasetId;
         emit JobRequirementsSet(jobId, asset, requirements.datasetId, requirements.certifiedComputeOnly, share);
@@ -174,7 +177,7 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
         job.state = JobState.Cancelled;
         emit JobCancelled(jobId, msg.sender, job.budget);
         _releaseProviders(jobId, job, false, false);
-        if (_dataTerms[jobId].asset != 0) {
+        if (_requirements[jobId].heldData) {
             for (uint256 i = job.providerCount; i > 0; --i) {
                 _ledger.release(jobId, _providerAt[jobId][i - 1]); // never trained on: the privacy spend comes back
             }
@@ -234,7 +237,8 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
             emit ProviderDisplaced(jobId, displaced, msg.sender, index);
         }
         p.slot = index + 1;
-        uint16 share = _requirements[jobId].dataShareBps;
+        StoredRequirements storage r = _requirements[jobId];
+        uint16 share = r.dataShareBps;
         if (share != 0) p.dataShareBps = share; // same slot as `slot`: claims read it for free
         _providerAt[jobId][index] = msg.sender;
         emit ProviderJoined(jobId, msg.sender, index, stake);
@@ -242,11 +246,10 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
             if (displaced != address(0)) _registry.settleJob(displaced, stake, 0, 0, false);
             _registry.lockStake(msg.sender, stake);
         }
-        DataTerms storage terms = _dataTerms[jobId];
-        uint256 asset = terms.asset;
-        if (asset != 0) {
+        if (r.heldData) {
+            DataTerms storage terms = _dataTerms[jobId];
             if (displaced != address(0)) _ledger.release(jobId, displaced);
-            _ledger.spend(jobId, msg.sender, asset, terms.schema, terms.epsilon, terms.delta);
+            _ledger.spend(jobId, msg.sender, terms.asset, terms.schema, terms.epsilon, terms.delta);
         }
     }
 
@@ -270,7 +273,7 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
         emit ProviderLeft(jobId, msg.sender, index, moved);
         uint256 stake = job.requiredStake;
         if (stake != 0) _registry.settleJob(msg.sender, stake, 0, 0, false);
-        if (_dataTerms[jobId].asset != 0) _ledger.release(jobId, msg.sender);
+        if (_requirements[jobId].heldData) _ledger.release(jobId, msg.sender);
     }
 
     /// @inheritdoc IJobMarket
