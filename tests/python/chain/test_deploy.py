@@ -15,7 +15,10 @@ def test_every_contract_is_deployed_and_wired(admin, deployment, accounts):
     assert market.nodeRegistry().call() == deployment.address("NodeRegistry")
     assert registry.hasRole(role_id("STAKE_MANAGER_ROLE"), deployment.address("JobMarket")).call()
     assert registry.treasury().call() == timelock
-    for name in ("NodeRegistry", "JobMarket", "DPGRegistry"):
+    ledger = deployment.contract(admin.w3, "DataLedger").functions
+    assert market.dataLedger().call() == deployment.address("DataLedger")
+    assert ledger.hasRole(role_id("DATA_SPENDER_ROLE"), deployment.address("JobMarket")).call()
+    for name in ("NodeRegistry", "JobMarket", "DPGRegistry", "DataLedger"):
         fns = deployment.contract(admin.w3, name).functions
         assert fns.hasRole(role_id("DEFAULT_ADMIN_ROLE"), timelock).call()
         assert not fns.hasRole(role_id("DEFAULT_ADMIN_ROLE"), accounts[0].address).call()
