@@ -23,6 +23,7 @@ from typing import Any
 from opendpg.chain import (
     Capabilities,
     Chain,
+    DataTerms,
     JobParams,
     LocalChain,
     Requirements,
@@ -244,7 +245,15 @@ class Bench:
         market.post_job_with_requirements(self._params(), Requirements(asset, dataset_id("digits"), False))
         self.record("postJobWithRequirements (certified dataset)",
                     self.w3.eth.get_transaction_receipt(self._last_tx(self.poster)))
-
+        # a job on data its providers hold in their own files: holdings, DP spends at join, a release at leave
+        holder = self.as_(self.providers[0])
+        self.record("declareHolding", holder.ledger.declare_holding(asset, b"\x5c" * 32, 500, 8 * 10**6, 10**13,
+                                                                    True))
+        job_id = market.post_job_with_data(self._params(), Requirements(), DataTerms(asset, b"\x5c" * 32,
+                                                                                     2 * 10**6, 10**13))
+        self.record("postJobWithData (DP-SGD terms)", self.w3.eth.get_transaction_receipt(self._last_tx(self.poster)))
+        self.record("joinJob (held data: privacy spent)", holder.market.join_job(job_id))
+        self.record("leaveJob (held data: privacy released)", holder.market.leave_job(job_id))
     def governance(self) -> None:
         """A standard change through the real Governor and Timelock (fresh suite governed by its timelock)."""
         suite = deploy_suite(TxSender(self.w3, self.deployer), SuiteParams())
