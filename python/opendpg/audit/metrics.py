@@ -30,8 +30,7 @@ def evaluate_global(spec: JobSpec, model: bytes, held_out: bytes | None = None) 
     the spec's ``held_out_cid``) for a job on providers' own data, the bundled test split in a simulation.
     Raises ``UpdateFormatError`` when the bytes do not fit the spec's model, ``NoHeldOutSet`` when there is
     nothing to evaluate on."""
-    from opendpg.data import read_held_out  # torch: imported only where evaluation happens
-    from opendpg.fl.data import input_of, load_dataset
+    from opendpg.fl.data import held_out_records, input_of  # torch: imported only where evaluation happens
     from opendpg.fl.models import build_model, get_weights, weight_shapes
     from opendpg.fl.train import evaluate
     from opendpg.fl.update import decode_update
@@ -40,13 +39,9 @@ def evaluate_global(spec: JobSpec, model: bytes, held_out: bytes | None = None) 
     update = decode_update(model)
     update.check_shapes(weight_shapes(network))
     weights = OrderedDict(zip(get_weights(network).keys(), update.tensors.values(), strict=True))
-    if spec.dataset.mode == "simulate":
-        bundled = load_dataset(str(spec.dataset.catalog_id))
-        x, y = bundled.x_test, bundled.y_test
-    elif held_out is not None and spec.dataset.data_schema is not None:
-        records = read_held_out(spec.dataset.data_schema, held_out)
-        x, y = records.x, records.y
-    else:
+    records = held_out_records(spec.dataset, held_out)
+    if records is None:
         raise NoHeldOutSet("the job has no held-out set (held_out_cid): its rounds carry federated metrics only")
+    x, y = records
     metrics = evaluate(network, weights, x, y, spec.task, spec.target_scale)
     return RoundMetrics(metrics["loss"], metrics.get("accuracy"), metrics)

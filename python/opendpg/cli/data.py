@@ -25,6 +25,7 @@ from opendpg.data import (
     detect_format,
     pack_held_out,
     read_local,
+    read_tables,
     sample_schema,
     validation_split,
     write_sample,
@@ -110,9 +111,7 @@ def describe_records(path: Path, *, label: str = "label", classes: list[str] | N
     fmt = detect_format(path)
     if fmt == "image-folder":
         return _describe_images(path, classes, terms)
-    from opendpg.data.readers import _tables
-
-    frames = [frame for _, frame in _tables(path, fmt)]
+    frames = [frame for _, frame in read_tables(path, fmt)]
     import pandas as pd
 
     frame = pd.concat(frames, ignore_index=True)

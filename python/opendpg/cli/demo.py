@@ -62,6 +62,7 @@ from opendpg.content import KuboDaemon, KuboStore
 from opendpg.data import pack_held_out, sample_schema, write_sample
 from opendpg.dpg import parse_metadata, shipped_standard
 from opendpg.dpg.certification import Certification
+from opendpg.dpg.datasets import EXAMPLE_HELD_DATASET
 from opendpg.dpg.market import provenance, provenance_bytes
 from opendpg.errors import ContractRevert, OpenDPGError
 from opendpg.fl.privacy import job_epsilon
@@ -73,7 +74,6 @@ from opendpg.spec import parse_spec
 __all__ = ["register"]
 
 E18 = 10**18
-EXAMPLE_DATASET = Path(__file__).parents[1] / "dpg" / "data" / "examples" / "breast-cancer-dataset.json"
 HOSPITAL_FORMATS: list[Literal["csv", "parquet", "jsonl", "hf-datasets"]] = ["csv", "parquet", "jsonl"]
 DP = {"noise_multiplier": 1.5, "max_grad_norm": 1.0, "delta": 1e-5}
 TRAINING = {"local_epochs": 2, "batch_size": 16, "learning_rate": 0.1}
@@ -129,7 +129,7 @@ def _certify_dataset(local: LocalChain, admin: Chain, store: KuboStore, owner: A
     check and attests it, token holders vote (the deployer's delegated votes), the voting period passes (time
     travel), the committee (the deployer, in development) approves. Reviewers claim their reward."""
     holder = Certification(admin.as_account(TxSender(admin.w3, owner)), store)
-    asset_id = holder.register(parse_metadata(EXAMPLE_DATASET.read_bytes()))
+    asset_id = holder.register(parse_metadata(EXAMPLE_HELD_DATASET.read_bytes()))
     review = Certification(admin, store)  # checker, voter and committee in development
     report = review.check(asset_id)
     report_cid = review.attest(asset_id, report)

@@ -10,7 +10,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from opendpg.data.readers import DataError, LocalData, _tables, detect_format, read_local
+from opendpg.data.readers import DataError, LocalData, detect_format, read_local, read_tables
 from opendpg.data.schema import DatasetSchema
 
 __all__ = ["pack_held_out", "read_held_out"]
@@ -37,7 +37,7 @@ def pack_held_out(schema: DatasetSchema, path: Path) -> bytes:
     from pyarrow import parquet
 
     columns = [f.name for f in schema.features] + [schema.label.name]
-    frames = [frame[columns] for _, frame in _tables(path, detect_format(path))]
+    frames = [frame[columns] for _, frame in read_tables(path, detect_format(path))]
     table = pa.Table.from_pandas(pd.concat(frames, ignore_index=True), preserve_index=False)
     sink = io.BytesIO()
     parquet.write_table(table, sink)

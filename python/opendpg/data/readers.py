@@ -20,7 +20,7 @@ import numpy as np
 from opendpg.data.schema import FORMATS, DatasetSchema, TextEncoding
 from opendpg.errors import OpenDPGValueError
 
-__all__ = ["DataError", "LocalData", "detect_format", "read_local"]
+__all__ = ["DataError", "LocalData", "detect_format", "read_local", "read_tables"]
 
 log = logging.getLogger(__name__)
 SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".jsonl": "jsonl"}
@@ -123,8 +123,9 @@ def read_local(schema: DatasetSchema, path: Path, *, drop_bad_rows: bool = False
 # ---------------------------------------------------------------------------------------------- tables
 
 
-def _tables(path: Path, fmt: str) -> list[tuple[str, Any]]:
-    """(file name, pandas DataFrame) for each file of the dataset, with pyarrow or ``datasets``."""
+def read_tables(path: Path, fmt: str) -> list[tuple[str, Any]]:
+    """(file name, pandas DataFrame) for each file of a tabular or text dataset in format ``fmt``, read with
+    pyarrow or ``datasets``, unchecked (``read_local`` checks)."""
     if fmt == "hf-datasets":
         import datasets
 
@@ -172,7 +173,7 @@ def _read_tables(schema: DatasetSchema, path: Path, fmt: str, bad: _Bad) -> tupl
     ys: list[Any] = []
     files = []
     wanted = [f.name for f in schema.features] + [schema.label.name]
-    for file, frame in _tables(path, fmt):
+    for file, frame in read_tables(path, fmt):
         files.append(file)
         missing = [name for name in wanted if name not in frame.columns]
         if missing:

@@ -5,6 +5,7 @@ CID, checked by the content store), and filled into a job spec that names only t
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 from opendpg.chain import Chain
@@ -13,9 +14,12 @@ from opendpg.data import DatasetSchema
 from opendpg.dpg.metadata import MetadataError, parse_metadata
 from opendpg.errors import OpenDPGValueError
 
-__all__ = ["DATASET_KIND", "asset_schema", "with_asset_schema"]
+__all__ = ["DATASET_KIND", "EXAMPLE_HELD_DATASET", "asset_schema", "with_asset_schema"]
 
 DATASET_KIND = 0  # IDPGRegistry.AssetKind.Dataset
+#: A complete ``opendpg-asset/2`` document of a dataset held by three hospitals (its schema describes the
+#: ``breast-cancer`` sample records): what the demo certifies and the tests register.
+EXAMPLE_HELD_DATASET = Path(__file__).parent / "data" / "examples" / "breast-cancer-dataset.json"
 
 
 def asset_schema(chain: Chain, store: ContentStore, asset: int) -> DatasetSchema:

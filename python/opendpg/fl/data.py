@@ -11,11 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
-from opendpg.data import read_local, validation_split
+from opendpg.data import read_held_out, read_local, validation_split
 from opendpg.errors import OpenDPGValueError
 from opendpg.spec import DatasetSpec
 
-__all__ = ["CATALOG", "SHAPES", "Dataset", "ProviderData", "input_of", "load_dataset", "partition", "provider_data"]
+__all__ = ["CATALOG", "SHAPES", "Dataset", "ProviderData", "held_out_records", "input_of", "load_dataset", "partition",
+           "provider_data"]
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,19 @@ def input_of(dataset: DatasetSpec) -> tuple[tuple[int, ...], int]:
         return SHAPES[dataset.catalog_id]
     assert dataset.data_schema is not None  # the spec's validation requires it
     return dataset.data_schema.input_shape, dataset.data_schema.outputs
+
+
+def held_out_records(dataset: DatasetSpec, held_out: bytes | None) -> tuple[np.ndarray, np.ndarray] | None:
+    """The records a job's models are evaluated on: the bundled test split in a simulation, else the poster's
+    held-out archive ``held_out`` (the bytes of ``held_out_cid``), read against the spec's schema; None for a job
+    without one (federated metrics only)."""
+    if dataset.mode == "simulate":
+        bundled = load_dataset(str(dataset.catalog_id))
+        return bundled.x_test, bundled.y_test
+    if held_out is None or dataset.data_schema is None:
+        return None
+    records = read_held_out(dataset.data_schema, held_out)
+    return records.x, records.y
 
 
 def provider_data(dataset: DatasetSpec, *, path: str = "", drop_bad_rows: bool = False, share_index: int = 0,

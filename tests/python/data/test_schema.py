@@ -68,10 +68,9 @@ def test_a_dataset_asset_publishes_its_schema_in_version_2_metadata():
 
 
 def test_the_shipped_example_asset_describes_the_sample_records():
-    from pathlib import Path
+    from opendpg.dpg.datasets import EXAMPLE_HELD_DATASET
 
-    example = Path(__file__).parents[3] / "python/opendpg/dpg/data/examples/breast-cancer-dataset.json"
-    schema = parse_metadata(example.read_bytes()).dataset_schema
+    schema = parse_metadata(EXAMPLE_HELD_DATASET.read_bytes()).dataset_schema
 
     assert schema is not None and schema.terms_of_use
     assert schema.model_copy(update={"terms_of_use": ""}) == sample_schema("breast-cancer")

@@ -17,6 +17,7 @@ from opendpg.chain import Capabilities, Chain, DataTerms, JobParams, SuiteParams
 from opendpg.content import KuboDaemon, KuboStore
 from opendpg.dpg import parse_metadata, shipped_standard
 from opendpg.dpg.certification import STAGES, Certification
+from opendpg.dpg.datasets import EXAMPLE_HELD_DATASET
 from opendpg.process import stop_process_group
 from opendpg.spec import parse_spec
 from tests.python.conftest import past_dispute_window
@@ -27,7 +28,6 @@ from tests.python.gateway.conftest import start_gateway
 pytestmark = pytest.mark.timeout(900)  # browser scenarios on a busy machine (run_browser: 600 s)
 
 E18 = 10**18
-HELD_DATASET = Path(__file__).parents[3] / "python/opendpg/dpg/data/examples/breast-cancer-dataset.json"
 
 
 @pytest.fixture(scope="module")
@@ -228,7 +228,7 @@ def test_post_a_job_on_data_its_providers_hold(stack, anvil):
     # Prepare: a dataset asset whose metadata carries the schema of its holders' records (not certified: private)
     admin, user = stack["admin"], stack["user"]
     store = KuboStore(stack["kubo"].api_url)
-    metadata = HELD_DATASET.read_bytes()
+    metadata = EXAMPLE_HELD_DATASET.read_bytes()
     asset_id = admin.as_account(TxSender(admin.w3, user)).dpg.register_asset(0, store.put(metadata), "CC-BY-4.0")
     schema = parse_metadata(metadata).dataset_schema
     balance_before = admin.token.balance_of(user.address)

@@ -20,13 +20,13 @@ from typing import Any
 from opendpg.chain import Chain, Deployment, JobParams, TxSender
 from opendpg.content import KuboDaemon, KuboStore
 from opendpg.data import SampleFiles, write_sample
+from opendpg.dpg.datasets import EXAMPLE_HELD_DATASET
 from opendpg.dpg.market import post_job
 from opendpg.node.launch import launch_daemon, write_config, write_key
 from opendpg.process import free_port, stop_process_group
 from opendpg.spec import JobSpec
 
 E18 = 10**18
-HELD_DATASET = Path(__file__).parents[3] / "python/opendpg/dpg/data/examples/breast-cancer-dataset.json"
 
 
 def wait_for(condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.2) -> Any:
@@ -96,7 +96,7 @@ class Stack:
         """A breast-cancer dataset asset (its metadata carries the schema) registered by ``owner``, and each
         holder's own files (CSV, Parquet, JSON Lines in turn) with the poster's held-out set."""
         store = KuboStore(self.kubo.api_url)
-        asset = self.as_(owner).dpg.register_asset(0, store.put(HELD_DATASET.read_bytes()), "CC-BY-4.0")
+        asset = self.as_(owner).dpg.register_asset(0, store.put(EXAMPLE_HELD_DATASET.read_bytes()), "CC-BY-4.0")
         files = write_sample("breast-cancer", self.root / f"data-{asset}", holders,
                              formats=["csv", "parquet", "jsonl"])
         return asset, files

@@ -15,9 +15,10 @@ from opendpg.audit import verify_job
 from opendpg.chain import Chain, JobState
 from opendpg.content import KuboStore
 from opendpg.data import pack_held_out, sample_schema
+from opendpg.dpg.datasets import EXAMPLE_HELD_DATASET
 from opendpg.dpg.metadata import parse_metadata
 from opendpg.spec import parse_spec
-from tests.python.integration.stack import E18, HELD_DATASET, wait_for
+from tests.python.integration.stack import E18, wait_for
 
 ROUNDS = 3
 
@@ -39,7 +40,7 @@ def test_job_finishes_with_a_dead_and_a_restarted_provider(stack, accounts):
     schema = sample_schema("breast-cancer")
     spec = parse_spec({
         "name": "breast cancer where three hospitals keep it", "model": {"name": "mlp", "hidden_units": 32},
-        "dataset": {"asset": held[0], "data_schema": parse_metadata(HELD_DATASET.read_bytes()).dataset_schema
+        "dataset": {"asset": held[0], "data_schema": parse_metadata(EXAMPLE_HELD_DATASET.read_bytes()).dataset_schema
                     .model_dump(mode="json")},
         "training": {"rounds": ROUNDS, "local_epochs": 2, "batch_size": 16, "learning_rate": 0.1},
         "providers": {"min": 2, "max": 3},

@@ -13,14 +13,12 @@ import json
 import time
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any
 
 from flwr.app import ArrayRecord, ConfigRecord, Context, Message, RecordDict
 from flwr.serverapp import Grid, ServerApp
 
-from opendpg.data import read_held_out
 from opendpg.fl.aggregate import Contribution, aggregate, weighted_metrics
-from opendpg.fl.data import input_of, load_dataset
+from opendpg.fl.data import held_out_records, input_of
 from opendpg.fl.gate import RoundGate, load_gate
 from opendpg.fl.models import build_model, get_weights, weight_shapes
 from opendpg.fl.train import evaluate
@@ -135,13 +133,8 @@ def main(grid: Grid, context: Context) -> None:
     done, last_global = gate.resume()
     if last_global is not None:  # a restarted coordinator: continue from the last committed global model
         weights = OrderedDict(zip(weights.keys(), decode_update(last_global).tensors.values(), strict=True))
-    held_out: tuple[Any, Any] | None = None  # the poster's held-out records, when the job has them
-    if spec.dataset.mode == "simulate":
-        bundled = load_dataset(str(spec.dataset.catalog_id))
-        held_out = (bundled.x_test, bundled.y_test)
-    elif str(config.get("held-out-path", "")) and spec.dataset.data_schema is not None:
-        records = read_held_out(spec.dataset.data_schema, Path(str(config["held-out-path"])).read_bytes())
-        held_out = (records.x, records.y)
+    held_out_path = str(config.get("held-out-path", ""))
+    held_out = held_out_records(spec.dataset, Path(held_out_path).read_bytes() if held_out_path else None)
     eval_timeout = float(config.get("eval-timeout", 60.0))
     foreign: set[int] = set()  # SuperNodes of other jobs on the same SuperLink
 
