@@ -127,7 +127,7 @@ class ProviderAgent:
     def _kill_stale_supernodes(self) -> None:
         """SuperNodes left by a crashed agent: stop them (this start launches fresh ones)."""
         for job_id, job in self.jobs.items():
-            if job.supernode_pid is not None and stop_stale_group(job.supernode_pid, "flower-supernode"):
+            if job.supernode_pid is not None and stop_stale_group(job.supernode_pid, "opendpg.fl.supernode"):
                 log.info("stopped a stale SuperNode", extra={"job": job_id, "pid": job.supernode_pid})
             job.supernode_pid = None
         self._save()

@@ -98,7 +98,7 @@ class Coordinator:
         pid_file = self.config.state_dir / "superlink.pid"
         if pid_file.exists():
             pid = int(pid_file.read_text())
-            if stop_stale_group(pid, "flower-superlink"):
+            if stop_stale_group(pid, "opendpg.fl.superlink"):
                 log.info("stopped a stale SuperLink", extra={"pid": pid})
             pid_file.unlink()
 

@@ -57,19 +57,36 @@ def _spawn(home: Path, name: str, args: list[str], extra_env: dict[str, str] | N
     return subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def start_supernode(home: Path, superlink: str, name: str, node_config: dict[str, Any]) -> subprocess.Popen[bytes]:
+def start_supernode(home: Path, superlink: str, name: str, node_config: dict[str, Any], *,
+                    warm: bool = True, poll: tuple[float, float] = (0.05, 1.0)) -> subprocess.Popen[bytes]:
     """A SuperNode (in its own session, logging to ``home/supernode-NAME.log``) that pulls from ``superlink``
-    (``host:port`` of its Fleet API) and runs the ClientApp with ``node_config``."""
+    (``host:port`` of its Fleet API) and runs the ClientApp with ``node_config``: in one warm worker process
+    (``warm``; its log ``home/supernode-NAME/worker.log``) or, as stock Flower does, a process per message.
+    ``poll``: its pull loop's pause after a message and its longest pause when idle (seconds)."""
     config = " ".join(f"{k}={_toml(v)}" for k, v in node_config.items())
+    ours = ["--runtime-port", str(free_port()), "--home", str(home / f"supernode-{name}"),
+            "--poll-min", str(poll[0]), "--poll-max", str(poll[1])] + (["--warm"] if warm else [])
     return _spawn(home, f"supernode-{name}", [
-        _tool("flower-supernode"), "--insecure", "--superlink", superlink, "--port", str(free_port()),
-        "--node-config", config])
+        sys.executable, "-m", "opendpg.fl.supernode", *ours, "--",
+        "--insecure", "--superlink", superlink, "--node-config", config])
+
+
+def _accepts(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
 
 
 @dataclass
 class Federation:
+    """A SuperLink (:mod:`opendpg.fl.superlink`: the Fleet API on ``host:port`` for SuperNodes, every API on
+    ``127.0.0.1:control_port`` for ``flwr`` and the ServerApp) and the SuperNodes started through it."""
+
     home: Path
     port: int = field(default_factory=free_port)
+    control_port: int = field(default_factory=free_port)
     superlink: subprocess.Popen[bytes] | None = None
     supernodes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     #: extra environment for the SuperLink (and so the ServerApp), e.g. the coordinator's key
@@ -78,30 +95,32 @@ class Federation:
 
     @property
     def address(self) -> str:
-        """The SuperLink's address (``host:port``) for SuperNodes and ``flwr``."""
+        """The SuperLink's Fleet address (``host:port``) for SuperNodes."""
         return f"{self.host}:{self.port}"
+
+    @property
+    def control_address(self) -> str:
+        """Where ``flwr`` and the ServerApp reach the SuperLink (loopback only)."""
+        return f"127.0.0.1:{self.control_port}"
 
     def start_superlink(self, timeout: float = 60.0) -> None:
         self.superlink = _spawn(self.home, "superlink", [
-            _tool("flower-superlink"), "--insecure", "--disable-runtime-dependency-installation",
-            "--host", self.host, "--port", str(self.port)],  # in-memory state: the SQLite one locks under load
+            sys.executable, "-m", "opendpg.fl.superlink", "--fleet-host", self.host, "--fleet-port", str(self.port),
+            "--", "--insecure", "--disable-runtime-dependency-installation",
+            "--host", "127.0.0.1", "--port", str(self.control_port)],  # in-memory state: SQLite locks under load
             self.superlink_env)
         try:
             code = wait_ready(self.superlink, self._listening, timeout)
         except TimeoutError:
-            raise FederationError(
-                f"flower-superlink did not listen on port {self.port} within {timeout:.0f} s") from None
+            raise FederationError(f"the SuperLink did not listen on ports {self.port} and {self.control_port} "
+                                  f"within {timeout:.0f} s") from None
         if code is not None:
-            raise FederationError(f"flower-superlink exited ({code}); see {self.home}")
+            raise FederationError(f"the SuperLink exited ({code}); see {self.home}")
         (self.home / "config.toml").write_text(
-            f'[superlink.{CONNECTION}]\naddress = "{self.address}"\ninsecure = true\n')
+            f'[superlink.{CONNECTION}]\naddress = "{self.control_address}"\ninsecure = true\n')
 
     def _listening(self) -> bool:
-        try:
-            with socket.create_connection((self.host, self.port), timeout=0.5):
-                return True
-        except OSError:
-            return False
+        return all(_accepts(host, port) for host, port in ((self.host, self.port), ("127.0.0.1", self.control_port)))
 
     def start_supernode(self, name: str, node_config: dict[str, Any]) -> subprocess.Popen[bytes]:
         proc = start_supernode(self.home, self.address, name, node_config)

@@ -8,12 +8,16 @@ bytes) around ``privacy_mod`` (the spec's client-side privacy through Flower's o
 for clipping, ``LocalDpMod`` for clipping plus Gaussian noise) around ``train``. So what is hashed on-chain is
 the update after clipping and noise.
 
+Each job's spec, records and model are kept between messages (a warm worker runs many messages in one
+process: see :mod:`opendpg.fl.worker`).
+
 Mods act on train messages only. A SuperNode serves one job (``node_config["job-id"]``); a message from another
 job's run on the same SuperLink is answered with ``wrong-job`` so that run's ServerApp stops addressing this node.
 """
 
 from __future__ import annotations
 
+import functools
 import time
 import zlib
 from collections import OrderedDict
@@ -23,17 +27,32 @@ from flwr.app import ArrayRecord, ConfigRecord, Context, Message, MetricRecord, 
 from flwr.clientapp import ClientApp
 from flwr.clientapp.mod import LocalDpMod, fixedclipping_mod
 from flwr.clientapp.typing import ClientAppCallable
+from torch import nn
 
 from opendpg.files import write_atomic
 from opendpg.fl.data import ProviderData, input_of, provider_data
 from opendpg.fl.models import build_model
 from opendpg.fl.train import evaluate, train_local
 from opendpg.fl.update import encode_update
-from opendpg.spec import parse_spec
+from opendpg.spec import JobSpec, parse_spec
 
 __all__ = ["app", "outbox_path"]
 
 CLIPPING_NORM_KEY = "clipping_norm"  # the key Flower's fixedclipping_mod reads from the ConfigRecord
+
+
+@functools.lru_cache(maxsize=4)
+def _job(spec_text: str) -> tuple[JobSpec, nn.Module]:
+    """A job's spec and its model (built once; every message loads the weights it carries)."""
+    spec = parse_spec(spec_text)
+    return spec, build_model(spec.model, *input_of(spec.dataset), seed=spec.training.seed)
+
+
+@functools.lru_cache(maxsize=4)
+def _records(spec_text: str, path: str, drop_bad_rows: bool, share_index: int, share_count: int) -> ProviderData:
+    """This provider's records for a job, read and checked once."""
+    return provider_data(_job(spec_text)[0].dataset, path=path, drop_bad_rows=drop_bad_rows,
+                         share_index=share_index, share_count=share_count)
 
 
 def outbox_path(outbox: str, job_id: int, round_: int) -> Path:
@@ -59,11 +78,10 @@ def canonical_update_mod(msg: Message, context: Context, call_next: ClientAppCal
     if reply.has_error():
         return reply
     trained = time.monotonic() - started
-    spec = parse_spec(str(context.run_config["spec"]))
     job_id = int(context.run_config["job-id"])
     round_ = int(msg.content["config"]["round"])
     provider = str(context.node_config["provider"])
-    model = build_model(spec.model, *input_of(spec.dataset))
+    _, model = _job(str(context.run_config["spec"]))
     arrays = reply.content["arrays"].to_numpy_ndarrays()
     new = OrderedDict(zip(model.state_dict().keys(), arrays, strict=True))
     num_examples = int(reply.content["metrics"]["num-examples"])
@@ -76,7 +94,7 @@ def canonical_update_mod(msg: Message, context: Context, call_next: ClientAppCal
 
 
 def privacy_mod(msg: Message, context: Context, call_next: ClientAppCallable) -> Message:
-    privacy = parse_spec(str(context.run_config["spec"])).privacy
+    privacy = _job(str(context.run_config["spec"]))[0].privacy
     if privacy.clipping_norm is None or msg.metadata.message_type != "train":
         return call_next(msg, context)
     if privacy.epsilon is not None:
@@ -93,19 +111,17 @@ app = ClientApp(mods=[canonical_update_mod, privacy_mod])
 
 
 def _data(context: Context) -> ProviderData:
-    spec = parse_spec(str(context.run_config["spec"]))
     node = context.node_config
-    return provider_data(spec.dataset, path=str(node.get("data-path", "")),
-                         drop_bad_rows=bool(node.get("drop-bad-rows", False)),
-                         share_index=int(node.get("share-index", 0)), share_count=int(node.get("share-count", 1)))
+    return _records(str(context.run_config["spec"]), str(node.get("data-path", "")),
+                    bool(node.get("drop-bad-rows", False)), int(node.get("share-index", 0)),
+                    int(node.get("share-count", 1)))
 
 
 @app.train()
 def train(msg: Message, context: Context) -> Message:
-    spec = parse_spec(str(context.run_config["spec"]))
+    spec, model = _job(str(context.run_config["spec"]))
     round_ = int(msg.content["config"]["round"])
     data = _data(context)
-    model = build_model(spec.model, *input_of(spec.dataset), seed=spec.training.seed)
     weights = msg.content["arrays"].to_numpy_ndarrays()
     named = OrderedDict(zip(model.state_dict().keys(), weights, strict=True))
     provider = str(context.node_config["provider"])  # each provider shuffles (and draws DP noise) its own way
@@ -126,9 +142,8 @@ def evaluate_global(msg: Message, context: Context) -> Message:
     ServerApp aggregates them)."""
     if (foreign := _wrong_job(msg, context)) is not None:
         return foreign
-    spec = parse_spec(str(context.run_config["spec"]))
+    spec, model = _job(str(context.run_config["spec"]))
     data = _data(context)
-    model = build_model(spec.model, *input_of(spec.dataset), seed=spec.training.seed)
     named = OrderedDict(zip(model.state_dict().keys(), msg.content["arrays"].to_numpy_ndarrays(), strict=True))
     metrics = evaluate(model, named, data.x_val, data.y_val, spec.task, spec.target_scale)
     metrics["num-examples"] = metrics.pop("examples")

@@ -29,17 +29,18 @@ app = ServerApp()
 FETCH_INTERVAL = 3.0  # seconds between asking the gate for updates whose Flower reply has not come
 
 
-def _wait_for_nodes(grid: Grid, wanted: int, timeout: float, foreign: set[int]) -> list[int]:
+def _wait_for_nodes(grid: Grid, wanted: int, timeout: float, foreign: set[int], poll: float) -> list[int]:
     deadline = time.monotonic() + timeout
     while True:
         nodes = sorted(set(grid.get_node_ids()) - foreign)
         if len(nodes) >= wanted or time.monotonic() > deadline:
             return nodes
-        time.sleep(0.5)
+        time.sleep(poll)
 
 
 def _collect(grid: Grid, arrays: ArrayRecord, round_: int, job_id: int, timeout: float, foreign: set[int],
-             expected: set[str] | None, gate: RoundGate) -> tuple[dict[str, bytes], dict[str, float], set[int]]:
+             expected: set[str] | None, gate: RoundGate,
+             poll: float) -> tuple[dict[str, bytes], dict[str, float], set[int]]:
     """One round's updates by provider. The train message goes to every node of this job, including nodes
     that connect during the round (a restarted provider); the round ends when every expected provider (or,
     with none expected, every addressed node) answered, or at ``timeout``. An expected provider whose reply
@@ -81,11 +82,11 @@ def _collect(grid: Grid, arrays: ArrayRecord, round_: int, job_id: int, timeout:
         done = expected <= set(updates) if expected is not None else not pending
         if done or time.monotonic() > deadline:
             return updates, train_seconds, addressed - foreign
-        time.sleep(0.5)
+        time.sleep(poll)
 
 
 def _federated_evaluation(grid: Grid, arrays: ArrayRecord, round_: int, job_id: int, nodes: set[int],
-                          timeout: float) -> dict[str, float]:
+                          timeout: float, poll: float) -> dict[str, float]:
     """The providers' metrics of the global model on their validation splits, weighted by their examples; what
     answered within ``timeout`` (a provider that does not answer only leaves its metrics out)."""
     content = {"arrays": arrays, "config": ConfigRecord({"round": round_, "job": job_id})}
@@ -100,7 +101,7 @@ def _federated_evaluation(grid: Grid, arrays: ArrayRecord, round_: int, job_id: 
             if not reply.has_error() and "metrics" in reply.content:
                 results.append({k: float(v) for k, v in reply.content["metrics"].items()})  # type: ignore[arg-type]
         if pending:
-            time.sleep(0.5)
+            time.sleep(poll)
     return {f"federated_{k}": v for k, v in weighted_metrics(results).items()}
 
 
@@ -122,6 +123,7 @@ def _vet(provider: str, data: bytes, round_: int, job_id: int, expected: dict[st
 @app.main()
 def main(grid: Grid, context: Context) -> None:
     config = dict(context.run_config)
+    poll = float(config.get("poll-interval", 0.05))  # seconds between looks for replies and new SuperNodes
     spec = parse_spec(str(config["spec"]))
     job_id = int(config["job-id"])
     out_dir = Path(str(config["out-dir"]))
@@ -145,10 +147,10 @@ def main(grid: Grid, context: Context) -> None:
             (out_dir / "stopped.json").write_text(json.dumps({"round": round_, "active": sorted(expected_providers),
                                                               "reason": "fewer active providers than the minimum"}))
             return  # the job cannot go on; the coordinator finalizes it with the rounds committed so far
-        _wait_for_nodes(grid, spec.providers.min, float(config["min-nodes-wait"]), foreign)
+        _wait_for_nodes(grid, spec.providers.min, float(config["min-nodes-wait"]), foreign, poll)
         arrays = ArrayRecord(list(weights.values()))
         replies, train_seconds, nodes = _collect(grid, arrays, round_, job_id, float(config["round-timeout"]), foreign,
-                                          expected_providers, gate)
+                                          expected_providers, gate, poll)
         trained = time.monotonic()
         accepted: dict[str, Contribution] = {}
         rejected: dict[str, str] = {}
@@ -172,7 +174,7 @@ def main(grid: Grid, context: Context) -> None:
                                                "rule": spec.strategy.name})
         aggregated = time.monotonic()
         metrics = _federated_evaluation(grid, ArrayRecord(list(weights.values())), round_, job_id, nodes,
-                                        eval_timeout)
+                                        eval_timeout, poll)
         if held_out is not None:
             metrics.update(evaluate(model, OrderedDict(weights), held_out[0], held_out[1], spec.task,
                                     spec.target_scale))

@@ -1,0 +1,283 @@
+"""``python -m opendpg.fl.superlink [OURS] -- [flower-superlink arguments]``: Flower's SuperLink with its APIs
+split over two listeners, and pulls that wait for work instead of being repeated.
+
+Flower 1.41 serves the Fleet API (SuperNodes), the Control API (``flwr run``, ``flwr stop``, node registration:
+no authentication in the open-source SuperLink) and the Runtime API (the ServerApp) on one HTTP port. Here one
+SuperLink app (one state) is served twice:
+
+- **internal** (Flower's own ``--host``/``--port``, loopback): every API, for the coordinator, ``flwr`` and the
+  ServerApp.
+- **fleet** (``--fleet-host``/``--fleet-port``, what providers reach): ``/v1/fleet/*`` and ``/health`` only;
+  anything else is answered 404 before it reaches Flower. Same TLS certificate as the internal listener.
+
+Held pulls: a SuperNode's ``pull-messages`` that finds nothing is not answered at once; it is re-run when the
+ServerApp has pushed a message and all its objects (or after ``--fleet-hold`` seconds), so an idle SuperNode
+costs one request per hold instead of one per poll, and a message reaches it as soon as it is complete. Likewise
+the ServerApp's pull of replies waits (``--runtime-hold``) until a SuperNode has pushed one. A pull also waits
+(up to 2 s) while the other side is mid-push, since Flower's puller backs off a full second when it finds a
+message whose objects have not all arrived. Only empty answers are held; the request is re-run through Flower
+unchanged (its node-authentication signature stays valid for minutes).
+
+This uses ``flwr.superlink.cli.flower_superlink`` and ``flwr.superlink.main.create_app`` as ``flower-superlink``
+does (flwr is pinned; tests cover it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+import time
+from collections.abc import Awaitable, Callable, Generator, MutableMapping
+from typing import Any, Literal
+
+import uvicorn
+from google.protobuf.message import DecodeError  # type: ignore[import-untyped]
+
+__all__ = ["FLEET_PREFIX", "FleetOnly", "HeldPulls", "Pushes", "main"]
+
+Scope = MutableMapping[str, Any]
+ASGIMessage = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[ASGIMessage]]
+Send = Callable[[ASGIMessage], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+FLEET_PREFIX = "/v1/fleet/"
+FLEET_PULL, FLEET_PUSH, FLEET_OBJECT = "/v1/fleet/pull-messages", "/v1/fleet/push-messages", "/v1/fleet/push-object"
+RUNTIME_PULL, RUNTIME_PUSH, RUNTIME_OBJECT = ("/v1/runtime/pull-messages", "/v1/runtime/push-messages",
+                                              "/v1/runtime/push-object")
+PROTOBUF = b"application/protobuf"
+SESSION_TTL = 60.0  # seconds after which a push session whose objects never all came is forgotten
+
+
+class Pushes:
+    """Messages being pushed one way (ServerApp to SuperNodes, or back): Flower pushes a message, then its objects
+    one call each, under a session. Pulls of the other side wait while any is incomplete (a message pulled before
+    its objects arrive costs its puller a one-second retry backoff), and wake when one completes."""
+
+    def __init__(self) -> None:
+        self.pending: dict[str, tuple[float, set[str]]] = {}  # session -> (started, objects still to come)
+        self._event = asyncio.Event()
+
+    def started(self, session: str, objects: list[str]) -> None:
+        if objects:
+            self.pending[session] = (time.monotonic(), set(objects))
+        else:
+            self._fire()
+
+    def arrived(self, session: str, object_id: str) -> None:
+        entry = self.pending.get(session)
+        if entry is not None:
+            entry[1].discard(object_id)
+            if not entry[1]:
+                del self.pending[session]
+                self._fire()
+
+    def in_flight(self) -> bool:
+        now = time.monotonic()
+        for session, (started, _) in list(self.pending.items()):
+            if now - started > SESSION_TTL:
+                del self.pending[session]
+        return bool(self.pending)
+
+    def _fire(self) -> None:
+        self._event.set()
+        self._event = asyncio.Event()
+
+    async def wait(self, timeout: float) -> None:
+        """Until a push completes, or ``timeout`` seconds."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._event.wait(), timeout)
+
+
+def _decode(message: Any, body: bytes) -> Any | None:
+    try:
+        message.ParseFromString(body)
+    except DecodeError:
+        return None
+    return message
+
+
+def _protobuf(status: int, headers: list[tuple[bytes, bytes]]) -> bool:
+    return status == 200 and dict(headers).get(b"content-type", b"").split(b";")[0] == PROTOBUF
+
+
+class HeldPulls:
+    """ASGI wrapper. A pull waits while the other side is still pushing a message's objects; a pull that finds
+    nothing is re-run when the other side completes a push (or at its hold). Pushes are tracked by session."""
+
+    def __init__(self, app: ASGIApp, holds: dict[str, float], settle: float = 2.0) -> None:
+        from flwr.proto.fleet_pb2 import PullMessagesResponse, PushMessagesResponse
+        from flwr.proto.runtime_pb2 import PullAppMessagesResponse, PushAppMessagesResponse
+
+        self.app = app
+        self.holds = holds  # pull path -> seconds to hold an empty answer
+        self.settle = settle  # the longest a pull waits for pushes in flight
+        to_nodes, to_server = Pushes(), Pushes()
+        self.pull_waits_on = {FLEET_PULL: to_nodes, RUNTIME_PULL: to_server}
+        self.pushes = {RUNTIME_PUSH: to_nodes, RUNTIME_OBJECT: to_nodes, FLEET_PUSH: to_server,
+                       FLEET_OBJECT: to_server}
+        self.answers = {FLEET_PULL: PullMessagesResponse, RUNTIME_PULL: PullAppMessagesResponse,
+                        FLEET_PUSH: PushMessagesResponse, RUNTIME_PUSH: PushAppMessagesResponse}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or (path not in self.holds and path not in self.pushes):
+            await self.app(scope, receive, send)
+            return
+        body = await _read_body(receive)
+        if path in self.holds:
+            status, headers, answer = await self._pull(path, scope, body)
+        else:
+            status, headers, answer = await _call(self.app, scope, body)
+            if _protobuf(status, headers):
+                self._track(path, body, answer)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": answer})
+
+    async def _pull(self, path: str, scope: Scope, body: bytes) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        pushes = self.pull_waits_on[path]
+        settle_until = time.monotonic() + self.settle
+        while pushes.in_flight() and time.monotonic() < settle_until:
+            await pushes.wait(settle_until - time.monotonic())
+        deadline = time.monotonic() + self.holds[path]
+        while True:
+            status, headers, answer = await _call(self.app, scope, body)
+            left = deadline - time.monotonic()
+            if left <= 0 or not _protobuf(status, headers):
+                break
+            pulled = _decode(self.answers[path](), answer)
+            if pulled is None or len(pulled.messages_list) > 0:
+                break
+            await pushes.wait(left)
+        return status, headers, answer
+
+    def _track(self, path: str, body: bytes, answer: bytes) -> None:
+        pushes = self.pushes[path]
+        if path in (FLEET_PUSH, RUNTIME_PUSH):
+            pushed = _decode(self.answers[path](), answer)
+            if pushed is not None:
+                pushes.started(pushed.session_id, list(pushed.objects_to_push))
+        else:
+            from flwr.proto.message_pb2 import PushObjectRequest
+
+            request = _decode(PushObjectRequest(), body)
+            if request is not None:
+                pushes.arrived(request.session_id, request.object_id)
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+async def _call(app: ASGIApp, scope: Scope, body: bytes) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """Run one request through ``app`` with ``body``; its status, headers and body."""
+    given = False
+    never = asyncio.get_running_loop().create_future()
+    status, headers, chunks = 500, [], []
+
+    async def replay() -> ASGIMessage:
+        nonlocal given
+        if not given:
+            given = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await never  # type: ignore[no-any-return]  # the client stays: nothing else to receive
+
+    async def capture(message: ASGIMessage) -> None:
+        nonlocal status, headers
+        if message["type"] == "http.response.start":
+            status, headers = message["status"], list(message.get("headers", []))
+        elif message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+
+    try:
+        await app(dict(scope), replay, capture)
+    finally:
+        never.cancel()
+    return status, headers, b"".join(chunks)
+
+
+class FleetOnly:
+    """ASGI wrapper for the listener providers reach: the Fleet API and the health check, nothing else."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not (scope["path"].startswith(FLEET_PREFIX) or scope["path"] == "/health"):
+            await send({"type": "http.response.start", "status": 404,
+                        "headers": [(b"content-type", b"text/plain")]})
+            await send({"type": "http.response.body", "body": b"not served on this listener\n"})
+            return
+        await self.app(scope, receive, send)
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server that leaves signals to :func:`_serve` (two servers share one loop)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+async def _serve(servers: list[uvicorn.Server]) -> None:
+    loop = asyncio.get_running_loop()
+
+    def stop() -> None:
+        for server in servers:
+            server.should_exit = True
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop)
+    tasks = [asyncio.create_task(server.serve()) for server in servers]
+    done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    stop()  # one stopped (or failed to bind): stop the other
+    await asyncio.gather(*tasks, return_exceptions=True)
+    for task in done:
+        if task.exception() is not None:
+            raise task.exception()  # type: ignore[misc]
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    i = argv.index("--") if "--" in argv else len(argv)
+    parser = argparse.ArgumentParser(prog="python -m opendpg.fl.superlink", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--fleet-host", required=True, help="address the providers' SuperNodes reach")
+    parser.add_argument("--fleet-port", type=int, required=True)
+    parser.add_argument("--fleet-hold", type=float, default=10.0, help="seconds an empty SuperNode pull waits")
+    parser.add_argument("--runtime-hold", type=float, default=1.0, help="seconds an empty ServerApp pull waits")
+    args = parser.parse_args(argv[:i])
+
+    from flwr.supercore.http_logging import get_uvicorn_log_config
+    from flwr.supercore.logger import console_handler
+    from flwr.superlink.cli.flower_superlink import SuperLinkLifespan, _parse_superlink_lifespan_config
+    from flwr.superlink.main import create_app
+
+    sys.argv = ["flower-superlink", *argv[i + 1:]]
+    config = _parse_superlink_lifespan_config()
+    app = HeldPulls(create_app(config, SuperLinkLifespan), {FLEET_PULL: args.fleet_hold,
+                                                             RUNTIME_PULL: args.runtime_hold})
+    logging = get_uvicorn_log_config(console_handler.level)
+
+    def listener(asgi: ASGIApp, host: str, port: int, lifespan: Literal["on", "off"]) -> _Server:
+        return _Server(uvicorn.Config(asgi, host=host, port=port, lifespan=lifespan, access_log=False,
+                                      log_config=logging, ssl_keyfile=config.ssl_keyfile,
+                                      ssl_certfile=config.ssl_certfile))
+
+    asyncio.run(_serve([listener(app, config.host, config.port, "on"),  # Flower's lifespan runs once, here
+                        listener(FleetOnly(app), args.fleet_host, args.fleet_port, "off")]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

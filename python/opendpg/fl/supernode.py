@@ -1,0 +1,168 @@
+"""``python -m opendpg.fl.supernode [OURS] -- [flower-supernode arguments]``: Flower's SuperNode with a warm
+ClientApp worker and a paced pull loop.
+
+- ``--warm``: the SuperNode runs with ``--isolation process`` and this process starts, supervises and restarts
+  one :mod:`opendpg.fl.worker` for it, handing it a random SuperExec secret (so no other local process can take
+  its tasks) and a pipe: each time the SuperNode stores a message, one byte wakes the worker at once.
+- ``--poll-min`` / ``--poll-max``: Flower's pull loop sleeps a fixed 3 s when the SuperLink has nothing for the
+  node, and 0.5 s while waiting for a reply. Here it pulls again after ``poll-min`` when the SuperLink held the
+  empty pull (:mod:`opendpg.fl.superlink` does), backing off up to ``poll-max`` when it did not; it waits for
+  replies ``poll-min`` at a time.
+
+Both act on ``flwr.supernode.start_client_internal`` (its ``time`` and ``_pull_and_store_message``); flwr is
+pinned and :func:`check_flower` refuses a Flower whose loop no longer looks as expected.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import secrets
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import flwr.supernode.start_client_internal as loop
+
+__all__ = ["IDLE_SLEEP", "Pacer", "WorkerSupervisor", "check_flower", "main"]
+
+log = logging.getLogger("opendpg.fl.supernode")
+IDLE_SLEEP = 3  # the seconds flwr's pull loop sleeps after an empty pull
+
+
+class Pacer:
+    """Stands in for the ``time`` module inside Flower's pull loop: ``sleep`` is paced, the rest is ``time``'s.
+
+    After an empty pull it sleeps ``fastest`` if the SuperLink held the pull (an OpenDPG SuperLink answers an
+    empty pull only when work comes or after its hold), else it backs off, doubling up to ``slowest``."""
+
+    HELD = 0.5  # an empty pull that took this long (seconds) was held by the SuperLink
+
+    def __init__(self, fastest: float, slowest: float) -> None:
+        if not 0 < fastest <= slowest:
+            raise ValueError(f"poll intervals must satisfy 0 < min <= max, got {fastest} and {slowest}")
+        self.fastest, self.slowest = fastest, slowest
+        self.delay = fastest
+        self.last_pull = 0.0
+        self.pulls = 0
+
+    def pulled(self, seconds: float, got_message: bool) -> None:
+        self.pulls += 1
+        self.last_pull = seconds
+        if got_message or seconds >= self.HELD:
+            self.delay = self.fastest
+
+    def sleep(self, seconds: float) -> None:
+        if seconds >= IDLE_SLEEP:  # nothing came
+            time.sleep(self.delay)
+            if self.last_pull < self.HELD:  # not held: back off
+                self.delay = min(self.delay * 2, self.slowest)
+        else:  # waiting for a reply or an object in the node's own store
+            time.sleep(min(seconds, self.fastest))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
+def check_flower(module: ModuleType = loop) -> None:
+    """Refuse to patch a Flower whose pull loop is not the one this module was written against."""
+    if getattr(module, "time", None) is not time or not callable(getattr(module, "_pull_and_store_message", None)):
+        raise RuntimeError("flwr.supernode.start_client_internal changed (no `time` or `_pull_and_store_message`):"
+                           " install the pinned flwr (make setup)")
+
+
+class WorkerSupervisor:
+    """Keeps one warm ClientApp worker running for this SuperNode; restarts it if it dies."""
+
+    def __init__(self, runtime_api_address: str, secret_file: Path, log_file: Path) -> None:
+        self.address, self.secret_file, self.log_file = runtime_api_address, secret_file, log_file
+        self.read_fd, self.write_fd = os.pipe()
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.restarts = -1
+
+    def start(self) -> None:
+        threading.Thread(target=self._keep_running, name="warm-worker", daemon=True).start()
+
+    def wake(self) -> None:
+        with contextlib.suppress(BlockingIOError):  # the pipe is full: the worker has wake-ups queued
+            os.write(self.write_fd, b"\x01")
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        out = open(self.log_file, "ab")  # noqa: SIM115  (owned by the child)
+        return subprocess.Popen(
+            [sys.executable, "-m", "opendpg.fl.worker", "--runtime-api-address", self.address,
+             "--auth-secret-file", str(self.secret_file), "--wake-fd", str(self.read_fd),
+             "--parent-pid", str(os.getpid())],
+            pass_fds=(self.read_fd,), stdout=out, stderr=subprocess.STDOUT)
+
+    def _keep_running(self) -> None:
+        while True:
+            self.restarts += 1
+            self.proc = self._spawn()
+            code = self.proc.wait()
+            log.warning("warm ClientApp worker exited (%s); restarting it", code)
+            time.sleep(1.0)
+
+
+def _parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
+    ours, _, flower = _split(argv)
+    parser = argparse.ArgumentParser(prog="python -m opendpg.fl.supernode", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--warm", action="store_true", help="one long-lived ClientApp worker (isolation process)")
+    parser.add_argument("--runtime-port", type=int, required=True, help="port of the SuperNode's Runtime API")
+    parser.add_argument("--poll-min", type=float, default=0.05, help="seconds between pulls right after a message")
+    parser.add_argument("--poll-max", type=float, default=1.0, help="the longest pause between pulls when idle")
+    parser.add_argument("--home", type=Path, required=True, help="folder for the worker's secret and log")
+    return parser.parse_args(ours), flower
+
+
+def _split(argv: list[str]) -> tuple[list[str], str, list[str]]:
+    if "--" not in argv:
+        return argv, "", []
+    i = argv.index("--")
+    return argv[:i], "--", argv[i + 1:]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args, flower_args = _parse(sys.argv[1:] if argv is None else argv)
+    check_flower()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    pacer = Pacer(args.poll_min, args.poll_max)
+    pull = loop._pull_and_store_message
+    supervisor: WorkerSupervisor | None = None
+    runtime = ["--host", "127.0.0.1", "--port", str(args.runtime_port)]
+    if args.warm:
+        args.home.mkdir(parents=True, exist_ok=True)
+        secret_file = args.home / "superexec.secret"
+        secret_file.touch(mode=0o600)
+        secret_file.write_bytes(secrets.token_bytes(32))
+        supervisor = WorkerSupervisor(f"127.0.0.1:{args.runtime_port}", secret_file, args.home / "worker.log")
+        runtime += ["--isolation", "process", "--superexec-auth-secret-file", str(secret_file)]
+
+    def paced_pull(*a: Any, **kw: Any) -> int | None:
+        started = time.monotonic()
+        run_id = pull(*a, **kw)
+        pacer.pulled(time.monotonic() - started, run_id is not None)
+        if run_id is not None and supervisor is not None:
+            supervisor.wake()
+        return run_id
+
+    loop.time = pacer  # type: ignore[attr-defined,assignment]
+    loop._pull_and_store_message = paced_pull
+    if supervisor is not None:
+        os.set_blocking(supervisor.write_fd, False)
+        supervisor.start()
+    from flwr.supernode.cli.flower_supernode import flower_supernode
+
+    sys.argv = ["flower-supernode", *flower_args, *runtime]
+    flower_supernode()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,177 @@
+"""A warm ClientApp worker: one long-lived process per SuperNode that runs every task of its SuperNode.
+
+Flower's stock SuperExec starts a fresh ``flwr-clientapp`` process per message, which imports torch, reads the
+provider's records and builds the model again each time. This worker does what ``flwr-clientapp`` does for one
+task (pull the task input and message through the SuperNode's Runtime API with the task's token, call the
+ClientApp, push the reply and the task's final status, heartbeat meanwhile) in a loop, with the OpenDPG ClientApp
+imported once; the ClientApp keeps each job's spec, records and model between messages.
+
+It serves only the OpenDPG app: a run of any other FAB is answered with an error reply, so a coordinator cannot
+make a provider run code it did not install. It asks for work (``AcquireTask``, signed with the SuperNode's
+SuperExec secret) when the SuperNode says a message arrived (a byte on ``--wake-fd``) and every
+``--idle-poll`` seconds otherwise. The supervising SuperNode restarts it if it dies; a task it held is then
+answered by Flower with an error once the task's heartbeat lapses.
+
+Run as ``python -m opendpg.fl.worker --runtime-api-address 127.0.0.1:PORT [--wake-fd FD] ...``. It uses Flower's
+Runtime API client and the helpers of ``flwr.supernode.runtime.run_clientapp`` (flwr is pinned; tests cover it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import select
+import sys
+import time
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from flwr.app import Error, Message
+from flwr.common.constant import ErrorCode, SubStatus
+from flwr.proto.runtime_pb2 import AcquireTaskRequest
+from flwr.supercore.app_utils import start_parent_process_monitor
+from flwr.supercore.constant import TaskType
+from flwr.supercore.heartbeat import HeartbeatSender, make_task_heartbeat_fn_http
+from flwr.supercore.interceptors import (
+    RuntimeTokenHttpInterceptor,
+    RuntimeVersionHttpInterceptor,
+    SuperExecAuthHttpInterceptor,
+)
+from flwr.supercore.retry import make_simple_http_retry_invoker
+from flwr.supercore.runtime import RuntimeHttpClient
+from flwr.supernode.runtime.run_clientapp import pull_task_input, push_message, push_task_output
+
+__all__ = ["APP_ID", "TaskOutcome", "Worker", "main"]
+
+log = logging.getLogger("opendpg.fl.worker")
+ACQUIRE_METHOD = "/flwr.proto.Runtime/AcquireTask"
+COMPONENT = "flwr-clientapp"  # what the SuperNode's Runtime API expects of a ClientApp process
+
+
+def _app_id() -> str:
+    project = tomllib.loads((Path(__file__).resolve().parent / "flower_app" / "pyproject.toml").read_text())
+    return f"{project['tool']['flwr']['app']['publisher']}/{project['project']['name']}"
+
+
+#: the FAB id of the OpenDPG app (``publisher/name`` of its pyproject), the only one this worker runs
+APP_ID = _app_id()
+
+
+@dataclass(frozen=True)
+class TaskOutcome:
+    run_id: int
+    message_type: str
+    ok: bool
+    seconds: float
+    detail: str = ""
+
+
+class Worker:
+    """Runs the tasks of one SuperNode with the OpenDPG ClientApp loaded once."""
+
+    def __init__(self, runtime_api_address: str, *, root_certificates: bytes | None = None,
+                 auth_secret: bytes | None = None) -> None:
+        from opendpg.fl.flower_app.client import app  # torch and the app: once, for every task
+
+        self.app = app
+        self.address = runtime_api_address
+        self.root_certificates = root_certificates
+        interceptors: list[object] = [RuntimeVersionHttpInterceptor(component_name=COMPONENT)]
+        if auth_secret:
+            interceptors.append(SuperExecAuthHttpInterceptor(master_secret=auth_secret,
+                                                             protected_methods={ACQUIRE_METHOD}))
+        self.client = self._client(interceptors)
+
+    def _client(self, interceptors: list[object]) -> RuntimeHttpClient:
+        return RuntimeHttpClient.from_server_address(
+            server_address=self.address, insecure=self.root_certificates is None,
+            root_certificates=self.root_certificates, interceptors=interceptors,  # type: ignore[arg-type]
+            retry_invoker=make_simple_http_retry_invoker())
+
+    def run_pending(self) -> list[TaskOutcome]:
+        """Run every ClientApp task the SuperNode has for us now."""
+        outcomes: list[TaskOutcome] = []
+        while True:
+            res = self.client.AcquireTask(AcquireTaskRequest(supported_task_types=[TaskType.CLIENT_APP]))
+            if not (res.HasField("task") and res.token):
+                return outcomes
+            outcomes.append(self.run_task(res.token))
+
+    def run_task(self, token: str) -> TaskOutcome:
+        """One task, as ``flwr-clientapp --token`` would run it, in this process."""
+        started = time.monotonic()
+        client = self._client([RuntimeVersionHttpInterceptor(component_name=COMPONENT),
+                               RuntimeTokenHttpInterceptor(token)])
+        heartbeat = HeartbeatSender(make_task_heartbeat_fn_http(client))
+        heartbeat.start()
+        message = reply = context = None
+        run_id, status, detail = 0, SubStatus.FAILED, ""
+        try:
+            message, context, run, _fab = pull_task_input(client)
+            run_id = run.run_id
+            if run.fab_id != APP_ID:
+                detail = f"this node runs only the {APP_ID} app, not {run.fab_id!r}"
+                reply = Message(Error(ErrorCode.LOAD_CLIENT_APP_EXCEPTION, detail), reply_to=message)
+            else:
+                reply = self.app(message=message, context=context)
+                status = SubStatus.COMPLETED
+        except Exception as exc:  # the ServerApp sees an error reply; the worker goes on
+            detail = f"{type(exc).__name__}: {exc}"
+            log.exception("ClientApp task failed")
+            if message is not None:
+                reply = Message(Error(ErrorCode.CLIENT_APP_RAISED_EXCEPTION, detail), reply_to=message)
+        finally:
+            try:
+                if reply is not None and context is not None:
+                    push_message(client, reply, context)
+            except Exception as exc:
+                status, detail = SubStatus.FAILED, f"could not push the reply: {exc}"
+                log.exception("pushing the reply failed")
+            push_task_output(client, context, status, detail)
+            heartbeat.stop()
+            client.close()
+        kind = message.metadata.message_type if message is not None else ""
+        return TaskOutcome(run_id, kind, status == SubStatus.COMPLETED, time.monotonic() - started, detail)
+
+    def serve(self, wake_fd: int | None, idle_poll: float) -> None:
+        """Run tasks as they come, until the process is stopped."""
+        while True:
+            for outcome in self.run_pending():
+                log.info("task %s: %s message of run %d in %.2f s%s", "done" if outcome.ok else "FAILED",
+                         outcome.message_type, outcome.run_id, outcome.seconds,
+                         f" ({outcome.detail})" if outcome.detail else "")
+            if wake_fd is None:
+                time.sleep(idle_poll)
+                continue
+            ready, _, _ = select.select([wake_fd], [], [], idle_poll)
+            if ready and not os.read(wake_fd, 4096):  # the SuperNode closed its end: it is gone
+                return
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runtime-api-address", required=True, help="the SuperNode's Runtime API, host:port")
+    parser.add_argument("--root-certificates", type=Path, help="CA of the Runtime API's TLS certificate")
+    parser.add_argument("--auth-secret-file", type=Path, help="the SuperNode's SuperExec auth secret")
+    parser.add_argument("--wake-fd", type=int, help="a pipe the SuperNode writes a byte to when a message came")
+    parser.add_argument("--idle-poll", type=float, default=2.0, help="seconds between asking for work unwoken")
+    parser.add_argument("--parent-pid", type=int, help="exit when this process (the SuperNode) is gone")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per Runtime API call otherwise
+    if args.parent_pid is not None:
+        start_parent_process_monitor(args.parent_pid)
+    worker = Worker(args.runtime_api_address,
+                    root_certificates=args.root_certificates.read_bytes() if args.root_certificates else None,
+                    auth_secret=args.auth_secret_file.read_bytes() if args.auth_secret_file else None)
+    log.info("warm ClientApp worker ready (pid %d) for %s", os.getpid(), args.runtime_api_address)
+    with contextlib.suppress(KeyboardInterrupt):  # the parent monitor's SIGINT
+        worker.serve(args.wake_fd, args.idle_poll)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
