@@ -1,8 +1,13 @@
-"""Run Flower's Deployment Engine locally: one SuperLink, SuperNodes, and ``flwr run`` of the OpenDPG app.
+"""Run Flower's Deployment Engine: one SuperLink, SuperNodes, and ``flwr run`` of the OpenDPG app.
 
 Every process gets a private ``FLWR_HOME``, telemetry and update checks off, runtime dependency
 installation disabled, its own session (so stopping kills its children, e.g. ``flower-superexec``), and
-is stopped by PID. Flower 1.41 serves the SuperLink's Runtime, Control and Fleet APIs on one HTTP port.
+is stopped by PID. Links are TLS: the SuperLink serves a certificate (its own CA's, made in its home, unless
+given), SuperNodes trust exactly the CA they are given, and with ``node_auth`` the SuperLink admits only the
+node keys registered through :meth:`Federation.control`. Plaintext (``insecure``) is for development only.
+The SuperLink is :mod:`opendpg.fl.superlink` (the Fleet API alone on ``host:port``, every API on loopback) and a
+SuperNode is :mod:`opendpg.fl.supernode` (a warm ClientApp worker) unless ``stock`` asks for Flower's own
+processes as they come (a ClientApp process per message, a 3 s idle poll), kept for comparison.
 """
 
 from __future__ import annotations
@@ -17,9 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from opendpg.errors import OpenDPGError
+from opendpg.fl.control import SuperLinkControl
+from opendpg.fl.tls import TlsFiles, ensure_tls
 from opendpg.process import find_executable, free_port, stop_process_group, wait_ready
 
-__all__ = ["APP_DIR", "Federation", "FederationError", "flower_env", "start_supernode"]
+__all__ = ["APP_DIR", "Federation", "FederationError", "SuperNodeLink", "flower_env", "start_supernode"]
 
 APP_DIR = Path(__file__).resolve().parent / "flower_app"
 CONNECTION = "opendpg"
@@ -57,18 +64,36 @@ def _spawn(home: Path, name: str, args: list[str], extra_env: dict[str, str] | N
     return subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def start_supernode(home: Path, superlink: str, name: str, node_config: dict[str, Any], *,
-                    warm: bool = True, poll: tuple[float, float] = (0.05, 1.0)) -> subprocess.Popen[bytes]:
+@dataclass(frozen=True)
+class SuperNodeLink:
+    """How a SuperNode reaches its SuperLink: the CA certificate it trusts (``None``: plaintext, development
+    only) and the private key it authenticates with (OpenSSH, P-256; ``None``: no node authentication)."""
+
+    root_ca: Path | None
+    node_key: Path | None = None
+
+    def args(self) -> list[str]:
+        if self.root_ca is None:
+            if self.node_key is not None:
+                raise FederationError("node authentication needs TLS: give the SuperLink's CA certificate")
+            return ["--insecure"]
+        args = ["--root-certificates", str(self.root_ca)]
+        return args + (["--auth-supernode-private-key", str(self.node_key)] if self.node_key else [])
+
+
+def start_supernode(home: Path, superlink: str, name: str, node_config: dict[str, Any], link: SuperNodeLink, *,
+                    stock: bool = False, poll: tuple[float, float] = (0.05, 1.0)) -> subprocess.Popen[bytes]:
     """A SuperNode (in its own session, logging to ``home/supernode-NAME.log``) that pulls from ``superlink``
-    (``host:port`` of its Fleet API) and runs the ClientApp with ``node_config``: in one warm worker process
-    (``warm``; its log ``home/supernode-NAME/worker.log``) or, as stock Flower does, a process per message.
-    ``poll``: its pull loop's pause after a message and its longest pause when idle (seconds)."""
+    (``host:port`` of its Fleet API) over ``link`` and runs the ClientApp with ``node_config`` in one warm worker
+    process (its log ``home/supernode-NAME/worker.log``); ``poll``: its pull loop's pause after a message and
+    its longest pause when idle (seconds). ``stock``: Flower's own SuperNode (a ClientApp process per message)."""
     config = " ".join(f"{k}={_toml(v)}" for k, v in node_config.items())
-    ours = ["--runtime-port", str(free_port()), "--home", str(home / f"supernode-{name}"),
-            "--poll-min", str(poll[0]), "--poll-max", str(poll[1])] + (["--warm"] if warm else [])
-    return _spawn(home, f"supernode-{name}", [
-        sys.executable, "-m", "opendpg.fl.supernode", *ours, "--",
-        "--insecure", "--superlink", superlink, "--node-config", config])
+    flower = [*link.args(), "--superlink", superlink, "--node-config", config]
+    if stock:
+        return _spawn(home, f"supernode-{name}", [_tool("flower-supernode"), *flower, "--port", str(free_port())])
+    ours = ["--warm", "--runtime-port", str(free_port()), "--home", str(home / f"supernode-{name}"),
+            "--poll-min", str(poll[0]), "--poll-max", str(poll[1])]
+    return _spawn(home, f"supernode-{name}", [sys.executable, "-m", "opendpg.fl.supernode", *ours, "--", *flower])
 
 
 def _accepts(host: str, port: int) -> bool:
@@ -92,6 +117,27 @@ class Federation:
     #: extra environment for the SuperLink (and so the ServerApp), e.g. the coordinator's key
     superlink_env: dict[str, str] = field(default_factory=dict)
     host: str = "127.0.0.1"
+    #: the SuperLink's certificate; None: its own CA's, for ``host``, 127.0.0.1 and localhost, in ``home/tls``
+    tls: TlsFiles | None = None
+    #: admit only SuperNodes whose keys are registered (:meth:`control`)
+    node_auth: bool = False
+    #: plaintext links (development only)
+    insecure: bool = False
+    #: Flower's own processes and polling, for comparison: no held pulls, a ClientApp process per message
+    stock: bool = False
+    #: seconds a SuperNode's empty pull, and the ServerApp's, is held until the other side has pushed
+    holds: tuple[float, float] = (10.0, 1.0)
+
+    def __post_init__(self) -> None:
+        if self.insecure and (self.tls is not None or self.node_auth):
+            raise FederationError("an insecure federation has no TLS and no node authentication")
+        if not self.insecure and self.tls is None:
+            self.tls = ensure_tls(self.home / "tls", list(dict.fromkeys([self.host, "127.0.0.1", "localhost"])))
+
+    @property
+    def root_ca(self) -> Path | None:
+        """The CA certificate SuperNodes and ``flwr`` trust (None when insecure)."""
+        return None if self.tls is None else self.tls.ca_cert
 
     @property
     def address(self) -> str:
@@ -104,9 +150,16 @@ class Federation:
         return f"127.0.0.1:{self.control_port}"
 
     def start_superlink(self, timeout: float = 60.0) -> None:
+        security = ["--insecure"] if self.tls is None else [
+            "--ssl-ca-certfile", str(self.tls.ca_cert), "--ssl-certfile", str(self.tls.cert),
+            "--ssl-keyfile", str(self.tls.key)]
+        if self.node_auth:
+            security.append("--enable-supernode-auth")
+        holds = (0.0, 0.0) if self.stock else self.holds
         self.superlink = _spawn(self.home, "superlink", [
             sys.executable, "-m", "opendpg.fl.superlink", "--fleet-host", self.host, "--fleet-port", str(self.port),
-            "--", "--insecure", "--disable-runtime-dependency-installation",
+            "--fleet-hold", str(holds[0]), "--runtime-hold", str(holds[1]), "--", *security,
+            "--disable-runtime-dependency-installation",
             "--host", "127.0.0.1", "--port", str(self.control_port)],  # in-memory state: SQLite locks under load
             self.superlink_env)
         try:
@@ -116,14 +169,21 @@ class Federation:
                                   f"within {timeout:.0f} s") from None
         if code is not None:
             raise FederationError(f"the SuperLink exited ({code}); see {self.home}")
+        trust = "insecure = true" if self.tls is None else f"root-certificates = {_toml(str(self.tls.ca_cert))}"
         (self.home / "config.toml").write_text(
-            f'[superlink.{CONNECTION}]\naddress = "{self.control_address}"\ninsecure = true\n')
+            f'[superlink.{CONNECTION}]\naddress = "{self.control_address}"\n{trust}\n')
+
+    def control(self) -> SuperLinkControl:
+        """A Control API client (loopback): register and remove SuperNode keys."""
+        return SuperLinkControl(self.control_address, self.root_ca)
 
     def _listening(self) -> bool:
         return all(_accepts(host, port) for host, port in ((self.host, self.port), ("127.0.0.1", self.control_port)))
 
-    def start_supernode(self, name: str, node_config: dict[str, Any]) -> subprocess.Popen[bytes]:
-        proc = start_supernode(self.home, self.address, name, node_config)
+    def start_supernode(self, name: str, node_config: dict[str, Any],
+                        node_key: Path | None = None) -> subprocess.Popen[bytes]:
+        proc = start_supernode(self.home, self.address, name, node_config, SuperNodeLink(self.root_ca, node_key),
+                               stock=self.stock)
         self.supernodes[name] = proc
         return proc
 
@@ -136,6 +196,8 @@ class Federation:
             name: str = "run") -> subprocess.CompletedProcess[str]:
         """``flwr run APP opendpg --stream`` with ``run_config`` overrides; raises if the run fails.
         Several runs may go at once under different ``name``s (each has its own config and log file)."""
+        if self.stock:  # the ServerApp polls as it did before held pulls
+            run_config = {"poll-interval": 0.5, **run_config}
         overrides = self.home / f"{name}-config.toml"  # a file: values such as the spec JSON need quoting
         overrides.write_text("".join(f"{k} = {_toml(v)}\n" for k, v in run_config.items()))
         log = self.home / f"{name}.log"  # streamed as it runs: the ServerApp's own log lines land here

@@ -265,8 +265,9 @@ def main(argv: list[str] | None = None) -> int:
 
     sys.argv = ["flower-superlink", *argv[i + 1:]]
     config = _parse_superlink_lifespan_config()
-    app = HeldPulls(create_app(config, SuperLinkLifespan), {FLEET_PULL: args.fleet_hold,
-                                                             RUNTIME_PULL: args.runtime_hold})
+    app: ASGIApp = create_app(config, SuperLinkLifespan)
+    if args.fleet_hold > 0 or args.runtime_hold > 0:  # 0 and 0: Flower's behaviour, for comparison
+        app = HeldPulls(app, {FLEET_PULL: args.fleet_hold, RUNTIME_PULL: args.runtime_hold})
     logging = get_uvicorn_log_config(console_handler.level)
 
     def listener(asgi: ASGIApp, host: str, port: int, lifespan: Literal["on", "off"]) -> _Server:

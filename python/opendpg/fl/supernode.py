@@ -30,6 +30,8 @@ from typing import Any
 
 import flwr.supernode.start_client_internal as loop
 
+from opendpg.fl.worker import fail_abandoned_task
+
 __all__ = ["IDLE_SLEEP", "Pacer", "WorkerSupervisor", "check_flower", "main"]
 
 log = logging.getLogger("opendpg.fl.supernode")
@@ -80,8 +82,9 @@ def check_flower(module: ModuleType = loop) -> None:
 class WorkerSupervisor:
     """Keeps one warm ClientApp worker running for this SuperNode; restarts it if it dies."""
 
-    def __init__(self, runtime_api_address: str, secret_file: Path, log_file: Path) -> None:
+    def __init__(self, runtime_api_address: str, secret_file: Path, log_file: Path, task_file: Path) -> None:
         self.address, self.secret_file, self.log_file = runtime_api_address, secret_file, log_file
+        self.task_file = task_file
         self.read_fd, self.write_fd = os.pipe()
         self.proc: subprocess.Popen[bytes] | None = None
         self.restarts = -1
@@ -98,7 +101,7 @@ class WorkerSupervisor:
         return subprocess.Popen(
             [sys.executable, "-m", "opendpg.fl.worker", "--runtime-api-address", self.address,
              "--auth-secret-file", str(self.secret_file), "--wake-fd", str(self.read_fd),
-             "--parent-pid", str(os.getpid())],
+             "--parent-pid", str(os.getpid()), "--task-file", str(self.task_file)],
             pass_fds=(self.read_fd,), stdout=out, stderr=subprocess.STDOUT)
 
     def _keep_running(self) -> None:
@@ -106,7 +109,14 @@ class WorkerSupervisor:
             self.restarts += 1
             self.proc = self._spawn()
             code = self.proc.wait()
-            log.warning("warm ClientApp worker exited (%s); restarting it", code)
+            reason = f"the ClientApp worker died (exit {code}) while running this message"
+            try:
+                failed = fail_abandoned_task(self.address, self.task_file, reason)
+            except Exception:  # the SuperNode itself may be going
+                log.exception("could not answer the task the worker left")
+                failed = False
+            log.warning("warm ClientApp worker exited (%s)%s; restarting it", code,
+                        ": its message is answered with an error" if failed else "")
             time.sleep(1.0)
 
 
@@ -141,7 +151,8 @@ def main(argv: list[str] | None = None) -> int:
         secret_file = args.home / "superexec.secret"
         secret_file.touch(mode=0o600)
         secret_file.write_bytes(secrets.token_bytes(32))
-        supervisor = WorkerSupervisor(f"127.0.0.1:{args.runtime_port}", secret_file, args.home / "worker.log")
+        supervisor = WorkerSupervisor(f"127.0.0.1:{args.runtime_port}", secret_file, args.home / "worker.log",
+                                      args.home / "task.json")
         runtime += ["--isolation", "process", "--superexec-auth-secret-file", str(secret_file)]
 
     def paced_pull(*a: Any, **kw: Any) -> int | None:

@@ -6,11 +6,15 @@ task (pull the task input and message through the SuperNode's Runtime API with t
 ClientApp, push the reply and the task's final status, heartbeat meanwhile) in a loop, with the OpenDPG ClientApp
 imported once; the ClientApp keeps each job's spec, records and model between messages.
 
+While it runs a task it keeps a note of it (``--task-file``: the task's token and the message's metadata). If
+the worker dies mid-task, its supervisor answers that message with an error at once
+(:func:`fail_abandoned_task`), so the round goes on without waiting a minute for the task's heartbeat to lapse,
+and starts a fresh worker.
+
 It serves only the OpenDPG app: a run of any other FAB is answered with an error reply, so a coordinator cannot
 make a provider run code it did not install. It asks for work (``AcquireTask``, signed with the SuperNode's
 SuperExec secret) when the SuperNode says a message arrived (a byte on ``--wake-fd``) and every
-``--idle-poll`` seconds otherwise. The supervising SuperNode restarts it if it dies; a task it held is then
-answered by Flower with an error once the task's heartbeat lapses.
+``--idle-poll`` seconds otherwise.
 
 Run as ``python -m opendpg.fl.worker --runtime-api-address 127.0.0.1:PORT [--wake-fd FD] ...``. It uses Flower's
 Runtime API client and the helpers of ``flwr.supernode.runtime.run_clientapp`` (flwr is pinned; tests cover it).
@@ -19,7 +23,9 @@ Runtime API client and the helpers of ``flwr.supernode.runtime.run_clientapp`` (
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
+import json
 import logging
 import os
 import select
@@ -29,8 +35,11 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from flwr.app import Error, Message
+from flwr.app import Context, Error, Message, RecordDict
+from flwr.app.message.message import remove_content_from_message
 from flwr.common.constant import ErrorCode, SubStatus
+from flwr.common.serde import message_from_proto, message_to_proto
+from flwr.proto.message_pb2 import Message as MessageProto
 from flwr.proto.runtime_pb2 import AcquireTaskRequest
 from flwr.supercore.app_utils import start_parent_process_monitor
 from flwr.supercore.constant import TaskType
@@ -44,7 +53,7 @@ from flwr.supercore.retry import make_simple_http_retry_invoker
 from flwr.supercore.runtime import RuntimeHttpClient
 from flwr.supernode.runtime.run_clientapp import pull_task_input, push_message, push_task_output
 
-__all__ = ["APP_ID", "TaskOutcome", "Worker", "main"]
+__all__ = ["APP_ID", "TaskOutcome", "Worker", "fail_abandoned_task", "main"]
 
 log = logging.getLogger("opendpg.fl.worker")
 ACQUIRE_METHOD = "/flwr.proto.Runtime/AcquireTask"
@@ -73,12 +82,13 @@ class Worker:
     """Runs the tasks of one SuperNode with the OpenDPG ClientApp loaded once."""
 
     def __init__(self, runtime_api_address: str, *, root_certificates: bytes | None = None,
-                 auth_secret: bytes | None = None) -> None:
+                 auth_secret: bytes | None = None, task_file: Path | None = None) -> None:
         from opendpg.fl.flower_app.client import app  # torch and the app: once, for every task
 
         self.app = app
         self.address = runtime_api_address
         self.root_certificates = root_certificates
+        self.task_file = task_file
         interceptors: list[object] = [RuntimeVersionHttpInterceptor(component_name=COMPONENT)]
         if auth_secret:
             interceptors.append(SuperExecAuthHttpInterceptor(master_secret=auth_secret,
@@ -112,6 +122,7 @@ class Worker:
         try:
             message, context, run, _fab = pull_task_input(client)
             run_id = run.run_id
+            self._note(token, message, context)
             if run.fab_id != APP_ID:
                 detail = f"this node runs only the {APP_ID} app, not {run.fab_id!r}"
                 reply = Message(Error(ErrorCode.LOAD_CLIENT_APP_EXCEPTION, detail), reply_to=message)
@@ -133,8 +144,21 @@ class Worker:
             push_task_output(client, context, status, detail)
             heartbeat.stop()
             client.close()
+            if self.task_file is not None:
+                self.task_file.unlink(missing_ok=True)
         kind = message.metadata.message_type if message is not None else ""
         return TaskOutcome(run_id, kind, status == SubStatus.COMPLETED, time.monotonic() - started, detail)
+
+    def _note(self, token: str, message: Message, context: Context) -> None:
+        """What the supervisor needs to answer this task if the worker dies running it."""
+        if self.task_file is None:
+            return
+        header = message_to_proto(remove_content_from_message(message)).SerializeToString()
+        note = {"token": token, "run_id": context.run_id, "node_id": context.node_id,
+                "message": base64.b64encode(header).decode()}
+        fd = os.open(self.task_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            json.dump(note, out)
 
     def serve(self, wake_fd: int | None, idle_poll: float) -> None:
         """Run tasks as they come, until the process is stopped."""
@@ -151,6 +175,30 @@ class Worker:
                 return
 
 
+def fail_abandoned_task(runtime_api_address: str, task_file: Path, reason: str) -> bool:
+    """Answer the task a dead worker left (noted in ``task_file``) with an error reply and a failed status, as
+    ``flwr-clientapp`` does when its ClientApp raises. True if there was one."""
+    try:
+        note = json.loads(task_file.read_text())
+    except (OSError, ValueError):
+        return False
+    message = message_from_proto(MessageProto.FromString(base64.b64decode(note["message"])))
+    context = Context(run_id=int(note["run_id"]), node_id=int(note["node_id"]), node_config={}, state=RecordDict(),
+                      run_config={})
+    client = RuntimeHttpClient.from_server_address(
+        server_address=runtime_api_address, insecure=True, root_certificates=None,
+        interceptors=[RuntimeVersionHttpInterceptor(component_name=COMPONENT),  # type: ignore[list-item]
+                      RuntimeTokenHttpInterceptor(str(note["token"]))],
+        retry_invoker=make_simple_http_retry_invoker())
+    try:
+        push_message(client, Message(Error(ErrorCode.CLIENT_APP_RAISED_EXCEPTION, reason), reply_to=message), context)
+        push_task_output(client, None, SubStatus.FAILED, reason)
+    finally:
+        client.close()
+        task_file.unlink(missing_ok=True)
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runtime-api-address", required=True, help="the SuperNode's Runtime API, host:port")
@@ -159,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--wake-fd", type=int, help="a pipe the SuperNode writes a byte to when a message came")
     parser.add_argument("--idle-poll", type=float, default=2.0, help="seconds between asking for work unwoken")
     parser.add_argument("--parent-pid", type=int, help="exit when this process (the SuperNode) is gone")
+    parser.add_argument("--task-file", type=Path, help="where to note the task being run (for the supervisor)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per Runtime API call otherwise
@@ -166,7 +215,8 @@ def main(argv: list[str] | None = None) -> int:
         start_parent_process_monitor(args.parent_pid)
     worker = Worker(args.runtime_api_address,
                     root_certificates=args.root_certificates.read_bytes() if args.root_certificates else None,
-                    auth_secret=args.auth_secret_file.read_bytes() if args.auth_secret_file else None)
+                    auth_secret=args.auth_secret_file.read_bytes() if args.auth_secret_file else None,
+                    task_file=args.task_file)
     log.info("warm ClientApp worker ready (pid %d) for %s", os.getpid(), args.runtime_api_address)
     with contextlib.suppress(KeyboardInterrupt):  # the parent monitor's SIGINT
         worker.serve(args.wake_fd, args.idle_poll)
