@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -152,8 +153,8 @@ def load_tls(ca_cert: Path, cert: Path, key: Path) -> TlsFiles:
         raise TlsError(f"cannot use the TLS files ({ca_cert}, {cert}, {key}): {exc}") from None
     try:
         server.verify_directly_issued_by(ca)
-    except (ValueError, TypeError) as exc:
-        raise TlsError(f"{cert} is not issued by {ca_cert}: {exc}") from None
+    except (ValueError, TypeError, InvalidSignature) as exc:
+        raise TlsError(f"{cert} is not issued by {ca_cert}: {type(exc).__name__} {exc}") from None
     return TlsFiles(ca_cert, cert, key)
 
 
