@@ -28,6 +28,12 @@
     [policy]
     min_reward_per_round = "1"           # whole tokens
 
+    [flower]                             # this node's SuperNodes
+    poll_min = 0.05                      # seconds between pulls after a message (the SuperLink holds empty ones)
+    poll_max = 1.0                       # the longest pause when a SuperLink does not hold pulls
+    insecure = false                     # also take jobs of a plaintext (development) SuperLink
+    stock = false                        # Flower's own SuperNode (a ClientApp process per message), for comparison
+
     [disputes]                           # when a coordinator leaves out an update of ours that passes every check
     auto = true                          # dispute it (the DPG committee decides; the bond comes back if upheld)
     max_bond = "100"                     # whole tokens: never bond more
@@ -45,7 +51,7 @@ from opendpg.agent.policy import ProviderProfile
 from opendpg.fl.data import CATALOG
 from opendpg.node.config import DaemonConfig, StrictSection, load_toml, tokens
 
-__all__ = ["AgentConfig", "DataSection", "DisputesSection", "PolicySection", "load_agent_config"]
+__all__ = ["AgentConfig", "DataSection", "DisputesSection", "FlowerSection", "PolicySection", "load_agent_config"]
 
 
 class DataSection(StrictSection):
@@ -108,10 +114,29 @@ class DisputesSection(StrictSection):
         default=Decimal(100), description="whole tokens: the most this node bonds for one dispute")
 
 
+class FlowerSection(StrictSection):
+    """How this node's SuperNodes run and whom they connect to."""
+
+    poll_min: Annotated[float, Field(gt=0, le=10)] = Field(
+        default=0.05, description="seconds between pulls right after a message (empty pulls are held)")
+    poll_max: Annotated[float, Field(gt=0, le=60)] = Field(
+        default=1.0, description="the longest pause between pulls to a SuperLink that does not hold them")
+    insecure: bool = Field(default=False, description="also take jobs whose coordinator runs a plaintext "
+                                                      "SuperLink: development only")
+    stock: bool = Field(default=False, description="Flower's own SuperNode: a ClientApp process per message")
+
+    @model_validator(mode="after")
+    def _polls_ordered(self) -> FlowerSection:
+        if self.poll_max < self.poll_min:
+            raise ValueError(f"poll_max {self.poll_max} is below poll_min {self.poll_min}")
+        return self
+
+
 class AgentConfig(DaemonConfig):
     data: dict[str, DataSection] = Field(default_factory=dict)
     policy: PolicySection = PolicySection()
     disputes: DisputesSection = DisputesSection()
+    flower: FlowerSection = FlowerSection()
 
     @model_validator(mode="after")
     def _known_datasets(self) -> AgentConfig:

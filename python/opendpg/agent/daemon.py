@@ -8,9 +8,12 @@ On start it registers and stakes if needed, then follows the JobMarket's events 
 - ``JobPosted``: fetch the spec by CID (verified), validate it, apply the join policy and the data checks (the
   schema, the records, the DP-SGD spend against the budget), join (JobWatcher).
 - ``JobStarted`` for a job it joined: start a Flower SuperNode for the job, pointed at the coordinator's
-  SuperLink (its Fleet address is in the coordinator's node metadata on IPFS, by the CID registered on-chain),
-  with where this node's records are (its files, or its slice in a simulation); the ClientApp writes each
-  round's canonical update into the outbox.
+  SuperLink (its Fleet address and CA certificate are in the coordinator's node metadata on IPFS, by the CID
+  registered on-chain; the TLS handshake is checked against that CA first), authenticated with the job's node
+  key (derived from the long-term Flower key this node publishes in its own metadata), with where this node's
+  records are (its files, or its slice in a simulation); a warm ClientApp worker writes each round's canonical
+  update into the outbox. A SuperNode that exits is restarted, backing off up to 30 s; a SuperLink this node
+  does not trust is retried every 30 s and logged.
 - all the while: the outbox pins every new update and submits its hash on-chain, once.
 - ``UpdateRejected`` (this node): the coordinator left out an update of ours; if it passes every check the DPG
   committee applies, open a dispute with a bond (``[disputes]``; see :mod:`opendpg.agent.disputer`).
@@ -33,18 +36,21 @@ import functools
 import json
 import logging
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 
 from opendpg.agent.config import AgentConfig
 from opendpg.agent.disputer import Disputer
 from opendpg.agent.holdings import DataHoldings
+from opendpg.agent.links import CoordinatorLinks, LinkRefused
 from opendpg.agent.outbox import Outbox
 from opendpg.agent.watcher import JobWatcher
 from opendpg.chain import ChainClock, ChainEvent, JobState
 from opendpg.errors import ContractRevert
 from opendpg.files import write_atomic
 from opendpg.fl.federation import start_supernode
+from opendpg.fl.nodekeys import load_or_create_node_key
 from opendpg.node import NodeRuntime, handler_with_retries, sleep_or_stop, supervise
 from opendpg.node.config import tokens
 from opendpg.process import stop_process_group, stop_stale_group
@@ -57,6 +63,8 @@ AGENT_EVENTS = ["JobPosted", "JobStarted", "RoundCommitted", "UpdateRejected", "
                 "ProviderDisplaced", "DisputeSettled", "JobFinalized", "JobCancelled", "JobAborted"]
 ENDED = {JobState.FINISHED, JobState.CANCELLED, JobState.ABORTED}
 UNSTARTED_CHECK_INTERVAL = 30.0  # seconds between looks for joined jobs left unstarted past their start deadline
+REFUSED_LINK_RETRY = 30.0  # seconds before trying again a SuperLink this node refused (e.g. its certificate)
+MAX_RESTART_DELAY = 30.0  # the longest wait before restarting a SuperNode that keeps exiting
 
 
 @dataclass
@@ -78,8 +86,11 @@ class ProviderAgent:
         self.me = self.runtime.address
         state = config.state_dir
         self.holdings = DataHoldings(self.chain, self.runtime.store, config.assets, state / "holdings.json")
+        self.links = CoordinatorLinks(self.chain, self.runtime.store, state / "flwr",
+                                      load_or_create_node_key(state / "flower-node.key"), config.flower.insecure)
         self.watcher = JobWatcher(self.chain, self.runtime.store, config.profile(), state / "decisions.json",
-                                  retry_interval=config.policy.spec_retry_interval, holdings=self.holdings)
+                                  retry_interval=config.policy.spec_retry_interval, holdings=self.holdings,
+                                  link_check=self.links.refusal)
         self.outbox = Outbox(state / "outbox", self.chain, self.runtime.store)
         self.disputer = Disputer(self.chain, self.runtime.store, state / "disputes.json", auto=config.disputes.auto,
                                  max_bond=tokens(config.disputes.max_bond))
@@ -88,6 +99,10 @@ class ProviderAgent:
         if self.state_file.exists():
             self.jobs = {int(k): _JobState(**v) for k, v in json.loads(self.state_file.read_text()).items()}
         self.supernodes: dict[int, subprocess.Popen[bytes]] = {}
+        self.next_start: dict[int, float] = {}  # job -> when to (re)start its SuperNode (monotonic)
+        self.restarts: dict[int, int] = {}  # job -> quick exits in a row
+        self.started_at: dict[int, float] = {}
+        self._starting = threading.Lock()
         self.clock = ChainClock(self.chain.w3)
 
     # ------------------------------------------------------------------ state
@@ -103,7 +118,7 @@ class ProviderAgent:
 
     async def run(self, stop: asyncio.Event) -> None:
         rt = self.runtime
-        await rt.retrying("register", lambda: rt.ensure_registered(self.config.catalog), stop)
+        await rt.retrying("register", lambda: rt.ensure_registered(self.config.catalog, self.links.metadata()), stop)
         await rt.retrying("declare held datasets", self.holdings.declare_all, stop)
         self._kill_stale_supernodes()
         await rt.retrying("resume", self._resume, stop)
@@ -198,20 +213,36 @@ class ProviderAgent:
             self._start_supernode(job_id)
 
     def _start_supernode(self, job_id: int) -> None:
-        if job_id in self.supernodes and self.supernodes[job_id].poll() is None:
-            return
+        with self._starting:  # event handlers and the supervising loop may both ask, from worker threads
+            if job_id in self.supernodes and self.supernodes[job_id].poll() is None:
+                return
+            self._launch_supernode(job_id)
+
+    def _launch_supernode(self, job_id: int) -> None:
         job = self.chain.market.get_job(job_id)
         spec_cid = str(self.watcher.decisions[str(job_id)]["spec_cid"])  # every join decision records its spec
         spec = parse_spec(self.runtime.store.get(spec_cid))
         data = self._data_config(spec)
-        endpoint = self._superlink_of(job.coordinator)
-        proc = start_supernode(self.config.state_dir / "flwr", endpoint, f"job-{job_id}", {
-            "provider": self.me, "job-id": job_id, "outbox": str(self.outbox.root), **data})
-        self.supernodes[job_id] = proc
         state = self.jobs.setdefault(job_id, _JobState())
-        state.status, state.supernode_pid = "running", proc.pid
+        state.status = "running"  # the job runs with us in it: keep trying to take part
         self._save()
-        log.info("SuperNode started", extra={"job": job_id, "superlink": endpoint, "pid": proc.pid, **data})
+        try:
+            endpoint, link = self.links.link(job_id, job.coordinator)
+        except LinkRefused as exc:
+            self.next_start[job_id] = time.monotonic() + REFUSED_LINK_RETRY
+            log.error("not connecting to the coordinator's SuperLink", extra={
+                "job": job_id, "coordinator": job.coordinator, "reason": str(exc), "retry_in": REFUSED_LINK_RETRY})
+            return
+        flower = self.config.flower
+        proc = start_supernode(self.config.state_dir / "flwr", endpoint, f"job-{job_id}", {
+            "provider": self.me, "job-id": job_id, "outbox": str(self.outbox.root), **data}, link,
+            stock=flower.stock, poll=(flower.poll_min, flower.poll_max))
+        self.supernodes[job_id] = proc
+        self.started_at[job_id] = time.monotonic()
+        state.supernode_pid = proc.pid
+        self._save()
+        log.info("SuperNode started", extra={"job": job_id, "superlink": endpoint, "pid": proc.pid,
+                                             "tls": link.root_ca is not None, **data})
 
     def _data_config(self, spec: JobSpec) -> dict[str, str | int | bool]:
         """Where the ClientApp finds this node's records: its files for a held asset, its slice in a simulation."""
@@ -220,13 +251,6 @@ class ProviderAgent:
             return {"data-path": str(section.path), "drop-bad-rows": section.drop_bad_rows}
         share = self.config.data[str(spec.dataset.catalog_id)]
         return {"share-index": share.share_index, "share-count": share.share_count}
-
-    def _superlink_of(self, coordinator: str) -> str:
-        cid = self.chain.registry.metadata_cid_of(coordinator)
-        if not cid:
-            raise ValueError(f"coordinator {coordinator} published no node metadata (no Flower endpoint)")
-        metadata = json.loads(self.runtime.store.get(cid))
-        return str(metadata["flower_fleet"])
 
     def _stop_supernode(self, job_id: int, persist: bool = True) -> None:
         proc = self.supernodes.pop(job_id, None)
@@ -287,8 +311,17 @@ class ProviderAgent:
                                                         "cid": s.cid, "tx": s.tx_hash})
             for job_id, proc in list(self.supernodes.items()):
                 if proc.poll() is not None and self.jobs[job_id].status == "running" and not stop.is_set():
-                    log.warning("SuperNode exited; restarting it", extra={"job": job_id, "code": proc.returncode})
                     self.supernodes.pop(job_id)
+                    if time.monotonic() - self.started_at.get(job_id, 0.0) > MAX_RESTART_DELAY * 2:
+                        self.restarts[job_id] = 0  # it ran a good while: this is a fresh failure
+                    delay = min(2.0 ** self.restarts.get(job_id, 0), MAX_RESTART_DELAY)
+                    self.restarts[job_id] = self.restarts.get(job_id, 0) + 1
+                    self.next_start[job_id] = time.monotonic() + delay
+                    log.warning("SuperNode exited; restarting it", extra={"job": job_id, "code": proc.returncode,
+                                                                         "restart_in": delay})
+            for job_id in self._running():
+                if job_id not in self.supernodes and time.monotonic() >= self.next_start.get(job_id, 0.0) \
+                        and not stop.is_set():
                     restart = functools.partial(self._start_supernode, job_id)
-                    await self.runtime.retrying("restart SuperNode", restart, stop)
+                    await self.runtime.retrying("start SuperNode", restart, stop)
             await sleep_or_stop(stop, 0.1)

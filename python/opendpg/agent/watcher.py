@@ -1,5 +1,7 @@
 """The agent's reaction to ``JobPosted``: fetch the spec by CID (verified), validate it, apply the join
-policy and, for a job on held data, the data checks (:class:`~opendpg.agent.holdings.DataHoldings`), and join,
+policy and, for a job on held data, the data checks (:class:`~opendpg.agent.holdings.DataHoldings`), check that
+it would connect to the coordinator's SuperLink (TLS it can verify: :class:`~opendpg.agent.links.CoordinatorLinks`),
+and join,
 exactly once per job even across restarts (decisions are persisted, and the chain is asked before sending). A
 spec that cannot be fetched yet is retried on later events, not dropped."""
 
@@ -9,6 +11,7 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
@@ -28,8 +31,10 @@ log = logging.getLogger(__name__)
 
 class JobWatcher:
     def __init__(self, chain: Chain, store: ContentStore, profile: ProviderProfile, state_file: Path,
-                 retry_interval: float = 30.0, holdings: DataHoldings | None = None) -> None:
+                 retry_interval: float = 30.0, holdings: DataHoldings | None = None,
+                 link_check: Callable[[str], str | None] | None = None) -> None:
         self.chain = chain
+        self.link_check = link_check  # coordinator -> why we would not connect to its SuperLink (None: we would)
         self.holdings = holdings
         self.store = store
         self.profile = profile
@@ -88,6 +93,8 @@ class JobWatcher:
                             else [f"dataset asset {spec.dataset.asset} is not held here"])
             if data_reasons:
                 decision = Decision(False, tuple(data_reasons))
+        if decision.join and self.link_check is not None and (refused := self.link_check(job.coordinator)):
+            decision = Decision(False, (refused,))
         if decision.join and market.participant_of(job_id, me).slot == 0:
             try:
                 market.join_job(job_id)

@@ -50,14 +50,18 @@ class LocalChain:
     log_file: Path | None = None
     process: subprocess.Popen[bytes] | None = None
     chain_id: int = 31337
+    #: the address it listens on (loopback unless other hosts must reach it)
+    host: str = "127.0.0.1"
+    #: a command it is started under, e.g. ``["ip", "netns", "exec", "chain-host"]``
+    wrapper: list[str] = field(default_factory=list)
 
     @property
     def rpc_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     @property
     def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
+        return f"ws://{self.host}:{self.port}"
 
     @property
     def pid(self) -> int | None:
@@ -66,8 +70,9 @@ class LocalChain:
     def command(self) -> list[str]:
         n, balance = str(self.accounts), "1000000"
         if self.kind == "anvil":
-            cmd = [_binary("anvil"), "--host", "127.0.0.1", "--port", str(self.port), "--mnemonic", DEV_MNEMONIC,
-                   "--accounts", n, "--balance", balance, "--chain-id", str(self.chain_id), "--gas-limit", "30000000",
+            cmd = [*self.wrapper, _binary("anvil"), "--host", self.host, "--port", str(self.port),
+                   "--mnemonic", DEV_MNEMONIC, "--accounts", n, "--balance", balance, "--chain-id", str(self.chain_id),
+                   "--gas-limit", "30000000",
                    # past states in memory only: by default anvil writes each state past its in-memory window to
                    # ~/.foundry/anvil/tmp and leaves them behind when stopped (tens of GB after a few runs)
                    "--prune-history", "256"]
@@ -75,7 +80,7 @@ class LocalChain:
                 cmd += ["--block-time", str(self.block_time)]
             return cmd
         if self.kind == "ganache":
-            cmd = [_binary("ganache"), "--server.host", "127.0.0.1", "--server.port", str(self.port),
+            cmd = [*self.wrapper, _binary("ganache"), "--server.host", self.host, "--server.port", str(self.port),
                    "--wallet.mnemonic", DEV_MNEMONIC, "--wallet.totalAccounts", n, "--wallet.defaultBalance", balance,
                    "--chain.chainId", str(self.chain_id), "--chain.hardfork", "shanghai",
                    "--miner.blockGasLimit", "30000000", "--logging.quiet"]
@@ -87,7 +92,7 @@ class LocalChain:
     def start(self, timeout: float = 60.0) -> LocalChain:
         if self.process is not None:
             raise LocalChainError(f"{self.kind} already running (pid {self.pid})")
-        if not port_is_free(self.port):
+        if not self.wrapper and not port_is_free(self.port):
             raise LocalChainError(f"port {self.port} is in use: stop what runs there or pick another port")
         log = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
         self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

@@ -36,10 +36,14 @@ class KuboDaemon:
     repo: Path
     api_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    #: the address its API listens on (loopback unless other hosts must reach it)
+    host: str = "127.0.0.1"
+    #: a command it is started under, e.g. ``["ip", "netns", "exec", "ipfs-host"]``
+    wrapper: list[str] = field(default_factory=list)
 
     @property
     def api_url(self) -> str:
-        return f"http://127.0.0.1:{self.api_port}"
+        return f"http://{self.host}:{self.api_port}"
 
     @property
     def pid(self) -> int | None:
@@ -57,9 +61,9 @@ class KuboDaemon:
         if not (self.repo / "config").exists():
             self.repo.mkdir(parents=True, exist_ok=True)
             self._ipfs("init", "--profile=test", "--empty-repo")
-        self._ipfs("config", "Addresses.API", f"/ip4/127.0.0.1/tcp/{self.api_port}")
-        self._ipfs("config", "Addresses.Gateway", "/ip4/127.0.0.1/tcp/0")
-        self._ipfs("config", "--json", "Addresses.Swarm", json.dumps(["/ip4/127.0.0.1/tcp/0"]))
+        self._ipfs("config", "Addresses.API", f"/ip4/{self.host}/tcp/{self.api_port}")
+        self._ipfs("config", "Addresses.Gateway", f"/ip4/{self.host}/tcp/0")
+        self._ipfs("config", "--json", "Addresses.Swarm", json.dumps([f"/ip4/{self.host}/tcp/0"]))
 
     def start(self, timeout: float = 60.0) -> KuboDaemon:
         if self.process is not None:
@@ -67,7 +71,7 @@ class KuboDaemon:
         self.init()
         env = {**os.environ, "IPFS_PATH": str(self.repo)}
         log = open(self.repo / "daemon.log", "ab")  # noqa: SIM115  (owned by the child)
-        self.process = subprocess.Popen([kubo_binary(), "daemon", "--offline"], env=env, stdout=log,
+        self.process = subprocess.Popen([*self.wrapper, kubo_binary(), "daemon", "--offline"], env=env, stdout=log,
                                         stderr=subprocess.STDOUT, start_new_session=True)
         try:
             code = wait_ready(self.process, self._responds, timeout)

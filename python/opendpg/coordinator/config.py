@@ -14,9 +14,15 @@
     stake = "200"
 
     [flower]                             # the SuperLink providers' SuperNodes connect to
-    host = "127.0.0.1"
+    host = "0.0.0.0"                     # the Fleet API listener (the only one other hosts reach)
     port = 9092
-    advertise = "127.0.0.1:9092"         # published in the node metadata on IPFS (default host:port)
+    advertise = "10.0.0.2:9092"          # published in the node metadata on IPFS (default host:port)
+    control_port = 9093                  # every API (Control, Runtime) on 127.0.0.1 only; 0: any free port
+    names = []                           # more DNS names / IPs for the TLS certificate (advertise's host is in)
+    # tls_ca = "ca.pem"                  # your own certificates; unset: a CA of this node's own, in state_dir
+    # tls_cert = "superlink.pem"
+    # tls_key = "superlink.key"
+    insecure = false                     # plaintext and no node authentication: development only
 
     [jobs]
     join_grace = 5.0                     # seconds to wait for more providers once min have joined
@@ -33,7 +39,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from opendpg.chain import Job
 from opendpg.node.config import DaemonConfig, StrictSection, load_toml, tokens
@@ -42,9 +48,35 @@ __all__ = ["CoordinatorConfig", "CoordinatorPolicy", "FlowerSection", "JobsSecti
 
 
 class FlowerSection(StrictSection):
-    host: str = "127.0.0.1"
+    host: str = Field(default="127.0.0.1", description="address of the Fleet API listener providers reach")
     port: Annotated[int, Field(ge=1, le=65535)] = 9092
     advertise: str | None = Field(default=None, description="host:port providers dial; default host:port")
+    control_port: Annotated[int, Field(ge=0, le=65535)] = Field(
+        default=0, description="loopback port of every SuperLink API (flwr, the ServerApp); 0: a free one")
+    names: list[str] = Field(default_factory=list, description="more names/IPs for the TLS certificate")
+    tls_ca: Path | None = Field(default=None, description="CA certificate providers must trust (PEM)")
+    tls_cert: Path | None = Field(default=None, description="the SuperLink's certificate, issued by tls_ca")
+    tls_key: Path | None = Field(default=None, description="the SuperLink's private key")
+    insecure: bool = Field(default=False, description="plaintext, no node authentication: development only")
+    stock: bool = Field(default=False, description="Flower's own polling (no held pulls), for comparison")
+
+    @model_validator(mode="after")
+    def _tls_consistent(self) -> FlowerSection:
+        given = [f for f in (self.tls_ca, self.tls_cert, self.tls_key) if f is not None]
+        if given and len(given) != 3:
+            raise ValueError("give all of tls_ca, tls_cert and tls_key, or none (a CA of this node's own)")
+        if given and self.insecure:
+            raise ValueError("insecure = true serves plaintext: drop tls_ca, tls_cert and tls_key, or insecure")
+        return self
+
+    @property
+    def fleet_address(self) -> str:
+        return self.advertise or f"{self.host}:{self.port}"
+
+    def certificate_names(self) -> list[str]:
+        """What the SuperLink's certificate must name: the advertised host, the listener's, loopback, ``names``."""
+        hosts = [self.fleet_address.rpartition(":")[0].strip("[]"), self.host, "127.0.0.1", "localhost", *self.names]
+        return list(dict.fromkeys(h for h in hosts if h and h not in ("0.0.0.0", "::")))
 
 
 class JobsSection(StrictSection):
@@ -86,4 +118,9 @@ class CoordinatorConfig(DaemonConfig):
 
 
 def load_coordinator_config(path: Path) -> CoordinatorConfig:
-    return load_toml(CoordinatorConfig, path)
+    """The coordinator's config; relative TLS file paths are taken relative to the config file's folder."""
+    config = load_toml(CoordinatorConfig, path)
+    base = path.resolve().parent
+    files = {k: base / v for k in ("tls_ca", "tls_cert", "tls_key")
+             if (v := getattr(config.flower, k)) is not None and not v.is_absolute()}
+    return config.model_copy(update={"flower": config.flower.model_copy(update=files)}) if files else config

@@ -1,8 +1,12 @@
 """``opendpg coordinator run --config FILE``: the coordinator daemon.
 
-It registers and stakes if needed, publishing its SuperLink's Fleet address in its node metadata (on IPFS,
-by CID on-chain) so provider agents know where to connect, and runs one long-lived SuperLink. For every job
-posted with this node as coordinator it:
+It registers and stakes if needed, publishing its SuperLink's Fleet address and the CA certificate its TLS
+certificate chains to in its node metadata (on IPFS, by CID on-chain), so provider agents know where to connect
+and whom to trust, and runs one long-lived SuperLink (:mod:`opendpg.fl.superlink`: the Fleet API alone on the
+address providers dial, every other API on loopback). Its SuperLink admits exactly the providers the chain says
+are in each job (:class:`~opendpg.coordinator.admission.Admission`: their job node keys registered on
+``ProviderJoined``, removed when they leave, are dropped or the job ends, all restored after a restart). For
+every job posted with this node as coordinator it:
 
 1. waits until enough providers joined (``max``, or ``min`` plus ``join_grace`` seconds, or the join deadline);
 2. starts the job on-chain if its policy accepts it (starting is how a coordinator accepts a job: it locks its
@@ -28,21 +32,28 @@ import logging
 import time
 
 from opendpg.chain import ChainClock, ChainEvent, Job, JobState
+from opendpg.coordinator.admission import Admission
 from opendpg.coordinator.config import CoordinatorConfig
 from opendpg.dpg.market import start_blocker
 from opendpg.errors import ContractRevert
 from opendpg.files import write_atomic
 from opendpg.fl.federation import Federation, FederationError
+from opendpg.fl.tls import TlsFiles, ensure_tls, fingerprint, load_tls
 from opendpg.node import NodeRuntime, handler_with_retries, sleep_or_stop, supervise
-from opendpg.process import stop_stale_group
+from opendpg.node.flower import CA, CA_SHA256, FLEET
+from opendpg.process import free_port, stop_stale_group
 from opendpg.spec import JobSpec, parse_spec
 
 __all__ = ["COORDINATOR_EVENTS", "Coordinator"]
 
 log = logging.getLogger("opendpg.coordinator")
-COORDINATOR_EVENTS = ["JobPosted", "ProviderJoined", "JobStarted", "RoundCommitted", "ProviderDropped",
-                      "DisputeHoldPlaced", "DisputeSettled", "JobFinalized", "JobCancelled", "JobAborted"]
+COORDINATOR_EVENTS = ["JobPosted", "ProviderJoined", "ProviderLeft", "ProviderDisplaced", "JobStarted",
+                      "RoundCommitted", "ProviderDropped", "DisputeHoldPlaced", "DisputeSettled", "JobFinalized",
+                      "JobCancelled", "JobAborted"]
+ROSTER_EVENTS = {"ProviderJoined", "ProviderLeft", "ProviderDisplaced", "ProviderDropped", "JobFinalized",
+                 "JobCancelled", "JobAborted"}
 ENDED = {JobState.FINISHED, JobState.CANCELLED, JobState.ABORTED}
+ADMISSION_CHECK_INTERVAL = 15.0  # seconds between re-checks of every open job's admitted SuperNodes
 
 
 class Coordinator:
@@ -56,15 +67,38 @@ class Coordinator:
         if self.state_file.exists():
             self.jobs = {int(k): v for k, v in json.loads(self.state_file.read_text()).items()}
         self.rounds_dir = config.state_dir / "rounds"
-        self.federation = Federation(config.state_dir / "flwr", port=config.flower.port, host=config.flower.host,
-                                     superlink_env={"OPENDPG_PRIVATE_KEY": config.private_key()})
+        flower = config.flower
+        self.tls = None if flower.insecure else self._tls()
+        self.federation = Federation(config.state_dir / "flwr", port=flower.port, host=flower.host,
+                                     control_port=flower.control_port or free_port(),
+                                     superlink_env={"OPENDPG_PRIVATE_KEY": config.private_key()},
+                                     tls=self.tls, node_auth=not flower.insecure, insecure=flower.insecure,
+                                     stock=flower.stock)
+        self.admission = (None if flower.insecure else
+                          Admission(self.chain, self.runtime.store, self.federation.control(),
+                                    config.state_dir / "admission"))
         self.runs: dict[int, asyncio.Task[None]] = {}
         self.min_reached: dict[int, float] = {}
         self.clock = ChainClock(self.chain.w3)
 
     @property
     def endpoint(self) -> str:
-        return self.config.flower.advertise or self.federation.address
+        return self.config.flower.fleet_address
+
+    def _tls(self) -> TlsFiles:
+        flower = self.config.flower
+        if flower.tls_ca and flower.tls_cert and flower.tls_key:
+            return load_tls(flower.tls_ca, flower.tls_cert, flower.tls_key)
+        return ensure_tls(self.config.state_dir / "tls", flower.certificate_names(),
+                          subject=f"OpenDPG coordinator {self.me}")
+
+    def metadata(self) -> dict[str, object]:
+        """The node metadata document: where the SuperLink is and (TLS) the CA certificate to trust for it."""
+        document: dict[str, object] = {"kind": "opendpg-node/1", "roles": ["coordinator"], FLEET: self.endpoint}
+        if self.tls is not None:
+            ca = self.tls.ca_pem()
+            document.update({CA: ca, CA_SHA256: fingerprint(ca)})
+        return document
 
     def _save(self) -> None:
         write_atomic(self.state_file, json.dumps({str(k): v for k, v in self.jobs.items()}, indent=1))
@@ -75,10 +109,12 @@ class Coordinator:
         await asyncio.to_thread(self.federation.start_superlink)
         assert self.federation.superlink is not None
         (self.config.state_dir / "superlink.pid").write_text(str(self.federation.superlink.pid))
-        metadata = {"kind": "opendpg-node/1", "roles": ["coordinator"], "flower_fleet": self.endpoint}
-        await rt.retrying("register", lambda: rt.ensure_registered([], metadata), stop)
+        await rt.retrying("register", lambda: rt.ensure_registered([], self.metadata()), stop)
+        if self.admission is not None:  # a fresh SuperLink has no registrations: the current members again
+            active = [j for j, info in sorted(self.jobs.items()) if info.get("status") != "ended"]
+            await rt.retrying("admit providers", functools.partial(self.admission.restore, active), stop)
         log.info("coordinator started", extra={"node": self.me, "superlink": self.endpoint,
-                                               "jobs": sorted(self.jobs)})
+                                               "tls": self.tls is not None, "jobs": sorted(self.jobs)})
         stream = await rt.stream(["JobMarket"], COORDINATOR_EVENTS, "events.checkpoint")
         tasks = [asyncio.create_task(stream.run(handler_with_retries(self.handle, stop), stop)),
                  asyncio.create_task(self._tick_loop(stop))]
@@ -114,6 +150,8 @@ class Coordinator:
             return
         if job_id not in self.jobs:
             return
+        if event.name in ROSTER_EVENTS and self.admission is not None:
+            await asyncio.to_thread(self.admission.reconcile, job_id)
         if event.name == "ProviderJoined":
             log.info("provider joined", extra={"job": job_id, "provider": event.args["provider"],
                                                "index": int(event.args["index"])})
@@ -153,7 +191,13 @@ class Coordinator:
     # ------------------------------------------------------------------ scheduling
 
     async def _tick_loop(self, stop: asyncio.Event) -> None:
+        next_admission_check = time.monotonic() + ADMISSION_CHECK_INTERVAL
         while not stop.is_set():
+            if self.admission is not None and time.monotonic() >= next_admission_check:
+                next_admission_check = time.monotonic() + ADMISSION_CHECK_INTERVAL
+                for job_id in [j for j, info in sorted(self.jobs.items()) if info.get("status") != "ended"]:
+                    await self.runtime.retrying("admit providers", functools.partial(self.admission.reconcile, job_id),
+                                                stop)
             for job_id, info in list(self.jobs.items()):
                 if info.get("status") == "ended" or job_id in self.runs:
                     continue
@@ -233,6 +277,7 @@ class Coordinator:
                 "ipfs-api": settings.ipfs_api or "", "hash-wait": self.config.jobs.hash_wait,
                 "round-timeout": float(job.round_timeout), "min-nodes-wait": self.config.jobs.min_nodes_wait,
                 "held-out-path": held_out, "eval-timeout": max(10.0, job.round_timeout / 4),
+                "roster-file": "" if self.admission is None else str(self.admission.roster_file(job_id)),
             }
             log.info("training run started", extra={"job": job_id, "from_round": job.committed_rounds + 1,
                                                     "rounds": job.rounds})

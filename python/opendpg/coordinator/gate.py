@@ -46,6 +46,9 @@ class ChainGate:
         self.state_dir = Path(str(run_config["state-dir"])) / f"job-{self.job_id}"
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.providers = [Web3.to_checksum_address(p) for p in self.chain.market.providers_of(self.job_id)]
+        roster = str(run_config.get("roster-file", ""))
+        self.roster_file = Path(roster) if roster else None
+        self._roster: tuple[float, dict[int, str]] = (-1.0, {})
 
     def accept(self, provider: str, round_: int, update: bytes) -> bool:
         """Accept only an update whose header names ``provider``, from a provider still active in the job, whose
@@ -133,6 +136,20 @@ class ChainGate:
             log.warning("job %s round %s: update of %s not fetchable: %s", self.job_id, round_, provider, exc)
             return None
         return data if hashlib.sha256(data).digest() == on_chain else None
+
+    def nodes(self) -> dict[int, str] | None:
+        """The job's admitted SuperNodes (node ID → provider) from the roster the coordinator keeps; None when
+        its SuperLink admits any node (development, no node authentication)."""
+        if self.roster_file is None:
+            return None
+        try:
+            mtime = self.roster_file.stat().st_mtime
+        except FileNotFoundError:
+            return {}
+        if mtime != self._roster[0]:
+            nodes = json.loads(self.roster_file.read_text())["nodes"]
+            self._roster = (mtime, {int(n): Web3.to_checksum_address(p) for n, p in nodes.items()})
+        return self._roster[1]
 
     def expected(self) -> set[str] | None:
         """The providers still active in the job."""

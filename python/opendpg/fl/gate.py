@@ -31,6 +31,10 @@ class RoundGate(Protocol):
         """The last round already recorded and its global model (``(0, None)`` for a fresh job), so a
         restarted ServerApp continues where the job stands instead of redoing rounds."""
 
+    def nodes(self) -> dict[int, str] | None:
+        """The SuperNodes admitted for this job, node ID → provider; only they are addressed and only their
+        replies count, each for that provider. None: no admission (any node that connects, as it claims)."""
+
 
 class AcceptAll:
     def accept(self, provider: str, round_: int, update: bytes) -> bool:
@@ -47,6 +51,9 @@ class AcceptAll:
 
     def resume(self) -> tuple[int, bytes | None]:
         return 0, None
+
+    def nodes(self) -> dict[int, str] | None:
+        return None
 
 
 def load_gate(spec: str, run_config: dict[str, Any]) -> RoundGate:

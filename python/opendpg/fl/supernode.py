@@ -9,8 +9,13 @@ ClientApp worker and a paced pull loop.
   empty pull (:mod:`opendpg.fl.superlink` does), backing off up to ``poll-max`` when it did not; it waits for
   replies ``poll-min`` at a time.
 
-Both act on ``flwr.supernode.start_client_internal`` (its ``time`` and ``_pull_and_store_message``); flwr is
-pinned and :func:`check_flower` refuses a Flower whose loop no longer looks as expected.
+- a restart after a crash: Flower refuses to activate a node that is still online, which a SuperNode killed
+  without deactivating stays until its heartbeat lapses (a minute). Each SuperNode notes its node ID in
+  ``--home``; the next one started there deactivates that node first (signed with the same node key).
+
+All act on ``flwr.supernode.start_client_internal`` (its ``time``, ``_pull_and_store_message`` and
+``_init_connection``); flwr is pinned and :func:`check_flower` refuses a Flower whose loop no longer looks as
+expected.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -32,7 +38,7 @@ import flwr.supernode.start_client_internal as loop
 
 from opendpg.fl.worker import fail_abandoned_task
 
-__all__ = ["IDLE_SLEEP", "Pacer", "WorkerSupervisor", "check_flower", "main"]
+__all__ = ["IDLE_SLEEP", "Pacer", "WorkerSupervisor", "check_flower", "deactivate_previous", "main"]
 
 log = logging.getLogger("opendpg.fl.supernode")
 IDLE_SLEEP = 3  # the seconds flwr's pull loop sleeps after an empty pull
@@ -74,9 +80,38 @@ class Pacer:
 
 def check_flower(module: ModuleType = loop) -> None:
     """Refuse to patch a Flower whose pull loop is not the one this module was written against."""
-    if getattr(module, "time", None) is not time or not callable(getattr(module, "_pull_and_store_message", None)):
-        raise RuntimeError("flwr.supernode.start_client_internal changed (no `time` or `_pull_and_store_message`):"
-                           " install the pinned flwr (make setup)")
+    if getattr(module, "time", None) is not time or not all(
+            callable(getattr(module, name, None)) for name in ("_pull_and_store_message", "_init_connection")):
+        raise RuntimeError("flwr.supernode.start_client_internal changed (no `time`, `_pull_and_store_message` or "
+                           "`_init_connection`): install the pinned flwr (make setup)")
+
+
+def deactivate_previous(superlink: str, root_ca: Path, key_file: Path, node_file: Path) -> bool:
+    """Deactivate the node a previous SuperNode here noted in ``node_file``, if it is still online; True if it
+    was. Signed with the node key at ``key_file``, over TLS trusting ``root_ca``."""
+    try:
+        node_id = int(node_file.read_text())
+    except (OSError, ValueError):
+        return False
+    import httpx
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import load_ssh_private_key
+    from flwr.proto.fleet_pb2 import DeactivateNodeRequest
+    from flwr.supercore.interceptors import RuntimeVersionHttpInterceptor
+    from flwr.supernode.fleet_http_client import FleetHttpClient
+    from flwr.supernode.node_auth_http_interceptor import NodeAuthHttpInterceptor
+
+    key = load_ssh_private_key(key_file.read_bytes(), None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        return False
+    with FleetHttpClient.from_server_address(superlink, False, str(root_ca), interceptors=[
+            RuntimeVersionHttpInterceptor(component_name="SuperNode"),
+            NodeAuthHttpInterceptor(key, key.public_key())]) as client:
+        try:
+            client.DeactivateNode(DeactivateNodeRequest(node_id=node_id))
+        except (httpx.HTTPError, RuntimeError):
+            return False
+    return True
 
 
 class WorkerSupervisor:
@@ -163,8 +198,27 @@ def main(argv: list[str] | None = None) -> int:
             supervisor.wake()
         return run_id
 
+    link = argparse.ArgumentParser(add_help=False)
+    for option in ("--superlink", "--root-certificates", "--auth-supernode-private-key"):
+        link.add_argument(option)
+    flower, _ = link.parse_known_args(flower_args)
+    node_file = args.home / "node-id"
+    authenticated = flower.auth_supernode_private_key and flower.root_certificates and flower.superlink
+    if authenticated and deactivate_previous(flower.superlink, Path(flower.root_certificates),
+                                             Path(flower.auth_supernode_private_key), node_file):
+        log.info("deactivated the node a previous SuperNode left online")
+    connect = loop._init_connection
+
+    @contextlib.contextmanager
+    def noting_node_id(*a: Any, **kw: Any) -> Iterator[Any]:
+        with connect(*a, **kw) as connection:
+            args.home.mkdir(parents=True, exist_ok=True)
+            node_file.write_text(str(connection[0]))
+            yield connection
+
     loop.time = pacer  # type: ignore[attr-defined,assignment]
     loop._pull_and_store_message = paced_pull
+    loop._init_connection = noting_node_id
     if supervisor is not None:
         os.set_blocking(supervisor.write_fd, False)
         supervisor.start()

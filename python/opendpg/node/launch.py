@@ -35,10 +35,13 @@ def write_key(path: Path, key_hex: str) -> Path:
 
 
 def launch_daemon(kind: Literal["agent", "coordinator"], config: Path, log: Path,
-                  env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+                  env: dict[str, str] | None = None, wrapper: list[str] | None = None) -> subprocess.Popen[bytes]:
+    """``opendpg KIND run --config CONFIG`` in its own session, output to ``log``; under ``wrapper`` (a command
+    prefix, e.g. ``ip netns exec HOST``) if given."""
     log.parent.mkdir(parents=True, exist_ok=True)
     out = open(log, "ab")  # noqa: SIM115  (owned by the child)
-    return subprocess.Popen([sys.executable, "-m", "opendpg.cli.main", kind, "run", "--config", str(config)],
+    return subprocess.Popen([*(wrapper or []), sys.executable, "-m", "opendpg.cli.main", kind, "run", "--config",
+                             str(config)],
                             stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=env)
 
 

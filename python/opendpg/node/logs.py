@@ -41,5 +41,5 @@ def configure_logging(log_file: Path | None = None, level: int = logging.INFO) -
     for handler in handlers:
         root.addHandler(handler)
     root.setLevel(level)
-    for noisy in ("web3", "urllib3", "websockets", "asyncio", "ipfshttpclient"):
+    for noisy in ("web3", "urllib3", "websockets", "asyncio", "ipfshttpclient", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -55,6 +55,7 @@ class Stack:
     admin: Chain
     root: Path
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    wrappers: dict[str, list[str]] = field(default_factory=dict)  # name -> the host (namespace) it runs on
 
     def chain_section(self, rpc_url: str | None = None) -> dict[str, Any]:
         rpc = rpc_url or self.rpc_url
@@ -68,13 +69,15 @@ class Stack:
         for acct in accounts:
             self.admin.token.transfer(acct.address, amount)
 
-    def start_coordinator(self, account: Any, name: str = "coordinator") -> subprocess.Popen[bytes]:
+    def start_coordinator(self, account: Any, name: str = "coordinator", wrapper: list[str] | None = None,
+                          flower: dict[str, Any] | None = None, **policy: Any) -> subprocess.Popen[bytes]:
         config = write_config(self.root / f"{name}.toml", {
             "name": name, "state_dir": str(self.root / name),
             "key_file": str(write_key(self.root / "keys" / f"{name}.key", account.key.hex())),
             "chain": self.chain_section(), "node": {"stake": "100"},
-            "flower": {"port": free_port()}, "jobs": {"join_grace": 1.0, "hash_wait": 20.0}})
-        return self._launch(name, "coordinator", config)
+            "flower": flower or {"port": free_port()}, "jobs": {"join_grace": 1.0, "hash_wait": 20.0},
+            "policy": policy})
+        return self._launch(name, "coordinator", config, wrapper)
 
     def agent_config(self, account: Any, name: str, share: tuple[int, int], rpc_url: str | None = None,
                      held: tuple[int, Path] | None = None, **policy: Any) -> Path:
@@ -89,8 +92,9 @@ class Stack:
             "data": data, "policy": {"spec_retry_interval": 1.0, **policy}})
 
     def start_agent(self, account: Any, name: str, share: tuple[int, int], rpc_url: str | None = None,
-                    held: tuple[int, Path] | None = None, **policy: Any) -> subprocess.Popen[bytes]:
-        return self._launch(name, "agent", self.agent_config(account, name, share, rpc_url, held, **policy))
+                    held: tuple[int, Path] | None = None, wrapper: list[str] | None = None,
+                    **policy: Any) -> subprocess.Popen[bytes]:
+        return self._launch(name, "agent", self.agent_config(account, name, share, rpc_url, held, **policy), wrapper)
 
     def held_dataset(self, owner: Any, holders: int) -> tuple[int, SampleFiles]:
         """A breast-cancer dataset asset (its metadata carries the schema) registered by ``owner``, and each
@@ -119,11 +123,13 @@ class Stack:
 
     def restart(self, name: str) -> subprocess.Popen[bytes]:
         kind = "coordinator" if name.startswith("coordinator") else "agent"
-        return self._launch(name, kind, self.root / f"{name}.toml")
+        return self._launch(name, kind, self.root / f"{name}.toml", self.wrappers.get(name))
 
-    def _launch(self, name: str, kind: str, config: Path) -> subprocess.Popen[bytes]:
-        proc = launch_daemon(kind, config, self.root / f"{name}.out")  # type: ignore[arg-type]
+    def _launch(self, name: str, kind: str, config: Path, wrapper: list[str] | None = None) -> subprocess.Popen[bytes]:
+        proc = launch_daemon(kind, config, self.root / f"{name}.out", wrapper=wrapper)  # type: ignore[arg-type]
         self.procs[name] = proc
+        if wrapper:
+            self.wrappers[name] = wrapper
         return proc
 
     def log(self, name: str) -> list[dict[str, Any]]:

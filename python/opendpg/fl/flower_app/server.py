@@ -1,4 +1,5 @@
-"""ServerApp: each round, send the global model to every connected SuperNode, take back the canonical
+"""ServerApp: each round, send the global model to every connected SuperNode of the job (with admission, only the
+nodes the gate lists, and a reply counts only for the provider its node was admitted as), take back the canonical
 update bytes, let the gate vet them (the coordinator checks them against the hashes on-chain), aggregate
 deterministically, have the providers evaluate the new model on their validation splits (Flower evaluate
 messages; metrics weighted by examples, prefixed ``federated_``), evaluate it on the poster's held-out set when
@@ -29,10 +30,18 @@ app = ServerApp()
 FETCH_INTERVAL = 3.0  # seconds between asking the gate for updates whose Flower reply has not come
 
 
-def _wait_for_nodes(grid: Grid, wanted: int, timeout: float, foreign: set[int], poll: float) -> list[int]:
+def _job_nodes(grid: Grid, foreign: set[int], gate: RoundGate) -> set[int]:
+    """The connected SuperNodes of this job: the admitted ones, or (no admission) all but other jobs' nodes."""
+    online = set(grid.get_node_ids()) - foreign
+    admitted = gate.nodes()
+    return online if admitted is None else online & admitted.keys()
+
+
+def _wait_for_nodes(grid: Grid, wanted: int, timeout: float, foreign: set[int], gate: RoundGate,
+                    poll: float) -> set[int]:
     deadline = time.monotonic() + timeout
     while True:
-        nodes = sorted(set(grid.get_node_ids()) - foreign)
+        nodes = _job_nodes(grid, foreign, gate)
         if len(nodes) >= wanted or time.monotonic() > deadline:
             return nodes
         time.sleep(poll)
@@ -54,7 +63,7 @@ def _collect(grid: Grid, arrays: ArrayRecord, round_: int, job_id: int, timeout:
     train_seconds: dict[str, float] = {}
     fetched_at = time.monotonic()
     while True:
-        new = sorted(set(grid.get_node_ids()) - foreign - addressed)
+        new = sorted(_job_nodes(grid, foreign, gate) - addressed)
         if new:
             content = {"arrays": arrays, "config": ConfigRecord({"round": round_, "job": job_id})}
             messages = [Message(RecordDict(content), dst_node_id=node, message_type="train", group_id=str(round_))
@@ -70,6 +79,9 @@ def _collect(grid: Grid, arrays: ArrayRecord, round_: int, job_id: int, timeout:
                 continue
             record = reply.content["update"]
             provider = str(record["provider"])
+            admitted = gate.nodes()
+            if admitted is not None and admitted.get(reply.metadata.src_node_id, "").lower() != provider.lower():
+                continue  # a node answering for a provider it was not admitted as
             if provider not in updates:  # one per provider
                 updates[provider] = bytes(record["bytes"])
                 train_seconds[provider] = float(record.get("train-seconds", 0.0))
@@ -147,7 +159,7 @@ def main(grid: Grid, context: Context) -> None:
             (out_dir / "stopped.json").write_text(json.dumps({"round": round_, "active": sorted(expected_providers),
                                                               "reason": "fewer active providers than the minimum"}))
             return  # the job cannot go on; the coordinator finalizes it with the rounds committed so far
-        _wait_for_nodes(grid, spec.providers.min, float(config["min-nodes-wait"]), foreign, poll)
+        _wait_for_nodes(grid, spec.providers.min, float(config["min-nodes-wait"]), foreign, gate, poll)
         arrays = ArrayRecord(list(weights.values()))
         replies, train_seconds, nodes = _collect(grid, arrays, round_, job_id, float(config["round-timeout"]), foreign,
                                           expected_providers, gate, poll)
