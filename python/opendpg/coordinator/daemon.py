@@ -73,7 +73,7 @@ class Coordinator:
                                      control_port=flower.control_port or free_port(),
                                      superlink_env={"OPENDPG_PRIVATE_KEY": config.private_key()},
                                      tls=self.tls, node_auth=not flower.insecure, insecure=flower.insecure,
-                                     stock=flower.stock)
+                                     stock=flower.stock, stats_file=config.state_dir / "flwr" / "superlink-stats.json")
         self.admission = (None if flower.insecure else
                           Admission(self.chain, self.runtime.store, self.federation.control(),
                                     config.state_dir / "admission"))

@@ -123,10 +123,13 @@ class Federation:
     node_auth: bool = False
     #: plaintext links (development only)
     insecure: bool = False
-    #: Flower's own processes and polling, for comparison: no held pulls, a ClientApp process per message
+    #: Flower's own processes as they come, for comparison: ``flower-superlink`` (every API on ``port``, no held
+    #: pulls), ``flower-supernode`` (a ClientApp process per message, a 3 s idle poll), the ServerApp polling 0.5 s
     stock: bool = False
     #: seconds a SuperNode's empty pull, and the ServerApp's, is held until the other side has pushed
     holds: tuple[float, float] = (10.0, 1.0)
+    #: where the SuperLink writes its request counts by path when it stops (not for stock)
+    stats_file: Path | None = None
 
     def __post_init__(self) -> None:
         if self.insecure and (self.tls is not None or self.node_auth):
@@ -146,7 +149,10 @@ class Federation:
 
     @property
     def control_address(self) -> str:
-        """Where ``flwr`` and the ServerApp reach the SuperLink (loopback only)."""
+        """Where ``flwr`` and the ServerApp reach the SuperLink (loopback only; a stock SuperLink serves every
+        API on its one port)."""
+        if self.stock:
+            return f"{'127.0.0.1' if self.host in ('0.0.0.0', '::') else self.host}:{self.port}"
         return f"127.0.0.1:{self.control_port}"
 
     def start_superlink(self, timeout: float = 60.0) -> None:
@@ -155,13 +161,16 @@ class Federation:
             "--ssl-keyfile", str(self.tls.key)]
         if self.node_auth:
             security.append("--enable-supernode-auth")
-        holds = (0.0, 0.0) if self.stock else self.holds
-        self.superlink = _spawn(self.home, "superlink", [
-            sys.executable, "-m", "opendpg.fl.superlink", "--fleet-host", self.host, "--fleet-port", str(self.port),
-            "--fleet-hold", str(holds[0]), "--runtime-hold", str(holds[1]), "--", *security,
-            "--disable-runtime-dependency-installation",
-            "--host", "127.0.0.1", "--port", str(self.control_port)],  # in-memory state: SQLite locks under load
-            self.superlink_env)
+        flower = [*security, "--disable-runtime-dependency-installation"]  # in-memory state: SQLite locks under load
+        if self.stock:  # Flower's own: every API on one port
+            command = [_tool("flower-superlink"), *flower, "--host", self.host, "--port", str(self.port)]
+        else:
+            command = [sys.executable, "-m", "opendpg.fl.superlink", "--fleet-host", self.host,
+                       "--fleet-port", str(self.port), "--fleet-hold", str(self.holds[0]),
+                       "--runtime-hold", str(self.holds[1]),
+                       *(["--stats-file", str(self.stats_file)] if self.stats_file else []), "--", *flower,
+                       "--host", "127.0.0.1", "--port", str(self.control_port)]
+        self.superlink = _spawn(self.home, "superlink", command, self.superlink_env)
         try:
             code = wait_ready(self.superlink, self._listening, timeout)
         except TimeoutError:
@@ -178,7 +187,8 @@ class Federation:
         return SuperLinkControl(self.control_address, self.root_ca)
 
     def _listening(self) -> bool:
-        return all(_accepts(host, port) for host, port in ((self.host, self.port), ("127.0.0.1", self.control_port)))
+        control = self.control_address.rpartition(":")
+        return _accepts(self.host, self.port) and _accepts(control[0], int(control[2]))
 
     def start_supernode(self, name: str, node_config: dict[str, Any],
                         node_key: Path | None = None) -> subprocess.Popen[bytes]:

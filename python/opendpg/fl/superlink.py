@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import signal
 import sys
 import time
@@ -36,7 +37,7 @@ from typing import Any, Literal
 import uvicorn
 from google.protobuf.message import DecodeError  # type: ignore[import-untyped]
 
-__all__ = ["FLEET_PREFIX", "FleetOnly", "HeldPulls", "Pushes", "main"]
+__all__ = ["FLEET_PREFIX", "Counts", "FleetOnly", "HeldPulls", "Pushes", "main"]
 
 Scope = MutableMapping[str, Any]
 ASGIMessage = MutableMapping[str, Any]
@@ -207,6 +208,32 @@ async def _call(app: ASGIApp, scope: Scope, body: bytes) -> tuple[int, list[tupl
     return status, headers, b"".join(chunks)
 
 
+class Counts:
+    """ASGI wrapper counting requests and the bytes each way by path (``--stats-file``: written at exit)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.paths: dict[str, dict[str, int]] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        entry = self.paths.setdefault(scope["path"], {"requests": 0, "bytes_in": 0, "bytes_out": 0})
+        entry["requests"] += 1
+
+        async def counted_receive() -> ASGIMessage:
+            message = await receive()
+            entry["bytes_in"] += len(message.get("body", b""))
+            return message
+
+        async def counted_send(message: ASGIMessage) -> None:
+            entry["bytes_out"] += len(message.get("body", b""))
+            await send(message)
+
+        await self.app(scope, counted_receive, counted_send)
+
+
 class FleetOnly:
     """ASGI wrapper for the listener providers reach: the Fleet API and the health check, nothing else."""
 
@@ -256,6 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fleet-port", type=int, required=True)
     parser.add_argument("--fleet-hold", type=float, default=10.0, help="seconds an empty SuperNode pull waits")
     parser.add_argument("--runtime-hold", type=float, default=1.0, help="seconds an empty ServerApp pull waits")
+    parser.add_argument("--stats-file", help="write request counts and bytes by path here (JSON) at exit")
     args = parser.parse_args(argv[:i])
 
     from flwr.supercore.http_logging import get_uvicorn_log_config
@@ -275,8 +303,14 @@ def main(argv: list[str] | None = None) -> int:
                                       log_config=logging, ssl_keyfile=config.ssl_keyfile,
                                       ssl_certfile=config.ssl_certfile))
 
-    asyncio.run(_serve([listener(app, config.host, config.port, "on"),  # Flower's lifespan runs once, here
-                        listener(FleetOnly(app), args.fleet_host, args.fleet_port, "off")]))
+    counts = Counts(app)
+    try:
+        asyncio.run(_serve([listener(counts, config.host, config.port, "on"),  # Flower's lifespan runs once, here
+                            listener(FleetOnly(counts), args.fleet_host, args.fleet_port, "off")]))
+    finally:
+        if args.stats_file:
+            with open(args.stats_file, "w") as out:
+                json.dump(counts.paths, out, indent=1, sort_keys=True)
     return 0
 
 

@@ -75,5 +75,8 @@ class Hosts:
                 for pid in subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True).stdout.split():
                     subprocess.run(["kill", "-9", pid], capture_output=True)
                 _ip("netns", "del", ns, check=False)
-        _ip("link", "del", self.prefix, check=False)
+        for line in _ip("-o", "link", "show", check=False).stdout.splitlines():
+            name = line.split(":")[1].strip().split("@")[0]
+            if name == self.prefix or (name.startswith(f"{self.prefix}v") and name[len(self.prefix) + 1:].isdigit()):
+                _ip("link", "del", name, check=False)
         self.hosts.clear()
