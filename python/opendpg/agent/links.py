@@ -29,7 +29,7 @@ class CoordinatorLinks:
                  insecure: bool = False) -> None:
         self.chain, self.store, self.folder, self.node_key = chain, store, folder, node_key
         self.insecure = insecure
-
+        self.published: dict[str, dict[str, object]] = {}  # coordinators' metadata by CID
     def metadata(self) -> dict[str, object]:
         """This provider's node metadata document: its long-term Flower node public key."""
         return {"kind": "opendpg-node/1", "roles": ["provider"], NODE_KEY: public_key_text(self.node_key)}
@@ -37,7 +37,7 @@ class CoordinatorLinks:
     def refusal(self, coordinator: str) -> str | None:
         """Why this node would not connect to ``coordinator``'s SuperLink (None: it would), from what it
         published; the join policy asks this before joining its jobs."""
-        published = node_metadata(self.chain, self.store, coordinator)
+        published = node_metadata(self.chain, self.store, coordinator, self.published)
         if not published.get(FLEET):
             return f"coordinator {coordinator} publishes no Flower endpoint"
         ca = published.get(CA)
@@ -59,7 +59,7 @@ class CoordinatorLinks:
         reason = self.refusal(coordinator)
         if reason is not None:
             raise LinkRefused(reason)
-        published = node_metadata(self.chain, self.store, coordinator)
+        published = node_metadata(self.chain, self.store, coordinator, self.published)
         endpoint, ca = str(published[FLEET]), str(published.get(CA) or "")
         if not ca:
             return endpoint, SuperNodeLink(None)

@@ -29,13 +29,20 @@ def job_label(deployment: Deployment, job_id: int) -> bytes:
     return f"opendpg-job:{deployment.chain_id}:{market}:{job_id}".encode()
 
 
-def node_metadata(chain: Chain, store: ContentStore, node: str) -> dict[str, Any]:
-    """The metadata document ``node`` registered (by its CID, so the bytes are checked); {} if it has none."""
+def node_metadata(chain: Chain, store: ContentStore, node: str,
+                  cache: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The metadata document ``node`` registered (by its CID, so the bytes are checked); {} if it has none.
+    ``cache`` keeps documents by CID (content-addressed: a CID always names the same document)."""
     cid = chain.registry.metadata_cid_of(node)
     if not cid:
         return {}
+    if cache is not None and cid in cache:
+        return cache[cid]
     try:
         document = json.loads(store.get(cid))
     except ValueError as exc:
         raise ContentError(f"node {node}'s metadata {cid} is not JSON: {exc}") from None
-    return document if isinstance(document, dict) else {}
+    document = document if isinstance(document, dict) else {}
+    if cache is not None:
+        cache[cid] = document
+    return document
