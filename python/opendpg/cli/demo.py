@@ -67,6 +67,7 @@ from opendpg.dpg.market import provenance, provenance_bytes
 from opendpg.errors import ContractRevert, OpenDPGError
 from opendpg.fl.privacy import job_epsilon
 from opendpg.governance import SUPPORT, Proposal, publish_standard
+from opendpg.node.flower import CA_SHA256, FLEET, node_metadata
 from opendpg.node.launch import launch_daemon, launch_gateway, wait_healthy, write_config, write_key
 from opendpg.process import free_port, stop_process_group
 from opendpg.spec import parse_spec
@@ -347,6 +348,11 @@ async def run_demo(args: argparse.Namespace) -> int:
             print(f"3. daemons up: coordinator (pid {procs['coordinator'].pid}) and three provider agents (pids "
                   f"{', '.join(str(procs[f'provider-{i}'].pid) for i in range(3))}) registered and staked "
                   "200 DPG each; JSON logs in " f"{state}/*/*.log")
+            published = node_metadata(admin, store, coordinator.address)
+            print(f"   the coordinator's SuperLink serves TLS at {published[FLEET]} (its CA, SHA-256 "
+                  f"{str(published[CA_SHA256])[:16]}…, is in its node metadata, by the CID on-chain); each hospital "
+                  "published a Flower node key, and the SuperLink admits a hospital's SuperNode only while the chain "
+                  "says it is in the job")
             for i, p in enumerate(providers):
                 held = admin.ledger.holding_of(p.address, dataset_asset)
                 print(f"   hospital {i}'s agent checked its files against the asset's schema and declared on-chain: "
