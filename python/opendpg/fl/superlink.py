@@ -61,6 +61,13 @@ class Pushes:
     def __init__(self) -> None:
         self.pending: dict[str, tuple[float, set[str]]] = {}  # session -> (started, objects still to come)
         self._event = asyncio.Event()
+        self.closed = False
+
+    def close(self) -> None:
+        """Release every waiting pull (the SuperLink is stopping): nothing is held from now on."""
+        self.closed = True
+        self.pending.clear()
+        self._fire()
 
     def started(self, session: str, objects: list[str]) -> None:
         if objects:
@@ -138,6 +145,11 @@ class HeldPulls:
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": answer})
 
+    def close(self) -> None:
+        """Answer every held pull now and hold none from now on (the SuperLink is stopping)."""
+        for pushes in self.pull_waits_on.values():
+            pushes.close()
+
     async def _pull(self, path: str, scope: Scope, body: bytes) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         pushes = self.pull_waits_on[path]
         settle_until = time.monotonic() + self.settle
@@ -147,7 +159,7 @@ class HeldPulls:
         while True:
             status, headers, answer = await _call(self.app, scope, body)
             left = deadline - time.monotonic()
-            if left <= 0 or not _protobuf(status, headers):
+            if left <= 0 or pushes.closed or not _protobuf(status, headers):
                 break
             pulled = _decode(self.answers[path](), answer)
             if pulled is None or len(pulled.messages_list) > 0:
@@ -257,10 +269,11 @@ class _Server(uvicorn.Server):
         yield
 
 
-async def _serve(servers: list[uvicorn.Server]) -> None:
+async def _serve(servers: list[uvicorn.Server], on_stop: Callable[[], None]) -> None:
     loop = asyncio.get_running_loop()
 
     def stop() -> None:
+        on_stop()
         for server in servers:
             server.should_exit = True
 
@@ -294,23 +307,27 @@ def main(argv: list[str] | None = None) -> int:
     sys.argv = ["flower-superlink", *argv[i + 1:]]
     config = _parse_superlink_lifespan_config()
     app: ASGIApp = create_app(config, SuperLinkLifespan)
+    held = None
     if args.fleet_hold > 0 or args.runtime_hold > 0:  # 0 and 0: Flower's behaviour, for comparison
-        app = HeldPulls(app, {FLEET_PULL: args.fleet_hold, RUNTIME_PULL: args.runtime_hold})
+        app = held = HeldPulls(app, {FLEET_PULL: args.fleet_hold, RUNTIME_PULL: args.runtime_hold})
     logging = get_uvicorn_log_config(console_handler.level)
 
     def listener(asgi: ASGIApp, host: str, port: int, lifespan: Literal["on", "off"]) -> _Server:
         return _Server(uvicorn.Config(asgi, host=host, port=port, lifespan=lifespan, access_log=False,
                                       log_config=logging, ssl_keyfile=config.ssl_keyfile,
-                                      ssl_certfile=config.ssl_certfile))
+                                      ssl_certfile=config.ssl_certfile, timeout_graceful_shutdown=3))
 
     counts = Counts(app)
-    try:
-        asyncio.run(_serve([listener(counts, config.host, config.port, "on"),  # Flower's lifespan runs once, here
-                            listener(FleetOnly(counts), args.fleet_host, args.fleet_port, "off")]))
-    finally:
-        if args.stats_file:
+
+    def stopping() -> None:
+        if held is not None:
+            held.close()
+        if args.stats_file:  # now: a slow shutdown may end in SIGKILL
             with open(args.stats_file, "w") as out:
                 json.dump(counts.paths, out, indent=1, sort_keys=True)
+
+    asyncio.run(_serve([listener(counts, config.host, config.port, "on"),  # Flower's lifespan runs once, here
+                        listener(FleetOnly(counts), args.fleet_host, args.fleet_port, "off")], stopping))
     return 0
 
 
