@@ -12,7 +12,7 @@ from opendpg.content import KuboStore
 from opendpg.spec import parse_spec
 from tests.python.integration.stack import wait_for
 
-ROUNDS = 3
+ROUNDS = 8  # rounds take a few seconds: enough of them remain when the restarted coordinator is back
 
 
 @pytest.mark.timeout(2400)  # generous: a busy machine slows every round
@@ -23,14 +23,14 @@ def test_a_restarted_coordinator_resumes_the_job(stack, accounts):
     spec = parse_spec({
         "name": "digits", "model": {"name": "mlp", "hidden_units": 16},
         "dataset": {"mode": "simulate", "catalog_id": "sklearn/digits", "partition": "iid"},
-        "training": {"rounds": ROUNDS, "local_epochs": 1}, "providers": {"min": 2, "max": 2}})
+        "training": {"rounds": ROUNDS, "local_epochs": 3}, "providers": {"min": 2, "max": 2}})
     store = KuboStore(stack.kubo.api_url)
     job_id = stack.post(poster, store.put(spec.to_bytes()), coordinator, rounds=ROUNDS, min_p=2, max_p=2,
                         round_timeout=180)
     market = stack.admin.market
 
     # Execute: kill the coordinator after round 1, start it again
-    wait_for(lambda: market.get_job(job_id).committed_rounds >= 1, 600, "round 1 to be committed")
+    wait_for(lambda: market.get_job(job_id).committed_rounds >= 1, 600, "round 1 to be committed", interval=0.05)
     stack.kill9("coordinator", with_supernodes=False)
     stack.restart("coordinator")
     wait_for(lambda: market.get_job(job_id).state == JobState.FINISHED, 1200, "the job to be finalized")
@@ -42,6 +42,9 @@ def test_a_restarted_coordinator_resumes_the_job(stack, accounts):
     assert all(int(e["args"]["usedCount"]) == 2 for e in commits)
     log = stack.log("coordinator")
     assert any(line["msg"] == "stopped a stale SuperLink" for line in log)
-    assert any(line["msg"] == "training run started" and line["from_round"] == 2 for line in log)
+    # its ServerApp ran on with the surviving SuperLink until the restarted coordinator stopped it; the new run
+    # continued from the last round committed by then
+    resumed = [line["from_round"] for line in log if line["msg"] == "training run started"]
+    assert resumed[0] == 1 and len(resumed) >= 2 and all(2 <= r <= ROUNDS for r in resumed[1:])
     verdicts = verify_job(Chain.reader(stack.admin.w3, stack.deployment), store, job_id)
     assert [v.ok for v in verdicts] == [True] * ROUNDS

@@ -55,7 +55,10 @@ def run_one_round(stack, store, providers, coordinator, poster, tmp_path, monkey
 
     threads = [threading.Thread(target=submit_loop, args=(o,), daemon=True) for o in outboxes]
     monkeypatch.setenv("PYTHONPATH", f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")  # the test apps
-    with Federation(tmp_path / "flwr", superlink_env={"OPENDPG_PRIVATE_KEY": coordinator.key.hex()}) as fed:
+    # Flower's own SuperNodes, which run the ClientApp the run's FAB names (the faulty one); OpenDPG's warm worker
+    # runs only the OpenDPG app a provider installed
+    with Federation(tmp_path / "flwr", superlink_env={"OPENDPG_PRIVATE_KEY": coordinator.key.hex()},
+                    stock=True) as fed:
         for i, p in enumerate(providers):
             fed.start_supernode(p.address, {"provider": p.address, "job-id": job_id, "share-index": i,
                                             "share-count": 3, "outbox": str(outboxes[i].root),
@@ -105,7 +108,7 @@ def test_agent_catches_up_after_an_rpc_outage_and_handles_bad_specs(stack, accou
     # Prepare: an agent that reaches the chain only through a proxy; a registered coordinator; a poster
     agent, coordinator, poster = accounts[31], accounts[32], accounts[33]
     stack.fund(agent, coordinator, poster)
-    _register(stack, coordinator)
+    stack.register_coordinator(coordinator)
     proxy = Proxy(anvil.port)
     proxy.up()
     stack.start_agent(agent, "agent-rpc", (0, 1), rpc_url=proxy.url)
