@@ -90,7 +90,7 @@ class ProviderAgent:
                                       load_or_create_node_key(state / "flower-node.key"), config.flower.insecure)
         self.watcher = JobWatcher(self.chain, self.runtime.store, config.profile(), state / "decisions.json",
                                   retry_interval=config.policy.spec_retry_interval, holdings=self.holdings,
-                                  link_check=self.links.refusal)
+                                  link_check=self.links.join_check)
         self.outbox = Outbox(state / "outbox", self.chain, self.runtime.store)
         self.disputer = Disputer(self.chain, self.runtime.store, state / "disputes.json", auto=config.disputes.auto,
                                  max_bond=tokens(config.disputes.max_bond))

@@ -5,6 +5,7 @@ long-term Flower key (:mod:`opendpg.fl.nodekeys`), whose public half this node p
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -19,6 +20,8 @@ from opendpg.node.flower import CA, CA_SHA256, FLEET, NODE_KEY, job_label, node_
 
 __all__ = ["CoordinatorLinks", "LinkRefused"]
 
+JOIN_CHECK_MAX_AGE = 30.0  # seconds a coordinator's SuperLink judgement is reused when joining its jobs
+
 
 class LinkRefused(OpenDPGError):
     """This node will not connect to a coordinator's SuperLink (no TLS, a certificate it does not trust, ...)."""
@@ -30,13 +33,27 @@ class CoordinatorLinks:
         self.chain, self.store, self.folder, self.node_key = chain, store, folder, node_key
         self.insecure = insecure
         self.published: dict[str, dict[str, object]] = {}  # coordinators' metadata by CID
+        self._judged: dict[str, tuple[float, str | None]] = {}  # coordinator -> (when, refusal)
     def metadata(self) -> dict[str, object]:
         """This provider's node metadata document: its long-term Flower node public key."""
         return {"kind": "opendpg-node/1", "roles": ["provider"], NODE_KEY: public_key_text(self.node_key)}
 
-    def refusal(self, coordinator: str) -> str | None:
+    def refusal(self, coordinator: str, max_age: float = 0.0) -> str | None:
         """Why this node would not connect to ``coordinator``'s SuperLink (None: it would), from what it
-        published; the join policy asks this before joining its jobs."""
+        published; a judgement up to ``max_age`` seconds old is reused (the join policy's check, on the hot path of
+        joining: the SuperNode's start checks afresh)."""
+        judged = self._judged.get(coordinator)
+        if judged is not None and time.monotonic() - judged[0] <= max_age:
+            return judged[1]
+        reason = self._refusal(coordinator)
+        self._judged[coordinator] = (time.monotonic(), reason)
+        return reason
+
+    def join_check(self, coordinator: str) -> str | None:
+        """:meth:`refusal`, reusing a judgement of the last 30 s."""
+        return self.refusal(coordinator, max_age=JOIN_CHECK_MAX_AGE)
+
+    def _refusal(self, coordinator: str) -> str | None:
         published = node_metadata(self.chain, self.store, coordinator, self.published)
         if not published.get(FLEET):
             return f"coordinator {coordinator} publishes no Flower endpoint"
