@@ -58,9 +58,9 @@ from opendpg.content import KuboDaemon, KuboStore
 from opendpg.fl.data import load_dataset, provider_data
 from opendpg.fl.federation import Federation
 from opendpg.fl.models import build_model, get_weights
-from opendpg.fl.tls import ensure_tls, fingerprint
+from opendpg.fl.tls import ensure_tls
 from opendpg.fl.train import evaluate, train_local
-from opendpg.node.flower import CA, CA_SHA256, FLEET
+from opendpg.node.flower import coordinator_metadata
 from opendpg.node.launch import launch_daemon, write_config, write_key
 from opendpg.process import free_port, stop_process_group
 from opendpg.spec import JobSpec, parse_spec
@@ -238,8 +238,7 @@ def reaction(world: World, jobs: int) -> dict[str, Any]:
     for acct in (agent, coordinator, poster):
         chain.token.transfer(acct.address, 100_000 * E18)
     tls = ensure_tls(root / "coordinator-tls", ["127.0.0.1"])  # what a coordinator publishes: agents check it
-    metadata = {"kind": "opendpg-node/1", "roles": ["coordinator"], FLEET: f"127.0.0.1:{free_port()}",
-                CA: tls.ca_pem(), CA_SHA256: fingerprint(tls.ca_pem())}
+    metadata = coordinator_metadata(f"127.0.0.1:{free_port()}", tls.ca_pem())
     chain.as_account(TxSender(world.w3, coordinator)).registry.register(
         Capabilities("CPU", 0, 1, 1024, "local", [], world.store.put(json.dumps(metadata).encode())), 100 * E18)
     proc = launch_daemon("agent", write_config(root / "agent.toml", {

@@ -38,9 +38,9 @@ from opendpg.dpg.market import start_blocker
 from opendpg.errors import ContractRevert
 from opendpg.files import write_atomic
 from opendpg.fl.federation import Federation, FederationError
-from opendpg.fl.tls import TlsFiles, ensure_tls, fingerprint, load_tls
+from opendpg.fl.tls import TlsFiles, ensure_tls, load_tls
 from opendpg.node import NodeRuntime, handler_with_retries, sleep_or_stop, supervise
-from opendpg.node.flower import CA, CA_SHA256, FLEET
+from opendpg.node.flower import coordinator_metadata
 from opendpg.process import free_port, stop_stale_group
 from opendpg.spec import JobSpec, parse_spec
 
@@ -92,13 +92,8 @@ class Coordinator:
         return ensure_tls(self.config.state_dir / "tls", flower.certificate_names(),
                           subject=f"OpenDPG coordinator {self.me}")
 
-    def metadata(self) -> dict[str, object]:
-        """The node metadata document: where the SuperLink is and (TLS) the CA certificate to trust for it."""
-        document: dict[str, object] = {"kind": "opendpg-node/1", "roles": ["coordinator"], FLEET: self.endpoint}
-        if self.tls is not None:
-            ca = self.tls.ca_pem()
-            document.update({CA: ca, CA_SHA256: fingerprint(ca)})
-        return document
+    def _open_jobs(self) -> list[int]:
+        return [j for j, info in sorted(self.jobs.items()) if info.get("status") != "ended"]
 
     def _save(self) -> None:
         write_atomic(self.state_file, json.dumps({str(k): v for k, v in self.jobs.items()}, indent=1))
@@ -109,10 +104,10 @@ class Coordinator:
         await asyncio.to_thread(self.federation.start_superlink)
         assert self.federation.superlink is not None
         (self.config.state_dir / "superlink.pid").write_text(str(self.federation.superlink.pid))
-        await rt.retrying("register", lambda: rt.ensure_registered([], self.metadata()), stop)
+        await rt.retrying("register", lambda: rt.ensure_registered(
+            [], coordinator_metadata(self.endpoint, None if self.tls is None else self.tls.ca_pem())), stop)
         if self.admission is not None:  # a fresh SuperLink has no registrations: the current members again
-            active = [j for j, info in sorted(self.jobs.items()) if info.get("status") != "ended"]
-            await rt.retrying("admit providers", functools.partial(self.admission.restore, active), stop)
+            await rt.retrying("admit providers", functools.partial(self.admission.restore, self._open_jobs()), stop)
         log.info("coordinator started", extra={"node": self.me, "superlink": self.endpoint,
                                                "tls": self.tls is not None, "jobs": sorted(self.jobs)})
         stream = await rt.stream(["JobMarket"], COORDINATOR_EVENTS, "events.checkpoint")
@@ -195,7 +190,7 @@ class Coordinator:
         while not stop.is_set():
             if self.admission is not None and time.monotonic() >= next_admission_check:
                 next_admission_check = time.monotonic() + ADMISSION_CHECK_INTERVAL
-                for job_id in [j for j, info in sorted(self.jobs.items()) if info.get("status") != "ended"]:
+                for job_id in self._open_jobs():
                     await self.runtime.retrying("admit providers", functools.partial(self.admission.reconcile, job_id),
                                                 stop)
             for job_id, info in list(self.jobs.items()):

@@ -174,7 +174,7 @@ class Federation:
         try:
             code = wait_ready(self.superlink, self._listening, timeout)
         except TimeoutError:
-            raise FederationError(f"the SuperLink did not listen on ports {self.port} and {self.control_port} "
+            raise FederationError(f"the SuperLink did not listen on {self.address} and {self.control_address} "
                                   f"within {timeout:.0f} s") from None
         if code is not None:
             raise FederationError(f"the SuperLink exited ({code}); see {self.home}")

@@ -8,7 +8,6 @@ ClientApp worker and a paced pull loop.
   node, and 0.5 s while waiting for a reply. Here it pulls again after ``poll-min`` when the SuperLink held the
   empty pull (:mod:`opendpg.fl.superlink` does), backing off up to ``poll-max`` when it did not; it waits for
   replies ``poll-min`` at a time.
-
 - a restart after a crash: Flower refuses to activate a node that is still online, which a SuperNode killed
   without deactivating stays until its heartbeat lapses (a minute). Each SuperNode notes its node ID in
   ``--home``; the next one started there deactivates that node first (signed with the same node key).
@@ -58,10 +57,8 @@ class Pacer:
         self.fastest, self.slowest = fastest, slowest
         self.delay = fastest
         self.last_pull = 0.0
-        self.pulls = 0
 
     def pulled(self, seconds: float, got_message: bool) -> None:
-        self.pulls += 1
         self.last_pull = seconds
         if got_message or seconds >= self.HELD:
             self.delay = self.fastest
@@ -122,7 +119,6 @@ class WorkerSupervisor:
         self.task_file = task_file
         self.read_fd, self.write_fd = os.pipe()
         self.proc: subprocess.Popen[bytes] | None = None
-        self.restarts = -1
 
     def start(self) -> None:
         threading.Thread(target=self._keep_running, name="warm-worker", daemon=True).start()
@@ -141,7 +137,6 @@ class WorkerSupervisor:
 
     def _keep_running(self) -> None:
         while True:
-            self.restarts += 1
             self.proc = self._spawn()
             code = self.proc.wait()
             reason = f"the ClientApp worker died (exit {code}) while running this message"

@@ -17,10 +17,20 @@ from typing import Any
 from opendpg.chain import Chain, Deployment
 from opendpg.content import ContentStore
 from opendpg.errors import ContentError
+from opendpg.fl.tls import fingerprint
 
-__all__ = ["CA", "CA_SHA256", "FLEET", "NODE_KEY", "job_label", "node_metadata"]
+__all__ = ["CA", "CA_SHA256", "FLEET", "NODE_KEY", "coordinator_metadata", "job_label", "node_metadata"]
 
 FLEET, CA, CA_SHA256, NODE_KEY = "flower_fleet", "flower_ca", "flower_ca_sha256", "flower_node_key"
+
+
+def coordinator_metadata(fleet: str, ca_pem: str | None) -> dict[str, Any]:
+    """A coordinator's node metadata document: its SuperLink's Fleet address and, unless it is a plaintext
+    (development) SuperLink, the CA certificate to trust for it and that certificate's fingerprint."""
+    document: dict[str, Any] = {"kind": "opendpg-node/1", "roles": ["coordinator"], FLEET: fleet}
+    if ca_pem is not None:
+        document.update({CA: ca_pem, CA_SHA256: fingerprint(ca_pem)})
+    return document
 
 
 def job_label(deployment: Deployment, job_id: int) -> bytes:

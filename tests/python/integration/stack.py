@@ -22,8 +22,8 @@ from opendpg.content import KuboDaemon, KuboStore
 from opendpg.data import SampleFiles, write_sample
 from opendpg.dpg.datasets import EXAMPLE_HELD_DATASET
 from opendpg.dpg.market import post_job
-from opendpg.fl.tls import ensure_tls, fingerprint
-from opendpg.node.flower import CA, CA_SHA256, FLEET
+from opendpg.fl.tls import ensure_tls
+from opendpg.node.flower import coordinator_metadata
 from opendpg.node.launch import launch_daemon, write_config, write_key
 from opendpg.process import free_port, stop_process_group
 from opendpg.spec import JobSpec
@@ -153,8 +153,7 @@ class Stack:
         """Register ``account`` as a coordinator with what agents check before joining its jobs (a Flower endpoint
         and the CA certificate of its SuperLink), without running one: for tests of joining only."""
         tls = ensure_tls(self.root / "tls" / account.address, ["127.0.0.1"])
-        metadata = {"kind": "opendpg-node/1", "roles": ["coordinator"], FLEET: f"127.0.0.1:{free_port()}",
-                    CA: tls.ca_pem(), CA_SHA256: fingerprint(tls.ca_pem())}
+        metadata = coordinator_metadata(f"127.0.0.1:{free_port()}", tls.ca_pem())
         cid = KuboStore(self.kubo.api_url).put(json.dumps(metadata).encode())
         self.as_(account).registry.register(Capabilities("CPU", 0, 2, 4096, "local", [], cid), 100 * E18)
 
