@@ -85,8 +85,11 @@ test-contracts: setup
 	$(BROWNIE) networks modify anvil cmd="anvil --prune-history" >/dev/null
 	$(BROWNIE) test tests/contracts --network anvil $(BROWNIE_FLAGS)
 
+# On ganache-cli the contracts' tests run without the property tests (hypothesis over the same logic, run on anvil
+# above and by forge's invariants): those take six minutes on ganache's slower mining and check nothing
+# chain-specific.
 test-contracts-ganache: setup
-	$(BROWNIE) test tests/contracts --network ganache-cli $(BROWNIE_FLAGS)
+	$(BROWNIE) test tests/contracts --network ganache-cli $(BROWNIE_FLAGS) --ignore tests/contracts/test_properties.py
 
 # The contracts' invariants (tests/forge): forge's fuzzer runs random sequences of every public action of posters,
 # providers, coordinators and governance through a handler and checks the market's promises after each call.
@@ -97,8 +100,11 @@ test-forge: setup
 fuzz: setup
 	FOUNDRY_PROFILE=long $(FORGE) test --offline
 
+# Two processes (pytest-xdist), a whole module in each at a time: most of a test waits on chains, daemons and Flower
+# rounds, so two keep both cores busy. The modules marked slow start first (tests/python/conftest.py).
+PYTEST_WORKERS ?= 2
 test-python: setup
-	$(VENV)/bin/pytest tests/python
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadfile tests/python
 
 lint: setup
 	$(VENV)/bin/ruff check python tests scripts

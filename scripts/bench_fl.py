@@ -352,10 +352,10 @@ def idle(world: World, nodes: int, stock: bool, warmup: float, window: float) ->
             "supernodes_pct": 100 * (after[1] - before[1]) / window}
 
 
-def _scale(world: World, counts: list[int], rounds: int) -> list[dict[str, Any]]:
+def _scale(world: World, counts: list[int], rounds: int, engines: tuple[bool, ...]) -> list[dict[str, Any]]:
     rows = []
     for n in counts:
-        for stock in (True, False):
+        for stock in engines:
             label = "before (stock Flower)" if stock else "after (OpenDPG engine)"
             result = opendpg_job(world, quality_spec(rounds, n), n, f"scale-{n}-{'stock' if stock else 'warm'}",
                                  stock)
@@ -379,11 +379,17 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=50, help="jobs for the reaction benchmark")
     parser.add_argument("--scale", default="3,10,20", help="provider counts for the scale benchmark")
     parser.add_argument("--only", default="overhead,reaction,scale,idle", help="scenarios to run (comma-separated)")
+    parser.add_argument("--engines", default="stock,opendpg",
+                        help="engines for the scale and idle scenarios: stock Flower (before), OpenDPG's (after)")
     parser.add_argument("--out", type=Path, default=Path("bench-results/fl.json"))
     parser.add_argument("--work", type=Path, default=Path(".opendpg/bench-fl"))
     args = parser.parse_args()
-    if args.smoke:
-        args.rounds, args.jobs, args.scale = 1, 3, "3"
+    names = args.engines.split(",")
+    if not names or set(names) - {"stock", "opendpg"}:
+        parser.error(f"--engines: expected stock and/or opendpg, got {args.engines!r}")
+    engines = tuple(name == "stock" for name in names)  # True: stock Flower
+    if args.smoke:  # every scenario once; stock Flower only where the overhead ratio needs it
+        args.rounds, args.jobs, args.scale, engines = 1, 3, "3", (False,)
     shutil.rmtree(args.work, ignore_errors=True)
     args.work.mkdir(parents=True)
     world = World(args.work.resolve())
@@ -400,12 +406,12 @@ def main() -> int:
                   "(target p50 <= 50 ms)")
             report["reaction"] = react
         if "scale" in only:
-            report["scale"] = _scale(world, [int(x) for x in args.scale.split(",")], 1 if args.smoke else 3)
+            report["scale"] = _scale(world, [int(x) for x in args.scale.split(",")], 1 if args.smoke else 3, engines)
         if "idle" in only:
             nodes = 3 if args.smoke else 20
             report["idle"] = [idle(world, nodes, stock, 10 if args.smoke else 60, 5 if args.smoke else 30)
-                              for stock in (True, False)]
-            for stock, row in zip((True, False), report["idle"], strict=True):
+                              for stock in engines]
+            for stock, row in zip(engines, report["idle"], strict=True):
                 print(f"idle: {nodes} SuperNodes, {'stock' if stock else 'OpenDPG'}: SuperLink "
                       f"{row['superlink_pct']:.1f} % of a core, SuperNodes {row['supernodes_pct']:.1f} %")
     finally:

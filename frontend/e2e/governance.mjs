@@ -10,11 +10,18 @@ const { appUrl, rpcUrl, account, outDir, standardFile, assetId, rejectId } =
   args(["appUrl", "rpcUrl", "account", "outDir", "standardFile", "assetId", "rejectId"]);
 await scenario({ appUrl, rpcUrl, account, outDir }, async (app, seen) => {
   const { page } = app;
+  // Waits for the action just clicked to be mined; one the page refused or saw reverted fails at once with what the
+  // page said (the click set the status to "working", so an earlier refusal is not mistaken for this one).
   const mined = async (label) => {
-    await page.waitForFunction((text) => {
+    const outcome = await page.waitForFunction((text) => {
       const status = document.getElementById("governance-status");
-      return status?.dataset.state === "mined" && status.textContent.startsWith(text);
+      const state = status?.dataset.state;
+      if (state === "mined" && status.textContent.startsWith(text)) return { ok: true };
+      if (state === "refused" || state === "reverted") return { ok: false, said: status.textContent };
+      return null;
     }, label, { timeout: 240_000 }); // generous: a busy machine mines and renders slowly
+    const { ok, said } = await outcome.jsonValue();
+    if (!ok) throw new Error(`${label}: the page said "${said}"`);
     await page.waitForSelector('main[data-page="governance"][data-ready="true"]');
   };
   const revisit = async () => {

@@ -12,6 +12,14 @@ from opendpg.chain import Chain, Deployment, LocalChain, SuiteParams, TxSender, 
 E18 = 10**18
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Modules with a test marked ``slow`` first (in their collected order), so that when the suite runs in
+    several processes (``make test``: pytest-xdist, a whole module per process) the long ones start at once and
+    the short ones fill in after."""
+    slow_modules = {item.module for item in items if item.get_closest_marker("slow")}  # type: ignore[attr-defined]
+    items.sort(key=lambda item: item.module not in slow_modules)  # type: ignore[attr-defined]
+
+
 @pytest.fixture(scope="session")
 def anvil() -> Iterator[LocalChain]:
     chain = LocalChain(kind="anvil", accounts=40)

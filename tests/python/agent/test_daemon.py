@@ -1,12 +1,15 @@
 """The provider agent on a live chain: a job it joined that its coordinator never starts is cancelled once the
 start deadline passed, so the stake it locked does not stay locked."""
 
+import pytest
 from eth_account import Account
 
 from opendpg.agent.config import AgentConfig
 from opendpg.agent.daemon import ProviderAgent, _JobState
 from opendpg.chain import Capabilities, JobParams, JobState
 from tests.python.conftest import E18, as_account
+
+pytestmark = pytest.mark.slow  # run first when the suite runs in several processes
 
 
 def test_a_joined_job_never_started_is_cancelled_after_its_start_deadline(admin, anvil, deployment, tmp_path):

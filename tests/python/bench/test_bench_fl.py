@@ -1,11 +1,14 @@
 """The federated-training benchmark keeps working: its smoke version runs every scenario end to end on real
-components (anvil, kubo, Flower, the daemons) and writes its report."""
+components (anvil, kubo, Flower, the daemons) and writes its report. Stock Flower runs once, for the overhead
+ratio; the scale and idle scenarios run OpenDPG's engine only."""
 
 import json
 
 import pytest
 
 from tests.python.bench.runner import run_bench
+
+pytestmark = pytest.mark.slow  # run first when the suite runs in several processes
 
 
 @pytest.mark.timeout(1500)  # above run_bench's own limit: it stops what it started first
@@ -21,7 +24,7 @@ def test_fl_bench_smoke(tmp_path):
                                                  "chain"}
     assert overhead["opendpg"]["superlink_requests_per_round"] > 0
     assert report["reaction"]["jobs"] == 3 and report["reaction"]["p50_ms"] > 0
-    assert [(r["providers"], r["engine"]) for r in report["scale"]] == [(3, "stock"), (3, "opendpg")]
+    assert [(r["providers"], r["engine"]) for r in report["scale"]] == [(3, "opendpg")]  # stock: in the overhead
     assert all(r["gas_per_round"] > 0 for r in report["scale"])
-    assert [r["nodes"] for r in report["idle"]] == [3, 3] and all(r["superlink_pct"] > 0 for r in report["idle"])
+    assert [r["nodes"] for r in report["idle"]] == [3] and all(r["superlink_pct"] > 0 for r in report["idle"])
     assert 0 < report["quality"]["federated"] <= 1 and 0 < report["quality"]["centralized"] <= 1

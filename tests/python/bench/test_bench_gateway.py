@@ -8,6 +8,8 @@ import pytest
 
 from tests.python.bench.runner import run_bench
 
+pytestmark = pytest.mark.slow  # run first when the suite runs in several processes
+
 
 @pytest.mark.timeout(1200)  # above run_bench's own limit: it stops what it started first
 def test_gateway_bench_smoke(tmp_path):

@@ -4,7 +4,11 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from opendpg.chain import Deployment
+
+pytestmark = pytest.mark.slow  # run first when the suite runs in several processes
 
 
 def _opendpg(*args, env=None, timeout=120):

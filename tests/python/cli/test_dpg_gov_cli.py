@@ -10,8 +10,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from opendpg.dpg import shipped_standard
 from tests.python.dpg.test_checker import EXAMPLE, _example
+
+pytestmark = pytest.mark.slow  # run first when the suite runs in several processes
 
 DAY = 86_400
 

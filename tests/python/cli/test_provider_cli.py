@@ -8,8 +8,12 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from opendpg.chain import Capabilities, JobParams
 from tests.python.conftest import E18, as_account, past_dispute_window
+
+pytestmark = pytest.mark.slow  # run first when the suite runs in several processes
 
 CID = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"
 

@@ -9,6 +9,8 @@ from opendpg.fl import Contribution, aggregate, decode_update, encode_update
 from opendpg.fl.federation import Federation
 from opendpg.spec import parse_spec
 
+pytestmark = pytest.mark.slow  # run first when the suite runs in several processes
+
 PROVIDERS = [f"0x{i + 1:040x}" for i in range(3)]
 
 

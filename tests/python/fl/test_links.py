@@ -18,6 +18,8 @@ from opendpg.fl.nodekeys import derive_node_key, load_or_create_node_key, public
 from opendpg.fl.tls import TlsError, check_endpoint, ensure_tls
 from opendpg.spec import parse_spec
 
+pytestmark = pytest.mark.slow  # run first when the suite runs in several processes
+
 PROVIDERS = [f"0x{i + 1:040x}" for i in range(3)]
 A, B, C = PROVIDERS
 ROUNDS = 3

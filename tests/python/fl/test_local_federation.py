@@ -16,6 +16,8 @@ from opendpg.fl.models import build_model
 from opendpg.fl.train import evaluate
 from opendpg.spec import parse_spec
 
+pytestmark = pytest.mark.slow  # run first when the suite runs in several processes
+
 PROVIDERS = [f"0x{i + 1:040x}" for i in range(3)]
 SCHEMA = sample_schema("breast-cancer")
 

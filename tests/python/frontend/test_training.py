@@ -13,6 +13,8 @@ from tests.python.frontend.browser import SCREENSHOTS, run_browser
 from tests.python.gateway.conftest import start_gateway
 from tests.python.integration.stack import E18, Stack
 
+pytestmark = pytest.mark.slow  # run first when the suite runs in several processes
+
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):

@@ -14,6 +14,8 @@ import pytest
 
 from tests.python.gateway.conftest import Gateway, _serve, chain_env
 
+pytestmark = pytest.mark.slow  # run first when the suite runs in several processes
+
 SPEC = {"name": "digits from the command line", "model": {"name": "mlp"},
         "dataset": {"mode": "simulate", "catalog_id": "sklearn/digits"},
         "training": {"rounds": 2}, "providers": {"min": 1, "max": 2}}

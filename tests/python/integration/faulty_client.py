@@ -1,4 +1,4 @@
-"""A ClientApp for fault tests: OpenDPG's own, plus an outermost mod that, on nodes whose node config has
+"""A ClientApp for fault tests: OpenDPG's own, plus a mod around its update mod that, on nodes whose node config has
 ``corrupt-shape = true``, replaces the update with one whose first tensor lost a row (re-written to the
 outbox too, so the provider really pins it and puts its hash on-chain)."""
 
@@ -6,29 +6,29 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from flwr.app import ConfigRecord, Context, Message
+from flwr.app import Context, Message
 from flwr.clientapp import ClientApp
 from flwr.clientapp.typing import ClientAppCallable
 
 from opendpg.fl.flower_app.client import canonical_update_mod, outbox_path, privacy_mod, train
+from opendpg.fl.flower_app.wire import UPDATE, pack, unpack, wire_mod
 from opendpg.fl.update import decode_update, encode_update
 
 
 def corrupt_shape_mod(msg: Message, context: Context, call_next: ClientAppCallable) -> Message:
     reply = call_next(msg, context)
-    if not context.node_config.get("corrupt-shape") or reply.has_error() or "update" not in reply.content:
+    if not context.node_config.get("corrupt-shape") or reply.has_error() or UPDATE not in reply.content:
         return reply
-    record = reply.content["update"]
-    update = decode_update(bytes(record["bytes"]))
+    update = decode_update(unpack(reply.content[UPDATE]))
     tensors = OrderedDict(update.tensors)
     first = next(iter(tensors))
     tensors[first] = tensors[first][:-1]
     bad = encode_update(tensors, update.meta)
     path = outbox_path(str(context.node_config["outbox"]), int(update.meta["job"]), int(update.meta["round"]))
     path.write_bytes(bad)
-    reply.content["update"] = ConfigRecord({"bytes": bad, "provider": str(record["provider"])})
+    reply.content[UPDATE] = pack(bad)
     return reply
 
 
-app = ClientApp(mods=[corrupt_shape_mod, canonical_update_mod, privacy_mod])
+app = ClientApp(mods=[wire_mod, corrupt_shape_mod, canonical_update_mod, privacy_mod])
 app.train()(train)

@@ -12,6 +12,8 @@ from opendpg.content import KuboStore
 from opendpg.spec import parse_spec
 from tests.python.integration.stack import wait_for
 
+pytestmark = pytest.mark.slow  # run first when the suite runs in several processes
+
 ROUNDS = 8  # rounds take a few seconds: enough of them remain when the restarted coordinator is back
 
 

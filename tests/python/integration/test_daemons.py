@@ -20,6 +20,8 @@ from opendpg.dpg.metadata import parse_metadata
 from opendpg.spec import parse_spec
 from tests.python.integration.stack import E18, wait_for
 
+pytestmark = pytest.mark.slow  # run first when the suite runs in several processes
+
 ROUNDS = 3
 
 

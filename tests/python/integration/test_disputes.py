@@ -20,6 +20,8 @@ from tests.python.conftest import past_dispute_window
 from tests.python.integration.stack import E18
 from tests.python.integration.test_faults import _register, run_one_round
 
+pytestmark = pytest.mark.slow  # run first when the suite runs in several processes
+
 NET = 10 * E18 * 99 // 100
 
 

@@ -10,6 +10,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from opendpg.agent import Outbox
 from opendpg.chain import Capabilities, JobState
 from opendpg.content import KuboStore, cid_of
@@ -17,6 +19,8 @@ from opendpg.fl.federation import Federation
 from opendpg.spec import parse_spec
 from tests.python.conftest import past_dispute_window
 from tests.python.integration.stack import E18, Proxy, wait_for
+
+pytestmark = pytest.mark.slow  # run first when the suite runs in several processes
 
 FAULTY_APP = Path(__file__).parent / "faulty_app"
 REPO = Path(__file__).resolve().parents[3]

@@ -16,7 +16,8 @@ from opendpg.spec import parse_spec
 from tests.python.integration.hosts import Hosts, available
 from tests.python.integration.stack import Stack, wait_for
 
-pytestmark = pytest.mark.skipif(not available(), reason="needs root and `ip` to make network namespaces")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not available(), reason="needs root and `ip` to make network namespaces")]
 
 ROUNDS, ROUND_TIMEOUT, FLEET_PORT, CONTROL_PORT = 3, 45, 9092, 9093
 

@@ -3,16 +3,19 @@ bundled set in a simulation); write the canonical update to the agent's outbox a
 the coordinator hashes exactly what the provider pins and submits. Evaluate messages score a global model on the
 provider's validation split; only the metrics leave.
 
-Mods, outermost first: ``canonical_update_mod`` (serialise the final arrays, write the outbox, attach the
-bytes) around ``privacy_mod`` (the spec's client-side privacy through Flower's own mods: ``fixedclipping_mod``
-for clipping, ``LocalDpMod`` for clipping plus Gaussian noise) around ``train``. So what is hashed on-chain is
-the update after clipping and noise.
+Mods, outermost first: ``wire_mod`` (the global model arrives as its canonical bytes in one Flower array and is
+unpacked into ``arrays``; replies leave without ``arrays``: see :mod:`opendpg.fl.flower_app.wire`) around
+``canonical_update_mod`` (serialise the final arrays, write the outbox, attach the bytes, packed) around
+``privacy_mod`` (the spec's client-side privacy through Flower's own mods: ``fixedclipping_mod`` for clipping,
+``LocalDpMod`` for clipping plus Gaussian noise) around ``train``. So what is hashed on-chain is the update after
+clipping and noise.
 
 Each job's spec, records and model are kept between messages (a warm worker runs many messages in one
 process: see :mod:`opendpg.fl.worker`).
 
-Mods act on train messages only. A SuperNode serves one job (``node_config["job-id"]``); a message from another
-job's run on the same SuperLink is answered with ``wrong-job`` so that run's ServerApp stops addressing this node.
+The update and privacy mods act on train messages only. A SuperNode serves one job (``node_config["job-id"]``); a
+message from another job's run on the same SuperLink is answered with ``wrong-job`` so that run's ServerApp stops
+addressing this node.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from torch import nn
 
 from opendpg.files import write_atomic
 from opendpg.fl.data import ProviderData, input_of, provider_data
+from opendpg.fl.flower_app.wire import INFO, UPDATE, pack, update_info, wire_mod
 from opendpg.fl.models import build_model
 from opendpg.fl.train import evaluate, train_local
 from opendpg.fl.update import encode_update
@@ -89,7 +93,8 @@ def canonical_update_mod(msg: Message, context: Context, call_next: ClientAppCal
     update = encode_update(new, meta)
     # the agent submits it from the outbox, even if this reply never reaches the server
     write_atomic(outbox_path(str(context.node_config["outbox"]), job_id, round_), update)
-    reply.content["update"] = ConfigRecord({"bytes": update, "provider": provider, "train-seconds": trained})
+    reply.content[UPDATE] = pack(update)
+    reply.content[INFO] = update_info(provider, trained)
     return reply
 
 
@@ -107,7 +112,7 @@ def privacy_mod(msg: Message, context: Context, call_next: ClientAppCallable) ->
     return fixedclipping_mod(msg, context, call_next)
 
 
-app = ClientApp(mods=[canonical_update_mod, privacy_mod])
+app = ClientApp(mods=[wire_mod, canonical_update_mod, privacy_mod])
 
 
 def _data(context: Context) -> ProviderData:

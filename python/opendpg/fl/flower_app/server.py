@@ -1,4 +1,5 @@
-"""ServerApp: each round, send the global model to every connected SuperNode of the job (with admission, only the
+"""ServerApp: each round, send the global model (its canonical bytes as one Flower array: see
+:mod:`opendpg.fl.flower_app.wire`) to every connected SuperNode of the job (with admission, only the
 nodes the gate lists, and a reply counts only for the provider its node was admitted as), take back the canonical
 update bytes, let the gate vet them (the coordinator checks them against the hashes on-chain), aggregate
 deterministically, have the providers evaluate the new model on their validation splits (Flower evaluate
@@ -15,11 +16,12 @@ import time
 from collections import OrderedDict
 from pathlib import Path
 
-from flwr.app import ArrayRecord, ConfigRecord, Context, Message, RecordDict
+from flwr.app import ConfigRecord, Context, Message, RecordDict
 from flwr.serverapp import Grid, ServerApp
 
 from opendpg.fl.aggregate import Contribution, aggregate, weighted_metrics
 from opendpg.fl.data import held_out_records, input_of
+from opendpg.fl.flower_app.wire import INFO, MODEL, UPDATE, pack, unpack
 from opendpg.fl.gate import RoundGate, load_gate
 from opendpg.fl.models import build_model, get_weights, weight_shapes
 from opendpg.fl.train import evaluate
@@ -47,7 +49,7 @@ def _wait_for_nodes(grid: Grid, wanted: int, timeout: float, foreign: set[int], 
         time.sleep(poll)
 
 
-def _collect(grid: Grid, arrays: ArrayRecord, round_: int, job_id: int, timeout: float, foreign: set[int],
+def _collect(grid: Grid, model: bytes, round_: int, job_id: int, timeout: float, foreign: set[int],
              expected: set[str] | None, gate: RoundGate,
              poll: float) -> tuple[dict[str, bytes], dict[str, float], set[int]]:
     """One round's updates by provider. The train message goes to every node of this job, including nodes
@@ -65,7 +67,7 @@ def _collect(grid: Grid, arrays: ArrayRecord, round_: int, job_id: int, timeout:
     while True:
         new = sorted(_job_nodes(grid, foreign, gate) - addressed)
         if new:
-            content = {"arrays": arrays, "config": ConfigRecord({"round": round_, "job": job_id})}
+            content = {MODEL: pack(model), "config": ConfigRecord({"round": round_, "job": job_id})}
             messages = [Message(RecordDict(content), dst_node_id=node, message_type="train", group_id=str(round_))
                         for node in new]
             pending.update(zip(grid.push_messages(messages), new, strict=True))
@@ -77,14 +79,19 @@ def _collect(grid: Grid, arrays: ArrayRecord, round_: int, job_id: int, timeout:
             if "wrong-job" in reply.content:
                 foreign.add(reply.metadata.src_node_id)
                 continue
-            record = reply.content["update"]
-            provider = str(record["provider"])
+            if INFO not in reply.content or UPDATE not in reply.content:
+                continue  # not an answer to a train message: the gate may still fetch what the provider submitted
+            info = reply.content[INFO]
+            provider = str(info["provider"])
             admitted = gate.nodes()
             if admitted is not None and admitted.get(reply.metadata.src_node_id, "").lower() != provider.lower():
                 continue  # a node answering for a provider it was not admitted as
             if provider not in updates:  # one per provider
-                updates[provider] = bytes(record["bytes"])
-                train_seconds[provider] = float(record.get("train-seconds", 0.0))
+                try:
+                    updates[provider] = unpack(reply.content[UPDATE])
+                except UpdateFormatError:
+                    continue
+                train_seconds[provider] = float(info.get("train-seconds", 0.0))
         if expected is not None and time.monotonic() - fetched_at >= FETCH_INTERVAL:
             fetched_at = time.monotonic()
             for provider in sorted(expected - set(updates)):
@@ -97,11 +104,11 @@ def _collect(grid: Grid, arrays: ArrayRecord, round_: int, job_id: int, timeout:
         time.sleep(poll)
 
 
-def _federated_evaluation(grid: Grid, arrays: ArrayRecord, round_: int, job_id: int, nodes: set[int],
+def _federated_evaluation(grid: Grid, model: bytes, round_: int, job_id: int, nodes: set[int],
                           timeout: float, poll: float) -> dict[str, float]:
     """The providers' metrics of the global model on their validation splits, weighted by their examples; what
     answered within ``timeout`` (a provider that does not answer only leaves its metrics out)."""
-    content = {"arrays": arrays, "config": ConfigRecord({"round": round_, "job": job_id})}
+    content = {MODEL: pack(model), "config": ConfigRecord({"round": round_, "job": job_id})}
     messages = [Message(RecordDict(content), dst_node_id=node, message_type="evaluate", group_id=f"{round_}-eval")
                 for node in sorted(nodes)]
     pending = set(grid.push_messages(messages)) if messages else set()
@@ -147,6 +154,7 @@ def main(grid: Grid, context: Context) -> None:
     done, last_global = gate.resume()
     if last_global is not None:  # a restarted coordinator: continue from the last committed global model
         weights = OrderedDict(zip(weights.keys(), decode_update(last_global).tensors.values(), strict=True))
+    current = last_global or encode_update(weights, {"job": job_id, "round": 0, "kind": "initial"})
     held_out_path = str(config.get("held-out-path", ""))
     held_out = held_out_records(spec.dataset, Path(held_out_path).read_bytes() if held_out_path else None)
     eval_timeout = float(config.get("eval-timeout", 60.0))
@@ -160,8 +168,7 @@ def main(grid: Grid, context: Context) -> None:
                                                               "reason": "fewer active providers than the minimum"}))
             return  # the job cannot go on; the coordinator finalizes it with the rounds committed so far
         _wait_for_nodes(grid, spec.providers.min, float(config["min-nodes-wait"]), foreign, gate, poll)
-        arrays = ArrayRecord(list(weights.values()))
-        replies, train_seconds, nodes = _collect(grid, arrays, round_, job_id, float(config["round-timeout"]), foreign,
+        replies, train_seconds, nodes = _collect(grid, current, round_, job_id, float(config["round-timeout"]), foreign,
                                           expected_providers, gate, poll)
         trained = time.monotonic()
         accepted: dict[str, Contribution] = {}
@@ -185,13 +192,14 @@ def main(grid: Grid, context: Context) -> None:
         global_model = encode_update(weights, {"job": job_id, "round": round_, "kind": "global", "used": used,
                                                "rule": spec.strategy.name})
         aggregated = time.monotonic()
-        metrics = _federated_evaluation(grid, ArrayRecord(list(weights.values())), round_, job_id, nodes,
+        metrics = _federated_evaluation(grid, global_model, round_, job_id, nodes,
                                         eval_timeout, poll)
         if held_out is not None:
             metrics.update(evaluate(model, OrderedDict(weights), held_out[0], held_out[1], spec.task,
                                     spec.target_scale))
         evaluated = time.monotonic()
         gate.commit(round_, global_model, used, metrics)
+        current = global_model
         committed = time.monotonic()
         timing = {"seconds": committed - started, "flower_and_training": trained - started,
                   "client_training_max": max(train_seconds.values(), default=0.0),
