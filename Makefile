@@ -101,10 +101,11 @@ fuzz: setup
 	FOUNDRY_PROFILE=long $(FORGE) test --offline
 
 # Two processes (pytest-xdist), a whole module in each at a time: most of a test waits on chains, daemons and Flower
-# rounds, so two keep both cores busy. The modules marked slow start first (tests/python/conftest.py).
+# rounds, so two keep both cores busy. The modules marked slow start first (tests/python/conftest.py; xdist would
+# otherwise order modules by their number of tests).
 PYTEST_WORKERS ?= 2
 test-python: setup
-	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadfile tests/python
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder tests/python
 
 lint: setup
 	$(VENV)/bin/ruff check python tests scripts
