@@ -43,11 +43,24 @@ export async function sendTx(
   show("pending", `pending (${hash.slice(0, 12)}…)`);
   const receipt = await wallet.public.waitForTransactionReceipt({ hash, pollingInterval: 250 });
   if (receipt.status !== "success") {
-    show("reverted", `reverted in block ${receipt.blockNumber}`);
+    show("reverted", `reverted in block ${receipt.blockNumber}${await whyReverted(wallet, call, receipt)}`);
     throw new Error(`${label} reverted`);
   }
   show("mined", `mined in block ${receipt.blockNumber}`);
   return receipt;
+}
+
+/** Why a mined transaction reverted: the call replayed on the state before its block (its decoded error), or
+ * "out of gas" when the replay passes and the transaction used all the gas it was given. */
+async function whyReverted(wallet: Wallet, call: { address: Address; abi: Abi; functionName: string; args: readonly unknown[] },
+                           receipt: TransactionReceipt): Promise<string> {
+  try {
+    await wallet.public.simulateContract({ ...call, account: wallet.account!, blockNumber: receipt.blockNumber - 1n });
+  } catch (error) {
+    return ` (${describeError(error)})`;
+  }
+  const sent = await wallet.public.getTransaction({ hash: receipt.transactionHash });
+  return receipt.gasUsed >= sent.gas ? ` (out of gas: it was given ${sent.gas})` : "";
 }
 
 /** A button that runs `onClick` through {@link act}. */
