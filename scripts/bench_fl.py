@@ -66,6 +66,9 @@ from opendpg.process import free_port, stop_process_group
 from opendpg.spec import JobSpec, parse_spec
 
 E18 = 10**18
+#: every provider of a benchmark shares this machine: each trains on one CPU thread, as it would have its host's
+#: cores to itself (torch's default, a thread per core in every provider, oversubscribes the cores many times)
+THREADS = 1
 
 
 def quality_spec(rounds: int, providers: int) -> JobSpec:
@@ -114,7 +117,7 @@ class World:
 
 def plain_flower(world: World, spec: JobSpec, providers: int, stock: bool) -> dict[str, Any]:
     home = world.root / ("plain-stock" if stock else "plain")
-    with Federation(home / "flwr", stock=stock) as fed:
+    with Federation(home / "flwr", stock=stock, threads=THREADS) as fed:
         for i in range(providers):
             name = f"0x{i + 1:040x}"
             fed.start_supernode(name, {"provider": name, "share-index": i, "share-count": providers,
@@ -148,7 +151,7 @@ def opendpg_job(world: World, spec: JobSpec, providers: int, name: str, stock: b
             "name": f"agent-{i}", "state_dir": str(root / f"agent-{i}"),
             "key_file": str(write_key(root / "keys" / f"agent-{i}", node.key.hex())), "chain": section,
             "data": {"sklearn/digits": {"share_index": i, "share_count": providers}},
-            "flower": {"stock": stock}}), root / f"agent-{i}.out"))
+            "flower": {"stock": stock, "threads": THREADS}}), root / f"agent-{i}.out"))
     try:
         _wait(lambda: all(chain.registry.is_registered(a.address) for a in [coordinator, *nodes])
               and chain.registry.metadata_cid_of(coordinator.address), 300, "daemons to register", procs)
@@ -170,8 +173,10 @@ def opendpg_job(world: World, spec: JobSpec, providers: int, name: str, stock: b
     gate = _records(root / "coordinator" / "rounds" / f"job-{job_id}", rounds)
     stats = root / "coordinator" / "flwr" / "superlink-stats.json"
     requests = sum(e["requests"] for e in json.loads(stats.read_text()).values()) if stats.exists() else None
-    return {"wall_s": wall, "round_s": [r["timing"]["seconds"] for r in server],
-            "split": _split(server, gate), "gas_per_round": _gas_per_round(chain, job_id, rounds),
+    worked = [r["timing"]["seconds"] - r["timing"]["waiting_for_nodes"] for r in server]
+    return {"wall_s": wall, "round_s": [r["timing"]["seconds"] for r in server], "worked_s": worked,
+            "node_wait_s": [r["timing"]["waiting_for_nodes"] for r in server], "split": _split(server, gate),
+            "gas_per_round": _gas_per_round(chain, job_id, rounds),
             "final_accuracy": gate[-1]["metrics"]["accuracy"],
             "superlink_requests_per_round": None if requests is None else requests / rounds}
 
@@ -359,16 +364,21 @@ def _scale(world: World, counts: list[int], rounds: int, engines: tuple[bool, ..
             label = "before (stock Flower)" if stock else "after (OpenDPG engine)"
             result = opendpg_job(world, quality_spec(rounds, n), n, f"scale-{n}-{'stock' if stock else 'warm'}",
                                  stock)
+            worked = result["worked_s"]
             row = {"providers": n, "engine": "stock" if stock else "opendpg",
-                   "round_s": statistics.fmean(result["round_s"]), "gas_per_round": result["gas_per_round"],
+                   "round_s": statistics.fmean(worked), "first_round_s": worked[0],
+                   "later_rounds_s": statistics.fmean(worked[1:]) if len(worked) > 1 else None,
+                   "start_wait_s": result["node_wait_s"][0], "gas_per_round": result["gas_per_round"],
                    "wall_s": result["wall_s"], "split": result["split"],
                    "superlink_requests_per_round": result["superlink_requests_per_round"]}
             rows.append(row)
             split = row["split"]
-            print(f"scale: {n} providers, {label}: {row['round_s']:.1f} s/round (orchestration "
+            later = "" if row["later_rounds_s"] is None else f", later rounds {row['later_rounds_s']:.1f}"
+            print(f"scale: {n} providers, {label}: {row['round_s']:.1f} s/round (first {row['first_round_s']:.1f}"
+                  f"{later}; {row['start_wait_s']:.1f} s waiting for SuperNodes before round 1); split: orchestration "
                   f"{split['flower_orchestration']:.2f}, training {split['client_training']:.2f}, evaluation "
                   f"{split['evaluation']:.2f}, vetting {split['vetting_hash_check']:.2f}, ipfs {split['ipfs']:.2f}, "
-                  f"chain {split['chain']:.2f}), {row['gas_per_round']:,.0f} gas/round")
+                  f"chain {split['chain']:.2f}; {row['gas_per_round']:,.0f} gas/round")
     return rows
 
 

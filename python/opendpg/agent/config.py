@@ -124,6 +124,9 @@ class FlowerSection(StrictSection):
     insecure: bool = Field(default=False, description="also take jobs whose coordinator runs a plaintext "
                                                       "SuperLink: development only")
     stock: bool = Field(default=False, description="Flower's own SuperNode: a ClientApp process per message")
+    threads: Annotated[int, Field(ge=0, le=1024)] = Field(
+        default=0, description="CPU threads for the provider's training and evaluation (torch's intra-op threads); "
+                               "0: torch's default, every core. Set 1 where several providers share one host")
 
     @model_validator(mode="after")
     def _polls_ordered(self) -> FlowerSection:

@@ -132,12 +132,17 @@ class PollingHeads:
 
 
 class WebsocketHeads:
-    """``eth_subscribe("newHeads")`` over a websocket; reconnects in the background, and while it is down
-    the stream still polls every ``fallback_interval`` seconds."""
+    """``eth_subscribe("newHeads")`` over a websocket, or with ``logs`` (an ``eth_getLogs``-style filter:
+    ``address``, ``topics``) ``eth_subscribe("logs", logs)``: the stream is woken only by a block holding an event
+    it reads, not by every block (a busy job mines a block per update, and every node reading every block costs
+    each of them CPU in proportion to the others' traffic). Reconnects in the background, and while it is down the
+    stream still polls every ``fallback_interval`` seconds."""
 
-    def __init__(self, ws_url: str, fallback_interval: float = 0.5) -> None:
+    def __init__(self, ws_url: str, fallback_interval: float = 0.5, logs: dict[str, Any] | None = None) -> None:
         self.ws_url = ws_url
         self.fallback_interval = fallback_interval
+        self.subscription: list[Any] = ["logs", logs] if logs is not None else ["newHeads"]
+        self.announced = 0  # notifications received (blocks, or matching logs)
         self._event = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.connected = False
@@ -154,7 +159,7 @@ class WebsocketHeads:
             try:
                 async with connect(self.ws_url, open_timeout=5, max_size=2**24) as ws:
                     await ws.send(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_subscribe",
-                                              "params": ["newHeads"]}))
+                                              "params": self.subscription}))
                     reply = json.loads(await ws.recv())
                     if "error" in reply:
                         raise ConnectionError(f"eth_subscribe refused: {reply['error']}")
@@ -162,6 +167,7 @@ class WebsocketHeads:
                     self._event.set()  # catch up on whatever happened while disconnected
                     async for message in ws:
                         if json.loads(message).get("method") == "eth_subscription":
+                            self.announced += 1
                             self._event.set()
             except asyncio.CancelledError:
                 raise
@@ -267,6 +273,11 @@ class EventStream:
         self.position = position
         self.checkpoint.save(position)
 
+    @property
+    def log_filter(self) -> dict[str, Any]:
+        """The ``address``/``topics`` filter of the events this stream reads (for a logs subscription)."""
+        return {"address": list(self._addresses), "topics": [["0x" + topic.hex() for topic in self._decoders]]}
+
     def read_new(self) -> list[ChainEvent]:
         """One synchronous read: decoded events from the checkpoint's block up to the safe head, in chain order
         (the checkpoint's own block is read again: callers skip positions they already handled)."""
@@ -279,13 +290,11 @@ class EventStream:
         if safe < first:
             return []
         events: list[ChainEvent] = []
-        topics = ["0x" + topic.hex() for topic in self._decoders]
         for start in range(first, safe + 1, MAX_RANGE):
             end = min(start + MAX_RANGE - 1, safe)
             try:  # raw: web3's log formatting costs more than the request (decoding is ours, below)
                 response = self.w3.provider.make_request("eth_getLogs", [{  # type: ignore[arg-type]
-                    "fromBlock": hex(start), "toBlock": hex(end), "address": list(self._addresses),
-                    "topics": [topics]}])
+                    "fromBlock": hex(start), "toBlock": hex(end), **self.log_filter}])
             except Exception as exc:
                 raise ChainUnavailableError(str(exc)) from exc
             if "error" in response:

@@ -231,7 +231,8 @@ def _daemon_configs(state: Path, local: LocalChain, kubo: KuboDaemon, deployment
             "key_file": str(write_key(state / "keys" / f"provider-{i}.key", p.key.hex())),
             "chain": chain, "node": {"stake": "200", "cpu_cores": 2, "ram_mib": 8192},
             "data": {str(asset): {"path": str(hospitals[i]), "privacy_budget": budget, "requires_dp": True}},
-            "policy": {"min_reward_per_round": "1"}})))
+            "policy": {"min_reward_per_round": "1"},
+            "flower": {"threads": 1}})))  # three providers on one machine: a training thread each
     return daemons
 
 

@@ -82,18 +82,23 @@ class SuperNodeLink:
 
 
 def start_supernode(home: Path, superlink: str, name: str, node_config: dict[str, Any], link: SuperNodeLink, *,
-                    stock: bool = False, poll: tuple[float, float] = (0.05, 1.0)) -> subprocess.Popen[bytes]:
+                    stock: bool = False, poll: tuple[float, float] = (0.05, 1.0),
+                    threads: int = 0) -> subprocess.Popen[bytes]:
     """A SuperNode (in its own session, logging to ``home/supernode-NAME.log``) that pulls from ``superlink``
     (``host:port`` of its Fleet API) over ``link`` and runs the ClientApp with ``node_config`` in one warm worker
     process (its log ``home/supernode-NAME/worker.log``); ``poll``: its pull loop's pause after a message and
-    its longest pause when idle (seconds). ``stock``: Flower's own SuperNode (a ClientApp process per message)."""
+    its longest pause when idle (seconds). ``stock``: Flower's own SuperNode (a ClientApp process per message).
+    ``threads``: the CPU threads its ClientApp processes give torch (``OMP_NUM_THREADS``; 0: torch's default)."""
     config = " ".join(f"{k}={_toml(v)}" for k, v in node_config.items())
+    env = {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)} if threads else {}
     flower = [*link.args(), "--superlink", superlink, "--node-config", config]
     if stock:
-        return _spawn(home, f"supernode-{name}", [_tool("flower-supernode"), *flower, "--port", str(free_port())])
+        return _spawn(home, f"supernode-{name}", [_tool("flower-supernode"), *flower, "--port", str(free_port())],
+                      env)
     ours = ["--warm", "--runtime-port", str(free_port()), "--home", str(home / f"supernode-{name}"),
             "--poll-min", str(poll[0]), "--poll-max", str(poll[1])]
-    return _spawn(home, f"supernode-{name}", [sys.executable, "-m", "opendpg.fl.supernode", *ours, "--", *flower])
+    return _spawn(home, f"supernode-{name}", [sys.executable, "-m", "opendpg.fl.supernode", *ours, "--", *flower],
+                  env)
 
 
 def _accepts(host: str, port: int) -> bool:
@@ -123,6 +128,8 @@ class Federation:
     node_auth: bool = False
     #: plaintext links (development only)
     insecure: bool = False
+    #: CPU threads each SuperNode's ClientApp gives torch (0: torch's default; 1 where many share a host)
+    threads: int = 0
     #: Flower's own processes as they come, for comparison: ``flower-superlink`` (every API on ``port``, no held
     #: pulls), ``flower-supernode`` (a ClientApp process per message, a 3 s idle poll), the ServerApp polling 0.5 s
     stock: bool = False
@@ -193,7 +200,7 @@ class Federation:
     def start_supernode(self, name: str, node_config: dict[str, Any],
                         node_key: Path | None = None) -> subprocess.Popen[bytes]:
         proc = start_supernode(self.home, self.address, name, node_config, SuperNodeLink(self.root_ca, node_key),
-                               stock=self.stock)
+                               stock=self.stock, threads=self.threads)
         self.supernodes[name] = proc
         return proc
 

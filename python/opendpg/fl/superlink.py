@@ -10,6 +10,10 @@ SuperLink app (one state) is served twice:
 - **fleet** (``--fleet-host``/``--fleet-port``, what providers reach): ``/v1/fleet/*`` and ``/health`` only;
   anything else is answered 404 before it reaches Flower. Same TLS certificate as the internal listener.
 
+Flower's middlewares that serve one API only (Control authentication, licensing and event logs; node
+authentication and the Fleet event log; Runtime tracing) run only on that API's requests (:class:`PathScoped`),
+and the tracing middleware not at all while tracing is off (``FLWR_TRACING_ENABLED``), as it then does nothing.
+
 Held pulls: a SuperNode's ``pull-messages`` that finds nothing is not answered at once; it is re-run when the
 ServerApp has pushed a message and all its objects (or after ``--fleet-hold`` seconds), so an idle SuperNode
 costs one request per hold instead of one per poll, and a message reaches it as soon as it is complete. Likewise
@@ -28,6 +32,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import sys
 import time
@@ -37,7 +42,8 @@ from typing import Any, Literal
 import uvicorn
 from google.protobuf.message import DecodeError  # type: ignore[import-untyped]
 
-__all__ = ["FLEET_PREFIX", "Counts", "FleetOnly", "HeldPulls", "Pushes", "main"]
+__all__ = ["FLEET_PREFIX", "SCOPED_MIDDLEWARE", "Counts", "FleetOnly", "HeldPulls", "PassThrough", "PathScoped",
+           "Pushes", "main", "scope_middleware", "tracing_enabled"]
 
 Scope = MutableMapping[str, Any]
 ASGIMessage = MutableMapping[str, Any]
@@ -246,6 +252,63 @@ class Counts:
         await self.app(scope, counted_receive, counted_send)
 
 
+#: Flower's SuperLink middlewares that act only on one API's requests (each looks at the path and passes any other
+#: request on unchanged), by class name, and the path prefix of that API
+SCOPED_MIDDLEWARE = {
+    "ControlSensitiveResponseMiddleware": "/v1/control/", "ControlAuthenticationMiddleware": "/v1/control/",
+    "ControlLicenseMiddleware": "/v1/control/", "ControlEventLogMiddleware": "/v1/control/",
+    "NodeAuthMiddleware": FLEET_PREFIX, "FleetEventLogMiddleware": FLEET_PREFIX,
+    "RuntimeTracingMiddleware": "/v1/runtime/",
+}
+
+
+class PathScoped:
+    """ASGI wrapper: a middleware that runs only for requests under ``prefix``; any other request goes straight to
+    the app. Starlette's ``BaseHTTPMiddleware`` costs a task group and a pair of streams per request even when it
+    only passes the request on; Flower stacks nine, most for one API only, so a Fleet request went through seven
+    that had nothing to do with it."""
+
+    def __init__(self, app: ASGIApp, middleware: Any, prefix: str) -> None:
+        cls, args, kwargs = middleware
+        self.app, self.prefix = app, prefix
+        self.scoped: ASGIApp = cls(app, *args, **kwargs)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not scope["path"].startswith(self.prefix):
+            await self.app(scope, receive, send)
+            return
+        await self.scoped(scope, receive, send)
+
+
+class PassThrough:
+    """ASGI middleware that hands every request to the app: stands in for a middleware that would do nothing."""
+
+    def __init__(self, app: ASGIApp, *_: Any, **__: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+
+def tracing_enabled() -> bool:
+    """Whether Flower's runtime tracing is on (its ``RuntimeTracingMiddleware`` does nothing otherwise)."""
+    return os.getenv("FLWR_TRACING_ENABLED") == "1"
+
+
+def scope_middleware(stack: list[Any]) -> list[Any]:
+    """Flower's middleware stack (starlette ``Middleware`` entries, outermost first) with each middleware of
+    :data:`SCOPED_MIDDLEWARE` wrapped in :class:`PathScoped`, and without the tracing middleware when tracing is
+    off; the order and every other entry stay as they are."""
+    from starlette.middleware import Middleware
+
+    def name(entry: Any) -> str:
+        return str(getattr(entry.cls, "__name__", ""))
+
+    return [Middleware(PathScoped, middleware=entry, prefix=SCOPED_MIDDLEWARE[name(entry)])
+            if name(entry) in SCOPED_MIDDLEWARE else entry for entry in stack
+            if tracing_enabled() or name(entry) != "RuntimeTracingMiddleware"]
+
+
 class FleetOnly:
     """ASGI wrapper for the listener providers reach: the Fleet API and the health check, nothing else."""
 
@@ -301,9 +364,12 @@ def main(argv: list[str] | None = None) -> int:
 
     from flwr.supercore.http_logging import get_uvicorn_log_config
     from flwr.supercore.logger import console_handler
+    from flwr.superlink import main as flwr_superlink
     from flwr.superlink.cli.flower_superlink import SuperLinkLifespan, _parse_superlink_lifespan_config
     from flwr.superlink.main import create_app
 
+    flower_stack = flwr_superlink._get_middleware
+    flwr_superlink._get_middleware = lambda: scope_middleware(flower_stack())  # type: ignore[attr-defined]
     sys.argv = ["flower-superlink", *argv[i + 1:]]
     config = _parse_superlink_lifespan_config()
     app: ASGIApp = create_app(config, SuperLinkLifespan)

@@ -3,7 +3,9 @@ ClientApp worker and a paced pull loop.
 
 - ``--warm``: the SuperNode runs with ``--isolation process`` and this process starts, supervises and restarts
   one :mod:`opendpg.fl.worker` for it, handing it a random SuperExec secret (so no other local process can take
-  its tasks) and a pipe: each time the SuperNode stores a message, one byte wakes the worker at once.
+  its tasks) and a pipe: each time the SuperNode stores a message, one byte wakes the worker at once. The
+  SuperNode connects to its SuperLink once the worker is ready (torch imported and warmed up), so a round is not
+  sent to a node that would make it wait for start-up.
 - ``--poll-min`` / ``--poll-max``: Flower's pull loop sleeps a fixed 3 s when the SuperLink has nothing for the
   node, and 0.5 s while waiting for a reply. Here it pulls again after ``poll-min`` when the SuperLink held the
   empty pull (:mod:`opendpg.fl.superlink` does), backing off up to ``poll-max`` when it did not; it waits for
@@ -11,6 +13,8 @@ ClientApp worker and a paced pull loop.
 - a restart after a crash: Flower refuses to activate a node that is still online, which a SuperNode killed
   without deactivating stays until its heartbeat lapses (a minute). Each SuperNode notes its node ID in
   ``--home``; the next one started there deactivates that node first (signed with the same node key).
+- Flower's runtime tracing middleware, which does nothing while tracing is off (``FLWR_TRACING_ENABLED``), is left
+  out of the SuperNode's Runtime API then: each of the worker's calls passes through one middleware fewer.
 
 All act on ``flwr.supernode.start_client_internal`` (its ``time``, ``_pull_and_store_message`` and
 ``_init_connection``); flwr is pinned and :func:`check_flower` refuses a Flower whose loop no longer looks as
@@ -35,12 +39,14 @@ from typing import Any
 
 import flwr.supernode.start_client_internal as loop
 
+from opendpg.fl.superlink import PassThrough, tracing_enabled
 from opendpg.fl.worker import fail_abandoned_task
 
 __all__ = ["IDLE_SLEEP", "Pacer", "WorkerSupervisor", "check_flower", "deactivate_previous", "main"]
 
 log = logging.getLogger("opendpg.fl.supernode")
 IDLE_SLEEP = 3  # the seconds flwr's pull loop sleeps after an empty pull
+WORKER_READY_TIMEOUT = 300.0  # seconds the SuperNode waits for its worker before connecting anyway
 
 
 class Pacer:
@@ -119,6 +125,8 @@ class WorkerSupervisor:
         self.task_file = task_file
         self.read_fd, self.write_fd = os.pipe()
         self.proc: subprocess.Popen[bytes] | None = None
+        #: set once a worker has imported the ClientApp and warmed torch up
+        self.ready = threading.Event()
 
     def start(self) -> None:
         threading.Thread(target=self._keep_running, name="warm-worker", daemon=True).start()
@@ -127,17 +135,29 @@ class WorkerSupervisor:
         with contextlib.suppress(BlockingIOError):  # the pipe is full: the worker has wake-ups queued
             os.write(self.write_fd, b"\x01")
 
-    def _spawn(self) -> subprocess.Popen[bytes]:
+    def _spawn(self, warm_up: bool) -> subprocess.Popen[bytes]:
         out = open(self.log_file, "ab")  # noqa: SIM115  (owned by the child)
-        return subprocess.Popen(
+        ready_read, ready_write = os.pipe()
+        proc = subprocess.Popen(
             [sys.executable, "-m", "opendpg.fl.worker", "--runtime-api-address", self.address,
              "--auth-secret-file", str(self.secret_file), "--wake-fd", str(self.read_fd),
-             "--parent-pid", str(os.getpid()), "--task-file", str(self.task_file)],
-            pass_fds=(self.read_fd,), stdout=out, stderr=subprocess.STDOUT)
+             "--parent-pid", str(os.getpid()), "--task-file", str(self.task_file), "--ready-fd", str(ready_write),
+             *(["--warm-up"] if warm_up else [])],
+            pass_fds=(self.read_fd, ready_write), stdout=out, stderr=subprocess.STDOUT)
+        os.close(ready_write)
+        threading.Thread(target=self._await_ready, args=(ready_read,), name="worker-ready", daemon=True).start()
+        return proc
+
+    def _await_ready(self, fd: int) -> None:
+        with os.fdopen(fd, "rb") as pipe:
+            if pipe.read(1):  # empty: the worker died before it was ready
+                self.ready.set()
 
     def _keep_running(self) -> None:
+        first = True
         while True:
-            self.proc = self._spawn()
+            # the first worker warms torch up before its SuperNode connects; a replacement is wanted at once
+            self.proc, first = self._spawn(warm_up=first), False
             code = self.proc.wait()
             reason = f"the ClientApp worker died (exit {code}) while running this message"
             try:
@@ -217,7 +237,15 @@ def main(argv: list[str] | None = None) -> int:
     if supervisor is not None:
         os.set_blocking(supervisor.write_fd, False)
         supervisor.start()
+        # connect once the worker can take a message at once: a node that connects earlier is sent the round's
+        # model and makes the round wait for torch to load
+        if not supervisor.ready.wait(WORKER_READY_TIMEOUT):
+            log.warning("the ClientApp worker is not ready after %.0f s; connecting anyway", WORKER_READY_TIMEOUT)
+    from flwr.supernode import main as flwr_supernode_app
     from flwr.supernode.cli.flower_supernode import flower_supernode
+
+    if not tracing_enabled():  # Flower's tracing middleware does nothing then; the worker's calls skip it
+        flwr_supernode_app.RuntimeTracingMiddleware = PassThrough  # type: ignore[assignment,attr-defined]
 
     sys.argv = ["flower-supernode", *flower_args, *runtime]
     flower_supernode()

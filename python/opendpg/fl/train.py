@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from opendpg.fl.models import device, get_weights, set_weights
 from opendpg.spec import JobSpec
 
-__all__ = ["evaluate", "train_local"]
+__all__ = ["evaluate", "train_local", "warm_up"]
 
 Task = Literal["classification", "regression"]
 EVAL_BATCH = 1024
@@ -107,6 +107,18 @@ def _epochs(model: nn.Module, module: nn.Module, optimizer: torch.optim.Optimize
             seen += len(yb)
         last = total / max(seen, 1)
     return last
+
+
+def warm_up() -> None:
+    """Pay once what the first training step of a process costs beyond its work: torch's lazy imports on the
+    first optimizer step (``torch._dynamo``, about 2 s of CPU). A long-lived worker calls it before it takes
+    messages, so its first round trains at the speed of every later one."""
+    probe = nn.Linear(2, 2)
+    optimizer = torch.optim.SGD(probe.parameters(), lr=0.1)
+    optimizer.zero_grad()
+    loss = _loss("classification", probe(torch.zeros(2, 2)), torch.zeros(2, dtype=torch.long))
+    loss.backward()  # type: ignore[no-untyped-call]
+    optimizer.step()
 
 
 def evaluate(model: nn.Module, weights: OrderedDict[str, np.ndarray], x: np.ndarray, y: np.ndarray,

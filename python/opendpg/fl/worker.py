@@ -82,9 +82,13 @@ class Worker:
     """Runs the tasks of one SuperNode with the OpenDPG ClientApp loaded once."""
 
     def __init__(self, runtime_api_address: str, *, root_certificates: bytes | None = None,
-                 auth_secret: bytes | None = None, task_file: Path | None = None) -> None:
+                 auth_secret: bytes | None = None, task_file: Path | None = None, warm_up: bool = False) -> None:
         from opendpg.fl.flower_app.client import app  # torch and the app: once, for every task
 
+        if warm_up:  # torch's first-step costs now, before the first message, not in its round
+            from opendpg.fl.train import warm_up as warm_torch_up
+
+            warm_torch_up()
         self.app = app
         self.address = runtime_api_address
         self.root_certificates = root_certificates
@@ -208,6 +212,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--idle-poll", type=float, default=2.0, help="seconds between asking for work unwoken")
     parser.add_argument("--parent-pid", type=int, help="exit when this process (the SuperNode) is gone")
     parser.add_argument("--task-file", type=Path, help="where to note the task being run (for the supervisor)")
+    parser.add_argument("--ready-fd", type=int, help="a pipe to write one byte to once the worker is ready")
+    parser.add_argument("--warm-up", action="store_true", help="take a training step before saying it is ready")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per Runtime API call otherwise
@@ -216,8 +222,14 @@ def main(argv: list[str] | None = None) -> int:
     worker = Worker(args.runtime_api_address,
                     root_certificates=args.root_certificates.read_bytes() if args.root_certificates else None,
                     auth_secret=args.auth_secret_file.read_bytes() if args.auth_secret_file else None,
-                    task_file=args.task_file)
-    log.info("warm ClientApp worker ready (pid %d) for %s", os.getpid(), args.runtime_api_address)
+                    task_file=args.task_file, warm_up=args.warm_up)
+    import torch
+
+    log.info("warm ClientApp worker ready (pid %d, %d torch threads) for %s", os.getpid(), torch.get_num_threads(),
+             args.runtime_api_address)
+    if args.ready_fd is not None:
+        os.write(args.ready_fd, b"\x01")
+        os.close(args.ready_fd)
     with contextlib.suppress(KeyboardInterrupt):  # the parent monitor's SIGINT
         worker.serve(args.wake_fd, args.idle_poll)
     return 0

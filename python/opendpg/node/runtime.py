@@ -83,13 +83,14 @@ class NodeRuntime:
             log.info("capabilities updated", extra={"node": self.address, "metadata_cid": metadata_cid})
 
     async def stream(self, contracts: list[str], events: list[str], checkpoint: str) -> EventStream:
-        heads: Any
+        """The node's events, read when the websocket says a block holds one of them (else polled)."""
+        stream = EventStream(self.w3, self.chain.deployment, contracts, events=events,
+                             checkpoint=FileCheckpoint(self.config.state_dir / checkpoint),
+                             heads=PollingHeads(self.config.chain.poll_interval))
         if self.config.chain.ws_url:
-            heads = await WebsocketHeads(self.config.chain.ws_url, self.config.chain.poll_interval).start()
-        else:
-            heads = PollingHeads(self.config.chain.poll_interval)
-        return EventStream(self.w3, self.chain.deployment, contracts, events=events,
-                           checkpoint=FileCheckpoint(self.config.state_dir / checkpoint), heads=heads)
+            stream.heads = await WebsocketHeads(self.config.chain.ws_url, self.config.chain.poll_interval,
+                                                logs=stream.log_filter).start()
+        return stream
 
     async def retrying(self, what: str, call: Callable[[], T], stop: asyncio.Event) -> T | None:
         """Run a blocking ``call`` in a thread, retrying with backoff while the chain or IPFS is away;

@@ -90,6 +90,29 @@ def test_websocket_heads_deliver_quickly(anvil, w3, deployment, admin, accounts)
     assert latency < 0.3  # polling every 0.5 s could not do this reliably
 
 
+def test_a_logs_subscription_wakes_the_stream_only_for_its_events(anvil, w3, deployment, admin, accounts):
+    async def scenario() -> tuple[int, int, float]:
+        stream = _stream(w3, deployment, None, start_block=w3.eth.block_number + 1)
+        heads = await WebsocketHeads(anvil.ws_url, logs=stream.log_filter).start()
+        stream.heads = heads
+        task = asyncio.create_task(_collect(stream, 1))
+        await asyncio.sleep(0.3)  # subscribed and idle
+        assert heads.connected
+        await asyncio.to_thread(anvil.mine, 3)  # empty blocks
+        await asyncio.to_thread(admin.token.approve, accounts[16].address, 1)  # a block with another event
+        await asyncio.sleep(0.3)
+        quiet = heads.announced
+        sent = time.monotonic()
+        await asyncio.to_thread(admin.token.transfer, accounts[16].address, 42)
+        events = await task
+        await heads.close()
+        return quiet, events[0].args["value"], time.monotonic() - sent
+
+    quiet, value, latency = asyncio.run(scenario())
+    assert quiet == 0
+    assert value == 42 and latency < 0.3
+
+
 def test_polling_fallback_when_websocket_is_down(w3, deployment, admin, accounts):
     async def scenario() -> list[ChainEvent]:
         heads = await WebsocketHeads("ws://127.0.0.1:9", fallback_interval=0.05).start()

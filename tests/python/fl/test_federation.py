@@ -24,7 +24,7 @@ def finished_run(tmp_path_factory):
         "training": {"rounds": 2, "local_epochs": 2, "batch_size": 32, "learning_rate": 0.1},
         "providers": {"min": 3, "max": 3},
     })
-    with Federation(root / "flwr") as federation:
+    with Federation(root / "flwr", threads=1) as federation:
         for i, provider in enumerate(PROVIDERS):
             federation.start_supernode(provider, {"provider": provider, "share-index": i, "share-count": 3,
                                                   "outbox": str(root / f"outbox-{i}")})
@@ -53,6 +53,15 @@ def test_global_models_are_recomputable_bit_for_bit_from_the_updates(finished_ru
         stored = (root / "out" / f"round-{r}.global").read_bytes()
         tensors = aggregate([Contribution(u.meta["provider"], u.meta["num_examples"], u.tensors) for u in updates])
         assert encode_update(tensors, decode_update(stored).meta) == stored
+
+
+def test_each_provider_trained_in_one_warm_worker_on_the_threads_it_was_given(finished_run):
+    root, _ = finished_run
+    for provider in PROVIDERS:
+        log = (root / "flwr" / f"supernode-{provider}" / "worker.log").read_text()
+        assert log.count("warm ClientApp worker ready") == 1
+        assert "1 torch threads" in log
+        assert log.count("task done: train message") == 2 and "FAILED" not in log
 
 
 def test_all_flower_processes_are_stopped(finished_run):

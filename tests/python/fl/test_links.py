@@ -46,7 +46,7 @@ def run(tmp_path_factory):
         "training": {"rounds": ROUNDS, "local_epochs": 3, "batch_size": 16, "learning_rate": 0.05},
         "providers": {"min": 1, "max": 3}})
     seen = {"workers": {}, "intruder_exit": None, "wrong_ca_alive": None}
-    with Federation(root / "flwr", node_auth=True) as fed:
+    with Federation(root / "flwr", node_auth=True, threads=1) as fed:
         control = fed.control()
         node_ids = {}
         for i, provider in enumerate(PROVIDERS):

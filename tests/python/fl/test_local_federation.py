@@ -35,7 +35,7 @@ def finished_run(tmp_path_factory):
         "providers": {"min": 3, "max": 3},
         "privacy": {"dp_sgd": {"noise_multiplier": 1.0, "max_grad_norm": 2.0, "epsilon": 20.0}},
     })
-    with Federation(root / "flwr") as federation:
+    with Federation(root / "flwr", threads=1) as federation:
         for i, provider in enumerate(PROVIDERS):
             federation.start_supernode(provider, {"provider": provider, "data-path": str(files.holders[i]),
                                                   "outbox": str(root / f"outbox-{i}"), "dp-seed": 100 + i})

@@ -66,3 +66,52 @@ def test_a_push_with_nothing_to_send_completes_at_once():
         return pushes.in_flight()
 
     assert asyncio.run(scenario()) is False
+
+
+def test_a_scoped_middleware_runs_only_on_its_apis_requests_and_keeps_its_place():
+    # Prepare: Flower's own SuperLink stack, and an app that notes which middlewares a request went through
+    from flwr.superlink.main import _get_middleware
+    from starlette.middleware import Middleware
+    from starlette.middleware.base import BaseHTTPMiddleware
+
+    from opendpg.fl.superlink import SCOPED_MIDDLEWARE, PathScoped, scope_middleware
+
+    seen: list[str] = []
+
+    class Noting(BaseHTTPMiddleware):
+        async def dispatch(self, request, call_next):
+            seen.append(request.url.path)
+            return await call_next(request)
+
+    async def app(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    scoped = PathScoped(app, Middleware(Noting), "/v1/fleet/")
+
+    async def call(path: str) -> None:
+        async def receive():
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(_):
+            pass
+
+        await scoped({"type": "http", "method": "POST", "path": path, "headers": [], "query_string": b""},
+                     receive, send)
+
+    # Execute
+    asyncio.run(call("/v1/fleet/pull-messages"))
+    asyncio.run(call("/v1/runtime/pull-messages"))
+    stack = scope_middleware(_get_middleware())
+
+    # Assert: the fleet request went through the middleware, the runtime one did not; in Flower's stack every
+    # API-specific middleware is scoped, in place, the ones every request needs are left as they are, and the
+    # tracing middleware (a no-op with tracing off, as here) is gone
+    assert seen == ["/v1/fleet/pull-messages"]
+    flower = [entry.cls.__name__ for entry in _get_middleware() if entry.cls.__name__ != "RuntimeTracingMiddleware"]
+    ours = [entry.kwargs["middleware"].cls.__name__ if entry.cls is PathScoped else entry.cls.__name__
+            for entry in stack]
+    assert ours == flower
+    assert {entry.kwargs["middleware"].cls.__name__ for entry in stack if entry.cls is PathScoped} \
+        == set(SCOPED_MIDDLEWARE) - {"RuntimeTracingMiddleware"}
+    assert "ProtobufTranslationMiddleware" in [entry.cls.__name__ for entry in stack]

@@ -1,5 +1,6 @@
-"""A model crosses a Flower link as its canonical bytes in one array: few Flower objects whatever its number of
-tensors, unpacked for the ClientApp's mods and handlers, and replies leave without their arrays."""
+"""A model crosses a Flower link as its canonical bytes: inside the message's config record when it fits one
+Flower object, else as one (chunked) array; unpacked for the ClientApp's mods and handlers; replies leave without
+their arrays."""
 
 import time
 from collections import OrderedDict
@@ -10,7 +11,8 @@ from flwr.app import ArrayRecord, ConfigRecord, Context, Message, MetricRecord, 
 from flwr.app.metadata import Metadata
 from flwr.supercore.inflatable.inflatable_object import get_all_nested_objects
 
-from opendpg.fl.flower_app.wire import INFO, MODEL, UPDATE, pack, unpack, update_info, wire_mod
+from opendpg.fl.flower_app import wire
+from opendpg.fl.flower_app.wire import CONFIG, INFO, MODEL, UPDATE, attach, detach, update_info, wire_mod
 from opendpg.fl.update import UpdateFormatError, decode_update, encode_update
 
 TENSORS = OrderedDict((f"layer{i}.weight", np.full((8, 4), float(i), dtype=np.float32)) for i in range(12))
@@ -22,60 +24,88 @@ def _message(content: RecordDict, message_type: str = "train") -> Message:
     return Message(content=content, metadata=metadata)
 
 
-def test_a_packed_model_round_trips_as_the_same_bytes():
+def _with_model(data: bytes) -> RecordDict:
+    config = ConfigRecord({"round": 3, "job": 1})
+    return RecordDict({CONFIG: config, **attach(config, MODEL, data)})
+
+
+def test_a_small_model_travels_inside_the_config_record_and_comes_back_as_the_same_bytes():
     # Prepare
     data = encode_update(TENSORS, {"job": 1, "round": 0, "kind": "initial"})
 
     # Execute
-    record = pack(data)
+    content = _with_model(data)
+    back = detach(content, CONFIG, MODEL)
 
     # Assert
-    assert unpack(record) == data
-    assert len(record) == 1
+    assert list(content) == [CONFIG]
+    assert back == data
+    assert dict(content[CONFIG]) == {"round": 3, "job": 1}  # what remains is the plain config
 
 
-def test_a_packed_model_is_a_few_flower_objects_whatever_its_tensors():
+def test_a_model_larger_than_one_object_travels_as_one_array(monkeypatch):
+    # Prepare
+    data = encode_update(TENSORS)
+    monkeypatch.setattr(wire, "INLINE_MAX", len(data) - 1)
+
+    # Execute
+    content = _with_model(data)
+
+    # Assert
+    assert sorted(content) == [CONFIG, MODEL]
+    assert MODEL not in content[CONFIG]
+    assert detach(content, CONFIG, MODEL) == data
+
+
+def test_a_message_with_a_model_is_three_flower_objects_whatever_its_tensors():
     # Prepare
     config = ConfigRecord({"round": 1, "job": 1})
     per_tensor = _message(RecordDict({"arrays": ArrayRecord(list(TENSORS.values())), "config": config}))
-    packed = _message(RecordDict({MODEL: pack(encode_update(TENSORS)), "config": config}))
+    packed = _message(_with_model(encode_update(TENSORS)))
 
     # Execute
     objects_per_tensor = len(get_all_nested_objects(per_tensor))
     objects_packed = len(get_all_nested_objects(packed))
 
-    # Assert: message, record dict, array record, array, its chunk, config record
-    assert objects_packed == 6
+    # Assert: the message, its record dict, the config record holding the model
+    assert objects_packed == 3
     assert objects_per_tensor == 4 + 2 * len(TENSORS)
 
 
-def test_unpack_refuses_a_record_that_is_not_a_packed_model():
+def test_detach_refuses_anything_but_canonical_bytes():
     with pytest.raises(UpdateFormatError, match="opendpg-update"):
-        unpack(ArrayRecord(list(TENSORS.values())))
+        detach(RecordDict({MODEL: ArrayRecord(list(TENSORS.values()))}), CONFIG, MODEL)
     with pytest.raises(UpdateFormatError, match="opendpg-update"):
-        unpack(ConfigRecord({"bytes": b"x"}))
+        detach(RecordDict({CONFIG: ConfigRecord({"round": 1})}), CONFIG, MODEL)
+    with pytest.raises(UpdateFormatError, match=r"config\.model: expected bytes, got str"):
+        detach(RecordDict({CONFIG: ConfigRecord({MODEL: "not bytes"})}), CONFIG, MODEL)
 
 
-def test_the_mod_hands_the_app_arrays_and_the_reply_leaves_without_them():
+@pytest.mark.parametrize("inline", [True, False])
+def test_the_mod_hands_the_app_arrays_and_the_reply_leaves_without_them(monkeypatch, inline):
     # Prepare
-    config = ConfigRecord({"round": 3, "job": 1})
-    msg = _message(RecordDict({MODEL: pack(encode_update(TENSORS)), "config": config}))
+    if not inline:
+        monkeypatch.setattr(wire, "INLINE_MAX", 0)
+    msg = _message(_with_model(encode_update(TENSORS)))
     seen: dict[str, object] = {}
 
     def train(m: Message, _: Context) -> Message:
         seen["records"] = sorted(m.content)
+        seen["config"] = dict(m.content[CONFIG])
         seen["arrays"] = m.content["arrays"].to_numpy_ndarrays()
         trained = [a + 1 for a in seen["arrays"]]  # type: ignore[attr-defined]
         update = encode_update(OrderedDict(zip(TENSORS, trained, strict=True)), {"round": 3})
-        return Message(RecordDict({"arrays": ArrayRecord(trained), UPDATE: pack(update), INFO: update_info("0xA", 1.5),
+        info = update_info("0xA", 1.5)
+        return Message(RecordDict({"arrays": ArrayRecord(trained), **attach(info, UPDATE, update), INFO: info,
                                    "metrics": MetricRecord({"num-examples": 10})}), reply_to=m)
 
     # Execute
     reply = wire_mod(msg, Context(run_id=1, node_id=1, node_config={}, state=RecordDict(), run_config={}), train)
 
     # Assert
-    assert seen["records"] == ["arrays", "config"]
+    assert seen["records"] == ["arrays", CONFIG]
+    assert seen["config"] == {"round": 3, "job": 1}
     assert all(np.array_equal(a, b) for a, b in zip(seen["arrays"], TENSORS.values(), strict=True))  # type: ignore[call-overload]
-    assert sorted(reply.content) == sorted([UPDATE, INFO, "metrics"])
-    assert decode_update(unpack(reply.content[UPDATE])).tensors["layer2.weight"][0, 0] == 3.0
+    assert sorted(reply.content) == sorted([INFO, "metrics", *([] if inline else [UPDATE])])
+    assert decode_update(detach(reply.content, INFO, UPDATE)).tensors["layer2.weight"][0, 0] == 3.0
     assert reply.content[INFO]["provider"] == "0xA"

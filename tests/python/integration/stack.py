@@ -91,7 +91,8 @@ class Stack:
             "name": name, "state_dir": str(self.root / name),
             "key_file": str(write_key(self.root / "keys" / f"{name}.key", account.key.hex())),
             "chain": self.chain_section(rpc_url), "node": {"stake": "100", "cpu_cores": 2},
-            "data": data, "policy": {"spec_retry_interval": 1.0, **policy}})
+            "data": data, "policy": {"spec_retry_interval": 1.0, **policy},
+            "flower": {"threads": 1}})  # every agent of a test shares this machine
 
     def start_agent(self, account: Any, name: str, share: tuple[int, int], rpc_url: str | None = None,
                     held: tuple[int, Path] | None = None, wrapper: list[str] | None = None,

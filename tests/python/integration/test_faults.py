@@ -61,7 +61,7 @@ def run_one_round(stack, store, providers, coordinator, poster, tmp_path, monkey
     monkeypatch.setenv("PYTHONPATH", f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")  # the test apps
     # Flower's own SuperNodes, which run the ClientApp the run's FAB names (the faulty one); OpenDPG's warm worker
     # runs only the OpenDPG app a provider installed
-    with Federation(tmp_path / "flwr", superlink_env={"OPENDPG_PRIVATE_KEY": coordinator.key.hex()},
+    with Federation(tmp_path / "flwr", threads=1, superlink_env={"OPENDPG_PRIVATE_KEY": coordinator.key.hex()},
                     stock=True) as fed:
         for i, p in enumerate(providers):
             fed.start_supernode(p.address, {"provider": p.address, "job-id": job_id, "share-index": i,

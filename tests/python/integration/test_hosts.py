@@ -19,7 +19,7 @@ from tests.python.integration.stack import Stack, wait_for
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not available(), reason="needs root and `ip` to make network namespaces")]
 
-ROUNDS, ROUND_TIMEOUT, FLEET_PORT, CONTROL_PORT = 3, 45, 9092, 9093
+ROUNDS, ROUND_TIMEOUT, FLEET_PORT, CONTROL_PORT = 3, 60, 9092, 9093
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ provider's validation split; only the metrics leave.
 
 Mods, outermost first: ``wire_mod`` (the global model arrives as its canonical bytes in one Flower array and is
 unpacked into ``arrays``; replies leave without ``arrays``: see :mod:`opendpg.fl.flower_app.wire`) around
-``canonical_update_mod`` (serialise the final arrays, write the outbox, attach the bytes, packed) around
+``canonical_update_mod`` (serialise the final arrays, write the outbox, attach the bytes to ``update-info``) around
 ``privacy_mod`` (the spec's client-side privacy through Flower's own mods: ``fixedclipping_mod`` for clipping,
 ``LocalDpMod`` for clipping plus Gaussian noise) around ``train``. So what is hashed on-chain is the update after
 clipping and noise.
@@ -34,7 +34,7 @@ from torch import nn
 
 from opendpg.files import write_atomic
 from opendpg.fl.data import ProviderData, input_of, provider_data
-from opendpg.fl.flower_app.wire import INFO, UPDATE, pack, update_info, wire_mod
+from opendpg.fl.flower_app.wire import INFO, UPDATE, attach, update_info, wire_mod
 from opendpg.fl.models import build_model
 from opendpg.fl.train import evaluate, train_local
 from opendpg.fl.update import encode_update
@@ -93,8 +93,10 @@ def canonical_update_mod(msg: Message, context: Context, call_next: ClientAppCal
     update = encode_update(new, meta)
     # the agent submits it from the outbox, even if this reply never reaches the server
     write_atomic(outbox_path(str(context.node_config["outbox"]), job_id, round_), update)
-    reply.content[UPDATE] = pack(update)
-    reply.content[INFO] = update_info(provider, trained)
+    info = update_info(provider, trained)
+    for name, record in attach(info, UPDATE, update).items():  # the update in ``info``, or its own record if large
+        reply.content[name] = record
+    reply.content[INFO] = info
     return reply
 
 

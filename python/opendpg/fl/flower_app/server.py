@@ -21,7 +21,7 @@ from flwr.serverapp import Grid, ServerApp
 
 from opendpg.fl.aggregate import Contribution, aggregate, weighted_metrics
 from opendpg.fl.data import held_out_records, input_of
-from opendpg.fl.flower_app.wire import INFO, MODEL, UPDATE, pack, unpack
+from opendpg.fl.flower_app.wire import CONFIG, INFO, MODEL, UPDATE, attach, detach
 from opendpg.fl.gate import RoundGate, load_gate
 from opendpg.fl.models import build_model, get_weights, weight_shapes
 from opendpg.fl.train import evaluate
@@ -37,6 +37,13 @@ def _job_nodes(grid: Grid, foreign: set[int], gate: RoundGate) -> set[int]:
     online = set(grid.get_node_ids()) - foreign
     admitted = gate.nodes()
     return online if admitted is None else online & admitted.keys()
+
+
+def _with_model(model: bytes, round_: int, job_id: int) -> RecordDict:
+    """A train or evaluate message's content: its config (round, job) and the global model (see :func:`attach`);
+    the same for every node, so Flower stores it once."""
+    config = ConfigRecord({"round": round_, "job": job_id})
+    return RecordDict({CONFIG: config, **attach(config, MODEL, model)})
 
 
 def _wait_for_nodes(grid: Grid, wanted: int, timeout: float, foreign: set[int], gate: RoundGate,
@@ -67,9 +74,8 @@ def _collect(grid: Grid, model: bytes, round_: int, job_id: int, timeout: float,
     while True:
         new = sorted(_job_nodes(grid, foreign, gate) - addressed)
         if new:
-            content = {MODEL: pack(model), "config": ConfigRecord({"round": round_, "job": job_id})}
-            messages = [Message(RecordDict(content), dst_node_id=node, message_type="train", group_id=str(round_))
-                        for node in new]
+            messages = [Message(_with_model(model, round_, job_id), dst_node_id=node, message_type="train",
+                                group_id=str(round_)) for node in new]
             pending.update(zip(grid.push_messages(messages), new, strict=True))
             addressed.update(new)
         for reply in grid.pull_messages(list(pending)):
@@ -79,16 +85,16 @@ def _collect(grid: Grid, model: bytes, round_: int, job_id: int, timeout: float,
             if "wrong-job" in reply.content:
                 foreign.add(reply.metadata.src_node_id)
                 continue
-            if INFO not in reply.content or UPDATE not in reply.content:
+            info = reply.content.get(INFO)
+            if not isinstance(info, ConfigRecord) or "provider" not in info:
                 continue  # not an answer to a train message: the gate may still fetch what the provider submitted
-            info = reply.content[INFO]
             provider = str(info["provider"])
             admitted = gate.nodes()
             if admitted is not None and admitted.get(reply.metadata.src_node_id, "").lower() != provider.lower():
                 continue  # a node answering for a provider it was not admitted as
             if provider not in updates:  # one per provider
                 try:
-                    updates[provider] = unpack(reply.content[UPDATE])
+                    updates[provider] = detach(reply.content, INFO, UPDATE)
                 except UpdateFormatError:
                     continue
                 train_seconds[provider] = float(info.get("train-seconds", 0.0))
@@ -108,9 +114,8 @@ def _federated_evaluation(grid: Grid, model: bytes, round_: int, job_id: int, no
                           timeout: float, poll: float) -> dict[str, float]:
     """The providers' metrics of the global model on their validation splits, weighted by their examples; what
     answered within ``timeout`` (a provider that does not answer only leaves its metrics out)."""
-    content = {MODEL: pack(model), "config": ConfigRecord({"round": round_, "job": job_id})}
-    messages = [Message(RecordDict(content), dst_node_id=node, message_type="evaluate", group_id=f"{round_}-eval")
-                for node in sorted(nodes)]
+    messages = [Message(_with_model(model, round_, job_id), dst_node_id=node, message_type="evaluate",
+                        group_id=f"{round_}-eval") for node in sorted(nodes)]
     pending = set(grid.push_messages(messages)) if messages else set()
     deadline = time.monotonic() + timeout
     results: list[dict[str, float]] = []
@@ -168,6 +173,7 @@ def main(grid: Grid, context: Context) -> None:
                                                               "reason": "fewer active providers than the minimum"}))
             return  # the job cannot go on; the coordinator finalizes it with the rounds committed so far
         _wait_for_nodes(grid, spec.providers.min, float(config["min-nodes-wait"]), foreign, gate, poll)
+        connected = time.monotonic()
         replies, train_seconds, nodes = _collect(grid, current, round_, job_id, float(config["round-timeout"]), foreign,
                                           expected_providers, gate, poll)
         trained = time.monotonic()
@@ -201,7 +207,8 @@ def main(grid: Grid, context: Context) -> None:
         gate.commit(round_, global_model, used, metrics)
         current = global_model
         committed = time.monotonic()
-        timing = {"seconds": committed - started, "flower_and_training": trained - started,
+        timing = {"seconds": committed - started, "waiting_for_nodes": connected - started,
+                  "flower_and_training": trained - connected,
                   "client_training_max": max(train_seconds.values(), default=0.0),
                   "vetting": vetted - trained, "aggregation": aggregated - vetted, "evaluation": evaluated - aggregated,
                   "commit": committed - evaluated}
