@@ -110,9 +110,13 @@ def _epochs(model: nn.Module, module: nn.Module, optimizer: torch.optim.Optimize
 
 
 def warm_up() -> None:
-    """Pay once what the first training step of a process costs beyond its work: torch's lazy imports on the
-    first optimizer step (``torch._dynamo``, about 2 s of CPU). A long-lived worker calls it before it takes
-    messages, so its first round trains at the speed of every later one."""
+    """Pay once what a process's first round costs beyond its work: torch's lazy imports on the first optimizer
+    step (``torch._dynamo``, about 2 s of CPU), and the libraries that read records and score models
+    (scikit-learn, pandas: as much again). A long-lived worker calls it before it takes messages, so its first
+    round runs at the speed of every later one."""
+    import pandas  # noqa: F401  (imported for their side effect: loaded once)
+    import sklearn.metrics  # noqa: F401
+
     probe = nn.Linear(2, 2)
     optimizer = torch.optim.SGD(probe.parameters(), lr=0.1)
     optimizer.zero_grad()
