@@ -5,6 +5,8 @@ import type { Wallet } from "./wallet";
 
 export type TxState = "wallet" | "pending" | "mined" | "reverted" | "refused";
 
+const GAS_MARGIN_DIVISOR = 4n;  // gas limit = estimate + estimate / 4
+
 export function describeError(error: unknown): string {
   if (error instanceof BaseError) {
     const reverted = error.walk((e) => e instanceof ContractFunctionRevertedError);
@@ -34,8 +36,13 @@ export async function sendTx(
   let hash: Hash;
   try {
     const { request } = await wallet.public.simulateContract({ ...call, account: wallet.account });
+    // the estimate is for the state now; another transaction mined first can make the call cost more (a storage
+    // slot it wrote from zero, a longer list): a quarter more, as wallets add, so it is not mined out of gas
+    const estimate = await wallet.public.estimateContractGas({ ...call, account: wallet.account });
     show("wallet", "waiting for the wallet…");
-    hash = await wallet.client.writeContract({ ...request, account: wallet.account, chain: wallet.chain });
+    hash = await wallet.client.writeContract({
+      ...request, account: wallet.account, chain: wallet.chain, gas: estimate + estimate / GAS_MARGIN_DIVISOR,
+    });
   } catch (error) {
     show("refused", describeError(error));
     throw error;

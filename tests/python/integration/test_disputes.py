@@ -85,7 +85,9 @@ def test_an_excluded_honest_update_wins_its_dispute_and_a_junk_one_loses_its_bon
     assert declined == [None, None]  # its policy said no: auto-dispute off, or a bond above its cap
     assert "auto-dispute is off" in str(unwilling[0].decisions["1:1"]["skipped"])
     assert "above this node's max_bond" in str(unwilling[1].decisions["1:1"]["skipped"])
-    assert honest_dispute is not None and junk_dispute != 0
+    assert honest_dispute is not None
+    assert junk_dispute != 0, \
+        f"dispute open --force: exit {forced.returncode}\n{forced.stdout[-1500:]}\n{forced.stderr[-1500:]}"
     assert disputers[1].consider(job_id, 1) == honest_dispute  # asked again (a restart): the same, not a second
     assert refused.returncode == 1 and "the job's model expects" in refused.stdout, refused.stdout + refused.stderr
     assert forced.returncode == 0, forced.stderr
