@@ -230,6 +230,9 @@ class EventStream:
             if missing:
                 raise OpenDPGValueError(f"events: {sorted(missing)} not emitted by {sorted(self._addresses.values())}")
         self._layouts = {topic: _Layout.of(abi) for topic, (_, abi) in self._decoders.items()}
+        #: the ``address``/``topics`` filter of the events this stream reads (``eth_getLogs``, a logs subscription)
+        self.log_filter: dict[str, Any] = {"address": list(self._addresses),
+                                           "topics": [["0x" + topic.hex() for topic in self._decoders]]}
         saved = self.checkpoint.load()
         first = deployment.start_block if start_block is None else start_block
         self.position = saved if saved is not None else Position(first - 1)
@@ -272,11 +275,6 @@ class EventStream:
         """Go back to ``position`` (after a reorg); ``commit`` only ever moves forward."""
         self.position = position
         self.checkpoint.save(position)
-
-    @property
-    def log_filter(self) -> dict[str, Any]:
-        """The ``address``/``topics`` filter of the events this stream reads (for a logs subscription)."""
-        return {"address": list(self._addresses), "topics": [["0x" + topic.hex() for topic in self._decoders]]}
 
     def read_new(self) -> list[ChainEvent]:
         """One synchronous read: decoded events from the checkpoint's block up to the safe head, in chain order

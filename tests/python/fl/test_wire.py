@@ -25,8 +25,9 @@ def _message(content: RecordDict, message_type: str = "train") -> Message:
 
 
 def _with_model(data: bytes) -> RecordDict:
-    config = ConfigRecord({"round": 3, "job": 1})
-    return RecordDict({CONFIG: config, **attach(config, MODEL, data)})
+    content = RecordDict({CONFIG: ConfigRecord({"round": 3, "job": 1})})
+    attach(content, CONFIG, MODEL, data)
+    return content
 
 
 def test_a_small_model_travels_inside_the_config_record_and_comes_back_as_the_same_bytes():
@@ -95,9 +96,10 @@ def test_the_mod_hands_the_app_arrays_and_the_reply_leaves_without_them(monkeypa
         seen["arrays"] = m.content["arrays"].to_numpy_ndarrays()
         trained = [a + 1 for a in seen["arrays"]]  # type: ignore[attr-defined]
         update = encode_update(OrderedDict(zip(TENSORS, trained, strict=True)), {"round": 3})
-        info = update_info("0xA", 1.5)
-        return Message(RecordDict({"arrays": ArrayRecord(trained), **attach(info, UPDATE, update), INFO: info,
-                                   "metrics": MetricRecord({"num-examples": 10})}), reply_to=m)
+        content = RecordDict({"arrays": ArrayRecord(trained), INFO: update_info("0xA", 1.5),
+                              "metrics": MetricRecord({"num-examples": 10})})
+        attach(content, INFO, UPDATE, update)
+        return Message(content, reply_to=m)
 
     # Execute
     reply = wire_mod(msg, Context(run_id=1, node_id=1, node_config={}, state=RecordDict(), run_config={}), train)

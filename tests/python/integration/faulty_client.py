@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from flwr.app import ConfigRecord, Context, Message
+from flwr.app import Context, Message
 from flwr.clientapp import ClientApp
 from flwr.clientapp.typing import ClientAppCallable
 
@@ -19,8 +19,6 @@ def corrupt_shape_mod(msg: Message, context: Context, call_next: ClientAppCallab
     reply = call_next(msg, context)
     if not context.node_config.get("corrupt-shape") or reply.has_error() or INFO not in reply.content:
         return reply
-    info = reply.content[INFO]
-    assert isinstance(info, ConfigRecord)
     update = decode_update(detach(reply.content, INFO, UPDATE))
     tensors = OrderedDict(update.tensors)
     first = next(iter(tensors))
@@ -28,8 +26,7 @@ def corrupt_shape_mod(msg: Message, context: Context, call_next: ClientAppCallab
     bad = encode_update(tensors, update.meta)
     path = outbox_path(str(context.node_config["outbox"]), int(update.meta["job"]), int(update.meta["round"]))
     path.write_bytes(bad)
-    for name, record in attach(info, UPDATE, bad).items():
-        reply.content[name] = record
+    attach(reply.content, INFO, UPDATE, bad)
     return reply
 
 

@@ -93,10 +93,8 @@ def canonical_update_mod(msg: Message, context: Context, call_next: ClientAppCal
     update = encode_update(new, meta)
     # the agent submits it from the outbox, even if this reply never reaches the server
     write_atomic(outbox_path(str(context.node_config["outbox"]), job_id, round_), update)
-    info = update_info(provider, trained)
-    for name, record in attach(info, UPDATE, update).items():  # the update in ``info``, or its own record if large
-        reply.content[name] = record
-    reply.content[INFO] = info
+    reply.content[INFO] = update_info(provider, trained)
+    attach(reply.content, INFO, UPDATE, update)
     return reply
 
 

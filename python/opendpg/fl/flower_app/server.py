@@ -42,8 +42,9 @@ def _job_nodes(grid: Grid, foreign: set[int], gate: RoundGate) -> set[int]:
 def _with_model(model: bytes, round_: int, job_id: int) -> RecordDict:
     """A train or evaluate message's content: its config (round, job) and the global model (see :func:`attach`);
     the same for every node, so Flower stores it once."""
-    config = ConfigRecord({"round": round_, "job": job_id})
-    return RecordDict({CONFIG: config, **attach(config, MODEL, model)})
+    content = RecordDict({CONFIG: ConfigRecord({"round": round_, "job": job_id})})
+    attach(content, CONFIG, MODEL, model)
+    return content
 
 
 def _wait_for_nodes(grid: Grid, wanted: int, timeout: float, foreign: set[int], gate: RoundGate,

@@ -7,8 +7,8 @@ tensor; packed here it costs none of its own when it fits one object (at most Fl
 bytes go into the message's own config record) and one array, chunked by Flower, when larger. Either way the
 bytes a provider trains from and replies with are exactly those that are hashed, pinned and audited.
 
-- :func:`attach` puts the bytes under a name in a config record (small) or returns the one-array record to add
-  under that name (large); :func:`detach` takes them back out of a received message's content.
+- :func:`attach` puts the bytes under a name into a message's content, inside one of its config records (small)
+  or as a one-array record of their own (large); :func:`detach` takes them back out of a received message.
 - Inside the ClientApp, :func:`wire_mod` unpacks the global model into the usual ``arrays`` record before any
   other mod sees the message (Flower's clipping and local-DP mods read it there), and takes ``arrays`` out of
   the reply: a train reply carries its update in ``update-info`` (attached by the canonical-update mod), an
@@ -35,13 +35,16 @@ INLINE_MAX = FLWR_PRIVATE_MAX_ARRAY_CHUNK_SIZE
 _KEY = "bytes"
 
 
-def attach(config: ConfigRecord, name: str, data: bytes) -> dict[str, ArrayRecord]:
-    """Put ``data`` into ``config[name]`` if it fits one Flower object and return nothing to add; else return
-    ``{name: a one-array record of it}`` to add to the message's content."""
+def attach(content: RecordDict, config_name: str, name: str, data: bytes) -> None:
+    """Put ``data`` under ``name`` into ``content``: inside its config record ``config_name`` if it fits one Flower
+    object, else as a one-array record of its own (chunked by Flower)."""
+    config = content[config_name]
+    if not isinstance(config, ConfigRecord):
+        raise TypeError(f"{config_name}: expected a ConfigRecord, got {type(config).__name__}")
     if len(data) <= INLINE_MAX:
         config[name] = data
-        return {}
-    return {name: ArrayRecord({_KEY: Array(dtype="uint8", shape=(len(data),), stype=STYPE, data=data)})}
+    else:
+        content[name] = ArrayRecord({_KEY: Array(dtype="uint8", shape=(len(data),), stype=STYPE, data=data)})
 
 
 def detach(content: RecordDict, config_name: str, name: str) -> bytes:
