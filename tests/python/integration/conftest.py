@@ -18,9 +18,13 @@ def kubo(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def stack(anvil, w3, accounts, kubo, tmp_path_factory) -> Iterator[Stack]:
-    deployer = accounts[10]  # a deployment of the module's own: agents see only this module's jobs
-    deployment = deploy_suite(TxSender(w3, deployer), SuiteParams(checkers=[deployer.address]))
+def stack(request, anvil, w3, accounts, kubo, tmp_path_factory) -> Iterator[Stack]:
+    """A deployment of the module's own: agents see only this module's jobs. A module that acts by hand inside the
+    dispute window (each step a CLI process, slow on a loaded machine) sets a longer ``DISPUTE_WINDOW`` and moves
+    the clock past it with :func:`~tests.python.conftest.past_dispute_window`."""
+    deployer = accounts[10]
+    window = getattr(request.module, "DISPUTE_WINDOW", SuiteParams.dispute_window)
+    deployment = deploy_suite(TxSender(w3, deployer), SuiteParams(checkers=[deployer.address], dispute_window=window))
     root = tmp_path_factory.mktemp("stack")
     deployment_file = root / "deployment.json"
     deployment.save(deployment_file)

@@ -23,6 +23,8 @@ from tests.python.integration.test_faults import _register, run_one_round
 pytestmark = pytest.mark.slow  # run first when the suite runs in several processes
 
 NET = 10 * E18 * 99 // 100
+#: The steps below run inside the window one CLI process at a time; the test ends it with past_dispute_window
+DISPUTE_WINDOW = 600
 
 
 def _cli(stack, key_file: Path, *args: str) -> subprocess.CompletedProcess[str]:
