@@ -163,8 +163,14 @@ def opendpg_job(world: World, spec: JobSpec, providers: int, name: str, stock: b
         job_id = poster_chain.market.post_job(JobParams(
             spec_cid, chain.token.address, reward * rounds * providers, reward, rounds, providers, providers,
             10 * E18, now + 3600, 600, coordinator.address))
-        _wait(lambda: chain.market.get_job(job_id).state == JobState.FINISHED, rounds * 300 + 300,
-              "the job to finish", procs)
+        records = root / "coordinator" / "models" / f"job-{job_id}"
+        roles: dict[str, list[Any]] = {"coordinator": procs[:1], "providers": procs[1:],
+                                       "chain_ipfs": [world.local, world.kubo]}
+        _wait(lambda: (records / "round-1.json").exists(), 600, "round 1", procs)
+        first = (time.monotonic(), _cpu_by_role(roles))
+        _wait(lambda: (records / f"round-{rounds}.json").exists(), rounds * 300, "the last round", procs)
+        last = (time.monotonic(), _cpu_by_role(roles))
+        _wait(lambda: chain.market.get_job(job_id).state == JobState.FINISHED, 300, "the job to finish", procs)
         wall = time.monotonic() - posted
     finally:
         for proc in procs:
@@ -178,6 +184,8 @@ def opendpg_job(world: World, spec: JobSpec, providers: int, name: str, stock: b
             "node_wait_s": [r["timing"]["waiting_for_nodes"] for r in server], "split": _split(server, gate),
             "gas_per_round": _gas_per_round(chain, job_id, rounds),
             "final_accuracy": gate[-1]["metrics"]["accuracy"],
+            "cpu_s_per_later_round": None if rounds < 2 else
+            {role: (last[1][role] - first[1][role]) / (rounds - 1) for role in roles},
             "superlink_requests_per_round": None if requests is None else requests / rounds}
 
 
@@ -328,15 +336,20 @@ def _overhead(world: World, rounds: int) -> dict[str, Any]:
             "quality": {"federated": job["final_accuracy"], "centralized": central, "ratio": quality}}
 
 
+def _cpu_by_role(roles: dict[str, list[Any]]) -> dict[str, float]:
+    """CPU seconds so far of each role's processes (anything with a ``pid``) and their descendants."""
+    return {role: sum(_cpu(psutil.Process(p.pid)) for p in procs if p.pid is not None) for role, procs in roles.items()}
+
+
 def _cpu(proc: psutil.Process) -> float:
-    """CPU seconds of a process and its children."""
+    """CPU seconds of a process and its descendants, the exited ones its tree has reaped included."""
     total = 0.0
     for p in [proc, *proc.children(recursive=True)]:
         try:
             t = p.cpu_times()
         except psutil.Error:
             continue
-        total += t.user + t.system
+        total += t.user + t.system + t.children_user + t.children_system
     return total
 
 
@@ -370,7 +383,11 @@ def _scale(world: World, counts: list[int], rounds: int, engines: tuple[bool, ..
                    "later_rounds_s": statistics.fmean(worked[1:]) if len(worked) > 1 else None,
                    "start_wait_s": result["node_wait_s"][0], "gas_per_round": result["gas_per_round"],
                    "wall_s": result["wall_s"], "split": result["split"],
-                   "superlink_requests_per_round": result["superlink_requests_per_round"]}
+                   "superlink_requests_per_round": result["superlink_requests_per_round"],
+                   "cpu_s_per_later_round": result["cpu_s_per_later_round"]}
+            cpu = row["cpu_s_per_later_round"]
+            if cpu is not None:  # the round can go no faster than its CPU seconds spread over every core
+                row["cpu_floor_s"] = sum(cpu.values()) / (psutil.cpu_count() or 1)
             rows.append(row)
             split = row["split"]
             later = "" if row["later_rounds_s"] is None else f", later rounds {row['later_rounds_s']:.1f}"
@@ -379,6 +396,9 @@ def _scale(world: World, counts: list[int], rounds: int, engines: tuple[bool, ..
                   f"{split['flower_orchestration']:.2f}, training {split['client_training']:.2f}, evaluation "
                   f"{split['evaluation']:.2f}, vetting {split['vetting_hash_check']:.2f}, ipfs {split['ipfs']:.2f}, "
                   f"chain {split['chain']:.2f}; {row['gas_per_round']:,.0f} gas/round")
+            if cpu is not None:
+                print("  CPU s per later round: " + ", ".join(f"{k} {v:.1f}" for k, v in cpu.items())
+                      + f"; floor on {psutil.cpu_count()} cores {row['cpu_floor_s']:.1f} s")
     return rows
 
 

@@ -1,18 +1,29 @@
-"""The model registry: named PyTorch model builders a job spec can ask for."""
+"""The model registry: OpenDPG's small built-ins (``mlp``, ``cnn``) and architectures from torchvision, timm and
+Hugging Face transformers, built from the spec with deterministic random weights (nothing is downloaded), and
+optionally wrapped with PEFT LoRA adapters.
+
+What a job federates (trains, sends, hashes, aggregates, audits) is the model's *federated state*: every tensor
+of its state dict when the whole model trains; with LoRA only the trainable tensors (the adapters and the
+``modules_to_save``) and the floating-point buffers training moves (batch-norm statistics). The frozen rest is the
+same on every machine, so it never travels."""
 
 from __future__ import annotations
 
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from opendpg.errors import OpenDPGValueError
-from opendpg.spec import ModelSpec
+from opendpg.fl.data import input_of
+from opendpg.spec import JobSpec, ModelSpec, SpecError
 
-__all__ = ["MODELS", "build_model", "device", "get_weights", "set_weights", "weight_shapes"]
+__all__ = ["BUILDERS", "MODELS", "build_model", "check_model", "device", "get_weights", "is_adapted", "logits",
+           "set_weights", "trainable_parameters", "weight_shapes"]
 
 
 def device() -> torch.device:
@@ -28,7 +39,7 @@ def _mlp(spec: ModelSpec, input_shape: tuple[int, ...], classes: int) -> nn.Modu
 
 def _cnn(spec: ModelSpec, input_shape: tuple[int, ...], classes: int) -> nn.Module:
     if len(input_shape) != 3:
-        raise OpenDPGValueError(f"model.name: cnn needs image inputs (C, H, W), the dataset gives {input_shape}")
+        raise _invalid("model.name", f"cnn needs image inputs (C, H, W), the dataset gives {input_shape}")
     channels, height, width = input_shape
     return nn.Sequential(
         nn.Conv2d(channels, 16, kernel_size=3, padding=1), nn.ReLU(),
@@ -38,24 +49,197 @@ def _cnn(spec: ModelSpec, input_shape: tuple[int, ...], classes: int) -> nn.Modu
     )
 
 
+#: The built-in models by name.
 MODELS: dict[str, Callable[[ModelSpec, tuple[int, ...], int], nn.Module]] = {"mlp": _mlp, "cnn": _cnn}
 
 
+def _image_input(spec: ModelSpec, input_shape: tuple[int, ...]) -> tuple[int, int, int]:
+    if len(input_shape) != 3:
+        raise _invalid("model.name", f"{spec.name} is an image model; the job's dataset gives inputs of shape "
+                                     f"{input_shape}, not images (C, H, W): use mlp for tabular data")
+    channels, height, width = input_shape
+    return channels, height, width
+
+
+def _invalid(field: str, message: str) -> SpecError:
+    return SpecError([(field, message)])
+
+
+def _refused(spec: ModelSpec, exc: Exception) -> SpecError:
+    return _invalid("model.config", f"{spec.name} does not take {spec.config}: {exc}")
+
+
+def _torchvision(spec: ModelSpec, input_shape: tuple[int, ...], classes: int) -> nn.Module:
+    from torchvision import models
+
+    known = models.list_models(module=models)  # the classification architectures
+    if spec.architecture not in known:
+        raise _invalid("model.name", f"torchvision has no classification architecture {spec.architecture!r}; e.g. "
+                                     f"{', '.join(known[:8])} (torchvision.models.list_models)")
+    channels, _, _ = _image_input(spec, input_shape)
+    if channels != 3:
+        raise _invalid("model.name", f"torchvision's architectures take RGB images and the job's dataset has "
+                                     f"{channels} channel(s): use a timm architecture (it adapts its first layer) "
+                                     "or an RGB dataset")
+    try:
+        model: nn.Module = models.get_model(spec.architecture, weights=None, num_classes=classes, **spec.config)
+    except (TypeError, ValueError) as exc:
+        raise _refused(spec, exc) from None
+    return model
+
+
+def _timm(spec: ModelSpec, input_shape: tuple[int, ...], classes: int) -> nn.Module:
+    import timm
+
+    if not timm.is_model(spec.architecture):
+        raise _invalid("model.name", f"timm has no architecture {spec.architecture!r} "
+                                     "(timm.list_models() lists them)")
+    channels, _, _ = _image_input(spec, input_shape)
+    kwargs: dict[str, Any] = {"num_classes": classes, "in_chans": channels, **spec.config}
+    try:
+        model: nn.Module = timm.create_model(spec.architecture, pretrained=False, **kwargs)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise _refused(spec, exc) from None
+    return model
+
+
+def _transformers(spec: ModelSpec, input_shape: tuple[int, ...], classes: int) -> nn.Module:
+    from transformers import AutoConfig, AutoModelForImageClassification
+
+    if len(input_shape) != 3:
+        raise _invalid("model.name", f"{spec.name} needs image inputs (C, H, W) here; the job's dataset gives "
+                                     f"{input_shape}. A transformers text model reads token ids made by its base "
+                                     "model's tokenizer, which a vector dataset does not have")
+    channels, height, _ = _image_input(spec, input_shape)
+    try:
+        config = AutoConfig.for_model(spec.architecture, **spec.config)
+    except ValueError as exc:
+        raise _invalid("model.name", f"transformers has no model type {spec.architecture!r} ({exc})") from None
+    except TypeError as exc:
+        raise _refused(spec, exc) from None
+    config.num_labels = classes
+    for field, value in (("image_size", height), ("num_channels", channels)):
+        if hasattr(config, field) and field not in spec.config:
+            setattr(config, field, value)
+    try:
+        return AutoModelForImageClassification.from_config(config)  # type: ignore[no-any-return,no-untyped-call]
+    except ValueError as exc:
+        raise _invalid("model.name", f"transformers has no image-classification model for "
+                                     f"{spec.architecture!r} ({exc})") from None
+
+
+#: A library's builder by the library's name (the part of ``model.name`` before the slash).
+BUILDERS: dict[str, Callable[[ModelSpec, tuple[int, ...], int], nn.Module]] = {
+    "torchvision": _torchvision, "timm": _timm, "transformers": _transformers}
+
+
+def _with_lora(model: nn.Module, spec: ModelSpec) -> nn.Module:
+    from peft import LoraConfig, get_peft_model
+
+    assert spec.lora is not None
+    lora = spec.lora
+    modules = dict(model.named_modules())
+    names = set(modules) | {name.rsplit(".", 1)[-1] for name in modules}
+    adaptable = sorted({name.rsplit(".", 1)[-1] for name, m in modules.items()
+                        if isinstance(m, nn.Linear | nn.Conv1d | nn.Conv2d | nn.Embedding)})
+    for field, wanted in (("target_modules", lora.target_modules), ("modules_to_save", lora.modules_to_save)):
+        missing = [m for m in wanted if m not in names]
+        if missing:
+            raise _invalid(f"model.lora.{field}", f"{spec.name} has no module named {missing}; its Linear, Conv and "
+                                                  f"Embedding modules are named {adaptable}")
+    config = LoraConfig(r=lora.rank, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
+                        target_modules=list(lora.target_modules), modules_to_save=list(lora.modules_to_save) or None)
+    try:
+        with warnings.catch_warnings():  # transformers 5 deprecates an attribute PEFT still reads
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing", category=FutureWarning)
+            adapted: nn.Module = get_peft_model(model, config)  # type: ignore[arg-type]
+    except ValueError as exc:  # a target of a kind LoRA cannot adapt
+        raise _invalid("model.lora.target_modules", f"{str(exc).splitlines()[0]} (LoRA adapts {adaptable})") from None
+    return adapted
+
+
 def build_model(spec: ModelSpec, input_shape: tuple[int, ...], classes: int, seed: int = 0) -> nn.Module:
-    """The spec's model with deterministic initial weights (same seed, same weights on every machine)."""
-    if spec.name not in MODELS:
-        raise OpenDPGValueError(f"model.name: unknown model {spec.name!r}; known: {sorted(MODELS)}")
+    """The spec's model with deterministic initial weights (same seed, same weights on every machine), wrapped
+    with LoRA adapters when the spec asks for them."""
     torch.manual_seed(seed)
-    return MODELS[spec.name](spec, input_shape, classes)
+    if spec.library == "opendpg":
+        model = MODELS[spec.name](spec, input_shape, classes)
+    else:
+        model = BUILDERS[spec.library](spec, input_shape, classes)
+    return _with_lora(model, spec) if spec.lora is not None else model
+
+
+def check_model(spec: JobSpec) -> None:
+    """Refuse a spec whose model cannot train on its dataset (:class:`SpecError` naming the field), before anyone
+    trains: the model builds (on the ``meta`` device: no memory, no weights), takes a batch of the dataset's input
+    shape and gives one output per class; with DP-SGD, Opacus can train every one of its modules privately."""
+    try:
+        input_shape, classes = input_of(spec.dataset)
+    except OpenDPGValueError as exc:  # a catalog set not bundled here
+        field, _, message = str(exc).partition(": ")
+        raise _invalid(field, message) from None
+    with torch.device("meta"):
+        model = build_model(spec.model, input_shape, classes, seed=spec.training.seed)
+        try:
+            with torch.no_grad():
+                out = logits(model.eval(), torch.zeros((2, *input_shape)))
+        except (RuntimeError, ValueError, TypeError, IndexError, AssertionError) as exc:
+            raise _invalid("model.name", f"{spec.model.name} cannot take the dataset's inputs of shape "
+                                         f"{input_shape} ({str(exc).splitlines()[0]}): change the model's config or "
+                                         "pick another architecture") from None
+    if tuple(out.shape) != (2, classes):
+        raise _invalid("model.name", f"{spec.model.name} gives outputs of shape {tuple(out.shape)[1:]} for the "
+                                     f"dataset's {classes} output(s)")
+    if spec.privacy.dp_sgd is not None:
+        from opacus.validators import ModuleValidator
+
+        errors = ModuleValidator.validate(model, strict=False)
+        if errors:
+            raise _invalid("privacy.dp_sgd", f"Opacus cannot train {spec.model.name} privately: "
+                                             f"{str(errors[0]).splitlines()[0]} (and {len(errors) - 1} more)")
+
+
+def logits(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The model's outputs for ``x``: a transformers model's ``logits``, any other model's return value."""
+    out = model(x)
+    return out.logits if hasattr(out, "logits") else out  # type: ignore[no-any-return]
+
+
+def is_adapted(model: nn.Module) -> bool:
+    """Whether ``model`` trains LoRA adapters (a PEFT model) rather than all its weights."""
+    return hasattr(model, "peft_config")
+
+
+def _federated_names(model: nn.Module) -> list[str]:
+    state = model.state_dict(keep_vars=True)
+    if not is_adapted(model):
+        return list(state)
+    return [name for name, value in state.items()
+            if value.requires_grad or (not isinstance(value, nn.Parameter) and value.is_floating_point())]
+
+
+def trainable_parameters(model: nn.Module) -> list[nn.Parameter]:
+    """What the optimizer updates: every parameter, or with LoRA the adapters and ``modules_to_save``."""
+    return [p for p in model.parameters() if p.requires_grad]
 
 
 def get_weights(model: nn.Module) -> OrderedDict[str, np.ndarray]:
-    return OrderedDict((k, v.detach().cpu().numpy().astype(np.float32)) for k, v in model.state_dict().items())
+    """The model's federated state as float32 arrays, in state-dict order."""
+    state = model.state_dict()
+    return OrderedDict((k, state[k].detach().cpu().numpy().astype(np.float32)) for k in _federated_names(model))
 
 
 def set_weights(model: nn.Module, weights: OrderedDict[str, np.ndarray]) -> None:
-    model.load_state_dict(OrderedDict((k, torch.from_numpy(np.array(v, dtype=np.float32))) for k, v in weights.items()))
+    """Load a federated state (every tensor :func:`get_weights` gives, nothing else)."""
+    names = _federated_names(model)
+    if list(weights) != names:
+        raise OpenDPGValueError(f"the weights name {len(weights)} tensors, the model's federated state "
+                                f"{len(names)}: they belong to another model")
+    tensors = OrderedDict((k, torch.from_numpy(np.array(v, dtype=np.float32))) for k, v in weights.items())
+    model.load_state_dict(tensors, strict=not is_adapted(model))
 
 
 def weight_shapes(model: nn.Module) -> OrderedDict[str, tuple[int, ...]]:
-    return OrderedDict((k, tuple(v.shape)) for k, v in model.state_dict().items())
+    """The shape of each tensor of the federated state."""
+    state = model.state_dict()
+    return OrderedDict((k, tuple(state[k].shape)) for k in _federated_names(model))

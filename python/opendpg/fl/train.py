@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from opendpg.fl.models import device, get_weights, set_weights
+from opendpg.fl.models import device, get_weights, logits, set_weights, trainable_parameters
 from opendpg.spec import JobSpec
 
 __all__ = ["evaluate", "train_local", "warm_up"]
@@ -59,7 +59,7 @@ def train_local(model: nn.Module, weights: OrderedDict[str, np.ndarray], x: np.n
     loader: DataLoader[tuple[torch.Tensor, ...]] = DataLoader(
         TensorDataset(torch.from_numpy(x), torch.from_numpy(y)), batch_size=spec.training.batch_size, shuffle=True,
         generator=generator, pin_memory=dev.type == "cuda")
-    optimizer: torch.optim.Optimizer = torch.optim.SGD(model.parameters(), lr=spec.training.learning_rate)
+    optimizer: torch.optim.Optimizer = torch.optim.SGD(trainable_parameters(model), lr=spec.training.learning_rate)
     module: nn.Module = model
     if dp is not None:
         from opacus import PrivacyEngine
@@ -84,7 +84,8 @@ def _epochs(model: nn.Module, module: nn.Module, optimizer: torch.optim.Optimize
             loader: DataLoader[tuple[torch.Tensor, ...]], spec: JobSpec, task: Task, dev: torch.device,
             autocast: bool) -> float:
     """Run the spec's local epochs; the mean loss of the last."""
-    global_params = [p.detach().clone() for p in model.parameters()]
+    trained = trainable_parameters(model)
+    global_params = [p.detach().clone() for p in trained]
     mu = spec.strategy.proximal_mu if spec.strategy.name == "fedprox" else 0.0
     last = 0.0
     for _ in range(spec.training.local_epochs):
@@ -95,10 +96,9 @@ def _epochs(model: nn.Module, module: nn.Module, optimizer: torch.optim.Optimize
             xb, yb = xb.to(dev, non_blocking=True), yb.to(dev, non_blocking=True)
             optimizer.zero_grad()
             with _autocast(dev, autocast):
-                loss = _loss(task, module(xb), yb)
+                loss = _loss(task, logits(module, xb), yb)
             if mu > 0:
-                loss = loss + (mu / 2) * sum(((p - g) ** 2).sum() for p, g in zip(model.parameters(), global_params,
-                                                                                   strict=True))
+                loss = loss + (mu / 2) * sum(((p - g) ** 2).sum() for p, g in zip(trained, global_params, strict=True))
             with warnings.catch_warnings():  # Opacus's hooks on the first layer, whose input needs no gradient
                 warnings.filterwarnings("ignore", message="Full backward hook is firing")
                 loss.backward()  # type: ignore[no-untyped-call]
@@ -140,7 +140,7 @@ def evaluate(model: nn.Module, weights: OrderedDict[str, np.ndarray], x: np.ndar
         for start in range(0, len(y), EVAL_BATCH):
             batch = torch.from_numpy(x[start:start + EVAL_BATCH]).to(dev)
             with _autocast(dev, True):
-                outputs.append(model(batch).float().cpu())
+                outputs.append(logits(model, batch).float().cpu())
     model.to("cpu")
     if not outputs:
         return {"examples": 0.0}

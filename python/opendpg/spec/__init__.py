@@ -1,6 +1,7 @@
 """The job spec: a versioned pydantic model, its JSON Schema, and validation messages."""
 
 from opendpg.spec.model import (
+    MODEL_LIBRARIES,
     MODEL_NAMES,
     SPEC_VERSION,
     STRATEGY_NAMES,
@@ -8,6 +9,7 @@ from opendpg.spec.model import (
     DatasetSpec,
     DpSgdSpec,
     JobSpec,
+    LoraSpec,
     ModelSpec,
     PrivacySpec,
     ProvidersSpec,
@@ -21,6 +23,7 @@ from opendpg.spec.model import (
 )
 
 __all__ = [
+    "MODEL_LIBRARIES",
     "MODEL_NAMES",
     "SPEC_VERSION",
     "STRATEGY_NAMES",
@@ -28,6 +31,7 @@ __all__ = [
     "DatasetSpec",
     "DpSgdSpec",
     "JobSpec",
+    "LoraSpec",
     "ModelSpec",
     "PrivacySpec",
     "ProvidersSpec",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -11,6 +12,7 @@ from opendpg.data.schema import DatasetSchema
 from opendpg.errors import OpenDPGValueError
 
 __all__ = [
+    "MODEL_LIBRARIES",
     "MODEL_NAMES",
     "SPEC_VERSION",
     "STRATEGY_NAMES",
@@ -18,6 +20,7 @@ __all__ = [
     "DatasetSpec",
     "DpSgdSpec",
     "JobSpec",
+    "LoraSpec",
     "ModelSpec",
     "PrivacySpec",
     "ProvidersSpec",
@@ -32,6 +35,9 @@ __all__ = [
 
 SPEC_VERSION = "opendpg-job/1"
 MODEL_NAMES = ("mlp", "cnn")
+#: Libraries a spec can name an architecture from (``<library>/<architecture>``); nothing is downloaded
+MODEL_LIBRARIES = ("torchvision", "timm", "transformers")
+_LIBRARY_MODEL = re.compile(r"^(torchvision|timm|transformers)/[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 STRATEGY_NAMES = ("fedavg", "fedprox", "krum", "trimmed-mean", "median")
 
 
@@ -47,9 +53,60 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+_Scalar = bool | int | float | str
+_ModuleName = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.]+$")]
+
+
+class LoraSpec(_Strict):
+    """Low-rank adaptation (PEFT's LoRA): the model's weights stay frozen; each module named in
+    ``target_modules`` gets a trainable low-rank update ``(alpha / rank) * B @ A``, and each module in
+    ``modules_to_save`` (e.g. a new classification head) is trained in full. Only those tensors travel, are hashed
+    on-chain, aggregated and audited."""
+
+    rank: Annotated[int, Field(ge=1, le=1024)] = Field(default=8, description="r: the rank of each adapter")
+    alpha: Annotated[int, Field(ge=1, le=4096)] = Field(default=16, description="scaling numerator (alpha / r)")
+    dropout: Annotated[float, Field(ge=0, lt=1)] = Field(default=0.0, description="dropout on the adapter input")
+    target_modules: list[_ModuleName] = Field(
+        min_length=1, description="names (or name suffixes) of the Linear/Conv modules to adapt, e.g. query, value")
+    modules_to_save: list[_ModuleName] = Field(
+        default_factory=list, description="modules trained in full alongside the adapters, e.g. the classifier")
+
+
 class ModelSpec(_Strict):
-    name: Literal["mlp", "cnn"] = Field(description="a builder from the model registry")
-    hidden_units: Annotated[int, Field(ge=1, le=4096)] = Field(default=64, description="MLP hidden width")
+    """The network. ``mlp`` and ``cnn`` are OpenDPG's small built-ins (``hidden_units`` wide). Any other name is
+    ``<library>/<architecture>``: ``torchvision/<name>`` (``torchvision.models.get_model``), ``timm/<name>``
+    (``timm.create_model``) or ``transformers/<model type>`` (a Hugging Face configuration class, e.g.
+    ``transformers/vit``, ``transformers/bert``), built from ``config`` with random weights and no download. The
+    output width (classes) and, for images, the input size and channels come from the dataset."""
+
+    name: Annotated[str, Field(min_length=1, max_length=160)] = Field(
+        description="mlp, cnn, or <library>/<architecture> with library torchvision, timm or transformers")
+    hidden_units: Annotated[int, Field(ge=1, le=4096)] = Field(default=64, description="mlp/cnn hidden width")
+    config: dict[Annotated[str, Field(min_length=1, max_length=64)], _Scalar | list[_Scalar]] = Field(
+        default_factory=dict, description="a library architecture's keyword arguments / configuration fields, "
+                                          "e.g. {\"hidden_size\": 64, \"num_hidden_layers\": 2}")
+    lora: LoraSpec | None = Field(default=None, description="fine-tune low-rank adapters only (PEFT LoRA)")
+
+    @model_validator(mode="after")
+    def _known(self) -> ModelSpec:
+        if self.name not in MODEL_NAMES and not _LIBRARY_MODEL.match(self.name):
+            raise ValueError(json.dumps([["model.name", f"{self.name!r} is neither a built-in "
+                                                        f"({', '.join(MODEL_NAMES)}) nor <library>/<architecture> "
+                                                        f"with library one of {', '.join(MODEL_LIBRARIES)} "
+                                                        "(e.g. torchvision/resnet18)"]]))
+        if self.name in MODEL_NAMES and self.config:
+            raise ValueError(json.dumps([["model.config", f"only for library architectures; {self.name} takes "
+                                                          "hidden_units: remove config"]]))
+        return self
+
+    @property
+    def library(self) -> str:
+        """``opendpg`` for the built-ins, else the library the architecture comes from."""
+        return self.name.split("/", 1)[0] if "/" in self.name else "opendpg"
+
+    @property
+    def architecture(self) -> str:
+        return self.name.split("/", 1)[-1]
 
 
 class DatasetSpec(_Strict):
@@ -199,6 +256,9 @@ class JobSpec(_Strict):
         for optional in ("certification", "publication"):  # absent sections leave older specs' bytes unchanged
             if data[optional] is None:
                 del data[optional]
+        for section, field, absent in (("model", "config", {}), ("model", "lora", None)):
+            if data[section][field] == absent:
+                del data[section][field]
         return json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
 
 

@@ -24,12 +24,21 @@ def test_valid_spec_round_trips_through_canonical_bytes():
     assert again == spec
     assert spec.to_bytes() == again.to_bytes()
     assert json.loads(spec.to_bytes())["spec_version"] == "opendpg-job/1"
+    assert set(json.loads(spec.to_bytes())["model"]) == set(GOOD["model"]) | {"hidden_units"}  # no empty config/lora
+
+
+def test_a_library_model_with_lora_round_trips():
+    model = {"name": "timm/resnet10t", "config": {"drop_rate": 0.1, "output_stride": 32},
+             "lora": {"rank": 4, "target_modules": ["conv2"], "modules_to_save": ["fc"]}}
+    spec = parse_spec({**GOOD, "model": model})
+    assert parse_spec(spec.to_bytes()) == spec
+    assert (spec.model.library, spec.model.architecture, spec.model.lora.alpha) == ("timm", "resnet10t", 16)
 
 
 @pytest.mark.parametrize(
     ("patch", "field", "fix"),
     [
-        ({"model": {"name": "rnn"}}, "model.name", "'mlp' or 'cnn'"),
+        ({"model": {"name": "rnn"}}, "model.name", "neither a built-in (mlp, cnn) nor <library>/<architecture>"),
         ({"training": {"rounds": 0}}, "training.rounds", "greater than or equal to 1"),
         ({"providers": {"min": 3, "max": 2}}, "providers.max", "raise max or lower min"),
         ({"strategy": {"name": "fedprox"}}, "strategy.proximal_mu", "try 0.01"),

@@ -21,6 +21,7 @@ from opendpg.audit import verify_job
 from opendpg.chain import JobState
 from opendpg.content import cid_of
 from opendpg.errors import ContractRevert
+from opendpg.fl.models import check_model
 from opendpg.gateway.chain import GatewayChain
 from opendpg.gateway.deps import ChainDep, CurrentUser, IndexerDep, PosterDep, SessionDep
 from opendpg.gateway.indexer import ChainIndexer
@@ -74,6 +75,7 @@ async def create_job(body: JobCreate, user: CurrentUser, chain: ChainDep, poster
     document = await asyncio.to_thread(filled_spec, chain, body.spec, ["body", "spec"])
     try:
         spec = parse_spec(document)
+        await asyncio.to_thread(check_model, spec)  # builds the model on the meta device: no weights
     except SpecError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=[
             {"loc": ["body", "spec", *field.split(".")], "msg": message} for field, message in exc.problems]) from None

@@ -17,6 +17,7 @@ from web3 import Web3
 from opendpg.dpg import StandardError, parse_standard, standard_bytes
 from opendpg.dpg.market import data_terms_for
 from opendpg.errors import ContentError
+from opendpg.fl.models import check_model
 from opendpg.gateway.chain import GatewayChain
 from opendpg.gateway.deps import ChainDep, IndexerDep, SessionDep, SettingsDep
 from opendpg.gateway.models import ChainJob
@@ -61,6 +62,7 @@ def pin_spec(chain: ChainDep, spec: SpecBody) -> PinnedSpec:
     that names a dataset asset held by providers gets the asset's schema."""
     try:
         parsed = parse_spec(filled_spec(chain, spec, ["body"]))
+        check_model(parsed)
     except SpecError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=[
             {"loc": ["body", *path.split(".")], "msg": msg, "type": "spec"} for path, msg in exc.problems]) from None
