@@ -16,7 +16,7 @@ from pathlib import Path
 
 from opendpg.errors import OpenDPGValueError
 
-__all__ = ["AssetFiles", "FilesError", "open_files"]
+__all__ = ["AssetFiles", "FilesError", "open_files", "unpack_archive"]
 
 _MAX_TEXT = 2_000_000
 _LICENCE_NAMES = re.compile(r"^(licen[cs]e|copying|unlicense)([.-].*)?$", re.IGNORECASE)
@@ -99,7 +99,8 @@ class AssetFiles:
         return any(p.is_dir() and p.name.lower() in ("tests", "test", "spec") for p in self._top())
 
 
-def _unpack(archive: Path, into: Path) -> None:
+def unpack_archive(archive: Path, into: Path) -> None:
+    """Unpack a .tar(.gz/.bz2/.xz) or .zip into ``into``, refusing members that would land outside it."""
     name = archive.name.lower()
     if name.endswith((".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz")) or tarfile.is_tarfile(archive):
         with tarfile.open(archive) as tar:
@@ -128,6 +129,6 @@ def open_files(path: Path) -> Iterator[AssetFiles]:
         return
     with tempfile.TemporaryDirectory(prefix="opendpg-asset-") as tmp:
         root = Path(tmp)
-        _unpack(path, root)
+        unpack_archive(path, root)
         entries = list(root.iterdir())
         yield AssetFiles(entries[0] if len(entries) == 1 and entries[0].is_dir() else root)

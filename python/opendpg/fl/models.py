@@ -12,6 +12,7 @@ from __future__ import annotations
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,7 @@ import torch
 from torch import nn
 
 from opendpg.errors import OpenDPGValueError
+from opendpg.fl.basemodel import load_base_weights, read_base_model
 from opendpg.fl.data import input_of
 from opendpg.spec import JobSpec, ModelSpec, SpecError
 
@@ -158,14 +160,22 @@ def _with_lora(model: nn.Module, spec: ModelSpec) -> nn.Module:
     return adapted
 
 
-def build_model(spec: ModelSpec, input_shape: tuple[int, ...], classes: int, seed: int = 0) -> nn.Module:
-    """The spec's model with deterministic initial weights (same seed, same weights on every machine), wrapped
-    with LoRA adapters when the spec asks for them."""
+def build_model(spec: ModelSpec, input_shape: tuple[int, ...], classes: int, seed: int = 0,
+                base: Path | None = None) -> nn.Module:
+    """The spec's model with deterministic initial weights (same seed, same weights on every machine), or, when
+    the spec names a base model, its weights from the base's files in the folder ``base`` (fetched and checked by
+    the caller; see :mod:`opendpg.fl.basemodel`); then wrapped with LoRA adapters when the spec asks for them."""
     torch.manual_seed(seed)
     if spec.library == "opendpg":
         model = MODELS[spec.name](spec, input_shape, classes)
     else:
         model = BUILDERS[spec.library](spec, input_shape, classes)
+    if spec.base is not None:
+        if base is None:
+            raise OpenDPGValueError(f"model.base: the job starts from base model asset {spec.base.asset} "
+                                    f"(files {spec.base.files_cid}); its files were not given to build it")
+        card, tensors = read_base_model(base)
+        load_base_weights(model, spec, card, tensors, classes)
     return _with_lora(model, spec) if spec.lora is not None else model
 
 

@@ -16,6 +16,7 @@ __all__ = [
     "MODEL_NAMES",
     "SPEC_VERSION",
     "STRATEGY_NAMES",
+    "BaseModelSpec",
     "CertificationSpec",
     "DatasetSpec",
     "DpSgdSpec",
@@ -72,6 +73,16 @@ class LoraSpec(_Strict):
         default_factory=list, description="modules trained in full alongside the adapters, e.g. the classifier")
 
 
+class BaseModelSpec(_Strict):
+    """The open model a job starts from: a model asset of the DPG registry, by id, and the CID of its files (its
+    ``files_cid`` when the job was posted; posting fills it in). Everyone who builds the job's model fetches those
+    files by CID, checks them against it, and loads their safetensors weights."""
+
+    asset: Annotated[int, Field(ge=1)] = Field(description="DPG-registry id of the model asset")
+    files_cid: Annotated[str, Field(min_length=1, max_length=128)] = Field(
+        description="CID of the asset's files (an archive holding model.safetensors and opendpg-model.json)")
+
+
 class ModelSpec(_Strict):
     """The network. ``mlp`` and ``cnn`` are OpenDPG's small built-ins (``hidden_units`` wide). Any other name is
     ``<library>/<architecture>``: ``torchvision/<name>`` (``torchvision.models.get_model``), ``timm/<name>``
@@ -86,6 +97,8 @@ class ModelSpec(_Strict):
         default_factory=dict, description="a library architecture's keyword arguments / configuration fields, "
                                           "e.g. {\"hidden_size\": 64, \"num_hidden_layers\": 2}")
     lora: LoraSpec | None = Field(default=None, description="fine-tune low-rank adapters only (PEFT LoRA)")
+    base: BaseModelSpec | None = Field(default=None, description="start from an open base model's weights instead "
+                                                                 "of a seeded random initialisation")
 
     @model_validator(mode="after")
     def _known(self) -> ModelSpec:
@@ -256,7 +269,7 @@ class JobSpec(_Strict):
         for optional in ("certification", "publication"):  # absent sections leave older specs' bytes unchanged
             if data[optional] is None:
                 del data[optional]
-        for section, field, absent in (("model", "config", {}), ("model", "lora", None)):
+        for section, field, absent in (("model", "config", {}), ("model", "lora", None), ("model", "base", None)):
             if data[section][field] == absent:
                 del data[section][field]
         return json.dumps(data, sort_keys=True, separators=(",", ":")).encode()

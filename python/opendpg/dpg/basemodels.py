@@ -1,0 +1,105 @@
+"""Open base models as DPG assets. A model asset's metadata names its files on IPFS (``files_cid``): a tar archive
+holding ``model.safetensors``, ``opendpg-model.json`` (the card: the architecture the weights fit) and, as any
+asset, its licence and README. A job spec names the asset and the CID of those files (``model.base``); whoever
+builds the job's model (provider agents, the coordinator, auditors) fetches the archive by that CID, which the
+content store checks byte for byte, unpacks it safely into a cache and reads only the safetensors.
+
+The archive is packed deterministically (sorted names, no owner or time), so the same files give the same CID."""
+
+from __future__ import annotations
+
+import copy
+import io
+import shutil
+import tarfile
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from opendpg.chain import Chain
+from opendpg.content import ContentStore
+from opendpg.dpg.files import FilesError, unpack_archive
+from opendpg.dpg.metadata import MetadataError, parse_metadata
+from opendpg.errors import OpenDPGValueError
+from opendpg.fl.basemodel import CARD_FILE, PICKLE_SUFFIXES, WEIGHTS_FILE, BaseModelError, read_base_model
+from opendpg.spec import BaseModelSpec
+
+__all__ = ["MODEL_KIND", "asset_files_cid", "fetch_base_model", "pack_model_files", "with_base_files"]
+
+MODEL_KIND = 1  # IDPGRegistry.AssetKind.Model
+
+
+def pack_model_files(folder: Path) -> bytes:
+    """A deterministic tar of ``folder`` (a base model's files: weights, card, licence, README, ...). Refuses a
+    folder without safetensors weights and card, or one holding a pickle checkpoint."""
+    pickles = sorted(p.name for p in folder.rglob("*") if p.suffix.lower() in PICKLE_SUFFIXES)
+    if pickles:
+        raise BaseModelError(f"{pickles[0]}: a pickle checkpoint cannot be published (loading one can run code); "
+                             f"keep only {WEIGHTS_FILE} (convert with safetensors.torch.save_file)")
+    read_base_model(folder)  # weights and card present and readable
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for path in sorted(folder.rglob("*")):
+            if not path.is_file():
+                continue
+            info = tarfile.TarInfo(path.relative_to(folder).as_posix())
+            info.size, info.mode, info.mtime = path.stat().st_size, 0o644, 0
+            with path.open("rb") as f:
+                tar.addfile(info, f)
+    return buffer.getvalue()
+
+
+def asset_files_cid(chain: Chain, store: ContentStore, asset: int) -> str:
+    """The ``files_cid`` of model asset ``asset`` (its metadata read by the CID on-chain)."""
+    if not 1 <= asset <= chain.dpg.asset_count():
+        raise OpenDPGValueError(f"model.base.asset: asset {asset} is not in the DPG registry")
+    record = chain.dpg.get_asset(asset)
+    if record["kind"] != MODEL_KIND:
+        raise OpenDPGValueError(f"model.base.asset: asset {asset} is not a model in the DPG registry")
+    try:
+        metadata = parse_metadata(store.get(str(record["metadata_cid"])))
+    except MetadataError as exc:
+        raise OpenDPGValueError(f"model.base.asset: asset {asset}'s metadata does not parse: {exc}") from None
+    if metadata.files_cid is None:
+        raise OpenDPGValueError(f"model.base.asset: asset {asset} names no files_cid (its weights) in its metadata")
+    return metadata.files_cid
+
+
+def with_base_files(document: dict[str, Any], chain: Chain, store: ContentStore) -> dict[str, Any]:
+    """``document`` (a spec as a dict) with ``model.base.files_cid`` filled from the named model asset when the
+    spec names the asset only; anything else is returned as it is (validation speaks for it)."""
+    model = document.get("model")
+    base = model.get("base") if isinstance(model, dict) else None
+    if not isinstance(base, dict) or "files_cid" in base:
+        return document
+    asset = base.get("asset")
+    if not isinstance(asset, int) or isinstance(asset, bool):
+        return document
+    filled = copy.deepcopy(document)
+    filled["model"]["base"]["files_cid"] = asset_files_cid(chain, store, asset)
+    return filled
+
+
+def fetch_base_model(store: ContentStore, base: BaseModelSpec, cache: Path) -> Path:
+    """The folder of ``base``'s files under ``cache``: fetched by CID (the store checks the bytes against it),
+    unpacked safely and read once; a later call reuses the folder. Raises :class:`BaseModelError` for files that
+    are not a usable base model (a pickle in place of safetensors, a missing card)."""
+    folder = cache / base.files_cid
+    if (folder / CARD_FILE).is_file() and (folder / WEIGHTS_FILE).is_file():
+        return folder
+    archive = store.get(base.files_cid)
+    cache.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".unpack-", dir=cache) as tmp:
+        staging = Path(tmp) / "files"
+        staging.mkdir()
+        packed = Path(tmp) / "files.tar"
+        packed.write_bytes(archive)
+        try:
+            unpack_archive(packed, staging)
+        except FilesError as exc:
+            raise BaseModelError(f"model.base: the files of asset {base.asset} ({base.files_cid}): {exc}") from None
+        read_base_model(staging)  # refuses pickles and missing parts before anything is cached
+        if folder.exists():
+            shutil.rmtree(folder)
+        staging.rename(folder)
+    return folder

@@ -1,0 +1,129 @@
+"""A base model's files: its weights in safetensors (``model.safetensors``) and its card (``opendpg-model.json``),
+which names the architecture the weights fit exactly as a job spec's ``model`` does, the input shape and outputs
+it was trained for, and its output layer.
+
+Only safetensors are read: a pickle checkpoint (``.bin``, ``.pt``, ``.pth``, ``.ckpt``, ``.pkl``) can run code
+when loaded, so it is refused with the way to convert it. How the files reach a machine (IPFS, verified by CID)
+is not this module's concern."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from pathlib import Path
+from typing import Annotated, Literal
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from torch import nn
+
+from opendpg.errors import OpenDPGValueError
+from opendpg.files import write_atomic
+from opendpg.spec import ModelSpec, SpecError
+
+__all__ = ["CARD_FILE", "CARD_FORMAT", "PICKLE_SUFFIXES", "WEIGHTS_FILE", "BaseModelError", "ModelCard",
+           "load_base_weights", "read_base_model", "save_base_model"]
+
+CARD_FILE = "opendpg-model.json"
+CARD_FORMAT: Literal["opendpg-model/1"] = "opendpg-model/1"
+WEIGHTS_FILE = "model.safetensors"
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
+
+
+class BaseModelError(OpenDPGValueError):
+    """Base model files that cannot be used: missing, a pickle, unreadable, or for another architecture."""
+
+
+class ModelCard(BaseModel):
+    """What a base model's weights are: the architecture (``name`` and ``config``, as in a job spec's ``model``),
+    the input shape and number of outputs it was trained for, and the state-dict names of its output layer
+    (``head``), which a job with another number of outputs starts afresh."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    format: Literal["opendpg-model/1"] = CARD_FORMAT
+    name: Annotated[str, Field(min_length=1, max_length=160)]
+    config: dict[str, bool | int | float | str | list[bool | int | float | str]] = Field(default_factory=dict)
+    hidden_units: Annotated[int, Field(ge=1, le=4096)] = 64
+    input_shape: list[Annotated[int, Field(ge=1)]] = Field(min_length=1, max_length=4)
+    outputs: Annotated[int, Field(ge=1)]
+    head: list[Annotated[str, Field(min_length=1, max_length=300)]] = Field(
+        min_length=1, description="state-dict names of the output layer's tensors")
+    labels: list[Annotated[str, Field(max_length=128)]] = Field(
+        default_factory=list, description="class names in output order, if it classifies")
+    trained_on: Annotated[str, Field(max_length=2000)] = Field(default="", description="the data it was trained on")
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json(indent=1).encode() + b"\n"
+
+
+def save_base_model(model: nn.Module, card: ModelCard, folder: Path) -> Path:
+    """Write ``model``'s state dict as safetensors and its card into ``folder``; returns the folder."""
+    from safetensors.torch import save_file
+
+    state = model.state_dict()
+    missing = [name for name in card.head if name not in state]
+    if missing:
+        raise BaseModelError(f"head: the model has no tensors {missing}")
+    folder.mkdir(parents=True, exist_ok=True)
+    tensors = {name: value.detach().cpu().contiguous() for name, value in state.items()}
+    save_file(tensors, str(folder / WEIGHTS_FILE), metadata={"format": "pt"})
+    write_atomic(folder / CARD_FILE, card.to_bytes())
+    return folder
+
+
+def read_base_model(folder: Path) -> tuple[ModelCard, OrderedDict[str, torch.Tensor]]:
+    """The card and weights in ``folder``; a pickle checkpoint in place of safetensors is refused."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    weights = folder / WEIGHTS_FILE
+    if not weights.is_file():
+        pickles = sorted(p.name for p in folder.iterdir() if p.suffix.lower() in PICKLE_SUFFIXES) \
+            if folder.is_dir() else []
+        if pickles:
+            raise BaseModelError(
+                f"{pickles[0]}: a pickle checkpoint can run code when loaded and is never read here; convert it to "
+                f"safetensors where you trust it (python -c \"import torch; from safetensors.torch import "
+                f"save_file; save_file(torch.load('{pickles[0]}', weights_only=True), '{WEIGHTS_FILE}')\") and "
+                "publish that")
+        raise BaseModelError(f"{folder}: no {WEIGHTS_FILE} (the base model's weights in safetensors)")
+    try:
+        card = ModelCard.model_validate_json((folder / CARD_FILE).read_bytes())
+    except FileNotFoundError:
+        raise BaseModelError(f"{folder}: no {CARD_FILE} (the card naming the weights' architecture)") from None
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        raise BaseModelError(f"{CARD_FILE}: {'.'.join(map(str, problem['loc']))}: {problem['msg']}") from None
+    try:
+        tensors = load_file(str(weights))
+    except (SafetensorError, OSError) as exc:
+        raise BaseModelError(f"{WEIGHTS_FILE}: not readable as safetensors ({exc})") from None
+    return card, OrderedDict(tensors)
+
+
+def load_base_weights(model: nn.Module, spec: ModelSpec, card: ModelCard, tensors: OrderedDict[str, torch.Tensor],
+                      outputs: int) -> None:
+    """Load a base model's weights into ``model`` (the spec's architecture, freshly built). The card must name
+    the spec's architecture and configuration; every tensor must fit, except the output layer's when the job has
+    another number of outputs than the base (those keep the model's seeded initialisation)."""
+    wanted = (spec.name, spec.config, spec.hidden_units if spec.library == "opendpg" else card.hidden_units)
+    if (card.name, card.config, card.hidden_units) != wanted:
+        raise SpecError([("model.base", f"the base model's weights are for {card.name} {card.config}, the job's "
+                                        f"model is {spec.name} {spec.config}: name the base's architecture")])
+    state = model.state_dict()
+    if set(tensors) != set(state):
+        extra, missing = sorted(set(tensors) - set(state)), sorted(set(state) - set(tensors))
+        raise BaseModelError(f"{WEIGHTS_FILE}: its tensors do not fit {spec.name} (unexpected {extra[:5]}, "
+                             f"missing {missing[:5]})")
+    fresh_head = outputs != card.outputs
+    merged: OrderedDict[str, torch.Tensor] = OrderedDict()
+    for name, current in state.items():
+        value = tensors[name]
+        if fresh_head and name in card.head:
+            merged[name] = current
+        elif value.shape != current.shape or value.dtype != current.dtype:
+            raise BaseModelError(f"{WEIGHTS_FILE}: tensor {name} is {value.dtype} {tuple(value.shape)}, "
+                                 f"{spec.name} has {current.dtype} {tuple(current.shape)} there")
+        else:
+            merged[name] = value
+    model.load_state_dict(merged, strict=True)
