@@ -105,10 +105,13 @@ interface IJobMarket {
     ///        started (0: none); its owner, the data holder, earns `dataShareBps` of every provider reward
     /// @param datasetId the catalog dataset id (keccak256 of the catalog name) each provider must declare (0: any)
     /// @param certifiedComputeOnly only providers whose compute commitment is certified may join
+    /// @param modelAsset a DPG-registry model asset, the open base model the job fine-tunes, that must be certified
+    ///        when the job is posted, joined and started (0: none)
     struct Requirements {
         uint256 datasetAsset;
         bytes32 datasetId;
         bool certifiedComputeOnly;
+        uint256 modelAsset;
     }
 
     /// @notice The dataset a job trains on in its providers' own files, and the privacy it spends there (see
@@ -180,6 +183,8 @@ interface IJobMarket {
     error JobMarketAssetNotCertified(uint256 assetId);
     /// @notice Asset `assetId` is not a dataset.
     error JobMarketNotADataset(uint256 assetId);
+    /// @notice Asset `assetId` is not a model.
+    error JobMarketNotAModel(uint256 assetId);
     /// @notice `provider` does not declare dataset `datasetId` in its node capabilities.
     error JobMarketDatasetNotHeld(uint256 jobId, address provider, bytes32 datasetId);
     /// @notice The job takes only providers with a certified compute commitment; `provider` has none.
@@ -223,7 +228,12 @@ interface IJobMarket {
     event FeesWithdrawn(address indexed token, address indexed treasury, uint256 amount);
     event ProtocolFeeBpsSet(uint16 oldFeeBps, uint16 newFeeBps);
     event JobRequirementsSet(
-        uint256 indexed jobId, uint256 indexed datasetAsset, bytes32 datasetId, bool certifiedComputeOnly, uint16 dataShareBps
+        uint256 indexed jobId,
+        uint256 indexed datasetAsset,
+        bytes32 datasetId,
+        bool certifiedComputeOnly,
+        uint16 dataShareBps,
+        uint256 modelAsset
     );
     /// @notice A full job took `by` (higher priority) in place of `displaced`, whose stake was unlocked.
     event ProviderDisplaced(uint256 indexed jobId, address indexed displaced, address indexed by, uint8 index);
@@ -262,7 +272,8 @@ interface IJobMarket {
         external
         returns (uint256 jobId);
 
-    /// @notice As {postJob}, with `requirements` (checked now: the dataset asset must be a certified dataset);
+    /// @notice As {postJob}, with `requirements` (checked now: the dataset asset must be a certified dataset, the
+    ///         model asset a certified model);
     ///         the data share in force now applies to the job for its whole life.
     function postJobWithRequirements(JobParams calldata params, Requirements calldata requirements)
         external

@@ -50,6 +50,7 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
         bool certifiedComputeOnly;
         uint96 dataShareClaimed;
         bool heldData; // posted with data terms: joins spend privacy budget (read with the rest, for free)
+        uint64 modelAsset; // the certified base model the job fine-tunes (0: none)
     }
 
     IDPGRegistry private _dpg;
@@ -152,16 +153,23 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
             if (!dpg.isCertified(asset)) revert JobMarketAssetNotCertified(asset);
             share = _dataShareBps;
         }
+        uint256 model = requirements.modelAsset;
+        if (model != 0) {
+            if (model > type(uint64).max) revert JobMarketInvalidParams("modelAsset");
+            if (dpg.getAsset(model).kind != IDPGRegistry.AssetKind.Model) revert JobMarketNotAModel(model);
+            if (!dpg.isCertified(model)) revert JobMarketAssetNotCertified(model);
+        }
         jobId = _nextJobId;
         _requirements[jobId] = StoredRequirements({
             datasetAsset: uint64(asset),
             dataShareBps: share,
             certifiedComputeOnly: requirements.certifiedComputeOnly,
             dataShareClaimed: 0,
-            heldData: false
+            heldData: false,
+            modelAsset: uint64(model)
         });
         if (requirements.datasetId != bytes32(0)) _requiredDataset[jobId] = requirements.datasetId;
-        emit JobRequirementsSet(jobId, asset, requirements.datasetId, requirements.certifiedComputeOnly, share);
+        emit JobRequirementsSet(jobId, asset, requirements.datasetId, requirements.certifiedComputeOnly, share, model);
     }
 
     /// @inheritdoc IJobMarket
@@ -323,8 +331,7 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
         if (block.timestamp > startDeadline) revert JobMarketDeadlinePassed(jobId, startDeadline, block.timestamp);
         uint8 count = job.providerCount;
         if (count < job.minProviders) revert JobMarketNotEnoughProviders(jobId, count, job.minProviders);
-        uint256 asset = _requirements[jobId].datasetAsset;
-        if (asset != 0 && !_dpg.isCertified(asset)) revert JobMarketAssetNotCertified(asset);
+        _requireCertifiedAssets(_requirements[jobId]);
 
         uint64 deadline = uint64(block.timestamp) + job.roundTimeout;
         uint256 active = (uint256(1) << count) - 1;
@@ -567,7 +574,7 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
     /// @inheritdoc IJobMarket
     function requirementsOf(uint256 jobId) external view returns (Requirements memory requirements, uint16 share) {
         StoredRequirements storage r = _requirements[jobId];
-        requirements = Requirements(r.datasetAsset, _requiredDataset[jobId], r.certifiedComputeOnly);
+        requirements = Requirements(r.datasetAsset, _requiredDataset[jobId], r.certifiedComputeOnly, r.modelAsset);
         share = r.dataShareBps;
     }
 
@@ -725,10 +732,17 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuard {
         return uint256(job.joinDeadline) + job.roundTimeout;
     }
 
-    function _checkRequirements(uint256 jobId, address provider) private view {
-        StoredRequirements storage r = _requirements[jobId];
+    /// @dev Reverts unless the job's dataset and base model assets, where it has them, are certified now.
+    function _requireCertifiedAssets(StoredRequirements storage r) private view {
         uint256 asset = r.datasetAsset;
         if (asset != 0 && !_dpg.isCertified(asset)) revert JobMarketAssetNotCertified(asset);
+        asset = r.modelAsset;
+        if (asset != 0 && !_dpg.isCertified(asset)) revert JobMarketAssetNotCertified(asset);
+    }
+
+    function _checkRequirements(uint256 jobId, address provider) private view {
+        StoredRequirements storage r = _requirements[jobId];
+        _requireCertifiedAssets(r);
         bytes32 dataset = _requiredDataset[jobId];
         if (dataset != bytes32(0) && !_registry.holdsDataset(provider, dataset)) {
             revert JobMarketDatasetNotHeld(jobId, provider, dataset);

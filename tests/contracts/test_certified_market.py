@@ -20,7 +20,7 @@ from conftest import (
 
 DATASET, MODEL, SOFTWARE, COMPUTE = 0, 1, 2, 3
 DIGITS = "0x" + web3.keccak(text="digits").hex().removeprefix("0x")
-NO_REQUIREMENTS = (0, "0x" + "00" * 32, False)
+NO_REQUIREMENTS = (0, "0x" + "00" * 32, False, 0)
 
 
 @pytest.fixture
@@ -45,17 +45,62 @@ def test_post_requires_a_certified_dataset(market, dpg, token, poster, coordinat
     uncertified = dpg.registerAsset(DATASET, CID, "CC-BY-4.0", {"from": holder}).return_value
     model = dpg.registerAsset(MODEL, CID, "MIT", {"from": holder}).return_value
     with reverts("JobMarketAssetNotCertified", uncertified):
-        post_requiring(market, token, poster, coordinator, (uncertified, DIGITS, False))
+        post_requiring(market, token, poster, coordinator, (uncertified, DIGITS, False, 0))
     with reverts("JobMarketNotADataset", model):
-        post_requiring(market, token, poster, coordinator, (model, DIGITS, False))
+        post_requiring(market, token, poster, coordinator, (model, DIGITS, False, 0))
 
-    job_id, tx = post_requiring(market, token, poster, coordinator, (dataset, DIGITS, False))
+    job_id, tx = post_requiring(market, token, poster, coordinator, (dataset, DIGITS, False, 0))
 
     event = tx.events["JobRequirementsSet"]
     assert (event["jobId"], event["datasetAsset"], event["dataShareBps"]) == (job_id, dataset, 1000)
     requirements, share = market.requirementsOf(job_id)
-    assert (requirements[0], requirements[1], requirements[2], share) == (dataset, DIGITS, False, 1000)
+    assert (*requirements, share) == (dataset, DIGITS, False, 0, 1000)
     assert market.requirementsOf(999)[1] == 0
+
+
+@pytest.fixture
+def base_model(dpg, token, holder, checker, committee, deployer):
+    return certify(dpg, token, holder, MODEL, checker, committee, deployer)
+
+
+def test_a_job_on_a_base_model_needs_it_certified_to_post_join_and_start(market, dpg, registry, token, poster,
+                                                                        coordinator, providers, holder, base_model,
+                                                                        dataset, gov):
+    # Prepare: an uncertified model, a dataset in the model's place, and nodes
+    uncertified = dpg.registerAsset(MODEL, CID, "Apache-2.0", {"from": holder}).return_value
+    for node in [*providers[:3], coordinator]:
+        register(registry, token, node)
+    limits = list(market.limits())
+    limits[1] = 400 * DAY  # governance allows join windows past the certification's expiry
+    market.setLimits(limits, {"from": gov})
+
+    # Execute + Assert: posting checks the model asset's kind and certification, and records it
+    with reverts("JobMarketAssetNotCertified", uncertified):
+        post_requiring(market, token, poster, coordinator, (0, DIGITS, False, uncertified))
+    with reverts("JobMarketNotAModel", dataset):
+        post_requiring(market, token, poster, coordinator, (0, DIGITS, False, dataset))
+    job_id, tx = post_requiring(market, token, poster, coordinator, (0, DIGITS, False, base_model),
+                                join_window=400 * DAY)
+    event = tx.events["JobRequirementsSet"]
+    assert (event["jobId"], event["datasetAsset"], event["modelAsset"], event["dataShareBps"]) == (
+        job_id, 0, base_model, 0)  # no data share: the model's owner is not paid per reward
+    assert tuple(market.requirementsOf(job_id)[0]) == (0, DIGITS, False, base_model)
+    for p in providers[:2]:
+        market.joinJob(job_id, {"from": p})
+
+    # Execute + Assert: once the model's certification lapses nobody joins, the job cannot start, the poster's
+    # escrow comes back whole
+    chain.sleep(366 * DAY)
+    chain.mine()
+    assert not dpg.isCertified(base_model)
+    with reverts("JobMarketAssetNotCertified", base_model):
+        market.joinJob(job_id, {"from": providers[2]})
+    with reverts("JobMarketAssetNotCertified", base_model):
+        market.startJob(job_id, {"from": coordinator})
+    before, budget = token.balanceOf(poster), market.getJob(job_id)["budget"]
+    market.cancelJob(job_id, {"from": poster})
+    market.claimRefund(job_id, {"from": poster})
+    assert token.balanceOf(poster) - before == budget
 
 
 def test_join_checks_dataset_and_compute(market, dpg, registry, token, poster, coordinator, providers, dataset,
@@ -63,7 +108,7 @@ def test_join_checks_dataset_and_compute(market, dpg, registry, token, poster, c
     for node in [*providers[:3], coordinator]:
         register(registry, token, node)
     register(registry, token, providers[3], datasets=("other",))
-    job_id, _ = post_requiring(market, token, poster, coordinator, (dataset, DIGITS, True))
+    job_id, _ = post_requiring(market, token, poster, coordinator, (dataset, DIGITS, True, 0))
 
     with reverts("JobMarketDatasetNotHeld"):
         market.joinJob(job_id, {"from": providers[3]})
@@ -82,7 +127,7 @@ def test_an_expired_certification_stops_the_job_and_refunds(market, dpg, registr
     limits = list(market.limits())
     limits[1] = 400 * DAY  # governance allows join windows past the certification's expiry
     market.setLimits(limits, {"from": gov})
-    job_id, _ = post_requiring(market, token, poster, coordinator, (dataset, DIGITS, False), join_window=400 * DAY)
+    job_id, _ = post_requiring(market, token, poster, coordinator, (dataset, DIGITS, False, 0), join_window=400 * DAY)
     for p in providers[:2]:
         market.joinJob(job_id, {"from": p})
     chain.sleep(366 * DAY)
@@ -130,7 +175,7 @@ def test_data_holder_earns_its_share(market, registry, token, poster, coordinato
     for node in [*providers[:2], coordinator]:
         register(registry, token, node)
     reward = 10 * E18
-    job_id, _ = post_requiring(market, token, poster, coordinator, (dataset, DIGITS, False), reward=reward,
+    job_id, _ = post_requiring(market, token, poster, coordinator, (dataset, DIGITS, False, 0), reward=reward,
                                rounds=1, min_providers=2, max_providers=2)
     for p in providers[:2]:
         market.joinJob(job_id, {"from": p})

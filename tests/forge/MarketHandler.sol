@@ -119,7 +119,7 @@ contract MarketHandler {
         }
         uint64 epsilon = uint64(data % 4) * 1e6;
         IJobMarket.DataTerms memory terms = IJobMarket.DataTerms(dataset, SCHEMA, epsilon, epsilon == 0 ? 0 : 1e13);
-        try market.postJobWithData(p, IJobMarket.Requirements(0, bytes32(0), false), terms) returns (uint256 jobId) {
+        try market.postJobWithData(p, IJobMarket.Requirements(0, bytes32(0), false, 0), terms) returns (uint256 jobId) {
             jobs.push(jobId);
             ++done["postJobWithData"];
         } catch {}

@@ -79,7 +79,7 @@ interface SpecDraft {
   dataset: { mode: "simulate"; catalog_id: string } | { asset: number };
   training: { rounds: number };
   providers: { min: number; max: number };
-  certification?: { dataset_asset?: number; certified_compute_only: boolean };
+  certification?: { dataset_asset?: number; certified_compute_only: boolean; model_asset?: number };
   privacy?: { dp_sgd: { epsilon: number; noise_multiplier: number; max_grad_norm: number } };
   held_out_cid?: string;
 }
@@ -181,7 +181,8 @@ async function post(ctx: Ctx, data: FormData, status: HTMLElement, result: HTMLE
   const allowance = (await wallet.public.readContract({ ...token, functionName: "allowance", args: [account, market.address] })) as bigint;
   let receipt;
   const simulated = "catalog_id" in spec.dataset ? spec.dataset.catalog_id : null;
-  const requirements = { datasetAsset, datasetId: simulated ? keccak256(toBytes(simulated)) : ZERO, certifiedComputeOnly };
+  const modelAsset = BigInt(spec.certification?.model_asset ?? 0);
+  const requirements = { datasetAsset, datasetId: simulated ? keccak256(toBytes(simulated)) : ZERO, certifiedComputeOnly, modelAsset };
   if (body.data_terms) {  // a job on providers' own data: the market records each provider's privacy spend at join
     const { asset, schema, epsilon, delta } = body.data_terms;
     if (allowance < budget) {

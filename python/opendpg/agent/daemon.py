@@ -47,6 +47,7 @@ from opendpg.agent.links import CoordinatorLinks, LinkRefused
 from opendpg.agent.outbox import Outbox
 from opendpg.agent.watcher import JobWatcher
 from opendpg.chain import ChainClock, ChainEvent, JobState
+from opendpg.dpg.basemodels import fetch_base_model
 from opendpg.errors import ContractRevert
 from opendpg.files import write_atomic
 from opendpg.fl.federation import start_supernode
@@ -223,6 +224,9 @@ class ProviderAgent:
         spec_cid = str(self.watcher.decisions[str(job_id)]["spec_cid"])  # every join decision records its spec
         spec = parse_spec(self.runtime.store.get(spec_cid))
         data = self._data_config(spec)
+        if spec.model.base is not None:  # fetched and checked when the job was joined; again if the cache is gone
+            data["base-model-path"] = str(fetch_base_model(self.runtime.store, spec.model.base,
+                                                           self.watcher.base_models))
         state = self.jobs.setdefault(job_id, _JobState())
         state.status = "running"  # the job runs with us in it: keep trying to take part
         self._save()

@@ -19,10 +19,12 @@ from opendpg.agent.holdings import DataHoldings
 from opendpg.agent.policy import Decision, ProviderProfile, decide
 from opendpg.chain import Chain, ChainEvent
 from opendpg.content import ContentStore
+from opendpg.dpg.basemodels import fetch_base_model
 from opendpg.dpg.market import admission
 from opendpg.errors import ContentError, ContractRevert
 from opendpg.files import write_atomic
-from opendpg.spec import SpecError, parse_spec
+from opendpg.fl.basemodel import BaseModelError
+from opendpg.spec import BaseModelSpec, SpecError, parse_spec
 
 __all__ = ["JobWatcher"]
 
@@ -32,8 +34,10 @@ log = logging.getLogger(__name__)
 class JobWatcher:
     def __init__(self, chain: Chain, store: ContentStore, profile: ProviderProfile, state_file: Path,
                  retry_interval: float = 30.0, holdings: DataHoldings | None = None,
-                 link_check: Callable[[str], str | None] | None = None) -> None:
+                 link_check: Callable[[str], str | None] | None = None,
+                 base_models: Path | None = None) -> None:
         self.chain = chain
+        self.base_models = base_models or state_file.parent / "base-models"  # verified base model files by CID
         self.link_check = link_check  # coordinator -> why we would not connect to its SuperLink (None: we would)
         self.holdings = holdings
         self.store = store
@@ -44,6 +48,14 @@ class JobWatcher:
         self.unresolved: set[int] = {int(k) for k, v in self.decisions.items() if v.get("retry")}
         self.retry_interval = retry_interval
         self._tried: dict[int, float] = {}
+
+    def _base_model(self, base: BaseModelSpec) -> str | None:
+        """Why the job's base model cannot be used here (None: fetched by its CID, checked, cached)."""
+        try:
+            fetch_base_model(self.store, base, self.base_models)
+        except (ContentError, BaseModelError) as exc:
+            return f"base model asset {base.asset} ({base.files_cid}): {exc}"
+        return None
 
     def _save(self) -> None:
         write_atomic(self.state_file, json.dumps(self.decisions, indent=1))
@@ -93,6 +105,8 @@ class JobWatcher:
                             else [f"dataset asset {spec.dataset.asset} is not held here"])
             if data_reasons:
                 decision = Decision(False, tuple(data_reasons))
+        if decision.join and spec.model.base is not None and (refused := self._base_model(spec.model.base)):
+            decision = Decision(False, (refused,))
         if decision.join and self.link_check is not None and (refused := self.link_check(job.coordinator)):
             decision = Decision(False, (refused,))
         if decision.join and market.participant_of(job_id, me).slot == 0:

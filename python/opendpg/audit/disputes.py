@@ -19,9 +19,10 @@ from web3 import Web3
 
 from opendpg.chain import Chain
 from opendpg.content import ContentStore
+from opendpg.dpg.basemodels import build_job_model
 from opendpg.errors import ContentError, OpenDPGValueError
-from opendpg.fl.data import input_of
-from opendpg.fl.models import build_model, weight_shapes
+from opendpg.fl.basemodel import BaseModelError
+from opendpg.fl.models import weight_shapes
 from opendpg.fl.update import UpdateFormatError, decode_update
 from opendpg.spec import SpecError, parse_spec
 
@@ -102,10 +103,10 @@ def _update_problems(store: ContentStore, spec_cid: str, check: UpdateCheck) -> 
         problems.append(f"its header is for job {meta.get('job')} round {meta.get('round')}")
     try:
         spec = parse_spec(store.get(spec_cid))
-        model = build_model(spec.model, *input_of(spec.dataset), seed=spec.training.seed)
+        model = build_job_model(spec, store)
         update.check_shapes(weight_shapes(model))
-    except (ContentError, SpecError) as exc:
-        problems.append(f"the job's spec {spec_cid} cannot be read: {exc}")
+    except (ContentError, SpecError, BaseModelError) as exc:
+        problems.append(f"the job's spec {spec_cid} or its base model cannot be read: {exc}")
     except UpdateFormatError as exc:
         problems.append(str(exc))
     if not all(np.isfinite(t).all() for t in update.tensors.values()):

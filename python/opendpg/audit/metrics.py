@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from opendpg.content import ContentStore
 from opendpg.errors import OpenDPGValueError
 from opendpg.spec import JobSpec
 
@@ -25,17 +27,23 @@ class RoundMetrics:
     all: dict[str, float] = field(default_factory=dict)  # every metric of the task (macro_f1, rmse, mae, ...)
 
 
-def evaluate_global(spec: JobSpec, model: bytes, held_out: bytes | None = None) -> RoundMetrics:
+def evaluate_global(spec: JobSpec, model: bytes, held_out: bytes | None = None, store: ContentStore | None = None,
+                    cache: Path | None = None) -> RoundMetrics:
     """The metrics of ``model`` (canonical update bytes) on the job's held-out set: ``held_out`` (the bytes of
     the spec's ``held_out_cid``) for a job on providers' own data, the bundled test split in a simulation.
     Raises ``UpdateFormatError`` when the bytes do not fit the spec's model, ``NoHeldOutSet`` when there is
-    nothing to evaluate on."""
+    nothing to evaluate on. A job on a base model needs ``store`` to fetch its files (into ``cache``)."""
+    from opendpg.dpg.basemodels import build_job_model
     from opendpg.fl.data import held_out_records, input_of  # torch: imported only where evaluation happens
     from opendpg.fl.models import build_model, get_weights, weight_shapes
     from opendpg.fl.train import evaluate
     from opendpg.fl.update import decode_update
 
-    network = build_model(spec.model, *input_of(spec.dataset), seed=spec.training.seed)
+    if spec.model.base is not None and store is None:
+        raise OpenDPGValueError(f"the job starts from base model asset {spec.model.base.asset}: give a content store "
+                                "to fetch its files")
+    network = (build_job_model(spec, store, cache) if store is not None
+               else build_model(spec.model, *input_of(spec.dataset), seed=spec.training.seed))
     update = decode_update(model)
     update.check_shapes(weight_shapes(network))
     weights = OrderedDict(zip(get_weights(network).keys(), update.tensors.values(), strict=True))

@@ -12,16 +12,18 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from web3 import Web3
 
 from opendpg.chain import Chain
 from opendpg.content import ContentStore
+from opendpg.dpg.basemodels import build_job_model
 from opendpg.errors import ContentError, OpenDPGValueError
 from opendpg.fl.aggregate import Contribution, aggregate
-from opendpg.fl.data import input_of
-from opendpg.fl.models import build_model, get_weights
+from opendpg.fl.basemodel import BaseModelError
+from opendpg.fl.models import get_weights
 from opendpg.fl.update import UpdateFormatError, decode_update, encode_update
 from opendpg.spec import SpecError, parse_spec
 
@@ -36,7 +38,7 @@ class RoundVerdict:
     used: list[str] = field(default_factory=list)
 
 
-def verify_job(chain: Chain, store: ContentStore, job_id: int) -> list[RoundVerdict]:
+def verify_job(chain: Chain, store: ContentStore, job_id: int, cache: Path | None = None) -> list[RoundVerdict]:
     posted = chain.market.job_logs("JobPosted", job_id)
     if not posted:
         raise OpenDPGValueError(f"job_id: no job {job_id} on this deployment")
@@ -51,8 +53,11 @@ def verify_job(chain: Chain, store: ContentStore, job_id: int) -> list[RoundVerd
         args = log["args"]
         submitted[(int(args["round"]), Web3.to_checksum_address(args["provider"]))] = (
             bytes(args["updateHash"]), str(args["updateCid"]))
+    try:  # round 0's global model: the seeded model, or the base model's weights fetched by CID
+        previous = get_weights(build_job_model(spec, store, cache))
+    except (ContentError, BaseModelError) as exc:
+        return [RoundVerdict(0, False, [f"base model of spec {spec_cid}: {exc}"])]
     verdicts = []
-    previous = get_weights(build_model(spec.model, *input_of(spec.dataset), seed=spec.training.seed))
     for log in sorted(chain.market.job_logs("RoundCommitted", job_id), key=lambda e: int(e["args"]["round"])):
         args = log["args"]
         verdict = RoundVerdict(int(args["round"]), True)

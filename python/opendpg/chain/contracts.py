@@ -104,18 +104,19 @@ class JobParams:
 @dataclass(frozen=True)
 class Requirements:
     """``IJobMarket.Requirements``: a certified dataset asset (0: none), a dataset every provider must hold
-    (zero bytes: any), and whether only certified compute may join."""
+    (zero bytes: any), whether only certified compute may join, and a certified base model asset (0: none)."""
 
     dataset_asset: int = 0
     dataset_id: bytes = bytes(32)
     certified_compute_only: bool = False
+    model_asset: int = 0
 
     def as_tuple(self) -> tuple[Any, ...]:
         return astuple(self)
 
     @property
     def any(self) -> bool:
-        return bool(self.dataset_asset or any(self.dataset_id) or self.certified_compute_only)
+        return bool(self.dataset_asset or any(self.dataset_id) or self.certified_compute_only or self.model_asset)
 
 
 #: On-chain units of privacy: epsilon in millionths, delta in 1e-18.
@@ -460,8 +461,8 @@ class JobMarketClient(_Client):
         return DataTerms(int(asset), bytes(schema), int(epsilon), int(delta)) if asset else None
 
     def requirements_of(self, job_id: int) -> tuple[Requirements, int]:
-        (asset, dataset, compute_only), share = self._view("requirementsOf", job_id)
-        return Requirements(int(asset), bytes(dataset), bool(compute_only)), int(share)
+        (asset, dataset, compute_only, model), share = self._view("requirementsOf", job_id)
+        return Requirements(int(asset), bytes(dataset), bool(compute_only), int(model)), int(share)
 
     def priority_of(self, provider: str) -> int:
         return int(self._view("priorityOf", provider)[0])

@@ -109,13 +109,16 @@ def _post(args: argparse.Namespace) -> int:
 def _post_direct(args: argparse.Namespace, document: Any) -> int:
     """Validate, pin and post from the caller's own key: no gateway involved. A spec that names a dataset asset
     gets the asset's schema from its metadata."""
-    from opendpg.fl.models import check_model  # torch: only for the commands that build models
+    from opendpg.dpg.basemodels import with_base_files  # torch: only for the commands that build models
+    from opendpg.fl.models import check_model
 
     chain = chain_from_args(args)
     settings = load_settings()
     store = open_store(settings.ipfs_api, settings.state_dir)
     try:
-        spec = parse_spec(with_asset_schema(document, chain, store) if isinstance(document, dict) else document)
+        if isinstance(document, dict):  # a dataset asset's schema, a base model asset's files CID
+            document = with_base_files(with_asset_schema(document, chain, store), chain, store)
+        spec = parse_spec(document)
         check_model(spec)
     except SpecError as exc:
         raise ConfigError("spec: " + "; ".join(f"{field}: {message}" for field, message in exc.problems)) from None

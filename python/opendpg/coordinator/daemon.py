@@ -34,9 +34,11 @@ import time
 from opendpg.chain import ChainClock, ChainEvent, Job, JobState
 from opendpg.coordinator.admission import Admission
 from opendpg.coordinator.config import CoordinatorConfig
+from opendpg.dpg.basemodels import fetch_base_model
 from opendpg.dpg.market import start_blocker
-from opendpg.errors import ContractRevert
+from opendpg.errors import ContentError, ContractRevert
 from opendpg.files import write_atomic
+from opendpg.fl.basemodel import BaseModelError
 from opendpg.fl.federation import Federation, FederationError
 from opendpg.fl.tls import TlsFiles, ensure_tls, load_tls
 from opendpg.node import NodeRuntime, handler_with_retries, sleep_or_stop, supervise
@@ -263,6 +265,8 @@ class Coordinator:
             spec = parse_spec(spec_bytes)
             job = await asyncio.to_thread(self.chain.market.get_job, job_id)
             held_out = await asyncio.to_thread(self._held_out, job_id, spec)
+            base = "" if spec.model.base is None else str(await asyncio.to_thread(
+                fetch_base_model, self.runtime.store, spec.model.base, self.config.state_dir / "base-models"))
             settings = self.config.chain
             run_config = {
                 "spec": spec.to_bytes().decode(), "job-id": job_id,
@@ -271,7 +275,7 @@ class Coordinator:
                 "deployment-file": str(settings.deployment_file), "state-dir": str(self.rounds_dir),
                 "ipfs-api": settings.ipfs_api or "", "hash-wait": self.config.jobs.hash_wait,
                 "round-timeout": float(job.round_timeout), "min-nodes-wait": self.config.jobs.min_nodes_wait,
-                "held-out-path": held_out, "eval-timeout": max(10.0, job.round_timeout / 4),
+                "held-out-path": held_out, "base-model-path": base, "eval-timeout": max(10.0, job.round_timeout / 4),
                 "roster-file": "" if self.admission is None else str(self.admission.roster_file(job_id)),
             }
             log.info("training run started", extra={"job": job_id, "from_round": job.committed_rounds + 1,
@@ -279,7 +283,7 @@ class Coordinator:
             timeout = spec.training.rounds * (job.round_timeout * 2 + 60) + 600
             await asyncio.to_thread(self.federation.run, run_config, timeout, name=f"job-{job_id}")
             log.info("training run finished", extra={"job": job_id})
-        except (FederationError, OSError) as exc:
+        except (FederationError, OSError, ContentError, BaseModelError) as exc:  # a base model not fetchable
             if stop.is_set():
                 return
             failures += 1

@@ -9,44 +9,42 @@ The archive is packed deterministically (sorted names, no owner or time), so the
 from __future__ import annotations
 
 import copy
-import io
 import shutil
-import tarfile
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opendpg.chain import Chain
 from opendpg.content import ContentStore
+from opendpg.dpg.certification import pack_files
 from opendpg.dpg.files import FilesError, unpack_archive
 from opendpg.dpg.metadata import MetadataError, parse_metadata
 from opendpg.errors import OpenDPGValueError
 from opendpg.fl.basemodel import CARD_FILE, PICKLE_SUFFIXES, WEIGHTS_FILE, BaseModelError, read_base_model
-from opendpg.spec import BaseModelSpec
+from opendpg.spec import BaseModelSpec, JobSpec
 
-__all__ = ["MODEL_KIND", "asset_files_cid", "fetch_base_model", "pack_model_files", "with_base_files"]
+__all__ = ["MODEL_KIND", "asset_files_cid", "build_job_model", "check_model_files", "fetch_base_model",
+           "pack_model_files", "with_base_files"]
+
+if TYPE_CHECKING:
+    from torch import nn
 
 MODEL_KIND = 1  # IDPGRegistry.AssetKind.Model
 
 
-def pack_model_files(folder: Path) -> bytes:
-    """A deterministic tar of ``folder`` (a base model's files: weights, card, licence, README, ...). Refuses a
-    folder without safetensors weights and card, or one holding a pickle checkpoint."""
+def check_model_files(folder: Path) -> None:
+    """Refuse base model files without safetensors weights and a card, or holding a pickle checkpoint anywhere."""
     pickles = sorted(p.name for p in folder.rglob("*") if p.suffix.lower() in PICKLE_SUFFIXES)
     if pickles:
         raise BaseModelError(f"{pickles[0]}: a pickle checkpoint cannot be published (loading one can run code); "
                              f"keep only {WEIGHTS_FILE} (convert with safetensors.torch.save_file)")
-    read_base_model(folder)  # weights and card present and readable
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for path in sorted(folder.rglob("*")):
-            if not path.is_file():
-                continue
-            info = tarfile.TarInfo(path.relative_to(folder).as_posix())
-            info.size, info.mode, info.mtime = path.stat().st_size, 0o644, 0
-            with path.open("rb") as f:
-                tar.addfile(info, f)
-    return buffer.getvalue()
+    read_base_model(folder)
+
+
+def pack_model_files(folder: Path) -> bytes:
+    """The deterministic archive of a base model's files (weights, card, licence, README, ...), checked first."""
+    check_model_files(folder)
+    return pack_files(folder)
 
 
 def asset_files_cid(chain: Chain, store: ContentStore, asset: int) -> str:
@@ -103,3 +101,17 @@ def fetch_base_model(store: ContentStore, base: BaseModelSpec, cache: Path) -> P
             shutil.rmtree(folder)
         staging.rename(folder)
     return folder
+
+
+def build_job_model(spec: JobSpec, store: ContentStore, cache: Path | None = None) -> nn.Module:
+    """The job's model as its participants build it: seeded, and on its base model's files (fetched by CID into
+    ``cache``, or a temporary folder) when the spec names one. For auditors, disputes and evaluators."""
+    from opendpg.fl.data import input_of
+    from opendpg.fl.models import build_model
+
+    shape, outputs = input_of(spec.dataset)
+    if spec.model.base is None:
+        return build_model(spec.model, shape, outputs, seed=spec.training.seed)
+    with tempfile.TemporaryDirectory(prefix="opendpg-base-") as tmp:
+        folder = fetch_base_model(store, spec.model.base, cache or Path(tmp))
+        return build_model(spec.model, shape, outputs, seed=spec.training.seed, base=folder)

@@ -80,8 +80,11 @@ class Certification:
 
     def _pin(self, meta: AssetMetadata, files: Path | None) -> str:
         if files is not None:
-            with open_files(files):  # readable and safe before anything is pinned or sent
-                pass
+            with open_files(files) as view:  # readable and safe before anything is pinned or sent
+                if meta.kind == "model":  # a model's files are its safetensors weights and card, never a pickle
+                    from opendpg.dpg.basemodels import check_model_files
+
+                    check_model_files(view.root)
             meta = meta.model_copy(update={"files_cid": self.store.put(pack_files(files))})
         return self.store.put(meta.to_bytes())
 

@@ -26,7 +26,8 @@ def requirements_for(spec: JobSpec) -> Requirements | None:
     if spec.certification is None:
         return None
     catalog = dataset_id(spec.dataset.catalog_id) if spec.dataset.catalog_id is not None else bytes(32)
-    return Requirements(spec.certification.dataset_asset or 0, catalog, spec.certification.certified_compute_only)
+    return Requirements(spec.certification.dataset_asset or 0, catalog, spec.certification.certified_compute_only,
+                        spec.certification.model_asset or 0)
 
 
 def data_terms_for(spec: JobSpec) -> DataTerms | None:
@@ -62,6 +63,8 @@ def admission(chain: Chain, job_id: int, job: Job, provider: str) -> Admission:
     blockers: list[str] = []
     if requirements.dataset_asset and not chain.dpg.is_certified(requirements.dataset_asset):
         blockers.append(f"dataset asset {requirements.dataset_asset} is not (or no longer) DPG-certified")
+    if requirements.model_asset and not chain.dpg.is_certified(requirements.model_asset):
+        blockers.append(f"base model asset {requirements.model_asset} is not (or no longer) DPG-certified")
     if any(requirements.dataset_id) and not chain.registry.holds_dataset(provider, requirements.dataset_id):
         blockers.append("this node does not declare the job's dataset in its capabilities")
     if requirements.certified_compute_only:
@@ -77,11 +80,12 @@ def admission(chain: Chain, job_id: int, job: Job, provider: str) -> Admission:
 
 
 def start_blocker(chain: Chain, job_id: int) -> str | None:
-    """Why the coordinator cannot start a job (its dataset lost its certification), or None."""
+    """Why the coordinator cannot start a job (its dataset or base model lost its certification), or None."""
     requirements, _ = chain.market.requirements_of(job_id)
-    if requirements.dataset_asset and not chain.dpg.is_certified(requirements.dataset_asset):
-        return (f"dataset asset {requirements.dataset_asset} is no longer DPG-certified: the job cannot start; "
-                "its poster can cancel it for a full refund")
+    for what, asset in (("dataset", requirements.dataset_asset), ("base model", requirements.model_asset)):
+        if asset and not chain.dpg.is_certified(asset):
+            return (f"{what} asset {asset} is no longer DPG-certified: the job cannot start; its poster can cancel "
+                    "it for a full refund")
     return None
 
 
@@ -119,6 +123,9 @@ def provenance(chain: Chain, store: ContentStore, job_id: int) -> dict[str, Any]
     inputs = []
     if requirements.dataset_asset:
         inputs.append({"role": "dataset", **_certification(chain, requirements.dataset_asset)})
+    if spec.model.base is not None:  # the base model, certified or not, and the exact files the job started from
+        inputs.append({"role": "base model", "files_cid": spec.model.base.files_cid,
+                       **_certification(chain, spec.model.base.asset)})
     for provider in providers:
         compute = chain.dpg.compute_commitment_of(provider)
         if compute:
@@ -134,6 +141,7 @@ def provenance(chain: Chain, store: ContentStore, job_id: int) -> dict[str, Any]
                 "committed_rounds": job.committed_rounds,
                 "requirements": {"dataset_asset": requirements.dataset_asset or None,
                                  "certified_compute_only": requirements.certified_compute_only,
+                                 "model_asset": requirements.model_asset or None,
                                  "data_share_bps": share}},
         "model": {"licence": publication.licence if publication else None,
                   "sdgs": list(publication.sdgs) if publication else [],

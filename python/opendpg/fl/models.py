@@ -203,7 +203,7 @@ def check_model(spec: JobSpec) -> None:
     if spec.privacy.dp_sgd is not None:
         from opacus.validators import ModuleValidator
 
-        errors = ModuleValidator.validate(model, strict=False)
+        errors = ModuleValidator.validate(model.train(), strict=False)  # Opacus checks a model about to train
         if errors:
             raise _invalid("privacy.dp_sgd", f"Opacus cannot train {spec.model.name} privately: "
                                              f"{str(errors[0]).splitlines()[0]} (and {len(errors) - 1} more)")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+from pathlib import Path
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -25,9 +26,10 @@ log = logging.getLogger(__name__)
 
 class RoundEvaluator:
     def __init__(self, sessions: sessionmaker[Session], store: ContentStore, *, interval: float = 2.0,
-                 batch: int = 8) -> None:
+                 batch: int = 8, base_models: Path | None = None) -> None:
         self.sessions = sessions
         self.store = store
+        self.base_models = base_models  # where base models' files are cached (fetched by CID); None: not kept
         self.interval = interval
         self.batch = batch
         self._specs: dict[str, JobSpec] = {}
@@ -71,7 +73,7 @@ class RoundEvaluator:
                 if hashlib.sha256(model).hexdigest() != global_hash:
                     raise OpenDPGError("the stored model does not match its on-chain hash")
                 held_out = self.store.get(spec.held_out_cid) if spec.held_out_cid else None
-                metrics = evaluate_global(spec, model, held_out)
+                metrics = evaluate_global(spec, model, held_out, self.store, self.base_models)
                 values = {"loss": metrics.loss, "accuracy": metrics.accuracy}
             except (ContentNotFoundError, ContentUnavailableError) as exc:
                 log.info("round %d of job %d: model or spec not reachable yet (%s)", round_, job_id, exc)

@@ -64,7 +64,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.submissions = SubmissionWriter(app.state.sessions).start()
         for request in recover_submissions(app.state.sessions):  # accepted with a 202 before a restart
             app.state.poster.submit(request)
-        app.state.evaluator = RoundEvaluator(app.state.sessions, chain.store).start()
+        app.state.evaluator = RoundEvaluator(app.state.sessions, chain.store,
+                                             base_models=settings.state_dir / "base-models").start()
     try:
         yield
     finally:

@@ -74,7 +74,14 @@ class JobPostError(OpenDPGError):
 _CERTIFICATION_ERRORS = {"JobMarketAssetNotCertified", "JobMarketNotADataset"}
 
 
-def revert_detail(exc: ContractRevert) -> dict[str, Any]:
+def revert_detail(exc: ContractRevert, requirements: Requirements | None = None) -> dict[str, Any]:
+    """A revert as a FastAPI-style problem naming the field at fault (the job's ``requirements`` tell which
+    certified asset a certification revert is about)."""
+    asset = int(exc.args_dict.get("assetId", 0) or 0)
+    if exc.name == "JobMarketNotAModel" or (exc.name == "JobMarketAssetNotCertified" and requirements is not None
+                                            and asset and asset == requirements.model_asset):
+        return {"loc": ["body", "spec", "certification", "model_asset"], "type": exc.name,
+                "msg": f"{exc}: name a model asset that is DPG-certified now (GET /assets)"}
     if exc.name in _CERTIFICATION_ERRORS:
         return {"loc": ["body", "spec", "certification", "dataset_asset"], "type": exc.name,
                 "msg": f"{exc}: name a dataset asset that is DPG-certified now (GET /assets)"}
@@ -248,7 +255,8 @@ class JobPoster:
                         for request in requests:
                             retry.extend(self._send(mine, [request], now, estimate=True))
                     else:
-                        requests[0].future.set_exception(JobPostError(422, [revert_detail(exc)]))
+                        requests[0].future.set_exception(JobPostError(
+                            422, [revert_detail(exc, requests[0].requirements)]))
                     continue
                 except Exception as exc:  # sent: never "nothing was charged"; the job may well be on-chain
                     for request in requests:
@@ -356,6 +364,6 @@ class JobPoster:
             return [(mine, mine.sender.send_tx({"to": market.address, "data": data, "value": 0}, gas=gas), requests)]
         except ContractRevert as exc:
             for request in requests:
-                request.future.set_exception(JobPostError(422, [revert_detail(exc)]))
+                request.future.set_exception(JobPostError(422, [revert_detail(exc, request.requirements)]))
             return []
 

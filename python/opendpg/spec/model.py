@@ -206,6 +206,9 @@ class CertificationSpec(_Strict):
                                   "certified to post, join and start, and its owner earns the data share")
     certified_compute_only: bool = Field(
         default=False, description="only providers whose compute commitment is DPG-certified may join")
+    model_asset: Annotated[int, Field(ge=1)] | None = Field(
+        default=None, description="DPG-registry id of the certified base model asset the job fine-tunes (its "
+                                  "model.base): it must stay certified to post, join and start")
 
 
 class PublicationSpec(_Strict):
@@ -243,6 +246,12 @@ class JobSpec(_Strict):
         if self.strategy.name == "krum" and self.providers.min < 2 * self.strategy.num_malicious + 3:
             problems.append(("strategy.num_malicious", "krum needs providers.min >= 2 * num_malicious + 3"))
         problems.extend(_dataset_problems(self.dataset, self.certification))
+        certified_model = self.certification.model_asset if self.certification is not None else None
+        base = self.model.base.asset if self.model.base is not None else None
+        if certified_model is not None and certified_model != base:
+            problems.append(("certification.model_asset", f"is {certified_model} but model.base names "
+                                                          f"{base or 'no base model'}: the certified base model is "
+                                                          "the one the job starts from"))
         if self.privacy.dp_sgd is not None and self.strategy.name == "fedprox":
             problems.append(("privacy.dp_sgd", "DP-SGD clips per-record gradients, which FedProx's proximal term "
                                                "would bypass: use fedavg (or another rule) with dp_sgd"))
@@ -269,8 +278,9 @@ class JobSpec(_Strict):
         for optional in ("certification", "publication"):  # absent sections leave older specs' bytes unchanged
             if data[optional] is None:
                 del data[optional]
-        for section, field, absent in (("model", "config", {}), ("model", "lora", None), ("model", "base", None)):
-            if data[section][field] == absent:
+        for section, field, absent in (("model", "config", {}), ("model", "lora", None), ("model", "base", None),
+                                       ("certification", "model_asset", None)):
+            if section in data and data[section][field] == absent:
                 del data[section][field]
         return json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
 

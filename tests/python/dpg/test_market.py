@@ -102,7 +102,7 @@ def test_a_certified_job_from_posting_to_provenance(dao, nodes):
     assert record["training_history"][0]["updates"] == [
         {"provider": nodes["a"].address, "used": True, "hash": "0x" + "11" * 32}]
     assert record["job"]["requirements"] == {"dataset_asset": dataset, "certified_compute_only": True,
-                                             "data_share_bps": 1000}
+                                             "model_asset": None, "data_share_bps": 1000}
 
 
 def test_full_job_takes_certified_compute_first(dao, nodes):

@@ -69,14 +69,14 @@ def test_a_pickle_checkpoint_is_refused_with_the_way_to_convert_it(tmp_path):
     state = build_model(ModelSpec(name="mlp"), (4,), 2).state_dict()
     (folder / "pytorch_model.bin").write_bytes(pickle.dumps(state))
 
-    with pytest.raises(BaseModelError, match="pytorch_model.bin: a pickle checkpoint .* convert it to safetensors"):
+    with pytest.raises(BaseModelError, match=r"pytorch_model\.bin: a pickle checkpoint .* convert it to safetensors"):
         read_base_model(folder)
 
 
 def test_a_card_or_weights_that_do_not_read_are_refused(tmp_path):
     _, folder = _base(tmp_path)
     (folder / "opendpg-model.json").write_text('{"name": "timm/resnet10t", "outputs": 0}')
-    with pytest.raises(BaseModelError, match="opendpg-model.json: "):
+    with pytest.raises(BaseModelError, match=r"opendpg-model\.json: "):
         read_base_model(folder)
     _, folder = _base(tmp_path / "again")
     (folder / "model.safetensors").write_bytes(np.arange(10, dtype=np.uint8).tobytes())

@@ -160,3 +160,9 @@ def test_lora_refuses_a_full_models_weights_and_shares_batch_norm_statistics():
     assert moved and any(not np.array_equal(trained[n], full[n.replace("base_model.model.", "")]) for n in moved)
     with pytest.raises(ValueError, match="federated state"):
         set_weights(network, OrderedDict(full))
+
+
+def test_a_model_opacus_can_train_passes_the_dp_sgd_check():
+    dp = {"privacy": {"dp_sgd": {"noise_multiplier": 1.0, "max_grad_norm": 1.0, "epsilon": 10.0}}}
+    check_model(_spec({"name": "cnn", "hidden_units": 8}, 1, 8, **dp))
+    check_model(_spec({"name": "mlp", "hidden_units": 8}, 3, 8, **dp))

@@ -45,17 +45,24 @@ __all__ = ["app", "outbox_path"]
 CLIPPING_NORM_KEY = "clipping_norm"  # the key Flower's fixedclipping_mod reads from the ConfigRecord
 
 
+def _job(context: Context) -> tuple[JobSpec, nn.Module]:
+    """A job's spec and its model, on its base model's files when it names one (``node_config["base-model-path"]``,
+    fetched and checked by the agent)."""
+    return _built(str(context.run_config["spec"]), str(context.node_config.get("base-model-path", "")))
+
+
 @functools.lru_cache(maxsize=4)
-def _job(spec_text: str) -> tuple[JobSpec, nn.Module]:
+def _built(spec_text: str, base: str) -> tuple[JobSpec, nn.Module]:
     """A job's spec and its model (built once; every message loads the weights it carries)."""
     spec = parse_spec(spec_text)
-    return spec, build_model(spec.model, *input_of(spec.dataset), seed=spec.training.seed)
+    return spec, build_model(spec.model, *input_of(spec.dataset), seed=spec.training.seed,
+                             base=Path(base) if base else None)
 
 
 @functools.lru_cache(maxsize=4)
 def _records(spec_text: str, path: str, drop_bad_rows: bool, share_index: int, share_count: int) -> ProviderData:
     """This provider's records for a job, read and checked once."""
-    return provider_data(_job(spec_text)[0].dataset, path=path, drop_bad_rows=drop_bad_rows,
+    return provider_data(parse_spec(spec_text).dataset, path=path, drop_bad_rows=drop_bad_rows,
                          share_index=share_index, share_count=share_count)
 
 
@@ -85,7 +92,7 @@ def canonical_update_mod(msg: Message, context: Context, call_next: ClientAppCal
     job_id = int(context.run_config["job-id"])
     round_ = int(msg.content["config"]["round"])
     provider = str(context.node_config["provider"])
-    _, model = _job(str(context.run_config["spec"]))
+    _, model = _job(context)
     arrays = reply.content["arrays"].to_numpy_ndarrays()
     new = OrderedDict(zip(model.state_dict().keys(), arrays, strict=True))
     num_examples = int(reply.content["metrics"]["num-examples"])
@@ -99,7 +106,7 @@ def canonical_update_mod(msg: Message, context: Context, call_next: ClientAppCal
 
 
 def privacy_mod(msg: Message, context: Context, call_next: ClientAppCallable) -> Message:
-    privacy = _job(str(context.run_config["spec"]))[0].privacy
+    privacy = _job(context)[0].privacy
     if privacy.clipping_norm is None or msg.metadata.message_type != "train":
         return call_next(msg, context)
     if privacy.epsilon is not None:
@@ -124,7 +131,7 @@ def _data(context: Context) -> ProviderData:
 
 @app.train()
 def train(msg: Message, context: Context) -> Message:
-    spec, model = _job(str(context.run_config["spec"]))
+    spec, model = _job(context)
     round_ = int(msg.content["config"]["round"])
     data = _data(context)
     weights = msg.content["arrays"].to_numpy_ndarrays()
@@ -147,7 +154,7 @@ def evaluate_global(msg: Message, context: Context) -> Message:
     ServerApp aggregates them)."""
     if (foreign := _wrong_job(msg, context)) is not None:
         return foreign
-    spec, model = _job(str(context.run_config["spec"]))
+    spec, model = _job(context)
     data = _data(context)
     named = OrderedDict(zip(model.state_dict().keys(), msg.content["arrays"].to_numpy_ndarrays(), strict=True))
     metrics = evaluate(model, named, data.x_val, data.y_val, spec.task, spec.target_scale)

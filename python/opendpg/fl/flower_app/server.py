@@ -154,7 +154,9 @@ def main(grid: Grid, context: Context) -> None:
     out_dir = Path(str(config["out-dir"]))
     out_dir.mkdir(parents=True, exist_ok=True)
     gate = load_gate(str(config.get("gate", "")), config)
-    model = build_model(spec.model, *input_of(spec.dataset), seed=spec.training.seed)
+    base = str(config.get("base-model-path", ""))  # the job's base model files, fetched and checked by the caller
+    model = build_model(spec.model, *input_of(spec.dataset), seed=spec.training.seed,
+                        base=Path(base) if base else None)
     expected = weight_shapes(model)
     weights = get_weights(model)
     done, last_global = gate.resume()

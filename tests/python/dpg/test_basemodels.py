@@ -1,0 +1,115 @@
+"""Base models as DPG assets, on a real chain and kubo: the owner registers its safetensors and card as a model
+asset; a spec naming the asset gets its files' CID; a provider fetches them by that CID and builds the job's model
+on them. Bytes that do not match the CID, and pickle checkpoints, are refused."""
+
+from __future__ import annotations
+
+import json
+import pickle
+
+import pytest
+import torch
+
+from opendpg.content import ContentStore
+from opendpg.dpg import parse_metadata
+from opendpg.dpg.basemodels import fetch_base_model, pack_model_files, with_base_files
+from opendpg.dpg.certification import Certification
+from opendpg.errors import ContentIntegrityError
+from opendpg.fl.basemodel import BaseModelError, ModelCard, save_base_model
+from opendpg.fl.models import build_model
+from opendpg.spec import ModelSpec, parse_spec
+from tests.python.dpg.test_checker import _example
+
+VIT = {"name": "transformers/vit", "config": {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
+                                              "intermediate_size": 64, "patch_size": 4}}
+SPEC = {"name": "fine-tune", "training": {"rounds": 1}, "providers": {"min": 1, "max": 1},
+        "dataset": {"asset": 1, "data_schema": {"modality": "image", "formats": ["image-folder"],
+                                                "image": {"width": 8, "height": 8, "channels": 3},
+                                                "label": {"classes": ["a", "b", "c"]}}}}
+
+
+class _Tampering(ContentStore):
+    """What a compromised IPFS gateway serves: the real bytes with one flipped."""
+
+    def __init__(self, real: ContentStore) -> None:
+        super().__init__()
+        self.real = real
+
+    def put(self, data: bytes) -> str:
+        return self.real.put(data)
+
+    def has(self, cid: str) -> bool:
+        return self.real.has(cid)
+
+    def _fetch(self, cid: str) -> bytes | None:
+        data = bytearray(self.real.get(cid))
+        data[len(data) // 2] ^= 0xFF
+        return bytes(data)
+
+
+@pytest.fixture
+def base_files(tmp_path):
+    network = build_model(ModelSpec(**VIT), (3, 8, 8), 10, seed=11)
+    card = ModelCard(name=VIT["name"], config=VIT["config"], input_shape=[3, 8, 8], outputs=10,
+                     head=["classifier.weight", "classifier.bias"], trained_on="a public image set")
+    folder = save_base_model(network, card, tmp_path / "vit-base")
+    (folder / "LICENSE").write_text("Apache License 2.0\n")
+    return network, folder
+
+
+def _register(dao, folder) -> int:
+    owner = Certification(dao.as_(dao.accounts[8]), dao.store)
+    meta = parse_metadata(json.dumps(_example(name="tiny vit base", kind="model", licence="Apache-2.0",
+                                              catalog_id=None)))
+    return owner.register(meta, files=folder)
+
+
+def test_a_registered_base_model_round_trips_through_ipfs_into_a_job_model(dao, base_files, tmp_path):
+    # Prepare: the owner registers the model asset with its files
+    network, folder = base_files
+    asset = _register(dao, folder)
+
+    # Execute: a spec naming only the asset gets its files' CID; a provider fetches them and builds the model
+    spec = parse_spec(with_base_files({**SPEC, "model": {**VIT, "base": {"asset": asset}}}, dao.admin, dao.store))
+    assert spec.model.base is not None
+    fetched = fetch_base_model(dao.store, spec.model.base, tmp_path / "cache")
+    model = build_model(spec.model, (3, 8, 8), 3, seed=0, base=fetched)
+
+    # Assert: the CID is the deterministic archive's; the body is the base's, the 3-class head is new
+    assert spec.model.base.files_cid == dao.store.put(pack_model_files(folder))
+    base = network.state_dict()
+    mine = model.state_dict()
+    assert all(torch.equal(mine[k], v) for k, v in base.items() if not k.startswith("classifier."))
+    assert mine["classifier.weight"].shape == (3, 32)
+    assert fetch_base_model(dao.store, spec.model.base, tmp_path / "cache") == fetched  # cached
+
+
+def test_tampered_base_model_bytes_are_refused_and_nothing_is_cached(dao, base_files, tmp_path):
+    _, folder = base_files
+    asset = _register(dao, folder)
+    spec = parse_spec(with_base_files({**SPEC, "model": {**VIT, "base": {"asset": asset}}}, dao.admin, dao.store))
+    assert spec.model.base is not None
+
+    with pytest.raises(ContentIntegrityError, match="tampered"):
+        fetch_base_model(_Tampering(dao.store), spec.model.base, tmp_path / "cache")
+
+    assert not (tmp_path / "cache" / spec.model.base.files_cid).exists()
+
+
+def test_a_pickle_checkpoint_cannot_be_published_or_fetched(dao, base_files, tmp_path):
+    # Prepare: the same folder with a pickle beside the safetensors, and an archive holding only a pickle
+    network, folder = base_files
+    (folder / "pytorch_model.bin").write_bytes(pickle.dumps(network.state_dict()))
+    pickled = tmp_path / "pickled"
+    pickled.mkdir()
+    (pickled / "pytorch_model.bin").write_bytes(pickle.dumps(network.state_dict()))
+    from opendpg.dpg.certification import pack_files
+    from opendpg.spec import BaseModelSpec
+
+    cid = dao.store.put(pack_files(pickled))
+
+    # Execute + Assert: registration refuses it; a job naming such files refuses them before loading anything
+    with pytest.raises(BaseModelError, match=r"pytorch_model\.bin: a pickle checkpoint cannot be published"):
+        _register(dao, folder)
+    with pytest.raises(BaseModelError, match="convert it to safetensors"):
+        fetch_base_model(dao.store, BaseModelSpec(asset=1, files_cid=cid), tmp_path / "cache")
