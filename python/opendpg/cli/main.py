@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from opendpg import __version__
-from opendpg.cli import audit, chain, daemons, data, demo, disputes, dpg, gateway, gov, jobs, provider
+from opendpg.cli import audit, chain, daemons, data, demo, disputes, dpg, gateway, gov, jobs, model, provider
 from opendpg.errors import OpenDPGError
 
 __all__ = ["main"]
@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     gateway.register(commands)
     gov.register(commands)
     jobs.register(commands)
+    model.register(commands)
     provider.register(commands)
     return parser
 

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from torch import nn
 
 from opendpg.errors import OpenDPGValueError
 from opendpg.files import write_atomic
 from opendpg.spec import ModelSpec, SpecError
+
+if TYPE_CHECKING:  # torch is imported where weights are read, not by every daemon that names a base model
+    import torch
+    from torch import nn
 
 __all__ = ["CARD_FILE", "CARD_FORMAT", "PICKLE_SUFFIXES", "WEIGHTS_FILE", "BaseModelError", "ModelCard",
            "load_base_weights", "read_base_model", "save_base_model"]
