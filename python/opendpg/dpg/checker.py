@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable
 from typing import Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from opendpg.dpg.files import AssetFiles
@@ -174,6 +175,11 @@ def _extraction(ctx: _Ctx, params: dict[str, Any]) -> _Result:
         evidence.append(f"declared formats: {', '.join(sorted(declared))}")
     if data and data.extraction.strip():
         evidence.append(f"extraction: {data.extraction.strip()[:200]}")
+    if ctx.files and ctx.meta.kind == "model":
+        refused, found = _model_files(ctx.files)
+        if refused:
+            return "fail", [*evidence, *found]
+        evidence.extend(found)
     if ctx.files:
         present = ctx.files.extensions() & open_formats
         if present:
@@ -194,6 +200,38 @@ def _extraction(ctx: _Ctx, params: dict[str, Any]) -> _Result:
     if data and data.contains_personal_data:
         return "review", [*evidence, "the owner declares personal data: a person must confirm it is not extractable"]
     return "pass", evidence
+
+
+def _model_files(files: AssetFiles) -> tuple[bool, list[str]]:
+    """What a model's files show (its safetensors weights read by their header only, and its card), and whether
+    they must fail: a pickle checkpoint, or weights without a readable card."""
+    from pydantic import ValidationError
+    from safetensors import SafetensorError, safe_open
+
+    from opendpg.fl.basemodel import CARD_FILE, PICKLE_SUFFIXES, WEIGHTS_FILE, ModelCard
+
+    pickles = [str(p.relative_to(files.root)) for p in files.all_files() if p.suffix.lower() in PICKLE_SUFFIXES]
+    if pickles:
+        return True, [f"{pickles[0]}: a pickle checkpoint (loading one can run code); publish the weights as "
+                      f"{WEIGHTS_FILE} instead"]
+    weights = files.root / WEIGHTS_FILE
+    if not weights.is_file():
+        return False, [f"no {WEIGHTS_FILE}: no base model checkpoint among the files"]
+    try:
+        with safe_open(str(weights), framework="np") as f:
+            shapes = [f.get_slice(name).get_shape() for name in f.keys()]  # noqa: SIM118 (safe_open has no __iter__)
+    except (SafetensorError, OSError) as exc:
+        return True, [f"{WEIGHTS_FILE}: not readable as safetensors ({exc})"]
+    parameters = sum(int(np.prod(shape)) for shape in shapes)
+    found = [f"weights: {WEIGHTS_FILE} (safetensors), {len(shapes)} tensors, {parameters:,} values"]
+    try:
+        card = ModelCard.model_validate_json((files.root / CARD_FILE).read_bytes())
+    except (OSError, ValidationError) as exc:
+        return True, [*found, f"{CARD_FILE}: missing or invalid ({str(exc).splitlines()[0]}): nobody can tell which "
+                              "architecture the weights fit"]
+    found.append(f"card: {card.name} {card.config or ''} for inputs {tuple(card.input_shape)} with {card.outputs} "
+                 f"outputs; trained on: {card.trained_on or '(not said)'}")
+    return False, found
 
 
 def _privacy(ctx: _Ctx, params: dict[str, Any]) -> _Result:

@@ -193,3 +193,36 @@ def test_bad_metadata_names_the_field():
         parse_metadata(json.dumps(_example(kind="spreadsheet")))
     with pytest.raises(MetadataError, match=r"sdgs\.0\.goal"):
         parse_metadata(json.dumps(_example(sdgs=[{"goal": 18, "evidence": "x"}])))
+
+
+def test_a_model_asset_is_checked_by_its_safetensors_and_card(tmp_path):
+    # Prepare: a base model's files (weights, card, licence) and the same with a pickle checkpoint beside them
+    import pickle
+
+    from opendpg.fl.basemodel import ModelCard, save_base_model
+    from opendpg.fl.models import build_model
+    from opendpg.spec import ModelSpec
+
+    network = build_model(ModelSpec(name="mlp", hidden_units=8), (4,), 3)
+    card = ModelCard(name="mlp", hidden_units=8, input_shape=[4], outputs=3, head=["3.weight", "3.bias"],
+                     trained_on="iris, public")
+    folder = save_base_model(network, card, tmp_path / "model")
+    (folder / "LICENSE").write_text(MIT_TEXT)
+    meta = parse_metadata(json.dumps(_example(name="iris mlp", kind="model", licence="MIT", catalog_id=None)))
+    standard, _, cid = shipped_standard()
+
+    # Execute
+    with open_files(folder) as files:
+        good = check_asset(meta, standard, standard_cid=cid, files=files)
+    (folder / "pytorch_model.bin").write_bytes(pickle.dumps(network.state_dict()))
+    with open_files(folder) as files:
+        pickled = check_asset(meta, standard, standard_cid=cid, files=files)
+
+    # Assert: the weights are read by their header and the card named; a pickle fails the open-format indicator
+    extraction = next(f for f in good.findings if f.key == "data_extraction")
+    assert extraction.status == "pass"
+    said = "\n".join(extraction.evidence)
+    assert "weights: model.safetensors (safetensors), 4 tensors, 67 values" in said
+    assert "card: mlp" in said and "trained on: iris, public" in said
+    refused = next(f for f in pickled.findings if f.key == "data_extraction")
+    assert refused.status == "fail" and "pytorch_model.bin: a pickle checkpoint" in refused.evidence[-1]
