@@ -12,7 +12,7 @@ MICRO = 10**6  # epsilon in millionths
 DELTA = 10**13  # 1e-5 in 1e-18 units
 SCHEMA = "0x" + "ab" * 32
 OTHER_SCHEMA = "0x" + "cd" * 32
-NO_REQUIREMENTS = (0, "0x" + "00" * 32, False)
+NO_REQUIREMENTS = (0, "0x" + "00" * 32, False, 0)
 
 
 @pytest.fixture(scope="module")
