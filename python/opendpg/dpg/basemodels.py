@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 from opendpg.chain import Chain
 from opendpg.content import ContentStore
 from opendpg.dpg.certification import pack_files
+from opendpg.dpg.datasets import asset_metadata
 from opendpg.dpg.files import FilesError, unpack_archive
-from opendpg.dpg.metadata import MetadataError, parse_metadata
 from opendpg.errors import OpenDPGValueError
 from opendpg.fl.basemodel import CARD_FILE, PICKLE_SUFFIXES, WEIGHTS_FILE, BaseModelError, read_base_model
 from opendpg.spec import BaseModelSpec, JobSpec
@@ -49,15 +49,10 @@ def pack_model_files(folder: Path) -> bytes:
 
 def asset_files_cid(chain: Chain, store: ContentStore, asset: int) -> str:
     """The ``files_cid`` of model asset ``asset`` (its metadata read by the CID on-chain)."""
-    if not 1 <= asset <= chain.dpg.asset_count():
-        raise OpenDPGValueError(f"model.base.asset: asset {asset} is not in the DPG registry")
-    record = chain.dpg.get_asset(asset)
-    if record["kind"] != MODEL_KIND:
-        raise OpenDPGValueError(f"model.base.asset: asset {asset} is not a model in the DPG registry")
     try:
-        metadata = parse_metadata(store.get(str(record["metadata_cid"])))
-    except MetadataError as exc:
-        raise OpenDPGValueError(f"model.base.asset: asset {asset}'s metadata does not parse: {exc}") from None
+        metadata = asset_metadata(chain, store, asset, MODEL_KIND)
+    except OpenDPGValueError as exc:
+        raise OpenDPGValueError(f"model.base.asset: {exc}") from None
     if metadata.files_cid is None:
         raise OpenDPGValueError(f"model.base.asset: asset {asset} names no files_cid (its weights) in its metadata")
     return metadata.files_cid

@@ -11,10 +11,11 @@ from typing import Any
 from opendpg.chain import Chain
 from opendpg.content import ContentStore
 from opendpg.data import DatasetSchema
-from opendpg.dpg.metadata import MetadataError, parse_metadata
+from opendpg.dpg.metadata import AssetMetadata, MetadataError, parse_metadata
+from opendpg.dpg.standard import ASSET_KINDS
 from opendpg.errors import OpenDPGValueError
 
-__all__ = ["DATASET_KIND", "EXAMPLE_HELD_DATASET", "asset_schema", "with_asset_schema"]
+__all__ = ["DATASET_KIND", "EXAMPLE_HELD_DATASET", "asset_metadata", "asset_schema", "with_asset_schema"]
 
 DATASET_KIND = 0  # IDPGRegistry.AssetKind.Dataset
 #: A complete ``opendpg-asset/2`` document of a dataset held by three hospitals (its schema describes the
@@ -22,17 +23,23 @@ DATASET_KIND = 0  # IDPGRegistry.AssetKind.Dataset
 EXAMPLE_HELD_DATASET = Path(__file__).parent / "data" / "examples" / "breast-cancer-dataset.json"
 
 
-def asset_schema(chain: Chain, store: ContentStore, asset: int) -> DatasetSchema:
-    """The dataset schema in ``asset``'s metadata; the error says what is missing."""
+def asset_metadata(chain: Chain, store: ContentStore, asset: int, kind: int) -> AssetMetadata:
+    """The metadata of registry asset ``asset`` (fetched by the CID on-chain, checked by the store), which must
+    be of ``kind`` (an ``IDPGRegistry.AssetKind`` index); the error says what is wrong."""
     if not 1 <= asset <= chain.dpg.asset_count():
         raise OpenDPGValueError(f"asset {asset} is not in the DPG registry")
     record = chain.dpg.get_asset(asset)
-    if record["kind"] != DATASET_KIND:
-        raise OpenDPGValueError(f"asset {asset} is not a dataset in the DPG registry")
+    if record["kind"] != kind:
+        raise OpenDPGValueError(f"asset {asset} is not a {ASSET_KINDS[kind]} in the DPG registry")
     try:
-        metadata = parse_metadata(store.get(str(record["metadata_cid"])))
+        return parse_metadata(store.get(str(record["metadata_cid"])))
     except MetadataError as exc:
         raise OpenDPGValueError(f"asset {asset}: its metadata does not parse: {exc}") from None
+
+
+def asset_schema(chain: Chain, store: ContentStore, asset: int) -> DatasetSchema:
+    """The dataset schema in ``asset``'s metadata; the error says what is missing."""
+    metadata = asset_metadata(chain, store, asset, DATASET_KIND)
     if metadata.dataset_schema is None:
         raise OpenDPGValueError(f"asset {asset} describes no dataset_schema in its metadata: its owner must add one "
                                 "(opendpg data describe) before anyone can hold it or train on it")
