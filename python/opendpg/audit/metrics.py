@@ -34,16 +34,12 @@ def evaluate_global(spec: JobSpec, model: bytes, held_out: bytes | None = None, 
     Raises ``UpdateFormatError`` when the bytes do not fit the spec's model, ``NoHeldOutSet`` when there is
     nothing to evaluate on. A job on a base model needs ``store`` to fetch its files (into ``cache``)."""
     from opendpg.dpg.basemodels import build_job_model
-    from opendpg.fl.data import held_out_records, input_of  # torch: imported only where evaluation happens
-    from opendpg.fl.models import build_model, get_weights, weight_shapes
+    from opendpg.fl.data import held_out_records  # torch: imported only where evaluation happens
+    from opendpg.fl.models import get_weights, weight_shapes
     from opendpg.fl.train import evaluate
     from opendpg.fl.update import decode_update
 
-    if spec.model.base is not None and store is None:
-        raise OpenDPGValueError(f"the job starts from base model asset {spec.model.base.asset}: give a content store "
-                                "to fetch its files")
-    network = (build_job_model(spec, store, cache) if store is not None
-               else build_model(spec.model, *input_of(spec.dataset), seed=spec.training.seed))
+    network = build_job_model(spec, store, cache)
     update = decode_update(model)
     update.check_shapes(weight_shapes(network))
     weights = OrderedDict(zip(get_weights(network).keys(), update.tensors.values(), strict=True))

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 from web3 import Web3
@@ -38,7 +37,7 @@ class RoundVerdict:
     used: list[str] = field(default_factory=list)
 
 
-def verify_job(chain: Chain, store: ContentStore, job_id: int, cache: Path | None = None) -> list[RoundVerdict]:
+def verify_job(chain: Chain, store: ContentStore, job_id: int) -> list[RoundVerdict]:
     posted = chain.market.job_logs("JobPosted", job_id)
     if not posted:
         raise OpenDPGValueError(f"job_id: no job {job_id} on this deployment")
@@ -54,7 +53,7 @@ def verify_job(chain: Chain, store: ContentStore, job_id: int, cache: Path | Non
         submitted[(int(args["round"]), Web3.to_checksum_address(args["provider"]))] = (
             bytes(args["updateHash"]), str(args["updateCid"]))
     try:  # round 0's global model: the seeded model, or the base model's weights fetched by CID
-        previous = get_weights(build_job_model(spec, store, cache))
+        previous = get_weights(build_job_model(spec, store))
     except (ContentError, BaseModelError) as exc:
         return [RoundVerdict(0, False, [f"base model of spec {spec_cid}: {exc}"])]
     verdicts = []

@@ -98,15 +98,18 @@ def fetch_base_model(store: ContentStore, base: BaseModelSpec, cache: Path) -> P
     return folder
 
 
-def build_job_model(spec: JobSpec, store: ContentStore, cache: Path | None = None) -> nn.Module:
-    """The job's model as its participants build it: seeded, and on its base model's files (fetched by CID into
-    ``cache``, or a temporary folder) when the spec names one. For auditors, disputes and evaluators."""
+def build_job_model(spec: JobSpec, store: ContentStore | None, cache: Path | None = None) -> nn.Module:
+    """The job's model as its participants build it: seeded, and on its base model's files (fetched from ``store``
+    by CID into ``cache``, or a temporary folder) when the spec names one. For auditors, disputes and evaluators."""
     from opendpg.fl.data import input_of
     from opendpg.fl.models import build_model
 
     shape, outputs = input_of(spec.dataset)
     if spec.model.base is None:
         return build_model(spec.model, shape, outputs, seed=spec.training.seed)
+    if store is None:
+        raise OpenDPGValueError(f"the job starts from base model asset {spec.model.base.asset}: give a content store "
+                                "to fetch its files")
     with tempfile.TemporaryDirectory(prefix="opendpg-base-") as tmp:
         folder = fetch_base_model(store, spec.model.base, cache or Path(tmp))
         return build_model(spec.model, shape, outputs, seed=spec.training.seed, base=folder)
