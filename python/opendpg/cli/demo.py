@@ -64,6 +64,7 @@ from opendpg.dpg import parse_metadata, shipped_standard
 from opendpg.dpg.certification import Certification
 from opendpg.dpg.datasets import EXAMPLE_HELD_DATASET
 from opendpg.dpg.market import provenance, provenance_bytes
+from opendpg.dpg.metadata import AssetMetadata
 from opendpg.errors import ContractRevert, OpenDPGError
 from opendpg.fl.privacy import job_epsilon
 from opendpg.governance import SUPPORT, Proposal, publish_standard
@@ -72,7 +73,8 @@ from opendpg.node.launch import launch_daemon, launch_gateway, wait_healthy, wri
 from opendpg.process import free_port, stop_process_group
 from opendpg.spec import parse_spec
 
-__all__ = ["register"]
+__all__ = ["certify_asset", "fmt", "fresh_state", "gateway_user", "register", "start_gateway", "wait_declared",
+           "wait_registered"]
 
 E18 = 10**18
 HOSPITAL_FORMATS: list[Literal["csv", "parquet", "jsonl", "hf-datasets"]] = ["csv", "parquet", "jsonl"]
@@ -92,7 +94,7 @@ def register(commands: Any) -> None:
     demo.set_defaults(run=lambda args: asyncio.run(run_demo(args)))
 
 
-def _fmt(amount: int) -> str:
+def fmt(amount: int) -> str:
     return f"{amount / E18:,.2f} DPG"
 
 
@@ -124,13 +126,14 @@ def _declared_epsilon(rounds: int, records: list[int]) -> float:
     return math.ceil(spent * 10) / 10
 
 
-def _certify_dataset(local: LocalChain, admin: Chain, store: KuboStore, owner: Any) -> int:
-    """The breast-cancer dataset asset through the whole DPG pipeline: its owner registers it (the metadata
-    carries the schema its holders' records follow), the checker runs the automated
-    check and attests it, token holders vote (the deployer's delegated votes), the voting period passes (time
-    travel), the committee (the deployer, in development) approves. Reviewers claim their reward."""
+def certify_asset(local: LocalChain, admin: Chain, store: KuboStore, owner: Any, meta: AssetMetadata, reason: str,
+                  files: Path | None = None) -> int:
+    """An asset through the whole DPG pipeline: its owner registers it (with its files, pinned, when given), the
+    checker runs the automated check and attests it, token holders vote (the deployer's delegated votes), the
+    voting period passes (time travel), the committee (the deployer, in development) approves with ``reason``.
+    Reviewers claim their reward."""
     holder = Certification(admin.as_account(TxSender(admin.w3, owner)), store)
-    asset_id = holder.register(parse_metadata(EXAMPLE_HELD_DATASET.read_bytes()))
+    asset_id = holder.register(meta, files=files)
     review = Certification(admin, store)  # checker, voter and committee in development
     report = review.check(asset_id)
     report_cid = review.attest(asset_id, report)
@@ -140,11 +143,11 @@ def _certify_dataset(local: LocalChain, admin: Chain, store: KuboStore, owner: A
     review.vote(asset_id, True)
     local.increase_time(admin.dpg.settings()["voting_period"] + 1)
     review.close_vote(asset_id)
-    review.decide(asset_id, True, "no identifiers, records stay with their holders, jobs train with DP-SGD")
+    review.decide(asset_id, True, reason)
     state = review.state(asset_id)
     paid = review.claim_reward(asset_id)
     print(f"   community vote passed, committee approved: asset {asset_id} {state.stage} until unix time "
-          f"{state.asset['certified_until']}; reviewer reward {_fmt(paid['voter'] + paid['committee'])}")
+          f"{state.asset['certified_until']}; reviewer reward {fmt(paid['voter'] + paid['committee'])}")
     return asset_id
 
 
@@ -190,7 +193,7 @@ def _show(event: ChainEvent, rounds_dir: Path) -> None:
               f"{accuracy}")
     elif event.name in ("RewardClaimed", "RefundClaimed"):
         who = str(a.get("provider") or a.get("poster"))
-        print(f"  {event.name}: {who[:10]}… {_fmt(a['amount'])}")
+        print(f"  {event.name}: {who[:10]}… {fmt(a['amount'])}")
     else:
         print(f"  {event.name} (job {a['jobId']})")
 
@@ -236,7 +239,7 @@ def _daemon_configs(state: Path, local: LocalChain, kubo: KuboDaemon, deployment
     return daemons
 
 
-def _fresh_state(state: Path) -> None:
+def fresh_state(state: Path) -> None:
     """Each demo runs on a fresh chain, so what a previous run left (event checkpoints at block numbers of a
     chain that is gone, decisions, the gateway's accounts) would only mislead the daemons: remove it."""
     state.mkdir(parents=True, exist_ok=True)
@@ -248,7 +251,7 @@ def _fresh_state(state: Path) -> None:
             child.unlink()
 
 
-def _start_gateway(state: Path, local: LocalChain, kubo: KuboDaemon, deployment_file: Path, operator: Any,
+def start_gateway(state: Path, local: LocalChain, kubo: KuboDaemon, deployment_file: Path, operator: Any,
                    url: str) -> Any:
     """``opendpg gateway run`` on the demo chain; the deployer is its operator (it funds the faucet)."""
     env = {"OPENDPG_RPC_URL": local.rpc_url, "OPENDPG_DEPLOYMENT_FILE": str(deployment_file),
@@ -261,7 +264,7 @@ def _start_gateway(state: Path, local: LocalChain, kubo: KuboDaemon, deployment_
     return proc
 
 
-def _gateway_user(gateway: httpx.Client) -> str:
+def gateway_user(gateway: httpx.Client) -> str:
     """Sign up (or log in again on a re-run) the demo user, fund it from the faucet, return an API key."""
     credentials = {"email": "demo@opendpg.local", "password": secrets.token_urlsafe(16)}
     gateway.post("/accounts", json=credentials)
@@ -293,7 +296,7 @@ def _plot(gateway_url: str, key: str, job_id: int, out: Path, timeout: float = 1
     return out
 
 
-def _wait_registered(admin: Chain, nodes: list[Any], procs: dict[str, Any], timeout: float = 180.0) -> None:
+def wait_registered(admin: Chain, nodes: list[Any], procs: dict[str, Any], timeout: float = 180.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for name, proc in procs.items():
@@ -308,7 +311,7 @@ def _wait_registered(admin: Chain, nodes: list[Any], procs: dict[str, Any], time
 async def run_demo(args: argparse.Namespace) -> int:
     started = time.monotonic()
     state: Path = args.state_dir.resolve()
-    _fresh_state(state)
+    fresh_state(state)
     with LocalChain(log_file=state / "chain.log") as local, KuboDaemon(state / "ipfs") as kubo:
         print(f"1. anvil at {local.rpc_url} (pid {local.pid}); kubo at {kubo.api_url} (pid {kubo.pid})")
         w3 = connect(local.rpc_url)
@@ -326,7 +329,9 @@ async def run_demo(args: argparse.Namespace) -> int:
         store = KuboStore(kubo.api_url)
         print("   DPG certification of the breast-cancer dataset asset, whose metadata carries the schema of its "
               "records (check -> community vote -> expert committee):")
-        dataset_asset = _certify_dataset(local, admin, store, data_holder)
+        dataset_asset = certify_asset(
+            local, admin, store, data_holder, parse_metadata(EXAMPLE_HELD_DATASET.read_bytes()),
+            "no identifiers, records stay with their holders, jobs train with DP-SGD")
         print("   the DAO changes the DPG Standard:")
         _change_standard(local, admin, store)
         files = write_sample("breast-cancer", state / "data", len(providers), formats=HOSPITAL_FORMATS)
@@ -338,14 +343,14 @@ async def run_demo(args: argparse.Namespace) -> int:
 
         procs: dict[str, Any] = {}
         gateway_url = f"http://127.0.0.1:{free_port()}"
-        procs["gateway"] = _start_gateway(state, local, kubo, deployment_file, deployer, gateway_url)
+        procs["gateway"] = start_gateway(state, local, kubo, deployment_file, deployer, gateway_url)
         for name, kind, config in _daemon_configs(state, local, kubo, deployment_file, coordinator, providers,
                                                   dataset_asset, files.holders, budget):
             procs[name] = launch_daemon(kind, config, state / f"{name}.out")  # type: ignore[arg-type]
         try:
             nodes = [coordinator.address, *[p.address for p in providers]]
-            await asyncio.to_thread(_wait_registered, admin, nodes, procs)
-            await asyncio.to_thread(_wait_declared, admin, [p.address for p in providers], dataset_asset, procs)
+            await asyncio.to_thread(wait_registered, admin, nodes, procs)
+            await asyncio.to_thread(wait_declared, admin, [p.address for p in providers], dataset_asset, procs)
             print(f"3. daemons up: coordinator (pid {procs['coordinator'].pid}) and three provider agents (pids "
                   f"{', '.join(str(procs[f'provider-{i}'].pid) for i in range(3))}) registered and staked "
                   "200 DPG each; JSON logs in " f"{state}/*/*.log")
@@ -374,7 +379,7 @@ async def run_demo(args: argparse.Namespace) -> int:
                 stop_process_group(proc, timeout=20)
 
 
-def _wait_declared(admin: Chain, providers: list[str], asset: int, procs: dict[str, Any],
+def wait_declared(admin: Chain, providers: list[str], asset: int, procs: dict[str, Any],
                    timeout: float = 180.0) -> None:
     """Until every agent declared its holding of ``asset`` (it checks its files against the schema first)."""
     deadline = time.monotonic() + timeout
@@ -430,7 +435,7 @@ async def _post_and_follow(args: argparse.Namespace, state: Path, w3: Any, ws_ur
                            started: float, dataset_asset: int, held_out_cid: str, epsilon: float) -> int:
     store = KuboStore(kubo.api_url)
     gateway = httpx.Client(base_url=gateway_url, timeout=60)
-    key = await asyncio.to_thread(_gateway_user, gateway)
+    key = await asyncio.to_thread(gateway_user, gateway)
     auth = {"Authorization": f"Bearer {key}"}
     progress = _Progress(state / "coordinator" / "rounds")
     stream = EventStream(w3, admin.deployment, ["JobMarket"], events=SHOWN,
@@ -493,9 +498,9 @@ async def _post_and_follow(args: argparse.Namespace, state: Path, w3: Any, ws_ur
           f"{final['federated_accuracy']:.3f} ({int(final['federated_examples'])} records, never seen by the "
           "coordinator)")
     for p in providers:
-        print(f"  provider {p.address[:10]}… earned {_fmt(progress.earned.get(p.address, 0))}")
-    print(f"  the dataset asset's owner earned the data share, {_fmt(holder_share)}")
-    print(f"  escrow refunded to the poster (through the gateway): {_fmt(refund)}")
+        print(f"  provider {p.address[:10]}… earned {fmt(progress.earned.get(p.address, 0))}")
+    print(f"  the dataset asset's owner earned the data share, {fmt(holder_share)}")
+    print(f"  escrow refunded to the poster (through the gateway): {fmt(refund)}")
     ok = bool(verdicts) and all(v.ok for v in verdicts) and job.committed_rounds == args.rounds
     print(f"  verify: {'all rounds verified' if ok else 'MISMATCH'}; done in {time.monotonic() - started:.0f} s")
     return 0 if ok else 1

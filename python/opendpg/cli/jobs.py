@@ -62,6 +62,9 @@ def register(commands: Any) -> None:
     download = sub.add_parser("download", help="the latest committed global model")
     download.add_argument("job_id", type=int)
     download.add_argument("--out", type=Path, help="file to write (default job-ID-round-R.odpgupd)")
+    download.add_argument("--checkpoint", type=Path, metavar="FOLDER",
+                          help="instead, a ready-to-load checkpoint into FOLDER: model.safetensors (LoRA adapters "
+                               "merged into the base model) and its card opendpg-model.json")
     download.set_defaults(run=_download)
 
 
@@ -236,6 +239,8 @@ def _plot(args: argparse.Namespace) -> int:
 
 
 def _download(args: argparse.Namespace) -> int:
+    if args.checkpoint is not None:
+        return _download_checkpoint(args)
     with _client(args) as client:
         response = client.get(f"/jobs/{args.job_id}/model")
         if response.status_code >= 400:
@@ -244,6 +249,35 @@ def _download(args: argparse.Namespace) -> int:
     out.write_bytes(response.content)
     print(f"wrote {out} ({len(response.content)} bytes, round {response.headers['X-OpenDPG-Round']}, "
           f"sha256 {response.headers['X-OpenDPG-SHA256']}, checked against the chain)")
+    return 0
+
+
+def _download_checkpoint(args: argparse.Namespace) -> int:
+    from opendpg.dpg.files import FilesError, unpack_archive
+    from opendpg.fl.basemodel import CARD_FILE, WEIGHTS_FILE
+
+    folder: Path = args.checkpoint
+    if folder.exists() and any(folder.iterdir()):
+        raise OpenDPGError(f"--checkpoint: {folder} is not empty; name a new folder")
+    with _client(args) as client:
+        response = client.get(f"/jobs/{args.job_id}/checkpoint", timeout=600)
+        if response.status_code >= 400:
+            _check(response)
+    folder.mkdir(parents=True, exist_ok=True)
+    archive = folder / ".checkpoint.tar"
+    archive.write_bytes(response.content)
+    try:
+        unpack_archive(archive, folder)
+    except FilesError as exc:
+        raise OpenDPGError(f"the gateway sent an unreadable checkpoint: {exc}") from None
+    finally:
+        archive.unlink()
+    card = json.loads((folder / CARD_FILE).read_text())
+    print(f"wrote {folder / WEIGHTS_FILE} and {folder / CARD_FILE}: {card['name']}, {card['outputs']} outputs, the "
+          f"global model of round {response.headers['X-OpenDPG-Round']} (sha256 "
+          f"{response.headers['X-OpenDPG-SHA256']}, checked against the chain)")
+    print(f"load it with opendpg.fl.basemodel.load_model('{folder}'), or publish it as a base model: "
+          f"opendpg model publish {folder} --metadata META.json")
     return 0
 
 

@@ -9,7 +9,21 @@ import sys
 from collections.abc import Sequence
 
 from opendpg import __version__
-from opendpg.cli import audit, chain, daemons, data, demo, disputes, dpg, gateway, gov, jobs, model, provider
+from opendpg.cli import (
+    audit,
+    chain,
+    daemons,
+    data,
+    demo,
+    demo_finetune,
+    disputes,
+    dpg,
+    gateway,
+    gov,
+    jobs,
+    model,
+    provider,
+)
 from opendpg.errors import OpenDPGError
 
 __all__ = ["main"]
@@ -22,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     chain.register(commands)
     demo.register(commands)
+    demo_finetune.register(commands)
     audit.register(commands)
     daemons.register(commands)
     data.register(commands)

@@ -19,7 +19,7 @@ import numpy as np
 from opendpg.data.schema import DatasetSchema, Feature, ImageShape, Label
 from opendpg.errors import OpenDPGValueError
 
-__all__ = ["SAMPLES", "SampleFiles", "sample_schema", "write_sample"]
+__all__ = ["SAMPLES", "SampleFiles", "digit_images", "sample_schema", "write_sample"]
 
 SAMPLES = ("breast-cancer", "digits", "diabetes")
 TabularFormat = Literal["csv", "parquet", "jsonl", "hf-datasets"]
@@ -49,13 +49,16 @@ def _frame(name: str) -> Any:
     raise OpenDPGValueError(f"no tabular sample {name!r}; samples: {SAMPLES}")
 
 
-def sample_schema(name: str, *, terms: str = "") -> DatasetSchema:
-    """The schema of a sample, as its dataset asset publishes it (standardisation from the public data)."""
+def sample_schema(name: str, *, terms: str = "", classes: list[int] | None = None) -> DatasetSchema:
+    """The schema of a sample, as its dataset asset publishes it (standardisation from the public data);
+    ``classes``: for ``digits``, the digits its records show (all ten by default)."""
     if name == "digits":
         return DatasetSchema(modality="image", formats=["image-folder"],
                              image=ImageShape(width=8, height=8, channels=1),
-                             label=Label(name="digit", classes=[str(d) for d in range(10)]), min_records=20,
-                             terms_of_use=terms)
+                             label=Label(name="digit", classes=[str(d) for d in _digit_classes(classes)]),
+                             min_records=20, terms_of_use=terms)
+    if classes is not None:
+        raise OpenDPGValueError(f"classes: only the digits sample can be restricted to some classes, not {name!r}")
     frame = _frame(name)
     target = "diagnosis" if name == "breast-cancer" else "progression"
     features = [Feature(name=str(c), type="float", mean=round(float(frame[c].mean()), 6),
@@ -77,16 +80,19 @@ def _split(records: int, holders: int, held_out: float, seed: int) -> tuple[list
 
 
 def write_sample(name: str, out: Path, holders: int, *, formats: list[TabularFormat] | None = None,
-                 held_out: float = 0.2, seed: int = 0) -> SampleFiles:
+                 held_out: float = 0.2, seed: int = 0, classes: list[int] | None = None) -> SampleFiles:
     """Write sample ``name`` as ``holders`` holders' own files under ``out/holder-<i>`` (tabular: in
     ``formats[i % len(formats)]``, CSV by default) and the poster's held-out set under ``out/held-out``
-    (``held_out`` of the records, never held by anyone else)."""
+    (``held_out`` of the records, never held by anyone else); ``classes``: for ``digits``, only the images of
+    these digits."""
     if holders < 1:
         raise OpenDPGValueError("holders: at least 1")
     out = Path(out)
     folders = [out / f"holder-{i}" for i in range(holders)]
     if name == "digits":
-        return _write_digits(folders, out / "held-out", held_out, seed)
+        return _write_digits(folders, out / "held-out", held_out, seed, _digit_classes(classes))
+    if classes is not None:
+        raise OpenDPGValueError(f"classes: only the digits sample can be restricted to some classes, not {name!r}")
     frame = _frame(name)
     shares, test = _split(len(frame), holders, held_out, seed)
     formats = formats or ["csv"]
@@ -114,15 +120,36 @@ def _write_table(frame: Any, folder: Path, fmt: TabularFormat) -> None:
         frame.to_json(folder / "records.jsonl", orient="records", lines=True)
 
 
-def _write_digits(folders: list[Path], test_folder: Path, held_out: float, seed: int) -> SampleFiles:
+def _digit_classes(classes: list[int] | None) -> list[int]:
+    if classes is None:
+        return list(range(10))
+    if not classes or sorted(set(classes)) != classes or not all(0 <= d <= 9 for d in classes):
+        raise OpenDPGValueError(f"classes: distinct digits 0-9 in increasing order, not {classes}")
+    return classes
+
+
+def digit_images(classes: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The digits sample's images (N x 1 x 8 x 8, values 0-1, as its PNG files read back) and their digits,
+    only of ``classes`` when given: public data, for a base model trained before any job."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    keep = np.isin(digits.target, _digit_classes(classes))
+    pixels = np.clip(np.round(digits.images[keep] * 255 / 16), 0, 255).astype(np.float32) / 255
+    return pixels[:, None], digits.target[keep].astype(np.int64)
+
+
+def _write_digits(folders: list[Path], test_folder: Path, held_out: float, seed: int,
+                  classes: list[int]) -> SampleFiles:
     from PIL import Image
     from sklearn.datasets import load_digits
 
     digits = load_digits()
     pixels = np.clip(np.round(digits.images * 255 / 16), 0, 255).astype(np.uint8)
-    shares, test = _split(len(digits.target), len(folders), held_out, seed)
-    for folder, indices in [*zip(folders, shares, strict=True), (test_folder, test)]:
-        for i in indices:
+    kept = np.flatnonzero(np.isin(digits.target, classes))
+    shares, test = _split(len(kept), len(folders), held_out, seed)
+    for folder, positions in [*zip(folders, shares, strict=True), (test_folder, test)]:
+        for i in kept[positions]:
             target = folder / str(digits.target[i])
             target.mkdir(parents=True, exist_ok=True)
             Image.fromarray(pixels[i], mode="L").save(target / f"{i:04d}.png")

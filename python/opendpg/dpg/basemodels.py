@@ -23,8 +23,8 @@ from opendpg.errors import OpenDPGValueError
 from opendpg.fl.basemodel import CARD_FILE, PICKLE_SUFFIXES, WEIGHTS_FILE, BaseModelError, read_base_model
 from opendpg.spec import BaseModelSpec, JobSpec
 
-__all__ = ["MODEL_KIND", "asset_files_cid", "build_job_model", "check_model_files", "fetch_base_model",
-           "pack_model_files", "with_base_files"]
+__all__ = ["MODEL_KIND", "asset_files_cid", "build_job_model", "check_model_archive", "check_model_files",
+           "fetch_base_model", "job_checkpoint", "pack_model_files", "with_base_files"]
 
 if TYPE_CHECKING:
     from torch import nn
@@ -36,8 +36,9 @@ def check_model_files(folder: Path) -> None:
     """Refuse base model files without safetensors weights and a card, or holding a pickle checkpoint anywhere."""
     pickles = sorted(p.name for p in folder.rglob("*") if p.suffix.lower() in PICKLE_SUFFIXES)
     if pickles:
-        raise BaseModelError(f"{pickles[0]}: a pickle checkpoint cannot be published (loading one can run code); "
-                             f"keep only {WEIGHTS_FILE} (convert with safetensors.torch.save_file)")
+        raise BaseModelError(f"{pickles[0]}: a pickle checkpoint cannot be published or loaded (loading one can run "
+                             f"code); convert it to safetensors (safetensors.torch.save_file) and keep only "
+                             f"{WEIGHTS_FILE}")
     read_base_model(folder)
 
 
@@ -73,6 +74,31 @@ def with_base_files(document: dict[str, Any], chain: Chain, store: ContentStore)
     return filled
 
 
+def _unpack_model(archive: bytes, into: Path, what: str) -> None:
+    """Unpack a model archive safely into the empty folder ``into`` and read it as a base model (no pickle,
+    safetensors and card readable); :class:`BaseModelError` saying ``what`` is refused."""
+    packed = into.parent / f"{into.name}.archive"
+    packed.write_bytes(archive)
+    try:
+        unpack_archive(packed, into)
+    except FilesError as exc:
+        raise BaseModelError(f"{what}: {exc}") from None
+    finally:
+        packed.unlink()
+    try:
+        check_model_files(into)
+    except BaseModelError as exc:
+        raise BaseModelError(f"{what}: {exc}") from None
+
+
+def check_model_archive(store: ContentStore, files_cid: str) -> None:
+    """Refuse a model asset's files on IPFS (an archive, fetched by its CID) that are not a usable base model."""
+    with tempfile.TemporaryDirectory(prefix="opendpg-model-") as tmp:
+        folder = Path(tmp) / "files"
+        folder.mkdir()
+        _unpack_model(store.get(files_cid), folder, f"the files {files_cid}")
+
+
 def fetch_base_model(store: ContentStore, base: BaseModelSpec, cache: Path) -> Path:
     """The folder of ``base``'s files under ``cache``: fetched by CID (the store checks the bytes against it),
     unpacked safely and read once; a later call reuses the folder. Raises :class:`BaseModelError` for files that
@@ -85,13 +111,8 @@ def fetch_base_model(store: ContentStore, base: BaseModelSpec, cache: Path) -> P
     with tempfile.TemporaryDirectory(prefix=".unpack-", dir=cache) as tmp:
         staging = Path(tmp) / "files"
         staging.mkdir()
-        packed = Path(tmp) / "files.tar"
-        packed.write_bytes(archive)
-        try:
-            unpack_archive(packed, staging)
-        except FilesError as exc:
-            raise BaseModelError(f"model.base: the files of asset {base.asset} ({base.files_cid}): {exc}") from None
-        read_base_model(staging)  # refuses pickles and missing parts before anything is cached
+        # refuses pickles and missing parts before anything is cached
+        _unpack_model(archive, staging, f"model.base: the files of asset {base.asset} ({base.files_cid})")
         if folder.exists():
             shutil.rmtree(folder)
         staging.rename(folder)
@@ -113,3 +134,26 @@ def build_job_model(spec: JobSpec, store: ContentStore | None, cache: Path | Non
     with tempfile.TemporaryDirectory(prefix="opendpg-base-") as tmp:
         folder = fetch_base_model(store, spec.model.base, cache or Path(tmp))
         return build_model(spec.model, shape, outputs, seed=spec.training.seed, base=folder)
+
+
+def job_checkpoint(spec: JobSpec, global_model: bytes, store: ContentStore | None, folder: Path, trained_on: str,
+                   cache: Path | None = None) -> Path:
+    """A job's global model (canonical update bytes, already checked against the chain) as a ready-to-load
+    checkpoint in ``folder``: the job's architecture with the global state loaded and, with LoRA, the adapters
+    merged into the base weights, written as ``model.safetensors`` and its card, like a base model (it can be
+    published as one). ``trained_on`` goes into the card."""
+    from opendpg.fl.basemodel import ModelCard, save_base_model
+    from opendpg.fl.data import input_of
+    from opendpg.fl.models import merged, output_head, set_weights
+    from opendpg.fl.update import decode_update
+
+    model = build_job_model(spec, store, cache)
+    set_weights(model, decode_update(global_model).tensors)
+    plain = merged(model)
+    shape, outputs = input_of(spec.dataset)
+    schema = spec.dataset.data_schema
+    labels = list(schema.label.classes or []) if schema is not None else []
+    card = ModelCard(name=spec.model.name, config=spec.model.config, hidden_units=spec.model.hidden_units,
+                     input_shape=list(shape), outputs=outputs, head=output_head(plain, outputs), labels=labels,
+                     trained_on=trained_on)
+    return save_base_model(plain, card, folder)

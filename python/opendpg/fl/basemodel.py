@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # torch is imported where weights are read, not by every daem
     from torch import nn
 
 __all__ = ["CARD_FILE", "CARD_FORMAT", "PICKLE_SUFFIXES", "WEIGHTS_FILE", "BaseModelError", "ModelCard",
-           "load_base_weights", "read_base_model", "save_base_model"]
+           "load_base_weights", "load_model", "read_base_model", "save_base_model"]
 
 CARD_FILE = "opendpg-model.json"
 CARD_FORMAT: Literal["opendpg-model/1"] = "opendpg-model/1"
@@ -129,3 +129,15 @@ def load_base_weights(model: nn.Module, spec: ModelSpec, card: ModelCard, tensor
         else:
             merged[name] = value
     model.load_state_dict(merged, strict=True)
+
+
+def load_model(folder: Path) -> nn.Module:
+    """The model in ``folder`` (a base model, or a job's downloaded checkpoint), ready to use: the card's
+    architecture built and its safetensors loaded, every tensor checked against it."""
+    from opendpg.fl.models import build_model
+
+    card, tensors = read_base_model(folder)
+    spec = ModelSpec(name=card.name, config=card.config, hidden_units=card.hidden_units)
+    model = build_model(spec, tuple(card.input_shape), card.outputs)
+    load_base_weights(model, spec, card, tensors, card.outputs)
+    return model

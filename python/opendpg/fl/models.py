@@ -25,7 +25,7 @@ from opendpg.fl.data import input_of
 from opendpg.spec import JobSpec, ModelSpec, SpecError
 
 __all__ = ["BUILDERS", "MODELS", "build_model", "check_model", "device", "get_weights", "is_adapted", "logits",
-           "set_weights", "trainable_parameters", "weight_shapes"]
+           "merged", "output_head", "set_weights", "trainable_parameters", "weight_shapes"]
 
 
 def device() -> torch.device:
@@ -188,8 +188,9 @@ def check_model(spec: JobSpec) -> None:
     except OpenDPGValueError as exc:  # a catalog set not bundled here
         field, _, message = str(exc).partition(": ")
         raise _invalid(field, message) from None
-    with torch.device("meta"):
-        model = build_model(spec.model, input_shape, classes, seed=spec.training.seed)
+    with torch.device("meta"):  # the architecture only: a base model's weights are checked where they are fetched
+        model = build_model(spec.model.model_copy(update={"base": None}), input_shape, classes,
+                            seed=spec.training.seed)
         try:
             with torch.no_grad():
                 out = logits(model.eval(), torch.zeros((2, *input_shape)))
@@ -218,6 +219,28 @@ def logits(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
 def is_adapted(model: nn.Module) -> bool:
     """Whether ``model`` trains LoRA adapters (a PEFT model) rather than all its weights."""
     return hasattr(model, "peft_config")
+
+
+def merged(model: nn.Module) -> nn.Module:
+    """The plain architecture with what training changed in it: with LoRA, the adapters merged into the base
+    weights and the trained ``modules_to_save`` in place (PEFT's ``merge_and_unload``); any other model itself."""
+    if not is_adapted(model):
+        return model
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing", category=FutureWarning)
+        plain: nn.Module = model.merge_and_unload()  # type: ignore[operator]
+    return plain
+
+
+def output_head(model: nn.Module, outputs: int) -> list[str]:
+    """State-dict names of the output layer's tensors: the last Linear or convolution giving ``outputs``
+    features (a plain model, as :func:`merged` gives)."""
+    for name, module in reversed(list(model.named_modules())):
+        width = module.out_features if isinstance(module, nn.Linear) else \
+            module.out_channels if isinstance(module, nn.Conv1d | nn.Conv2d) else None
+        if width == outputs:
+            return [f"{name}.{tensor}" for tensor, _ in module.named_parameters(recurse=False)]
+    raise OpenDPGValueError(f"the model has no Linear or convolution layer with {outputs} outputs")
 
 
 def _federated_names(model: nn.Module) -> list[str]:

@@ -6,17 +6,20 @@ from __future__ import annotations
 
 import json
 import pickle
+from collections import OrderedDict
 
+import numpy as np
 import pytest
 import torch
 
 from opendpg.content import ContentStore
 from opendpg.dpg import parse_metadata
-from opendpg.dpg.basemodels import fetch_base_model, pack_model_files, with_base_files
+from opendpg.dpg.basemodels import build_job_model, fetch_base_model, job_checkpoint, pack_model_files, with_base_files
 from opendpg.dpg.certification import Certification
 from opendpg.errors import ContentIntegrityError
-from opendpg.fl.basemodel import BaseModelError, ModelCard, save_base_model
-from opendpg.fl.models import build_model
+from opendpg.fl.basemodel import BaseModelError, ModelCard, load_model, read_base_model, save_base_model
+from opendpg.fl.models import build_model, get_weights, logits, set_weights
+from opendpg.fl.update import encode_update
 from opendpg.spec import ModelSpec, parse_spec
 from tests.python.dpg.test_checker import _example
 
@@ -113,3 +116,32 @@ def test_a_pickle_checkpoint_cannot_be_published_or_fetched(dao, base_files, tmp
         _register(dao, folder)
     with pytest.raises(BaseModelError, match="convert it to safetensors"):
         fetch_base_model(dao.store, BaseModelSpec(asset=1, files_cid=cid), tmp_path / "cache")
+
+
+def test_a_lora_jobs_global_model_downloads_as_a_merged_checkpoint(dao, base_files, tmp_path):
+    # Prepare: a LoRA job on the registered base; a global model whose adapters and head moved away from the base
+    _, folder = base_files
+    asset = _register(dao, folder)
+    lora = {"rank": 4, "alpha": 8, "target_modules": ["q_proj", "v_proj"], "modules_to_save": ["classifier"]}
+    spec = parse_spec(with_base_files({**SPEC, "model": {**VIT, "base": {"asset": asset}, "lora": lora}},
+                                      dao.admin, dao.store))
+    model = build_job_model(spec, dao.store, tmp_path / "cache")
+    noise = np.random.default_rng(1)
+    trained = OrderedDict((name, value + 0.05 * noise.standard_normal(value.shape).astype(np.float32))
+                          for name, value in get_weights(model).items())
+    set_weights(model, trained)
+    x = torch.rand(4, 3, 8, 8)
+    with torch.no_grad():
+        expected = logits(model.eval(), x)
+
+    # Execute
+    out = job_checkpoint(spec, encode_update(trained), dao.store, tmp_path / "checkpoint", "job 1, round 2")
+
+    # Assert: a plain ViT (no adapters) with the card of the job's classes, giving the LoRA model's outputs
+    card, tensors = read_base_model(out)
+    assert (card.name, card.outputs, card.labels) == ("transformers/vit", 3, ["a", "b", "c"])
+    assert card.head == ["classifier.weight", "classifier.bias"]
+    assert card.trained_on == "job 1, round 2" and not any("lora" in name for name in tensors)
+    plain = load_model(out)  # the card names the architecture
+    with torch.no_grad():
+        assert torch.allclose(logits(plain.eval(), x), expected, atol=1e-5)

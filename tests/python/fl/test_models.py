@@ -166,3 +166,17 @@ def test_a_model_opacus_can_train_passes_the_dp_sgd_check():
     dp = {"privacy": {"dp_sgd": {"noise_multiplier": 1.0, "max_grad_norm": 1.0, "epsilon": 10.0}}}
     check_model(_spec({"name": "cnn", "hidden_units": 8}, 1, 8, **dp))
     check_model(_spec({"name": "mlp", "hidden_units": 8}, 3, 8, **dp))
+
+
+def test_a_spec_on_a_base_model_is_checked_at_posting_without_its_files():
+    # Prepare: the poster's spec names a base model asset (files on IPFS, not on the gateway) and LoRA
+    lora = {"rank": 4, "alpha": 8, "target_modules": ["q_proj", "v_proj"], "modules_to_save": ["classifier"]}
+    spec = _spec({"name": "transformers/vit", "config": TINY_VIT, "lora": lora,
+                  "base": {"asset": 3, "files_cid": "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"}})
+
+    # Execute + Assert: the architecture and adapters are checked; a bad target is still refused by name
+    check_model(spec)
+    bad = _spec({"name": "transformers/vit", "config": TINY_VIT, "lora": {**lora, "target_modules": ["query"]},
+                 "base": {"asset": 3, "files_cid": "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"}})
+    with pytest.raises(SpecError, match=r"model\.lora\.target_modules: .*no module named \['query'\]"):
+        check_model(bad)

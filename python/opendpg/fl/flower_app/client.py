@@ -35,7 +35,7 @@ from torch import nn
 from opendpg.files import write_atomic
 from opendpg.fl.data import ProviderData, input_of, provider_data
 from opendpg.fl.flower_app.wire import INFO, UPDATE, attach, update_info, wire_mod
-from opendpg.fl.models import build_model
+from opendpg.fl.models import build_model, weight_shapes
 from opendpg.fl.train import evaluate, train_local
 from opendpg.fl.update import encode_update
 from opendpg.spec import JobSpec, parse_spec
@@ -94,7 +94,7 @@ def canonical_update_mod(msg: Message, context: Context, call_next: ClientAppCal
     provider = str(context.node_config["provider"])
     _, model = _job(context)
     arrays = reply.content["arrays"].to_numpy_ndarrays()
-    new = OrderedDict(zip(model.state_dict().keys(), arrays, strict=True))
+    new = OrderedDict(zip(weight_shapes(model), arrays, strict=True))
     num_examples = int(reply.content["metrics"]["num-examples"])
     meta = {"job": job_id, "round": round_, "provider": provider, "num_examples": num_examples}
     update = encode_update(new, meta)
@@ -135,7 +135,7 @@ def train(msg: Message, context: Context) -> Message:
     round_ = int(msg.content["config"]["round"])
     data = _data(context)
     weights = msg.content["arrays"].to_numpy_ndarrays()
-    named = OrderedDict(zip(model.state_dict().keys(), weights, strict=True))
+    named = OrderedDict(zip(weight_shapes(model), weights, strict=True))
     provider = str(context.node_config["provider"])  # each provider shuffles (and draws DP noise) its own way
     seed = spec.training.seed * 1_000_003 + round_ * 7_919 + zlib.crc32(provider.lower().encode())
     dp_seed = context.node_config.get("dp-seed")  # a test's fixed secret; else DP-SGD draws fresh randomness
@@ -156,7 +156,7 @@ def evaluate_global(msg: Message, context: Context) -> Message:
         return foreign
     spec, model = _job(context)
     data = _data(context)
-    named = OrderedDict(zip(model.state_dict().keys(), msg.content["arrays"].to_numpy_ndarrays(), strict=True))
+    named = OrderedDict(zip(weight_shapes(model), msg.content["arrays"].to_numpy_ndarrays(), strict=True))
     metrics = evaluate(model, named, data.x_val, data.y_val, spec.task, spec.target_scale)
     metrics["num-examples"] = metrics.pop("examples")
     return Message(RecordDict({"metrics": MetricRecord(metrics)}), reply_to=msg)

@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import tempfile
 import uuid
 from decimal import Decimal
+from pathlib import Path as FilePath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Path, Query, Request, Response, status
@@ -20,10 +22,12 @@ from web3 import Web3
 from opendpg.audit import verify_job
 from opendpg.chain import JobState
 from opendpg.content import cid_of
+from opendpg.dpg.basemodels import job_checkpoint, pack_model_files
 from opendpg.errors import ContractRevert
+from opendpg.fl.basemodel import BaseModelError
 from opendpg.fl.models import check_model
 from opendpg.gateway.chain import GatewayChain
-from opendpg.gateway.deps import ChainDep, CurrentUser, IndexerDep, PosterDep, SessionDep
+from opendpg.gateway.deps import ChainDep, CurrentUser, IndexerDep, PosterDep, SessionDep, SettingsDep
 from opendpg.gateway.indexer import ChainIndexer
 from opendpg.gateway.models import (
     ChainJob,
@@ -219,8 +223,9 @@ def download_model(job_id: int, user: CurrentUser, session: SessionDep, chain: C
     return model_response(session, chain, job_id)
 
 
-def model_response(session: Session, chain: GatewayChain, job_id: int) -> Response:
-    """The latest committed global model of a job, from IPFS by its on-chain CID, checked against its hash."""
+def _latest_model(session: Session, chain: GatewayChain, job_id: int) -> tuple[ChainRound, bytes]:
+    """The last committed round of a job and its global model, from IPFS by its on-chain CID, checked against
+    its hash."""
     last = session.scalar(select(ChainRound).where(ChainRound.job_id == job_id).order_by(ChainRound.round.desc()))
     if last is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND,
@@ -228,8 +233,41 @@ def model_response(session: Session, chain: GatewayChain, job_id: int) -> Respon
     data = chain.store.get(last.global_cid)
     if hashlib.sha256(data).hexdigest() != last.global_hash:
         raise HTTPException(status.HTTP_502_BAD_GATEWAY, detail="the stored model does not match its on-chain hash")
+    return last, data
+
+
+def model_response(session: Session, chain: GatewayChain, job_id: int) -> Response:
+    """The latest committed global model of a job, from IPFS by its on-chain CID, checked against its hash."""
+    last, data = _latest_model(session, chain, job_id)
     return Response(data, media_type="application/octet-stream", headers={
         "Content-Disposition": f'attachment; filename="job-{job_id}-round-{last.round}.odpgupd"',
+        "X-OpenDPG-Round": str(last.round), "X-OpenDPG-SHA256": last.global_hash})
+
+
+@router.get("/{job_id}/checkpoint", response_class=Response,
+            responses={200: {"content": {"application/x-tar": {}},
+                             "description": "the latest committed global model as a ready-to-load checkpoint: a tar "
+                                            "of model.safetensors (LoRA adapters merged into the base) and its "
+                                            "card opendpg-model.json"}})
+def download_checkpoint(job_id: int, user: CurrentUser, session: SessionDep, chain: ChainDep,
+                        settings: SettingsDep) -> Response:
+    """The latest committed global model (checked against its on-chain hash) built into the job's architecture,
+    on its base model when it names one, with LoRA adapters merged: load it with
+    ``opendpg.fl.basemodel.load_model`` or publish it as a base model."""
+    job = _own(session, user, job_id)
+    last, data = _latest_model(session, chain, job_id)
+    spec = parse_spec(chain.store.get(job.spec_cid))
+    trained_on = (f"OpenDPG job {job_id} (spec {job.spec_cid}): the global model of round {last.round}, sha256 "
+                  f"{last.global_hash}, as committed on-chain")
+    with tempfile.TemporaryDirectory(prefix="opendpg-checkpoint-") as tmp:
+        try:
+            folder = job_checkpoint(spec, data, chain.store, FilePath(tmp) / "checkpoint", trained_on,
+                                    cache=settings.state_dir / "base-models")
+        except BaseModelError as exc:
+            raise HTTPException(status.HTTP_502_BAD_GATEWAY, detail=f"the job's base model: {exc}") from None
+        archive = pack_model_files(folder)
+    return Response(archive, media_type="application/x-tar", headers={
+        "Content-Disposition": f'attachment; filename="job-{job_id}-round-{last.round}-checkpoint.tar"',
         "X-OpenDPG-Round": str(last.round), "X-OpenDPG-SHA256": last.global_hash})
 
 
