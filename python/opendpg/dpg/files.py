@@ -16,7 +16,7 @@ from pathlib import Path
 
 from opendpg.errors import OpenDPGValueError
 
-__all__ = ["AssetFiles", "FilesError", "open_files", "unpack_archive"]
+__all__ = ["AssetFiles", "FilesError", "check_archive", "open_files", "unpack_archive"]
 
 _MAX_TEXT = 2_000_000
 _LICENCE_NAMES = re.compile(r"^(licen[cs]e|copying|unlicense)([.-].*)?$", re.IGNORECASE)
@@ -103,11 +103,13 @@ def unpack_archive(archive: Path, into: Path) -> None:
     """Unpack a .tar(.gz/.bz2/.xz) or .zip into ``into``, refusing members that would land outside it."""
     name = archive.name.lower()
     if name.endswith((".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz")) or tarfile.is_tarfile(archive):
-        with tarfile.open(archive) as tar:
-            try:
+        try:
+            with tarfile.open(archive) as tar:
                 tar.extractall(into, filter="data")  # refuses absolute paths, '..', links out of the folder
-            except tarfile.FilterError as exc:
-                raise FilesError(f"{archive.name}: unsafe archive member ({exc})") from None
+        except tarfile.FilterError as exc:
+            raise FilesError(f"{archive.name}: unsafe archive member ({exc})") from None
+        except (tarfile.TarError, EOFError, OSError) as exc:
+            raise FilesError(f"{archive.name}: a damaged archive ({exc})") from None
     elif zipfile.is_zipfile(archive):
         with zipfile.ZipFile(archive) as zf:
             for member in zf.namelist():
@@ -117,6 +119,15 @@ def unpack_archive(archive: Path, into: Path) -> None:
             zf.extractall(into)
     else:
         raise FilesError(f"{archive.name}: not a folder, .tar(.gz) or .zip archive")
+
+
+def check_archive(data: bytes) -> None:
+    """Refuse bytes that are not an archive :func:`unpack_archive` unpacks safely (tried in a scratch folder)."""
+    with tempfile.TemporaryDirectory(prefix="opendpg-archive-") as tmp:
+        archive = Path(tmp) / "files"
+        archive.write_bytes(data)
+        (Path(tmp) / "unpacked").mkdir()
+        unpack_archive(archive, Path(tmp) / "unpacked")
 
 
 @contextlib.contextmanager

@@ -145,3 +145,50 @@ def test_a_rejection_needs_its_reason_and_a_bad_licence_fails_the_check(cgw, dao
     assert reasonless.status_code == 422 and reasonless.json()["detail"][0]["loc"] == ["body", "reason"]
     assert rejected["stage"] == "rejected" and rejected["review"]["rejections"] == needed
     assert gw.client.get("/assets/9999", headers=owner_auth).status_code == 404
+
+
+def test_a_base_model_is_published_through_the_gateway_and_bad_files_are_refused(cgw, dao, tmp_path):
+    # Prepare: a base model's files (safetensors and card), the same with a pickle beside them, and junk
+    import pickle
+
+    from opendpg.dpg.certification import pack_files
+    from opendpg.fl.basemodel import ModelCard, save_base_model
+    from opendpg.fl.models import build_model
+    from opendpg.spec import ModelSpec
+
+    _, auth = _user(cgw)
+    network = build_model(ModelSpec(name="mlp", hidden_units=8), (4,), 3)
+    folder = save_base_model(network, ModelCard(name="mlp", hidden_units=8, input_shape=[4], outputs=3,
+                                                head=["3.weight", "3.bias"]), tmp_path / "base")
+    good = pack_files(folder)
+    (tmp_path / "pickled").mkdir()
+    (tmp_path / "pickled" / "pytorch_model.bin").write_bytes(pickle.dumps(network.state_dict()))
+    pickled = pack_files(tmp_path / "pickled")
+
+    # Execute: upload each archive, then register a model asset naming its CID
+    def upload(data: bytes):
+        return cgw.client.post("/assets/files", content=data, headers={**auth, "Content-Type": "application/x-tar"})
+
+    def register(files_cid: str):
+        meta = json.loads(EXAMPLE.read_text())
+        return cgw.client.post("/assets", headers=auth, json={
+            "kind": "model", "name": "tiny mlp base", "licence": "Apache-2.0", "description": "a base model",
+            "certify": False, "metadata": {"owner": meta["owner"], "files_cid": files_cid}})
+
+    pinned = upload(good)
+    registered = register(pinned.json()["cid"])
+    junk = upload(b"not an archive at all")
+    empty = upload(b"")
+    pickle_cid = upload(pickled).json()["cid"]
+    refused = register(pickle_cid)
+
+    # Assert: the good files are pinned under their CID and the asset points at them; the rest name the problem
+    assert pinned.status_code == 201 and dao.store.get(pinned.json()["cid"]) == good
+    assert registered.status_code == 201, registered.text
+    asset = dao.admin.dpg.get_asset(registered.json()["id"])
+    assert json.loads(dao.store.get(asset["metadata_cid"]))["files_cid"] == pinned.json()["cid"]
+    assert junk.status_code == 422 and "not a folder, .tar(.gz) or .zip archive" in junk.text
+    assert empty.status_code == 422 and "empty body" in empty.text
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["loc"] == ["body", "metadata", "files_cid"]
+    assert "pytorch_model.bin: a pickle checkpoint cannot be published" in refused.json()["detail"][0]["msg"]

@@ -20,14 +20,16 @@ PUBLIC = {("GET", "/health"), ("GET", "/metrics"), ("GET", "/jobs/spec-schema"),
 NEEDS_KEY = {("GET", "/me"), ("POST", "/api-keys"), ("GET", "/api-keys"), ("DELETE", "/api-keys/{key_id}"),
              ("POST", "/faucet"), ("POST", "/accounts/{user_id}/credit"), ("POST", "/jobs"), ("GET", "/jobs"),
              ("GET", "/jobs/{job_id}"), ("POST", "/jobs/{job_id}/cancel"), ("POST", "/jobs/{job_id}/refund"),
-             ("GET", "/jobs/{job_id}/model"), ("POST", "/jobs/{job_id}/verify"), ("GET", "/jobs/{job_id}/events"),
-             ("GET", "/jobs/submissions/{submission_id}"), ("GET", "/providers"), ("GET", "/assets"),
-             ("POST", "/assets"), ("GET", "/assets/{asset_id}"), ("POST", "/assets/{asset_id}/votes"),
+             ("GET", "/jobs/{job_id}/model"), ("GET", "/jobs/{job_id}/checkpoint"), ("POST", "/jobs/{job_id}/verify"),
+             ("GET", "/jobs/{job_id}/events"), ("GET", "/jobs/submissions/{submission_id}"), ("GET", "/providers"),
+             ("GET", "/assets"), ("POST", "/assets"), ("POST", "/assets/files"),
+             ("GET", "/assets/{asset_id}"), ("POST", "/assets/{asset_id}/votes"),
              ("POST", "/assets/{asset_id}/close"), ("POST", "/assets/{asset_id}/decisions"),
              ("POST", "/assets/{asset_id}/renew"), ("POST", "/assets/{asset_id}/rewards"),
              ("POST", "/governance/delegate")}
 OTHERS_JOB = [("GET", "/jobs/{job_id}"), ("POST", "/jobs/{job_id}/cancel"), ("POST", "/jobs/{job_id}/refund"),
-              ("GET", "/jobs/{job_id}/model"), ("POST", "/jobs/{job_id}/verify"), ("GET", "/jobs/{job_id}/events")]
+              ("GET", "/jobs/{job_id}/model"), ("GET", "/jobs/{job_id}/checkpoint"), ("POST", "/jobs/{job_id}/verify"),
+              ("GET", "/jobs/{job_id}/events")]
 
 
 def _account(gw: Gateway) -> tuple[dict, dict[str, str]]:

@@ -3,20 +3,24 @@ from the chain, newest last, paginated."""
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Query, Request, status
 from pydantic import ValidationError
 
+from opendpg.dpg.basemodels import check_model_archive
 from opendpg.dpg.certification import STAGES as CERTIFICATION_STAGES
+from opendpg.dpg.files import FilesError, check_archive
 from opendpg.dpg.metadata import AssetMetadata
 from opendpg.dpg.standard import ASSET_KINDS
-from opendpg.errors import ContractRevert
+from opendpg.errors import ContentError, ContractRevert
+from opendpg.fl.basemodel import BaseModelError
 from opendpg.gateway.chain import GatewayChain
 from opendpg.gateway.deps import ChainDep, CurrentUser
 from opendpg.gateway.routers.funding import require_gas
-from opendpg.gateway.schemas import AssetCreate, AssetOut, NodeOut
+from opendpg.gateway.schemas import AssetCreate, AssetOut, NodeOut, Pinned
 
 router = APIRouter(tags=["catalog"])
 
@@ -26,6 +30,7 @@ KINDS = [kind.replace("_", "-") for kind in ASSET_KINDS]
 STAGES = [stage.replace("_", "-") for stage in CERTIFICATION_STAGES]
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 Limit = Annotated[int, Query(ge=1, le=100)]
+MAX_FILES_BYTES = 512 * 2**20  # an asset's files through the gateway; larger ones are pinned directly
 
 
 @router.get("/providers", response_model=list[NodeOut])
@@ -41,12 +46,40 @@ def list_providers(user: CurrentUser, chain: ChainDep, offset: Offset = 0, limit
     return nodes
 
 
+@router.post("/assets/files", response_model=Pinned, status_code=status.HTTP_201_CREATED,
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 "application/x-tar": {"schema": {"type": "string", "format": "binary"}},
+                 "application/gzip": {"schema": {"type": "string", "format": "binary"}},
+                 "application/zip": {"schema": {"type": "string", "format": "binary"}}}}})
+async def pin_files(request: Request, user: CurrentUser, chain: ChainDep) -> Pinned:
+    """Pin an asset's files to IPFS: the request body is one archive (.tar, .tar.gz or .zip; a model's holds
+    ``model.safetensors`` and its card ``opendpg-model.json``, never a pickle). Answers the CID to put in the
+    asset's ``metadata.files_cid``; the archive must unpack safely (no member outside its folder)."""
+    data = bytearray()
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > MAX_FILES_BYTES:
+            raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, detail=[
+                {"loc": ["body"], "msg": f"the archive is over {MAX_FILES_BYTES // 2**20} MiB: pin larger files to "
+                                         "IPFS yourself and give their CID as metadata.files_cid"}])
+    if not data:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            detail=[{"loc": ["body"], "msg": "empty body: send the archive of the asset's files"}])
+    try:
+        await asyncio.to_thread(check_archive, bytes(data))
+    except FilesError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            detail=[{"loc": ["body"], "msg": str(exc), "type": "archive"}]) from None
+    return Pinned(cid=await asyncio.to_thread(chain.store.put, bytes(data)))
+
+
 @router.post("/assets", response_model=AssetOut, status_code=status.HTTP_201_CREATED)
 def submit_asset(body: AssetCreate, user: CurrentUser, chain: ChainDep) -> AssetOut:
     """Register an asset from the caller's own address (its metadata document pinned to IPFS) and, unless
     ``certify`` is false, submit it for DPG certification (automated check, then vote, then committee).
     ``metadata`` holds what the DPG checker reads (owner, sdgs, documentation, data, privacy, standards,
-    do_no_harm, ...; see the opendpg-asset fields): what is missing there fails the automated check."""
+    do_no_harm, ...; see the opendpg-asset fields): what is missing there fails the automated check. A model's
+    ``metadata.files_cid`` (from ``POST /assets/files``) must hold safetensors weights and their card."""
     try:  # the metadata document the DPG checker reads (opendpg-asset/1 or /2)
         meta = AssetMetadata.model_validate({**body.metadata, "name": body.name, "kind": body.kind.replace("-", "_"),
                                              "description": body.description, "licence": body.licence})
@@ -54,6 +87,12 @@ def submit_asset(body: AssetCreate, user: CurrentUser, chain: ChainDep) -> Asset
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=[
             {"loc": ["body", "metadata", *e["loc"]], "msg": e["msg"], "type": e["type"]} for e in exc.errors()
         ]) from None
+    if meta.kind == "model" and meta.files_cid:  # a base model jobs can start from: safetensors and card
+        try:
+            check_model_archive(chain.store, meta.files_cid)
+        except (BaseModelError, ContentError) as exc:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=[
+                {"loc": ["body", "metadata", "files_cid"], "msg": str(exc), "type": "model_files"}]) from None
     mine = chain.as_user(user)
     require_gas(mine, user.address)
     if body.certify:
