@@ -35,9 +35,13 @@ await scenario({ appUrl, rpcUrl, account, outDir, startOnWrongChain: true }, asy
   seen.posted = await page.textContent("#post-result");
   seen.status = await page.textContent("#post-status");
 
-  // escrow by approving the market first: two transactions
+  // escrow by approving the market first: two transactions; this job fine-tunes LoRA adapters on the MLP's first
+  // layer (module "1") and trains its output layer ("3") in full
   await page.fill('input[name="name"]', "Digits, approved first");
   await page.fill('input[name="rounds"]', "1");
+  await page.fill('input[name="loraRank"]', "4");
+  await page.fill('input[name="loraTargets"]', "1");
+  await page.fill('input[name="loraSave"]', "3");
   await page.selectOption('select[name="escrow"]', "approve");
   await page.click('#post-job button[type="submit"]');
   await page.waitForFunction((previous) => {

@@ -39,7 +39,17 @@ async function postForm(ctx: Ctx): Promise<HTMLElement> {
       data.append(el("option", { value: `asset:${id}` }, `asset ${id}, held by providers in their own files (${asset.licence})`));
     }
   }
-  const model = el("select", { name: "model" }, el("option", { value: "mlp" }, "MLP"), el("option", { value: "cnn" }, "small CNN"));
+  const model = el("select", { name: "model" }, el("option", { value: "mlp" }, "MLP"), el("option", { value: "cnn" }, "small CNN"),
+    el("option", { value: "library" }, "a library architecture (below)"));
+  // an open base model from the DPG registry: the job starts from its weights (the gateway fills in its files and,
+  // unless an architecture is named, its architecture from the model's card)
+  const base = el("select", { name: "baseAsset" }, el("option", { value: "" }, "none: seeded random weights"));
+  if (reader) {
+    for (const { id, asset, certified } of await readAssets(ctx, reader, (a) => KINDS[a.kind] === "model")) {
+      base.append(el("option", { value: String(id), "data-certified": String(certified) },
+        `asset ${id} (${asset.licence}, ${short(asset.owner)}${certified ? ", certified" : ""})`));
+    }
+  }
   form.append(
     field("Name", input("name", "Handwritten digits", "text", { required: "", maxlength: "120" })),
     field("Training data", data),
@@ -47,6 +57,14 @@ async function postForm(ctx: Ctx): Promise<HTMLElement> {
     field("DP-SGD noise multiplier", input("noise", "1.1", "text", { inputmode: "decimal" })),
     field("Held-out set CID (optional)", input("heldOut", "", "text")),
     field("Model", model),
+    field("Library architecture (e.g. transformers/vit, timm/resnet10t)", input("architecture", "", "text", { maxlength: "160" })),
+    field("Architecture config (JSON, e.g. {\"hidden_size\": 64})", input("config", "", "text")),
+    field("Base model (DPG model asset)", base),
+    field("Require the base model certified (DPG)", input("baseCertified", "yes", "checkbox")),
+    field("LoRA rank (empty: train every weight)", input("loraRank", "", "number", { min: "1", max: "1024" })),
+    field("LoRA alpha", input("loraAlpha", "16", "number", { min: "1", max: "4096" })),
+    field("LoRA target modules (comma-separated)", input("loraTargets", "q_proj, v_proj", "text")),
+    field("Modules trained in full with LoRA (comma-separated, e.g. the new head)", input("loraSave", "classifier", "text")),
     field("Rounds", input("rounds", "2", "number", { min: "1", max: "1000" })),
     field("Providers at least", input("min", "1", "number", { min: "1", max: "254" })),
     field("Providers at most", input("max", "2", "number", { min: "1", max: "254" })),
@@ -73,9 +91,16 @@ async function postForm(ctx: Ctx): Promise<HTMLElement> {
 }
 
 /** What the form fills in of a job spec (the gateway fills in every default and validates it). */
+interface ModelDraft {
+  name?: string;
+  config?: Record<string, unknown>;
+  base?: { asset: number };
+  lora?: { rank: number; alpha: number; target_modules: string[]; modules_to_save: string[] };
+}
+
 interface SpecDraft {
   name: string;
-  model: { name: string };
+  model: ModelDraft;
   dataset: { mode: "simulate"; catalog_id: string } | { asset: number };
   training: { rounds: number };
   providers: { min: number; max: number };
@@ -104,6 +129,35 @@ function dataChoice(spec: SpecDraft, data: FormData): void {
   }
   const heldOut = String(data.get("heldOut") ?? "").trim();
   if (heldOut) spec.held_out_cid = heldOut;
+}
+
+/** The model from the form: a built-in or a library architecture (with its config), an optional base model asset
+ * (without an architecture named, the gateway takes the base's) and optional LoRA adapters. */
+function modelChoice(data: FormData): ModelDraft {
+  const text = (name: string) => String(data.get(name) ?? "").trim();
+  const list = (name: string) => text(name).split(",").map((m) => m.trim()).filter(Boolean);
+  const model: ModelDraft = {};
+  const baseAsset = text("baseAsset");
+  if (text("model") !== "library") {
+    model.name = text("model");
+  } else if (text("architecture")) {
+    model.name = text("architecture");
+  } else if (!baseAsset) {
+    throw new Error("Library architecture: name one (library/architecture), or pick a base model to take its architecture from");
+  }
+  if (model.name !== "mlp" && model.name !== "cnn" && text("config")) {
+    try {
+      model.config = JSON.parse(text("config")) as Record<string, unknown>;
+    } catch {
+      throw new Error("Architecture config: not JSON; write it as {\"name\": value, ...}");
+    }
+  }
+  if (baseAsset) model.base = { asset: Number(baseAsset) };
+  if (text("loraRank")) {
+    model.lora = { rank: Number(text("loraRank")), alpha: Number(text("loraAlpha") || "16"), target_modules: list("loraTargets"),
+                   modules_to_save: list("loraSave") };
+  }
+  return model;
 }
 
 const ZERO: Hex = `0x${"00".repeat(32)}`;
@@ -152,7 +206,7 @@ async function post(ctx: Ctx, data: FormData, status: HTMLElement, result: HTMLE
   const stake = parseDpg(String(data.get("stake")), "Stake each provider locks");
   const spec: SpecDraft = {
     name: String(data.get("name")),
-    model: { name: String(data.get("model")) },
+    model: modelChoice(data),
     dataset: { mode: "simulate", catalog_id: "sklearn/digits" },
     training: { rounds: number("rounds") },
     providers: { min: number("min"), max: number("max") },
@@ -160,9 +214,11 @@ async function post(ctx: Ctx, data: FormData, status: HTMLElement, result: HTMLE
   dataChoice(spec, data);
   const datasetAsset = data.get("datasetAsset") ? BigInt(String(data.get("datasetAsset"))) : 0n;
   const certifiedComputeOnly = data.get("certifiedCompute") === "yes";
-  const required = datasetAsset > 0n || certifiedComputeOnly;
+  const baseRequired = spec.model.base !== undefined && data.get("baseCertified") === "yes";
+  const required = datasetAsset > 0n || certifiedComputeOnly || baseRequired;
   if (required) {  // the spec says what the chain enforces (and the agents check before joining)
-    spec.certification = { ...(datasetAsset ? { dataset_asset: Number(datasetAsset) } : {}), certified_compute_only: certifiedComputeOnly };
+    spec.certification = { ...(datasetAsset ? { dataset_asset: Number(datasetAsset) } : {}), certified_compute_only: certifiedComputeOnly,
+                           ...(baseRequired ? { model_asset: spec.model.base?.asset } : {}) };
   }
   status.dataset.state = "pinning";
   status.textContent = "Pinning the spec through the gateway…";

@@ -172,7 +172,7 @@ class AgentConfig(DaemonConfig):
 
     def profile(self) -> ProviderProfile:
         return ProviderProfile(datasets=frozenset(self.catalog), assets=frozenset(self.assets),
-                               gpu_memory_mib=self.node.gpu_memory_mib,
+                               gpu_memory_mib=self.node.gpu()[1],
                                cpu_cores=self.node.cpu_cores,
                                min_reward_per_round=tokens(self.policy.min_reward_per_round),
                                accepted_tokens=frozenset(self.policy.accepted_tokens),

@@ -74,7 +74,7 @@ VIT = {"name": "transformers/vit", "config": {"hidden_size": 64, "num_hidden_lay
                                               "intermediate_size": 128, "patch_size": 2}}
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "fc1", "fc2"]  # every attention and MLP projection
 LORA = {"rank": 8, "alpha": 16, "dropout": 0.0, "target_modules": LORA_TARGETS, "modules_to_save": ["classifier"]}
-TRAINING = {"local_epochs": 3, "batch_size": 16, "learning_rate": 0.2}
+TRAINING = {"local_epochs": 3, "batch_size": 16, "learning_rate": 0.1}
 SHOWN = ["JobPosted", "ProviderJoined", "JobStarted", "UpdateSubmitted", "RoundCommitted", "JobFinalized",
          "RewardClaimed"]
 APACHE = "Apache License, Version 2.0 (https://www.apache.org/licenses/LICENSE-2.0)\n"
@@ -84,7 +84,7 @@ def register(commands: Any) -> None:
     demo = commands.add_parser("demo-finetune", help="fine-tune a certified open base model with federated LoRA, "
                                                      "end to end on local components")
     demo.add_argument("--rounds", type=int, default=4)
-    demo.add_argument("--pretrain-epochs", type=int, default=15, help="epochs of the base model's central training")
+    demo.add_argument("--pretrain-epochs", type=int, default=10, help="epochs of the base model's central training")
     demo.add_argument("--state-dir", type=Path, default=Path(".opendpg/demo-finetune"))
     demo.set_defaults(run=lambda args: asyncio.run(run_demo(args)))
 

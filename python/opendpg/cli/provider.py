@@ -7,11 +7,13 @@ import argparse
 from decimal import Decimal
 from typing import Any
 
+from pydantic import ValidationError
 from web3 import Web3
 
 from opendpg.chain import Capabilities, Chain
 from opendpg.cli.signing import E18, add_chain_arguments, chain_from_args, parse_tokens
 from opendpg.errors import ConfigError
+from opendpg.node.config import NodeSection
 
 __all__ = ["register"]
 
@@ -23,8 +25,9 @@ def register(commands: Any) -> None:
     sub = parser.add_subparsers(dest="provider_command", metavar="COMMAND", required=True)
     reg = sub.add_parser("register", help="register this node with its capabilities and stake")
     reg.add_argument("--stake", required=True, help="whole tokens")
-    reg.add_argument("--gpu-model", default="CPU")
-    reg.add_argument("--gpu-memory-mib", type=int, default=0)
+    reg.add_argument("--gpu-model", help="default: the machine's GPU as its driver reports it (CPU without one)")
+    reg.add_argument("--gpu-memory-mib", type=int,
+                     help="GPU memory offered to jobs; default: all the machine's GPU has (never more)")
     reg.add_argument("--cpu-cores", type=int, default=1)
     reg.add_argument("--ram-mib", type=int, default=4096)
     reg.add_argument("--region", default="local")
@@ -55,10 +58,14 @@ def _fmt(amount: int) -> str:
 
 def _register(args: argparse.Namespace) -> int:
     chain = _chain(args)
-    caps = Capabilities(args.gpu_model, args.gpu_memory_mib, args.cpu_cores, args.ram_mib, args.region,
-                        sorted(args.dataset))
+    try:
+        gpu_model, gpu_memory = NodeSection(gpu_model=args.gpu_model, gpu_memory_mib=args.gpu_memory_mib).gpu()
+    except ValidationError as exc:
+        raise ConfigError(f"--gpu-memory-mib: {exc.errors()[0]['msg']}") from None
+    caps = Capabilities(gpu_model, gpu_memory, args.cpu_cores, args.ram_mib, args.region, sorted(args.dataset))
     chain.registry.register(caps, parse_tokens(args.stake, "--stake"))
-    print(f"registered {chain.sender.address} with {args.stake} tokens staked")
+    print(f"registered {chain.sender.address} with {args.stake} tokens staked; GPU: {gpu_model}"
+          + (f", {gpu_memory} MiB offered" if gpu_memory else ""))
     return 0
 
 

@@ -9,10 +9,15 @@ The archive is packed deterministically (sorted names, no owner or time), so the
 from __future__ import annotations
 
 import copy
+import io
 import shutil
+import tarfile
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
 
 from opendpg.chain import Chain
 from opendpg.content import ContentStore
@@ -20,7 +25,7 @@ from opendpg.dpg.certification import pack_files
 from opendpg.dpg.datasets import asset_metadata
 from opendpg.dpg.files import FilesError, unpack_archive
 from opendpg.errors import OpenDPGValueError
-from opendpg.fl.basemodel import CARD_FILE, PICKLE_SUFFIXES, WEIGHTS_FILE, BaseModelError, read_base_model
+from opendpg.fl.basemodel import CARD_FILE, PICKLE_SUFFIXES, WEIGHTS_FILE, BaseModelError, ModelCard, read_base_model
 from opendpg.spec import BaseModelSpec, JobSpec
 
 __all__ = ["MODEL_KIND", "asset_files_cid", "build_job_model", "check_model_archive", "check_model_files",
@@ -61,7 +66,9 @@ def asset_files_cid(chain: Chain, store: ContentStore, asset: int) -> str:
 
 def with_base_files(document: dict[str, Any], chain: Chain, store: ContentStore) -> dict[str, Any]:
     """``document`` (a spec as a dict) with ``model.base.files_cid`` filled from the named model asset when the
-    spec names the asset only; anything else is returned as it is (validation speaks for it)."""
+    spec names the asset only, and the architecture (``model.name``, ``config``) from the base's card when the
+    spec leaves ``model.name`` out; a spec naming another architecture than the base's is refused
+    (:class:`BaseModelError`). Anything else is returned as it is (validation speaks for it)."""
     model = document.get("model")
     base = model.get("base") if isinstance(model, dict) else None
     if not isinstance(base, dict) or "files_cid" in base:
@@ -70,8 +77,44 @@ def with_base_files(document: dict[str, Any], chain: Chain, store: ContentStore)
     if not isinstance(asset, int) or isinstance(asset, bool):
         return document
     filled = copy.deepcopy(document)
-    filled["model"]["base"]["files_cid"] = asset_files_cid(chain, store, asset)
+    files_cid = asset_files_cid(chain, store, asset)
+    filled["model"]["base"]["files_cid"] = files_cid
+    card = _archive_card(store.get(files_cid), f"model.base: the files of asset {asset} ({files_cid})")
+    model = filled["model"]
+    if "name" not in model:  # the base's own architecture
+        model["name"] = card.name
+        if card.config:
+            model["config"] = dict(card.config)
+        if "/" not in card.name:
+            model["hidden_units"] = card.hidden_units
+    elif (model.get("name"), model.get("config") or {}) != (card.name, dict(card.config)):
+        raise BaseModelError(f"model.base: asset {asset}'s weights are for {card.name} {dict(card.config)}, the spec's "
+                             f"model is {model.get('name')} {model.get('config') or {}}: name the base's architecture "
+                             "(or leave model.name out to take it from the base)")
     return filled
+
+
+def _archive_card(archive: bytes, what: str) -> ModelCard:
+    """The card in a model archive (tar or zip), read without unpacking the weights."""
+    try:
+        if zipfile.is_zipfile(io.BytesIO(archive)):
+            with zipfile.ZipFile(io.BytesIO(archive)) as zf:
+                text = zf.read(CARD_FILE)
+        else:
+            with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+                member = tar.extractfile(CARD_FILE)
+                if member is None:
+                    raise KeyError(CARD_FILE)
+                text = member.read()
+    except KeyError:
+        raise BaseModelError(f"{what}: no {CARD_FILE} (the card naming the weights' architecture)") from None
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as exc:
+        raise BaseModelError(f"{what}: not a readable archive ({exc})") from None
+    try:
+        return ModelCard.model_validate_json(text)
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        raise BaseModelError(f"{what}: {CARD_FILE}: {'.'.join(map(str, problem['loc']))}: {problem['msg']}") from None
 
 
 def _unpack_model(archive: bytes, into: Path, what: str) -> None:

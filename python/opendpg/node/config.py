@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from opendpg.config import load_settings
 from opendpg.errors import ConfigError
+from opendpg.node.hardware import detect_gpu
 
 __all__ = ["ChainSection", "DaemonConfig", "NodeSection", "StrictSection", "load_toml", "tokens"]
 
@@ -41,12 +42,31 @@ class ChainSection(StrictSection):
 class NodeSection(StrictSection):
     """What is registered in the NodeRegistry, and the stake to keep there."""
 
-    gpu_model: str = "CPU"
-    gpu_memory_mib: Annotated[int, Field(ge=0)] = 0
+    gpu_model: str | None = Field(default=None, description="the GPU's name as registered; unset: as the machine's "
+                                                            "driver reports it (CPU without a GPU)")
+    gpu_memory_mib: Annotated[int, Field(ge=0)] | None = Field(
+        default=None, description="GPU memory offered to jobs; unset: all the machine's GPU has (never more)")
     cpu_cores: Annotated[int, Field(ge=1, le=65535)] = Field(default_factory=lambda: os.cpu_count() or 1)
     ram_mib: Annotated[int, Field(ge=0)] = 4096
     region: str = "local"
     stake: Annotated[Decimal, Field(ge=0, description="tokens to keep staked (whole tokens)")] = Decimal(200)
+
+
+    def gpu(self) -> tuple[str, int]:
+        """The GPU model and memory (MiB) this node registers and takes jobs by: what the machine's driver reports
+        (``CPU`` and 0 without a GPU), or less memory when the config offers only part of it. A config claiming a
+        GPU the machine lacks, or more memory than it has, is a :class:`ConfigError`."""
+        found = detect_gpu()
+        model, memory = (found.model, found.memory_mib) if found is not None else ("CPU", 0)
+        if found is None and self.gpu_model not in (None, "CPU"):
+            raise ConfigError(f"node.gpu_model: {self.gpu_model!r}, but this machine reports no GPU (nvidia-smi): "
+                              "leave it unset")
+        if self.gpu_memory_mib is not None:
+            if self.gpu_memory_mib > memory:
+                raise ConfigError(f"node.gpu_memory_mib: {self.gpu_memory_mib} MiB, but this machine's GPU ({model}) "
+                                  f"has {memory} MiB: offer at most that, or leave it unset")
+            memory = self.gpu_memory_mib
+        return (self.gpu_model if found is not None and self.gpu_model else model), memory
 
 
 class DaemonConfig(StrictSection):

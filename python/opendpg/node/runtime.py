@@ -65,7 +65,8 @@ class NodeRuntime:
         (datasets, metadata document) when they changed. Safe to repeat."""
         section = self.config.node
         metadata_cid = self.store.put(json.dumps(metadata, sort_keys=True).encode()) if metadata else ""
-        caps = Capabilities(section.gpu_model, section.gpu_memory_mib, section.cpu_cores, section.ram_mib,
+        gpu_model, gpu_memory = section.gpu()
+        caps = Capabilities(gpu_model, gpu_memory, section.cpu_cores, section.ram_mib,
                             section.region, sorted(datasets), metadata_cid)
         registry, stake = self.chain.registry, tokens(section.stake)
         if not registry.is_registered(self.address):

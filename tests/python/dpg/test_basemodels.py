@@ -145,3 +145,19 @@ def test_a_lora_jobs_global_model_downloads_as_a_merged_checkpoint(dao, base_fil
     plain = load_model(out)  # the card names the architecture
     with torch.no_grad():
         assert torch.allclose(logits(plain.eval(), x), expected, atol=1e-5)
+
+
+def test_a_spec_takes_the_base_models_architecture_or_is_refused_for_another(dao, base_files):
+    # Prepare
+    _, folder = base_files
+    asset = _register(dao, folder)
+
+    # Execute: a spec naming only the base; one naming another architecture
+    filled = with_base_files({**SPEC, "model": {"base": {"asset": asset}}}, dao.admin, dao.store)
+    with pytest.raises(BaseModelError, match=r"model\.base: asset \d+'s weights are for transformers/vit .* the "
+                                             r"spec's model is timm/resnet10t"):
+        with_base_files({**SPEC, "model": {"name": "timm/resnet10t", "base": {"asset": asset}}}, dao.admin, dao.store)
+
+    # Assert: the card's architecture, as the spec would name it
+    assert (filled["model"]["name"], filled["model"]["config"]) == (VIT["name"], VIT["config"])
+    assert parse_spec(filled).model.base is not None

@@ -81,7 +81,12 @@ def test_post_a_job_from_the_browser(stack, anvil):
     posted = admin.market.contract.events.JobPosted().get_logs(from_block=admin.deployment.start_block,
                                                                argument_filters={"jobId": job_id})[0]
     spec = parse_spec(KuboStore(stack["kubo"].api_url).get(posted["args"]["params"]["specCid"]))
-    assert spec.name == "Digits from the browser" and spec.training.rounds == 3
+    assert spec.name == "Digits from the browser" and spec.training.rounds == 3 and spec.model.lora is None
+    approved_posted = admin.market.contract.events.JobPosted().get_logs(from_block=admin.deployment.start_block,
+                                                                        argument_filters={"jobId": approved_id})[0]
+    lora = parse_spec(KuboStore(stack["kubo"].api_url).get(approved_posted["args"]["params"]["specCid"])).model.lora
+    assert lora is not None and (lora.rank, lora.alpha, lora.target_modules, lora.modules_to_save) == (4, 16, ["1"],
+                                                                                                      ["3"])
     assert f"Job {job_id} posted: 12 DPG in escrow" in seen["posted"]
     assert seen["status"].startswith("Post the job with the permit: mined in block")
     assert "open" in seen["myJobs"] and "Version 1 is in force" in seen["governance"]
