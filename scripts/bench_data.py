@@ -53,6 +53,7 @@ HOLDERS = 3
 CASES = {"tabular": ("breast-cancer", {"name": "mlp", "hidden_units": 32}, 2, 16, 0.1),
          "image": ("digits", {"name": "cnn", "hidden_units": 64}, 2, 32, 0.1)}
 NOISE = (0.8, 1.5)  # the DP-SGD noise multipliers compared
+SECTIONS = {"tabular", "image", "finetune"}  # tabular: quality and DP; image: quality and round time
 
 
 def _spec(case: str, rounds: int, dp: float | None = None) -> JobSpec:
@@ -144,9 +145,19 @@ def _finetune_spec(rounds: int, base: Path, lora: bool) -> JobSpec:
                        "training": {**training, "rounds": rounds}})
 
 
-def bench(work: Path, rounds: int, pretrain_epochs: int) -> dict[str, Any]:
+def bench(work: Path, rounds: int, pretrain_epochs: int, only: set[str] = SECTIONS) -> dict[str, Any]:
     report: dict[str, Any] = {"quality": {}, "dp": [], "round_time": {}, "finetune": {}, "rounds": rounds,
                               "holders": HOLDERS}
+    if "tabular" in only:
+        _tabular(work, rounds, report)
+    if "image" in only:
+        _image(work, rounds, report)
+    if "finetune" in only:
+        _finetune(work, rounds, pretrain_epochs, report)
+    return report
+
+
+def _tabular(work: Path, rounds: int, report: dict[str, Any]) -> None:
     files, archive, held_out = _prepare(work, "tabular", "breast-cancer")
     with _holders(work / "tabular", [{"data-path": str(h)} for h in files.holders]) as run:
         spec = _spec("tabular", rounds)
@@ -161,6 +172,9 @@ def bench(work: Path, rounds: int, pretrain_epochs: int) -> dict[str, Any]:
                                  "accuracy_cost": report["quality"]["tabular"]["federated"] - accuracy})
             print(f"dp-sgd noise {noise}: epsilon {epsilon:.2f} per holder, held-out accuracy {accuracy:.3f}",
                   flush=True)
+
+
+def _image(work: Path, rounds: int, report: dict[str, Any]) -> None:
     files, archive, held_out = _prepare(work, "image", "digits")
     image_spec = _spec("image", rounds)
     with _holders(work / "image", [{"data-path": str(h)} for h in files.holders]) as run:
@@ -175,6 +189,8 @@ def bench(work: Path, rounds: int, pretrain_epochs: int) -> dict[str, Any]:
     digits = load_dataset("sklearn/digits-8x8")
     report["round_time"]["simulation_records"] = len(digits.y_train)
 
+
+def _finetune(work: Path, rounds: int, pretrain_epochs: int, report: dict[str, Any]) -> None:
     base, pretrained = pretrain_base(work / "base-model", pretrain_epochs)
     print(f"fine-tuning: base {VIT['name']} pre-trained on digits 0-4 ({pretrain_epochs} epochs, accuracy "
           f"{pretrained:.3f}); the holders fine-tune it on digits 5-9", flush=True)
@@ -193,7 +209,6 @@ def bench(work: Path, rounds: int, pretrain_epochs: int) -> dict[str, Any]:
     print(f"fine-tuning, full vs LoRA: {full['update_bytes']:,} vs {adapted['update_bytes']:,} bytes per update "
           f"({report['finetune']['bytes_ratio_full_vs_lora']:.1f}x), {full['s_per_round']:.1f} vs "
           f"{adapted['s_per_round']:.1f} s per round", flush=True)
-    return report
 
 
 def main() -> int:
@@ -202,11 +217,16 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--out", type=Path, default=Path("bench-results/data.json"))
     parser.add_argument("--work", type=Path, default=Path(".opendpg/bench-data"))
+    parser.add_argument("--only", default=",".join(sorted(SECTIONS)),
+                        help=f"sections to run (comma-separated, of {', '.join(sorted(SECTIONS))})")
     args = parser.parse_args()
+    only = set(args.only.split(","))
+    if not only or only - SECTIONS:
+        parser.error(f"--only: sections of {sorted(SECTIONS)}, got {args.only!r}")
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))  # stop children on TERM
     rounds = 1 if args.smoke else args.rounds
     shutil.rmtree(args.work, ignore_errors=True)
-    report = bench(args.work, rounds, 2 if args.smoke else 10)
+    report = bench(args.work, rounds, 2 if args.smoke else 10, only)
     report["targets"] = {"quality_ratio": 0.95}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1, default=str) + "\n")

@@ -1,5 +1,6 @@
 """The benchmark of training on holders' own files keeps working: its smoke version runs every job (tabular and
-image from files, DP-SGD at two noise levels, the simulation for comparison) on Flower and writes its report."""
+image from files, DP-SGD at two noise levels, the simulation for comparison, full and LoRA fine-tuning of a base
+model) on Flower and writes its report."""
 
 import json
 
@@ -26,3 +27,8 @@ def test_data_bench_smoke(tmp_path):
     assert [d["noise_multiplier"] for d in report["dp"]] == [0.8, 1.5]
     assert 0 < noisier["epsilon"] < report["dp"][0]["epsilon"]  # more noise, less privacy spent
     assert report["round_time"]["own_files"] > 0 and report["round_time"]["simulation"] > 0
+    # fine-tuning the same base model: LoRA ships several times fewer bytes than full fine-tuning
+    full, lora = report["quality"]["finetune_full"], report["quality"]["finetune_lora"]
+    assert 0 < lora["update_bytes"] * 4 < full["update_bytes"]
+    assert report["finetune"]["bytes_ratio_full_vs_lora"] == pytest.approx(full["update_bytes"] / lora["update_bytes"])
+    assert all(0 < q["federated"] <= 1 and q["s_per_round"] > 0 for q in (full, lora))
