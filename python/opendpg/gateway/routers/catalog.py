@@ -47,10 +47,9 @@ def list_providers(user: CurrentUser, chain: ChainDep, offset: Offset = 0, limit
 
 
 @router.post("/assets/files", response_model=Pinned, status_code=status.HTTP_201_CREATED,
-             openapi_extra={"requestBody": {"required": True, "content": {
-                 "application/x-tar": {"schema": {"type": "string", "format": "binary"}},
-                 "application/gzip": {"schema": {"type": "string", "format": "binary"}},
-                 "application/zip": {"schema": {"type": "string", "format": "binary"}}}}})
+             openapi_extra={"requestBody": {
+                 "required": True, "description": "the archive's bytes: .tar, .tar.gz or .zip",
+                 "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}})
 async def pin_files(request: Request, user: CurrentUser, chain: ChainDep) -> Pinned:
     """Pin an asset's files to IPFS: the request body is one archive (.tar, .tar.gz or .zip; a model's holds
     ``model.safetensors`` and its card ``opendpg-model.json``, never a pickle). Answers the CID to put in the
