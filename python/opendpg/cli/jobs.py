@@ -253,8 +253,8 @@ def _download(args: argparse.Namespace) -> int:
 
 
 def _download_checkpoint(args: argparse.Namespace) -> int:
-    from opendpg.dpg.files import FilesError, unpack_archive
-    from opendpg.fl.basemodel import CARD_FILE, WEIGHTS_FILE
+    from opendpg.dpg.basemodels import unpack_model
+    from opendpg.fl.basemodel import CARD_FILE, WEIGHTS_FILE, BaseModelError
 
     folder: Path = args.checkpoint
     if folder.exists() and any(folder.iterdir()):
@@ -264,14 +264,10 @@ def _download_checkpoint(args: argparse.Namespace) -> int:
         if response.status_code >= 400:
             _check(response)
     folder.mkdir(parents=True, exist_ok=True)
-    archive = folder / ".checkpoint.tar"
-    archive.write_bytes(response.content)
-    try:
-        unpack_archive(archive, folder)
-    except FilesError as exc:
-        raise OpenDPGError(f"the gateway sent an unreadable checkpoint: {exc}") from None
-    finally:
-        archive.unlink()
+    try:  # safely, and read as a model: safetensors and a card, no pickle
+        unpack_model(response.content, folder, "the checkpoint the gateway sent")
+    except BaseModelError as exc:
+        raise OpenDPGError(str(exc)) from None
     card = json.loads((folder / CARD_FILE).read_text())
     print(f"wrote {folder / WEIGHTS_FILE} and {folder / CARD_FILE}: {card['name']}, {card['outputs']} outputs, the "
           f"global model of round {response.headers['X-OpenDPG-Round']} (sha256 "

@@ -29,7 +29,7 @@ from opendpg.fl.basemodel import CARD_FILE, PICKLE_SUFFIXES, WEIGHTS_FILE, BaseM
 from opendpg.spec import BaseModelSpec, JobSpec
 
 __all__ = ["MODEL_KIND", "asset_files_cid", "build_job_model", "check_model_archive", "check_model_files",
-           "fetch_base_model", "job_checkpoint", "pack_model_files", "with_base_files"]
+           "fetch_base_model", "job_checkpoint", "pack_model_files", "unpack_model", "with_base_files"]
 
 if TYPE_CHECKING:
     from torch import nn
@@ -117,7 +117,7 @@ def _archive_card(archive: bytes, what: str) -> ModelCard:
         raise BaseModelError(f"{what}: {CARD_FILE}: {'.'.join(map(str, problem['loc']))}: {problem['msg']}") from None
 
 
-def _unpack_model(archive: bytes, into: Path, what: str) -> None:
+def unpack_model(archive: bytes, into: Path, what: str) -> None:
     """Unpack a model archive safely into the empty folder ``into`` and read it as a base model (no pickle,
     safetensors and card readable); :class:`BaseModelError` saying ``what`` is refused."""
     packed = into.parent / f"{into.name}.archive"
@@ -139,7 +139,7 @@ def check_model_archive(store: ContentStore, files_cid: str) -> None:
     with tempfile.TemporaryDirectory(prefix="opendpg-model-") as tmp:
         folder = Path(tmp) / "files"
         folder.mkdir()
-        _unpack_model(store.get(files_cid), folder, f"the files {files_cid}")
+        unpack_model(store.get(files_cid), folder, f"the files {files_cid}")
 
 
 def fetch_base_model(store: ContentStore, base: BaseModelSpec, cache: Path) -> Path:
@@ -155,7 +155,7 @@ def fetch_base_model(store: ContentStore, base: BaseModelSpec, cache: Path) -> P
         staging = Path(tmp) / "files"
         staging.mkdir()
         # refuses pickles and missing parts before anything is cached
-        _unpack_model(archive, staging, f"model.base: the files of asset {base.asset} ({base.files_cid})")
+        unpack_model(archive, staging, f"model.base: the files of asset {base.asset} ({base.files_cid})")
         if folder.exists():
             shutil.rmtree(folder)
         staging.rename(folder)
