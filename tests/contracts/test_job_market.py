@@ -583,7 +583,7 @@ def test_a_poster_cannot_burn_a_coordinators_stake_with_silent_sybils(market, re
 
 def test_post_job_refuses_windows_and_timeouts_outside_the_limits(market, token, poster, coordinator):
     token.approve(market, 10**30, {"from": poster})
-    now = chain.time()
+    now = chain[-1].timestamp  # the chain's clock (brownie's chain.time() is the wall clock, which can run ahead)
     cases = [
         (8, 2**64 - 1, "joinDeadline"),  # a join deadline in 584 billion years froze stakes
         (8, now + 31 * DAY, "joinDeadline"),  # past the 30-day maximum
