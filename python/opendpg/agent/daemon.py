@@ -123,7 +123,9 @@ class ProviderAgent:
         await rt.retrying("declare held datasets", self.holdings.declare_all, stop)
         self._kill_stale_supernodes()
         await rt.retrying("resume", self._resume, stop)
-        log.info("agent started", extra={"node": self.me, "jobs": sorted(self.jobs)})
+        gpu_model, gpu_memory = self.config.node.gpu()
+        log.info("agent started", extra={"node": self.me, "jobs": sorted(self.jobs), "gpu": gpu_model,
+                                         "gpu_memory_mib": gpu_memory})
         stream = await rt.stream(["JobMarket"], AGENT_EVENTS, "events.checkpoint")
         handler = handler_with_retries(self.handle, stop)
         tasks = [asyncio.create_task(stream.run(handler, stop)), asyncio.create_task(self._outbox_loop(stop))]
