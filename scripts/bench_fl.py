@@ -353,13 +353,27 @@ def _cpu(proc: psutil.Process) -> float:
     return total
 
 
+def _wait_online(fed: Federation, nodes: int, timeout: float) -> None:
+    """Until the SuperLink sees ``nodes`` SuperNodes online."""
+    control = fed.control()
+    try:
+        deadline = time.monotonic() + timeout
+        while sum(n.status == "online" for n in control.nodes()) < nodes:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"fewer than {nodes} SuperNodes online after {timeout:.0f} s")
+            time.sleep(0.5)
+    finally:
+        control.close()
+
+
 def idle(world: World, nodes: int, stock: bool, warmup: float, window: float) -> dict[str, Any]:
     """CPU (% of one core) of a SuperLink and ``nodes`` connected SuperNodes with nothing to do."""
     home = world.root / f"idle-{'stock' if stock else 'opendpg'}"
     with Federation(home / "flwr", stock=stock) as fed:
         for i in range(nodes):
             fed.start_supernode(f"n{i}", {"provider": f"0x{i + 1:040x}", "outbox": str(home / "outbox")})
-        time.sleep(warmup)  # connected, workers loaded
+        _wait_online(fed, nodes, timeout=600)  # each SuperNode connects once its worker has loaded torch
+        time.sleep(warmup)  # settled
         assert fed.superlink is not None
         link = psutil.Process(fed.superlink.pid)
         supernodes = [psutil.Process(p.pid) for p in fed.supernodes.values()]
