@@ -1,9 +1,9 @@
 // Jobs from a wallet: the wrong-network banner and switch, a bad amount and a decoded revert before anything is
 // signed, a job posted with escrow by a signed permit and one by approving first, then every page; a screenshot of each; what the page showed as JSON on stdout.
-//   node e2e/app.mjs APP_URL RPC_URL ACCOUNT OUT_DIR
+//   node e2e/app.mjs APP_URL RPC_URL ACCOUNT OUT_DIR BASE_ASSET (a model asset: the second job starts from it)
 import { args, scenario } from "./harness.mjs";
 
-const { appUrl, rpcUrl, account, outDir } = args(["appUrl", "rpcUrl", "account", "outDir"]);
+const { appUrl, rpcUrl, account, outDir, baseAsset } = args(["appUrl", "rpcUrl", "account", "outDir", "baseAsset"]);
 await scenario({ appUrl, rpcUrl, account, outDir, startOnWrongChain: true }, async (app, seen) => {
   const { page } = app;
   await app.open("jobs");
@@ -35,10 +35,13 @@ await scenario({ appUrl, rpcUrl, account, outDir, startOnWrongChain: true }, asy
   seen.posted = await page.textContent("#post-result");
   seen.status = await page.textContent("#post-status");
 
-  // escrow by approving the market first: two transactions; this job fine-tunes LoRA adapters on the MLP's first
-  // layer (module "1") and trains its output layer ("3") in full
+  // escrow by approving the market first: two transactions; this job starts from a base model asset (its
+  // architecture taken from the base's card) and fine-tunes LoRA adapters on the MLP's first layer (module "1"),
+  // training its output layer ("3") in full
   await page.fill('input[name="name"]', "Digits, approved first");
   await page.fill('input[name="rounds"]', "1");
+  await page.selectOption('select[name="model"]', "library");
+  await page.selectOption('select[name="baseAsset"]', baseAsset);
   await page.fill('input[name="loraRank"]', "4");
   await page.fill('input[name="loraTargets"]', "1");
   await page.fill('input[name="loraSave"]', "3");

@@ -19,7 +19,7 @@ from opendpg.dpg import parse_metadata, shipped_standard
 from opendpg.dpg.certification import STAGES, Certification
 from opendpg.dpg.datasets import EXAMPLE_HELD_DATASET
 from opendpg.process import stop_process_group
-from opendpg.spec import parse_spec
+from opendpg.spec import BaseModelSpec, parse_spec
 from tests.python.conftest import past_dispute_window
 from tests.python.dpg.test_checker import EXAMPLE
 from tests.python.frontend.browser import SCREENSHOTS, run_browser
@@ -52,16 +52,34 @@ def stack(anvil, w3, accounts, tmp_path_factory):
             stop_process_group(proc)
 
 
-def test_post_a_job_from_the_browser(stack, anvil):
+def _base_model(admin: Chain, store: KuboStore, folder: Path) -> tuple[int, str]:
+    """An MLP base model for the bundled digits, registered (not certified) as a model asset with its files."""
+    from opendpg.fl.basemodel import ModelCard, save_base_model
+    from opendpg.fl.models import build_model
+    from opendpg.spec import ModelSpec
+
+    network = build_model(ModelSpec(name="mlp", hidden_units=16), (64,), 10, seed=3)
+    files = save_base_model(network, ModelCard(name="mlp", hidden_units=16, input_shape=[64], outputs=10,
+                                               head=["3.weight", "3.bias"]), folder / "mlp-base")
+    meta = json.loads(EXAMPLE.read_text()) | {"name": "digits MLP base", "kind": "model", "licence": "Apache-2.0",
+                                              "catalog_id": None}
+    asset = Certification(admin, store).register(parse_metadata(json.dumps(meta)), files=files, certify=False)
+    files_cid = json.loads(store.get(admin.dpg.get_asset(asset)["metadata_cid"]))["files_cid"]
+    return asset, files_cid
+
+
+def test_post_a_job_from_the_browser(stack, anvil, tmp_path):
     # Prepare
     admin, user = stack["admin"], stack["user"]
     jobs_before = admin.market.job_count()
     balance_before = admin.token.balance_of(user.address)
     sent_before = admin.w3.eth.get_transaction_count(user.address)
     permits_before = admin.token.contract.functions.nonces(user.address).call()
+    base_asset, files_cid = _base_model(admin, KuboStore(stack["kubo"].api_url), tmp_path)
 
     # Execute: the browser run
-    seen = run_browser("app.mjs", f"{stack['url']}/app/", anvil.rpc_url, user.address, str(SCREENSHOTS))
+    seen = run_browser("app.mjs", f"{stack['url']}/app/", anvil.rpc_url, user.address, str(SCREENSHOTS),
+                       str(base_asset))
 
     # Assert: what the page showed, and what the chain and IPFS hold
     assert "Wrong network" in seen["wrongNetwork"] and "chain 1" in seen["wrongNetwork"]
@@ -84,7 +102,10 @@ def test_post_a_job_from_the_browser(stack, anvil):
     assert spec.name == "Digits from the browser" and spec.training.rounds == 3 and spec.model.lora is None
     approved_posted = admin.market.contract.events.JobPosted().get_logs(from_block=admin.deployment.start_block,
                                                                         argument_filters={"jobId": approved_id})[0]
-    lora = parse_spec(KuboStore(stack["kubo"].api_url).get(approved_posted["args"]["params"]["specCid"])).model.lora
+    model = parse_spec(KuboStore(stack["kubo"].api_url).get(approved_posted["args"]["params"]["specCid"])).model
+    assert (model.name, model.hidden_units, model.base) == ("mlp", 16, BaseModelSpec(asset=base_asset,
+                                                                                    files_cid=files_cid))
+    lora = model.lora  # the architecture came from the base's card; the adapters from the form
     assert lora is not None and (lora.rank, lora.alpha, lora.target_modules, lora.modules_to_save) == (4, 16, ["1"],
                                                                                                       ["3"])
     assert f"Job {job_id} posted: 12 DPG in escrow" in seen["posted"]
