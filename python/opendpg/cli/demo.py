@@ -40,6 +40,7 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -73,8 +74,8 @@ from opendpg.node.launch import launch_daemon, launch_gateway, wait_healthy, wri
 from opendpg.process import free_port, stop_process_group
 from opendpg.spec import parse_spec
 
-__all__ = ["certify_asset", "fmt", "fresh_state", "gateway_user", "register", "start_gateway", "wait_declared",
-           "wait_registered"]
+__all__ = ["DemoChain", "certify_asset", "daemon_configs", "deploy_demo_chain", "fmt", "fresh_state", "gateway_user",
+           "register", "start_gateway", "wait_declared", "wait_registered"]
 
 E18 = 10**18
 HOSPITAL_FORMATS: list[Literal["csv", "parquet", "jsonl", "hf-datasets"]] = ["csv", "parquet", "jsonl"]
@@ -217,26 +218,58 @@ class _Progress:
             self.finalized.set()
 
 
-def _daemon_configs(state: Path, local: LocalChain, kubo: KuboDaemon, deployment_file: Path,
-                    coordinator: Any, providers: list[Any], asset: int, hospitals: list[Path],
-                    budget: float) -> list[tuple[str, str, Path]]:
+def daemon_configs(state: Path, local: LocalChain, kubo: KuboDaemon, deployment_file: Path, coordinator: Any,
+                   providers: list[Any], asset: int, holders: list[Path],
+                   holding: dict[str, Any]) -> list[tuple[str, str, Path]]:
+    """The config files of the demo's coordinator and provider agents: provider ``i`` holds dataset ``asset`` in
+    ``holders[i]`` under the ``holding`` terms (its privacy budget, whether it requires DP). Name, kind, file."""
     chain = {"rpc_url": local.rpc_url, "ws_url": local.ws_url, "deployment_file": str(deployment_file),
              "ipfs_api": kubo.api_url}
-    port = free_port()
     daemons = [("coordinator", "coordinator", write_config(state / "coordinator.toml", {
         "name": "coordinator", "state_dir": str(state / "coordinator"),
         "key_file": str(write_key(state / "keys" / "coordinator.key", coordinator.key.hex())),
         "chain": chain, "node": {"stake": "200"},
-        "flower": {"host": "127.0.0.1", "port": port}, "jobs": {"join_grace": 2.0}}))]
+        "flower": {"host": "127.0.0.1", "port": free_port()}, "jobs": {"join_grace": 2.0}}))]
     for i, p in enumerate(providers):
         daemons.append((f"provider-{i}", "agent", write_config(state / f"provider-{i}.toml", {
             "name": f"provider-{i}", "state_dir": str(state / f"provider-{i}"),
             "key_file": str(write_key(state / "keys" / f"provider-{i}.key", p.key.hex())),
             "chain": chain, "node": {"stake": "200", "cpu_cores": 2, "ram_mib": 8192},
-            "data": {str(asset): {"path": str(hospitals[i]), "privacy_budget": budget, "requires_dp": True}},
+            "data": {str(asset): {"path": str(holders[i]), **holding}},
             "policy": {"min_reward_per_round": "1"},
             "flower": {"threads": 1}})))  # three providers on one machine: a training thread each
     return daemons
+
+
+@dataclass(frozen=True)
+class DemoChain:
+    """The suite on a demo's chain: the deployer checks, votes and sits on the committee (development); the
+    coordinator, three providers and an asset owner are funded."""
+
+    w3: Any
+    admin: Chain
+    deployment_file: Path
+    deployer: Any
+    coordinator: Any
+    providers: list[Any]
+    owner: Any
+
+
+def deploy_demo_chain(local: LocalChain, state: Path) -> DemoChain:
+    """Deploy the suite on ``local``, write its deployment file under ``state``, fund the participants (stakes,
+    review fees) and delegate the deployer's votes."""
+    w3 = connect(local.rpc_url)
+    accounts = local.dev_accounts()
+    deployer, coordinator, providers, owner = accounts[0], accounts[2], accounts[3:6], accounts[6]
+    admin = Chain(w3, deploy_suite(TxSender(w3, deployer), SuiteParams(checkers=[deployer.address])),
+                  TxSender(w3, deployer))
+    deployment_file = state / "deployment.json"
+    admin.deployment.save(deployment_file)
+    for acct in [coordinator, *providers, owner]:  # stakes; the asset owner pays its review fee
+        admin.token.transfer(acct.address, 10_000 * E18)
+    admin.token.delegate(deployer.address)  # the foundation's tokens vote in development
+    local.increase_time(1)  # votes count from the second after they were delegated (the token's clock)
+    return DemoChain(w3, admin, deployment_file, deployer, coordinator, providers, owner)
 
 
 def fresh_state(state: Path) -> None:
@@ -314,17 +347,9 @@ async def run_demo(args: argparse.Namespace) -> int:
     fresh_state(state)
     with LocalChain(log_file=state / "chain.log") as local, KuboDaemon(state / "ipfs") as kubo:
         print(f"1. anvil at {local.rpc_url} (pid {local.pid}); kubo at {kubo.api_url} (pid {kubo.pid})")
-        w3 = connect(local.rpc_url)
-        accounts = local.dev_accounts()
-        deployer, coordinator, providers, data_holder = accounts[0], accounts[2], accounts[3:6], accounts[6]
-        admin = Chain(w3, deploy_suite(TxSender(w3, deployer), SuiteParams(checkers=[deployer.address])),
-                      TxSender(w3, deployer))
-        deployment_file = state / "deployment.json"
-        admin.deployment.save(deployment_file)
-        for acct in [coordinator, *providers, data_holder]:  # stakes; the data holder pays its review fee
-            admin.token.transfer(acct.address, 10_000 * E18)
-        admin.token.delegate(deployer.address)  # the foundation's tokens vote in development
-        local.increase_time(1)  # votes count from the second after they were delegated (the token's clock)
+        demo = deploy_demo_chain(local, state)
+        w3, admin, deployment_file, deployer = demo.w3, demo.admin, demo.deployment_file, demo.deployer
+        coordinator, providers, data_holder = demo.coordinator, demo.providers, demo.owner
         print(f"2. contracts deployed ({deployment_file}); coordinator and providers funded")
         store = KuboStore(kubo.api_url)
         print("   DPG certification of the breast-cancer dataset asset, whose metadata carries the schema of its "
@@ -344,8 +369,9 @@ async def run_demo(args: argparse.Namespace) -> int:
         procs: dict[str, Any] = {}
         gateway_url = f"http://127.0.0.1:{free_port()}"
         procs["gateway"] = start_gateway(state, local, kubo, deployment_file, deployer, gateway_url)
-        for name, kind, config in _daemon_configs(state, local, kubo, deployment_file, coordinator, providers,
-                                                  dataset_asset, files.holders, budget):
+        for name, kind, config in daemon_configs(state, local, kubo, deployment_file, coordinator, providers,
+                                                 dataset_asset, files.holders,
+                                                 {"privacy_budget": budget, "requires_dp": True}):
             procs[name] = launch_daemon(kind, config, state / f"{name}.out")  # type: ignore[arg-type]
         try:
             nodes = [coordinator.address, *[p.address for p in providers]]

@@ -40,14 +40,13 @@ from opendpg.chain import (
     ChainEvent,
     EventStream,
     LocalChain,
-    SuiteParams,
     TxSender,
     WebsocketHeads,
-    connect,
-    deploy_suite,
 )
 from opendpg.cli.demo import (
     certify_asset,
+    daemon_configs,
+    deploy_demo_chain,
     fmt,
     fresh_state,
     gateway_user,
@@ -61,13 +60,12 @@ from opendpg.dpg import parse_metadata
 from opendpg.dpg.certification import Certification
 from opendpg.dpg.metadata import AssetMetadata
 from opendpg.errors import OpenDPGError
-from opendpg.node.launch import launch_daemon, write_config, write_key
+from opendpg.node.launch import launch_daemon
 from opendpg.process import free_port, stop_process_group
 from opendpg.spec import JobSpec, parse_spec
 
 __all__ = ["BASE_CLASSES", "JOB_CLASSES", "LORA", "VIT", "pretrain_base", "register"]
 
-E18 = 10**18
 BASE_CLASSES = [0, 1, 2, 3, 4]  # the public images the base model is trained on
 JOB_CLASSES = [5, 6, 7, 8, 9]  # the providers' own images
 VIT = {"name": "transformers/vit", "config": {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
@@ -237,25 +235,6 @@ class _Progress:
             print(f"  {event.name} (job {a['jobId']})")
 
 
-def _daemon_configs(state: Path, local: LocalChain, kubo: KuboDaemon, deployment_file: Path, coordinator: Any,
-                    providers: list[Any], asset: int, holders: list[Path]) -> list[tuple[str, str, Path]]:
-    chain = {"rpc_url": local.rpc_url, "ws_url": local.ws_url, "deployment_file": str(deployment_file),
-             "ipfs_api": kubo.api_url}
-    daemons = [("coordinator", "coordinator", write_config(state / "coordinator.toml", {
-        "name": "coordinator", "state_dir": str(state / "coordinator"),
-        "key_file": str(write_key(state / "keys" / "coordinator.key", coordinator.key.hex())),
-        "chain": chain, "node": {"stake": "200"},
-        "flower": {"host": "127.0.0.1", "port": free_port()}, "jobs": {"join_grace": 2.0}}))]
-    for i, p in enumerate(providers):
-        daemons.append((f"provider-{i}", "agent", write_config(state / f"provider-{i}.toml", {
-            "name": f"provider-{i}", "state_dir": str(state / f"provider-{i}"),
-            "key_file": str(write_key(state / "keys" / f"provider-{i}.key", p.key.hex())),
-            "chain": chain, "node": {"stake": "200", "cpu_cores": 2, "ram_mib": 8192},
-            "data": {str(asset): {"path": str(holders[i]), "privacy_budget": 0}},
-            "policy": {"min_reward_per_round": "1"}, "flower": {"threads": 1}})))
-    return daemons
-
-
 async def run_demo(args: argparse.Namespace) -> int:
     from opendpg.fl.basemodel import load_model
 
@@ -271,17 +250,9 @@ async def run_demo(args: argparse.Namespace) -> int:
           "(model.safetensors, opendpg-model.json, LICENSE, README.md)")
     files = write_sample("digits", state / "data", 3, classes=JOB_CLASSES)
     with LocalChain(log_file=state / "chain.log") as local, KuboDaemon(state / "ipfs") as kubo:
-        w3 = connect(local.rpc_url)
-        accounts = local.dev_accounts()
-        deployer, coordinator, providers, publisher = accounts[0], accounts[2], accounts[3:6], accounts[6]
-        admin = Chain(w3, deploy_suite(TxSender(w3, deployer), SuiteParams(checkers=[deployer.address])),
-                      TxSender(w3, deployer))
-        deployment_file = state / "deployment.json"
-        admin.deployment.save(deployment_file)
-        for acct in [coordinator, *providers, publisher]:
-            admin.token.transfer(acct.address, 10_000 * E18)
-        admin.token.delegate(deployer.address)
-        local.increase_time(1)
+        demo = deploy_demo_chain(local, state)
+        w3, admin, deployment_file, deployer = demo.w3, demo.admin, demo.deployment_file, demo.deployer
+        coordinator, providers, publisher = demo.coordinator, demo.providers, demo.owner
         store = KuboStore(kubo.api_url)
         print(f"2. anvil at {local.rpc_url}, kubo at {kubo.api_url}, contracts deployed; the publisher registers the "
               "base model as a DPG model asset with its files and asks for certification:")
@@ -296,8 +267,8 @@ async def run_demo(args: argparse.Namespace) -> int:
         procs: dict[str, Any] = {}
         gateway_url = f"http://127.0.0.1:{free_port()}"
         procs["gateway"] = start_gateway(state, local, kubo, deployment_file, deployer, gateway_url)
-        for name, kind, config in _daemon_configs(state, local, kubo, deployment_file, coordinator, providers,
-                                                  dataset_asset, files.holders):
+        for name, kind, config in daemon_configs(state, local, kubo, deployment_file, coordinator, providers,
+                                                 dataset_asset, files.holders, {"privacy_budget": 0}):
             procs[name] = launch_daemon(kind, config, state / f"{name}.out")  # type: ignore[arg-type]
         try:
             await asyncio.to_thread(wait_registered, admin, [coordinator.address, *[p.address for p in providers]],
