@@ -131,26 +131,29 @@ def _digit_classes(classes: list[int] | None) -> list[int]:
 def digit_images(classes: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The digits sample's images (N x 1 x 8 x 8, values 0-1, as its PNG files read back) and their digits,
     only of ``classes`` when given: public data, for a base model trained before any job."""
+    pixels, targets = _digit_pixels()
+    keep = np.isin(targets, _digit_classes(classes))
+    return (pixels[keep].astype(np.float32) / 255)[:, None], targets[keep].astype(np.int64)
+
+
+def _digit_pixels() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's digits as 8-bit greyscale (its 0-16 counts scaled to 0-255), and their digits."""
     from sklearn.datasets import load_digits
 
     digits = load_digits()
-    keep = np.isin(digits.target, _digit_classes(classes))
-    pixels = np.clip(np.round(digits.images[keep] * 255 / 16), 0, 255).astype(np.float32) / 255
-    return pixels[:, None], digits.target[keep].astype(np.int64)
+    return np.clip(np.round(digits.images * 255 / 16), 0, 255).astype(np.uint8), digits.target
 
 
 def _write_digits(folders: list[Path], test_folder: Path, held_out: float, seed: int,
                   classes: list[int]) -> SampleFiles:
     from PIL import Image
-    from sklearn.datasets import load_digits
 
-    digits = load_digits()
-    pixels = np.clip(np.round(digits.images * 255 / 16), 0, 255).astype(np.uint8)
-    kept = np.flatnonzero(np.isin(digits.target, classes))
+    pixels, targets = _digit_pixels()
+    kept = np.flatnonzero(np.isin(targets, classes))
     shares, test = _split(len(kept), len(folders), held_out, seed)
     for folder, positions in [*zip(folders, shares, strict=True), (test_folder, test)]:
         for i in kept[positions]:
-            target = folder / str(digits.target[i])
+            target = folder / str(targets[i])
             target.mkdir(parents=True, exist_ok=True)
             Image.fromarray(pixels[i], mode="L").save(target / f"{i:04d}.png")
     return SampleFiles(folders, test_folder, [len(s) for s in shares])

@@ -17,15 +17,21 @@ import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
-
 from opendpg.chain import Chain
 from opendpg.content import ContentStore
 from opendpg.dpg.certification import pack_files
 from opendpg.dpg.datasets import asset_metadata
 from opendpg.dpg.files import FilesError, unpack_archive
 from opendpg.errors import OpenDPGValueError
-from opendpg.fl.basemodel import CARD_FILE, PICKLE_SUFFIXES, WEIGHTS_FILE, BaseModelError, ModelCard, read_base_model
+from opendpg.fl.basemodel import (
+    CARD_FILE,
+    PICKLE_SUFFIXES,
+    WEIGHTS_FILE,
+    BaseModelError,
+    ModelCard,
+    parse_card,
+    read_base_model,
+)
 from opendpg.spec import BaseModelSpec, JobSpec
 
 __all__ = ["MODEL_KIND", "asset_files_cid", "build_job_model", "check_model_archive", "check_model_files",
@@ -111,10 +117,9 @@ def _archive_card(archive: bytes, what: str) -> ModelCard:
     except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as exc:
         raise BaseModelError(f"{what}: not a readable archive ({exc})") from None
     try:
-        return ModelCard.model_validate_json(text)
-    except ValidationError as exc:
-        problem = exc.errors()[0]
-        raise BaseModelError(f"{what}: {CARD_FILE}: {'.'.join(map(str, problem['loc']))}: {problem['msg']}") from None
+        return parse_card(text)
+    except BaseModelError as exc:
+        raise BaseModelError(f"{what}: {exc}") from None
 
 
 def unpack_model(archive: bytes, into: Path, what: str) -> None:

@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # torch is imported where weights are read, not by every daem
     from torch import nn
 
 __all__ = ["CARD_FILE", "CARD_FORMAT", "PICKLE_SUFFIXES", "WEIGHTS_FILE", "BaseModelError", "ModelCard",
-           "load_base_weights", "load_model", "read_base_model", "save_base_model"]
+           "load_base_weights", "load_model", "parse_card", "read_base_model", "save_base_model"]
 
 CARD_FILE = "opendpg-model.json"
 CARD_FORMAT: Literal["opendpg-model/1"] = "opendpg-model/1"
@@ -73,6 +73,15 @@ def save_base_model(model: nn.Module, card: ModelCard, folder: Path) -> Path:
     return folder
 
 
+def parse_card(text: bytes) -> ModelCard:
+    """A card from its JSON; :class:`BaseModelError` naming the first field that is wrong."""
+    try:
+        return ModelCard.model_validate_json(text)
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        raise BaseModelError(f"{CARD_FILE}: {'.'.join(map(str, problem['loc']))}: {problem['msg']}") from None
+
+
 def read_base_model(folder: Path) -> tuple[ModelCard, OrderedDict[str, torch.Tensor]]:
     """The card and weights in ``folder``; a pickle checkpoint in place of safetensors is refused."""
     from safetensors import SafetensorError
@@ -90,12 +99,9 @@ def read_base_model(folder: Path) -> tuple[ModelCard, OrderedDict[str, torch.Ten
                 "publish that")
         raise BaseModelError(f"{folder}: no {WEIGHTS_FILE} (the base model's weights in safetensors)")
     try:
-        card = ModelCard.model_validate_json((folder / CARD_FILE).read_bytes())
+        card = parse_card((folder / CARD_FILE).read_bytes())
     except FileNotFoundError:
         raise BaseModelError(f"{folder}: no {CARD_FILE} (the card naming the weights' architecture)") from None
-    except ValidationError as exc:
-        problem = exc.errors()[0]
-        raise BaseModelError(f"{CARD_FILE}: {'.'.join(map(str, problem['loc']))}: {problem['msg']}") from None
     try:
         tensors = load_file(str(weights))
     except (SafetensorError, OSError) as exc:

@@ -64,12 +64,13 @@ async def pin_files(request: Request, user: CurrentUser, chain: ChainDep) -> Pin
     if not data:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                             detail=[{"loc": ["body"], "msg": "empty body: send the archive of the asset's files"}])
+    archive = bytes(data)
     try:
-        await asyncio.to_thread(check_archive, bytes(data))
+        await asyncio.to_thread(check_archive, archive)
     except FilesError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                             detail=[{"loc": ["body"], "msg": str(exc), "type": "archive"}]) from None
-    return Pinned(cid=await asyncio.to_thread(chain.store.put, bytes(data)))
+    return Pinned(cid=await asyncio.to_thread(chain.store.put, archive))
 
 
 @router.post("/assets", response_model=AssetOut, status_code=status.HTTP_201_CREATED)

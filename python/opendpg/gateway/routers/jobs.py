@@ -22,7 +22,8 @@ from web3 import Web3
 from opendpg.audit import verify_job
 from opendpg.chain import JobState
 from opendpg.content import cid_of
-from opendpg.dpg.basemodels import job_checkpoint, pack_model_files
+from opendpg.dpg.basemodels import job_checkpoint
+from opendpg.dpg.certification import pack_files
 from opendpg.errors import ContractRevert
 from opendpg.fl.basemodel import BaseModelError
 from opendpg.fl.models import check_model
@@ -265,7 +266,7 @@ def download_checkpoint(job_id: int, user: CurrentUser, session: SessionDep, cha
                                     cache=settings.state_dir / "base-models")
         except BaseModelError as exc:
             raise HTTPException(status.HTTP_502_BAD_GATEWAY, detail=f"the job's base model: {exc}") from None
-        archive = pack_model_files(folder)
+        archive = pack_files(folder)  # written just now from the checked global model: no second read
     return Response(archive, media_type="application/x-tar", headers={
         "Content-Disposition": f'attachment; filename="job-{job_id}-round-{last.round}-checkpoint.tar"',
         "X-OpenDPG-Round": str(last.round), "X-OpenDPG-SHA256": last.global_hash})
