@@ -33,17 +33,19 @@ def evaluate_global(spec: JobSpec, model: bytes, held_out: bytes | None = None, 
     the spec's ``held_out_cid``) for a job on providers' own data, the bundled test split in a simulation.
     Raises ``UpdateFormatError`` when the bytes do not fit the spec's model, ``NoHeldOutSet`` when there is
     nothing to evaluate on. A job on a base model needs ``store`` to fetch its files (into ``cache``)."""
-    from opendpg.dpg.basemodels import build_job_model
-    from opendpg.fl.data import held_out_records  # torch: imported only where evaluation happens
-    from opendpg.fl.models import get_weights, weight_shapes
+    from opendpg.dpg.basemodels import base_files
+    from opendpg.fl.data import held_out_records, input_of, text_encoder  # torch: imported where evaluation happens
+    from opendpg.fl.models import build_model, get_weights, weight_shapes
     from opendpg.fl.train import evaluate
     from opendpg.fl.update import decode_update
 
-    network = build_job_model(spec, store, cache)
+    with base_files(spec, store, cache) as base:
+        network = build_model(spec.model, *input_of(spec.dataset, spec.model), seed=spec.training.seed, base=base)
+        encode_text = text_encoder(spec.dataset, spec.model, base)
     update = decode_update(model)
     update.check_shapes(weight_shapes(network))
     weights = OrderedDict(zip(get_weights(network).keys(), update.tensors.values(), strict=True))
-    records = held_out_records(spec.dataset, held_out)
+    records = held_out_records(spec.dataset, held_out, encode_text)
     if records is None:
         raise NoHeldOutSet("the job has no held-out set (held_out_cid): its rounds carry federated metrics only")
     x, y = records

@@ -10,7 +10,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from opendpg.data.readers import DataError, LocalData, detect_format, read_local, read_tables
+from opendpg.data.readers import DataError, LocalData, TextEncoder, detect_format, read_local, read_tables
 from opendpg.data.schema import DatasetSchema
 
 __all__ = ["pack_held_out", "read_held_out"]
@@ -44,9 +44,9 @@ def pack_held_out(schema: DatasetSchema, path: Path) -> bytes:
     return sink.getvalue()
 
 
-def read_held_out(schema: DatasetSchema, data: bytes) -> LocalData:
+def read_held_out(schema: DatasetSchema, data: bytes, encode_text: TextEncoder | None = None) -> LocalData:
     """The records of a held-out archive made by :func:`pack_held_out` (or any Parquet file / image-folder tar
-    that fits the schema)."""
+    that fits the schema); texts encoded by ``encode_text`` when given (see :func:`read_local`)."""
     with tempfile.TemporaryDirectory(prefix="opendpg-held-out-") as tmp:
         root = Path(tmp)
         if schema.modality == "image":
@@ -58,4 +58,4 @@ def read_held_out(schema: DatasetSchema, data: bytes) -> LocalData:
             return read_local(schema, root / "images", any_format=True)
         file = root / "held-out.parquet"
         file.write_bytes(data)
-        return read_local(schema, file, any_format=True)
+        return read_local(schema, file, any_format=True, encode_text=encode_text)

@@ -2,15 +2,17 @@
 
 Files are read with the field's libraries: CSV, Parquet and JSON Lines through pyarrow, a ``save_to_disk``
 folder through Hugging Face ``datasets`` (offline), an image folder (one sub-folder per class) through
-torchvision and Pillow; text is encoded with scikit-learn's HashingVectorizer. A record that breaks the schema
-(a value that is not a number, out of range or missing, a label outside the classes, an image of the wrong
-size) stops the read with the file and row, unless the holder's config allows dropping bad records; then they
-are counted and the first reasons kept for the log.
+torchvision and Pillow; text is encoded with scikit-learn's HashingVectorizer (the schema's ``text`` encoding), or
+by the caller's ``encode_text`` (a job on a transformers text model: its base model's tokenizer). A record that
+breaks the schema (a value that is not a number, out of range or missing, a label outside the classes, an image
+of the wrong size) stops the read with the file and row, unless the holder's config allows dropping bad records;
+then they are counted and the first reasons kept for the log.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,11 +22,13 @@ import numpy as np
 from opendpg.data.schema import FORMATS, DatasetSchema, TextEncoding
 from opendpg.errors import OpenDPGValueError
 
-__all__ = ["DataError", "LocalData", "detect_format", "read_local", "read_tables"]
+__all__ = ["DataError", "LocalData", "TextEncoder", "detect_format", "read_local", "read_tables"]
 
 log = logging.getLogger(__name__)
 SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".jsonl": "jsonl"}
 MAX_REASONS = 20  # reasons kept (and logged) for dropped records
+#: Turns a text dataset's texts into the model's inputs, one row per text (a tokenizer's ids, for instance).
+TextEncoder = Callable[[list[str]], np.ndarray]
 
 
 class DataError(OpenDPGValueError):
@@ -33,8 +37,9 @@ class DataError(OpenDPGValueError):
 
 @dataclass
 class LocalData:
-    """A holder's records as arrays: ``x`` float32 in the schema's input shape, ``y`` int64 class indices (or
-    float32 targets), the files read, and what was dropped (with ``drop_bad_rows``)."""
+    """A holder's records as arrays: ``x`` float32 in the schema's input shape (or what ``encode_text`` gives for
+    text), ``y`` int64 class indices (or float32 targets), the files read, and what was dropped (with
+    ``drop_bad_rows``)."""
 
     x: np.ndarray
     y: np.ndarray
@@ -97,11 +102,12 @@ def detect_format(path: Path) -> str:
     raise DataError(f"{path}: no .csv, .parquet or .jsonl files, no class sub-folders, no save_to_disk dataset")
 
 
-def read_local(schema: DatasetSchema, path: Path, *, drop_bad_rows: bool = False,
-               any_format: bool = False) -> LocalData:
+def read_local(schema: DatasetSchema, path: Path, *, drop_bad_rows: bool = False, any_format: bool = False,
+               encode_text: TextEncoder | None = None) -> LocalData:
     """Read and check every record under ``path`` (a file or a folder) against ``schema``. The format must be
     one the schema lists, unless ``any_format`` (a poster's held-out set is Parquet or an image folder whatever
-    the holders keep)."""
+    the holders keep). A text dataset's texts are encoded by ``encode_text`` when given, else with the schema's
+    hashing encoding."""
     path = Path(path)
     fmt = detect_format(path)
     if fmt not in schema.formats and not (any_format and fmt in FORMATS[schema.modality]):
@@ -110,7 +116,7 @@ def read_local(schema: DatasetSchema, path: Path, *, drop_bad_rows: bool = False
     if fmt == "image-folder":
         x, y, files = _read_images(schema, path, bad)
     else:
-        x, y, files = _read_tables(schema, path, fmt, bad)
+        x, y, files = _read_tables(schema, path, fmt, bad, encode_text)
     if bad.count:
         log.warning("dropped %d bad records (drop_bad_rows = true)", bad.count,
                     extra={"path": str(path), "dropped": bad.count, "first_reasons": bad.reasons[:5]})
@@ -165,7 +171,8 @@ def _row(fmt: str, index: int) -> str:
     return f"line {index + 1}" if fmt == "jsonl" else f"row {index + 1}"
 
 
-def _read_tables(schema: DatasetSchema, path: Path, fmt: str, bad: _Bad) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def _read_tables(schema: DatasetSchema, path: Path, fmt: str, bad: _Bad,
+                 encode_text: TextEncoder | None) -> tuple[np.ndarray, np.ndarray, list[str]]:
     import pandas as pd
 
     xs: list[np.ndarray] = []
@@ -225,6 +232,8 @@ def _read_tables(schema: DatasetSchema, path: Path, fmt: str, bad: _Bad) -> tupl
         ys.append(labels[keep])
     y = np.concatenate(ys) if ys else np.zeros(0)
     if schema.modality == "text":
+        if encode_text is not None:
+            return encode_text(texts), y, files
         return _encode_text(schema.text or TextEncoding(), texts), y, files
     return np.concatenate(xs).astype(np.float32), y, files
 

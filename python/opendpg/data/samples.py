@@ -6,6 +6,9 @@ here is read by a provider's training except through those files.
 - ``breast-cancer``: 569 records of 30 numeric features, benign/malignant (tabular classification).
 - ``digits``: 1,797 8x8 greyscale images of the digits 0-9 (image classification, PNG files).
 - ``diabetes``: 442 records of 10 numeric features and a disease-progression score (tabular regression).
+- ``python-docs``: 1,086 paragraphs of the Python documentation that ships with CPython (``pydoc_data``), each
+  labelled with the part of the documentation it comes from: statements, expressions, the data model or the
+  built-in types (text classification).
 """
 
 from __future__ import annotations
@@ -16,12 +19,26 @@ from typing import Any, Literal
 
 import numpy as np
 
-from opendpg.data.schema import DatasetSchema, Feature, ImageShape, Label
+from opendpg.data.schema import DatasetSchema, Feature, ImageShape, Label, TextEncoding
 from opendpg.errors import OpenDPGValueError
 
-__all__ = ["SAMPLES", "SampleFiles", "digit_images", "sample_schema", "write_sample"]
+__all__ = ["PYTHON_DOCS_PARTS", "SAMPLES", "SampleFiles", "digit_images", "python_docs", "sample_schema",
+           "write_sample"]
 
-SAMPLES = ("breast-cancer", "digits", "diabetes")
+SAMPLES = ("breast-cancer", "digits", "diabetes", "python-docs")
+#: The ``python-docs`` sample's classes: the pydoc topics whose paragraphs each part of the documentation holds.
+PYTHON_DOCS_PARTS: dict[str, tuple[str, ...]] = {
+    "statements": ("assert", "assignment", "augassign", "async", "break", "class", "continue", "del", "for",
+                   "function", "global", "if", "import", "nonlocal", "pass", "raise", "return", "try", "while",
+                   "with"),
+    "expressions": ("atom-identifiers", "atom-literals", "attribute-references", "await", "binary", "bitwise",
+                    "booleans", "calls", "comparisons", "conversions", "exprlists", "in", "lambda", "power",
+                    "shifting", "slicings", "subscriptions", "unary", "yield"),
+    "data-model": ("attribute-access", "callable-types", "context-managers", "customization", "numeric-types",
+                   "sequence-types", "specialnames", "types"),
+    "built-in-types": ("dict", "formatstrings", "string-methods", "typesfunctions", "typesmapping", "typesmethods",
+                       "typesmodules", "typesseq", "typesseq-mutable"),
+}
 TabularFormat = Literal["csv", "parquet", "jsonl", "hf-datasets"]
 
 
@@ -34,8 +51,28 @@ class SampleFiles:
     records: list[int]
 
 
+def python_docs() -> list[tuple[str, str]]:
+    """(paragraph, part) for every paragraph of at least 8 words in the pydoc topics of
+    :data:`PYTHON_DOCS_PARTS`, whitespace collapsed, in topic order; a paragraph found under two parts is left out."""
+    import re
+    from pydoc_data.topics import topics
+
+    parts: dict[str, set[str]] = {}
+    for part, names in PYTHON_DOCS_PARTS.items():
+        for name in names:
+            for paragraph in re.split(r"\n\s*\n", topics[name]):
+                text = " ".join(paragraph.split())
+                if len(text.split()) >= 8:
+                    parts.setdefault(text, set()).add(part)
+    return [(text, next(iter(found))) for text, found in parts.items() if len(found) == 1]
+
+
 def _frame(name: str) -> Any:
+    import pandas as pd
     from sklearn import datasets
+
+    if name == "python-docs":
+        return pd.DataFrame(python_docs(), columns=["text", "part"])
 
     if name == "breast-cancer":
         loaded = datasets.load_breast_cancer(as_frame=True)
@@ -59,6 +96,11 @@ def sample_schema(name: str, *, terms: str = "", classes: list[int] | None = Non
                              min_records=20, terms_of_use=terms)
     if classes is not None:
         raise OpenDPGValueError(f"classes: only the digits sample can be restricted to some classes, not {name!r}")
+    if name == "python-docs":
+        return DatasetSchema(modality="text", formats=["csv", "parquet", "jsonl", "hf-datasets"],
+                             features=[Feature(name="text", type="string", description="a paragraph")],
+                             label=Label(name="part", classes=list(PYTHON_DOCS_PARTS)), text=TextEncoding(),
+                             min_records=20, terms_of_use=terms)
     frame = _frame(name)
     target = "diagnosis" if name == "breast-cancer" else "progression"
     features = [Feature(name=str(c), type="float", mean=round(float(frame[c].mean()), 6),

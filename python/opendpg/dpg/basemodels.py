@@ -8,12 +8,14 @@ The archive is packed deterministically (sorted names, no owner or time), so the
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import io
 import shutil
 import tarfile
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,15 +28,17 @@ from opendpg.errors import OpenDPGValueError
 from opendpg.fl.basemodel import (
     CARD_FILE,
     PICKLE_SUFFIXES,
+    TOKENIZER_FILE,
     WEIGHTS_FILE,
     BaseModelError,
     ModelCard,
     parse_card,
     read_base_model,
+    read_tokenizer,
 )
 from opendpg.spec import BaseModelSpec, JobSpec
 
-__all__ = ["MODEL_KIND", "asset_files_cid", "build_job_model", "check_model_archive", "check_model_files",
+__all__ = ["MODEL_KIND", "asset_files_cid", "base_files", "build_job_model", "check_model_archive", "check_model_files",
            "fetch_base_model", "job_checkpoint", "pack_model_files", "unpack_model", "with_base_files"]
 
 if TYPE_CHECKING:
@@ -44,13 +48,16 @@ MODEL_KIND = 1  # IDPGRegistry.AssetKind.Model
 
 
 def check_model_files(folder: Path) -> None:
-    """Refuse base model files without safetensors weights and a card, or holding a pickle checkpoint anywhere."""
+    """Refuse base model files without safetensors weights and a card, holding a pickle checkpoint anywhere, or
+    with a tokenizer that does not load."""
     pickles = sorted(p.name for p in folder.rglob("*") if p.suffix.lower() in PICKLE_SUFFIXES)
     if pickles:
         raise BaseModelError(f"{pickles[0]}: a pickle checkpoint cannot be published or loaded (loading one can run "
                              f"code); convert it to safetensors (safetensors.torch.save_file) and keep only "
                              f"{WEIGHTS_FILE}")
     read_base_model(folder)
+    if (folder / TOKENIZER_FILE).exists():
+        read_tokenizer(folder)
 
 
 def pack_model_files(folder: Path) -> bytes:
@@ -73,8 +80,9 @@ def asset_files_cid(chain: Chain, store: ContentStore, asset: int) -> str:
 def with_base_files(document: dict[str, Any], chain: Chain, store: ContentStore) -> dict[str, Any]:
     """``document`` (a spec as a dict) with ``model.base.files_cid`` filled from the named model asset when the
     spec names the asset only, and the architecture (``model.name``, ``config``) from the base's card when the
-    spec leaves ``model.name`` out; a spec naming another architecture than the base's is refused
-    (:class:`BaseModelError`). Anything else is returned as it is (validation speaks for it)."""
+    spec leaves ``model.name`` out, and a text model's ``max_length`` from the base's input shape when unset; a spec
+    naming another architecture than the base's is refused (:class:`BaseModelError`). Anything else is returned as
+    it is (validation speaks for it)."""
     model = document.get("model")
     base = model.get("base") if isinstance(model, dict) else None
     if not isinstance(base, dict) or "files_cid" in base:
@@ -97,6 +105,9 @@ def with_base_files(document: dict[str, Any], chain: Chain, store: ContentStore)
         raise BaseModelError(f"model.base: asset {asset}'s weights are for {card.name} {dict(card.config)}, the spec's "
                              f"model is {model.get('name')} {model.get('config') or {}}: name the base's architecture "
                              "(or leave model.name out to take it from the base)")
+    text = len(card.input_shape) == 2 and card.input_shape[0] == 2  # token ids and mask (fl.data.input_of)
+    if text and "max_length" not in model:
+        model["max_length"] = card.input_shape[1]
     return filled
 
 
@@ -167,41 +178,53 @@ def fetch_base_model(store: ContentStore, base: BaseModelSpec, cache: Path) -> P
     return folder
 
 
+@contextlib.contextmanager
+def base_files(spec: JobSpec, store: ContentStore | None, cache: Path | None = None) -> Iterator[Path | None]:
+    """The folder of the job's base model files (fetched from ``store`` by CID into ``cache``, or a temporary
+    folder removed afterwards), or None for a job without a base model."""
+    if spec.model.base is None:
+        yield None
+        return
+    if store is None:
+        raise OpenDPGValueError(f"the job starts from base model asset {spec.model.base.asset}: give a content store "
+                                "to fetch its files")
+    with tempfile.TemporaryDirectory(prefix="opendpg-base-") as tmp:
+        yield fetch_base_model(store, spec.model.base, cache or Path(tmp))
+
+
 def build_job_model(spec: JobSpec, store: ContentStore | None, cache: Path | None = None) -> nn.Module:
     """The job's model as its participants build it: seeded, and on its base model's files (fetched from ``store``
     by CID into ``cache``, or a temporary folder) when the spec names one. For auditors, disputes and evaluators."""
     from opendpg.fl.data import input_of
     from opendpg.fl.models import build_model
 
-    shape, outputs = input_of(spec.dataset)
-    if spec.model.base is None:
-        return build_model(spec.model, shape, outputs, seed=spec.training.seed)
-    if store is None:
-        raise OpenDPGValueError(f"the job starts from base model asset {spec.model.base.asset}: give a content store "
-                                "to fetch its files")
-    with tempfile.TemporaryDirectory(prefix="opendpg-base-") as tmp:
-        folder = fetch_base_model(store, spec.model.base, cache or Path(tmp))
-        return build_model(spec.model, shape, outputs, seed=spec.training.seed, base=folder)
+    with base_files(spec, store, cache) as base:
+        return build_model(spec.model, *input_of(spec.dataset, spec.model), seed=spec.training.seed, base=base)
 
 
 def job_checkpoint(spec: JobSpec, global_model: bytes, store: ContentStore | None, folder: Path, trained_on: str,
                    cache: Path | None = None) -> Path:
     """A job's global model (canonical update bytes, already checked against the chain) as a ready-to-load
     checkpoint in ``folder``: the job's architecture with the global state loaded and, with LoRA, the adapters
-    merged into the base weights, written as ``model.safetensors`` and its card, like a base model (it can be
-    published as one). ``trained_on`` goes into the card."""
+    merged into the base weights, written as ``model.safetensors`` and its card (and the base's tokenizer, for a
+    text model), like a base model (it can be published as one). ``trained_on`` goes into the card."""
     from opendpg.fl.basemodel import ModelCard, save_base_model
     from opendpg.fl.data import input_of
-    from opendpg.fl.models import merged, output_head, set_weights
+    from opendpg.fl.models import build_model, merged, output_head, set_weights
     from opendpg.fl.update import decode_update
 
-    model = build_job_model(spec, store, cache)
-    set_weights(model, decode_update(global_model).tensors)
-    plain = merged(model)
-    shape, outputs = input_of(spec.dataset)
-    schema = spec.dataset.data_schema
-    labels = list(schema.label.classes or []) if schema is not None else []
-    card = ModelCard(name=spec.model.name, config=spec.model.config, hidden_units=spec.model.hidden_units,
-                     input_shape=list(shape), outputs=outputs, head=output_head(plain, outputs), labels=labels,
-                     trained_on=trained_on)
-    return save_base_model(plain, card, folder)
+    shape, outputs = input_of(spec.dataset, spec.model)
+    with base_files(spec, store, cache) as base:
+        model = build_model(spec.model, shape, outputs, seed=spec.training.seed, base=base)
+        tokenizer = base / TOKENIZER_FILE if base is not None else None
+        set_weights(model, decode_update(global_model).tensors)
+        plain = merged(model)
+        schema = spec.dataset.data_schema
+        labels = list(schema.label.classes or []) if schema is not None else []
+        card = ModelCard(name=spec.model.name, config=spec.model.config, hidden_units=spec.model.hidden_units,
+                         input_shape=list(shape), outputs=outputs, head=output_head(plain, outputs), labels=labels,
+                         trained_on=trained_on)
+        save_base_model(plain, card, folder)
+        if tokenizer is not None and tokenizer.is_file():
+            shutil.copyfile(tokenizer, folder / TOKENIZER_FILE)
+    return folder

@@ -1,6 +1,7 @@
 """A base model's files: its weights in safetensors (``model.safetensors``) and its card (``opendpg-model.json``),
 which names the architecture the weights fit exactly as a job spec's ``model`` does, the input shape and outputs
-it was trained for, and its output layer.
+it was trained for, and its output layer; a text model also carries its tokenizer (``tokenizer.json``, the
+Hugging Face ``tokenizers`` format: JSON, no code), which turns every holder's texts into the same token ids.
 
 Only safetensors are read: a pickle checkpoint (``.bin``, ``.pt``, ``.pth``, ``.ckpt``, ``.pkl``) can run code
 when loaded, so it is refused with the way to convert it. How the files reach a machine (IPFS, verified by CID)
@@ -9,9 +10,11 @@ is not this module's concern."""
 from __future__ import annotations
 
 from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from opendpg.errors import OpenDPGValueError
@@ -22,12 +25,15 @@ if TYPE_CHECKING:  # torch is imported where weights are read, not by every daem
     import torch
     from torch import nn
 
-__all__ = ["CARD_FILE", "CARD_FORMAT", "PICKLE_SUFFIXES", "WEIGHTS_FILE", "BaseModelError", "ModelCard",
-           "load_base_weights", "load_model", "parse_card", "read_base_model", "save_base_model"]
+__all__ = ["CARD_FILE", "CARD_FORMAT", "PICKLE_SUFFIXES", "TOKENIZER_FILE", "WEIGHTS_FILE", "BaseModelError",
+           "ModelCard", "TokenEncoder", "load_base_weights", "load_model", "parse_card", "read_base_model",
+           "read_tokenizer", "save_base_model"]
 
 CARD_FILE = "opendpg-model.json"
 CARD_FORMAT: Literal["opendpg-model/1"] = "opendpg-model/1"
 WEIGHTS_FILE = "model.safetensors"
+TOKENIZER_FILE = "tokenizer.json"
+_PAD_TOKENS = ("[PAD]", "<pad>", "<|pad|>", "<|endoftext|>")
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
 
 
@@ -107,6 +113,56 @@ def read_base_model(folder: Path) -> tuple[ModelCard, OrderedDict[str, torch.Ten
     except (SafetensorError, OSError) as exc:
         raise BaseModelError(f"{WEIGHTS_FILE}: not readable as safetensors ({exc})") from None
     return card, OrderedDict(tensors)
+
+
+def read_tokenizer(folder: Path) -> Any:
+    """The ``tokenizers.Tokenizer`` in ``folder``'s ``tokenizer.json``; :class:`BaseModelError` when it is missing
+    or not a tokenizer."""
+    from tokenizers import Tokenizer
+
+    file = folder / TOKENIZER_FILE
+    if not file.is_file():
+        raise BaseModelError(f"{folder}: no {TOKENIZER_FILE}: a text model's files carry the tokenizer that turns "
+                             "texts into its token ids (tokenizers.Tokenizer.save)")
+    try:
+        return Tokenizer.from_file(str(file))
+    except Exception as exc:  # the Rust library raises its own Exception subclass for any bad file
+        raise BaseModelError(f"{TOKENIZER_FILE}: not a tokenizer ({str(exc).splitlines()[0]})") from None
+
+
+@dataclass(frozen=True)
+class TokenEncoder:
+    """Texts to a transformers text model's inputs with its base model's tokenizer: an int64 array of shape
+    (texts, 2, ``max_length``): the token ids (cut at ``max_length``, padded with the tokenizer's pad token) and
+    the attention mask (1 for a token, 0 for padding)."""
+
+    tokenizer: Any
+    max_length: int
+    pad_id: int
+
+    @classmethod
+    def from_folder(cls, folder: Path, max_length: int, vocab_size: int) -> TokenEncoder:
+        """The encoder of the tokenizer in ``folder``, for a model with ``vocab_size`` token embeddings (a
+        tokenizer with more ids than that does not fit the model)."""
+        tokenizer = read_tokenizer(folder)
+        if tokenizer.get_vocab_size() > vocab_size:
+            raise BaseModelError(f"{TOKENIZER_FILE}: {tokenizer.get_vocab_size()} tokens, the model embeds "
+                                 f"{vocab_size}: the tokenizer belongs to another model (or set config.vocab_size)")
+        padding = tokenizer.padding
+        pad_id = padding["pad_id"] if padding else next(
+            (i for i in map(tokenizer.token_to_id, _PAD_TOKENS) if i is not None), 0)
+        tokenizer.no_padding()
+        tokenizer.enable_truncation(max_length=max_length)
+        return cls(tokenizer, max_length, int(pad_id))
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        out = np.zeros((len(texts), 2, self.max_length), dtype=np.int64)
+        out[:, 0, :] = self.pad_id
+        for row, encoding in enumerate(self.tokenizer.encode_batch(texts)):
+            ids = encoding.ids[:self.max_length]
+            out[row, 0, :len(ids)] = ids
+            out[row, 1, :len(ids)] = 1
+        return out
 
 
 def load_base_weights(model: nn.Module, spec: ModelSpec, card: ModelCard, tensors: OrderedDict[str, torch.Tensor],

@@ -21,7 +21,7 @@ from torch import nn
 
 from opendpg.errors import OpenDPGValueError
 from opendpg.fl.basemodel import load_base_weights, read_base_model
-from opendpg.fl.data import input_of
+from opendpg.fl.data import input_of, token_length
 from opendpg.spec import JobSpec, ModelSpec, SpecError
 
 __all__ = ["BUILDERS", "MODELS", "build_model", "check_model", "device", "get_weights", "is_adapted", "logits",
@@ -106,13 +106,12 @@ def _timm(spec: ModelSpec, input_shape: tuple[int, ...], classes: int) -> nn.Mod
 
 
 def _transformers(spec: ModelSpec, input_shape: tuple[int, ...], classes: int) -> nn.Module:
-    from transformers import AutoConfig, AutoModelForImageClassification
+    from transformers import AutoConfig, AutoModelForImageClassification, AutoModelForSequenceClassification
 
-    if len(input_shape) != 3:
-        raise _invalid("model.name", f"{spec.name} needs image inputs (C, H, W) here; the job's dataset gives "
-                                     f"{input_shape}. A transformers text model reads token ids made by its base "
-                                     "model's tokenizer, which a vector dataset does not have")
-    channels, height, _ = _image_input(spec, input_shape)
+    text = len(input_shape) == 2 and input_shape[0] == 2  # token ids and attention mask (fl.data.input_of)
+    if not text and len(input_shape) != 3:
+        raise _invalid("model.name", f"{spec.name} takes images (C, H, W) or, on a text dataset, its base model's "
+                                     f"token ids; the job's dataset gives vectors of shape {input_shape}: use mlp")
     try:
         config = AutoConfig.for_model(spec.architecture, **spec.config)
     except ValueError as exc:
@@ -120,14 +119,23 @@ def _transformers(spec: ModelSpec, input_shape: tuple[int, ...], classes: int) -
     except TypeError as exc:
         raise _refused(spec, exc) from None
     config.num_labels = classes
-    for field, value in (("image_size", height), ("num_channels", channels)):
-        if hasattr(config, field) and field not in spec.config:
-            setattr(config, field, value)
+    auto: Any
+    if text:
+        positions = getattr(config, "max_position_embeddings", None)
+        if positions is not None and positions < input_shape[1]:
+            raise _invalid("model.max_length", f"{input_shape[1]} tokens per text, {spec.name} has "
+                                               f"{positions} positions (config.max_position_embeddings)")
+        task, auto = "text-classification", AutoModelForSequenceClassification
+    else:
+        channels, height, _ = _image_input(spec, input_shape)
+        for field, value in (("image_size", height), ("num_channels", channels)):
+            if hasattr(config, field) and field not in spec.config:
+                setattr(config, field, value)
+        task, auto = "image-classification", AutoModelForImageClassification
     try:
-        return AutoModelForImageClassification.from_config(config)  # type: ignore[no-any-return,no-untyped-call]
+        return auto.from_config(config)  # type: ignore[no-any-return,no-untyped-call]
     except ValueError as exc:
-        raise _invalid("model.name", f"transformers has no image-classification model for "
-                                     f"{spec.architecture!r} ({exc})") from None
+        raise _invalid("model.name", f"transformers has no {task} model for {spec.architecture!r} ({exc})") from None
 
 
 #: A library's builder by the library's name (the part of ``model.name`` before the slash).
@@ -184,7 +192,7 @@ def check_model(spec: JobSpec) -> None:
     trains: the model builds (on the ``meta`` device: no memory, no weights), takes a batch of the dataset's input
     shape and gives one output per class; with DP-SGD, Opacus can train every one of its modules privately."""
     try:
-        input_shape, classes = input_of(spec.dataset)
+        input_shape, classes = input_of(spec.dataset, spec.model)
     except OpenDPGValueError as exc:  # a catalog set not bundled here
         field, _, message = str(exc).partition(": ")
         raise _invalid(field, message) from None
@@ -193,7 +201,11 @@ def check_model(spec: JobSpec) -> None:
                             seed=spec.training.seed)
         try:
             with torch.no_grad():
-                out = logits(model.eval(), torch.zeros((2, *input_shape)))
+                if token_length(spec.dataset, spec.model) is not None:  # transformers' text models need real masks:
+                    head: Any = model.config
+                    out = torch.zeros((2, int(head.num_labels)))  # the sequence classifier's width
+                else:
+                    out = logits(model.eval(), torch.zeros((2, *input_shape)))
         except (RuntimeError, ValueError, TypeError, IndexError, AssertionError) as exc:
             raise _invalid("model.name", f"{spec.model.name} cannot take the dataset's inputs of shape "
                                          f"{input_shape} ({str(exc).splitlines()[0]}): change the model's config or "
@@ -211,8 +223,12 @@ def check_model(spec: JobSpec) -> None:
 
 
 def logits(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """The model's outputs for ``x``: a transformers model's ``logits``, any other model's return value."""
-    out = model(x)
+    """The model's outputs for ``x``: a transformers model's ``logits``, any other model's return value. Integer
+    inputs of shape (batch, 2, tokens) are a text model's token ids and attention mask."""
+    if not x.is_floating_point() and x.dim() == 3 and x.shape[1] == 2:
+        out = model(input_ids=x[:, 0], attention_mask=x[:, 1])
+    else:
+        out = model(x)
     return out.logits if hasattr(out, "logits") else out  # type: ignore[no-any-return]
 
 

@@ -1,6 +1,7 @@
 """Local training and evaluation with PyTorch: a ``DataLoader`` over the provider's records, the device chosen
-once (CUDA when present, with bf16 autocast), the loss of the task (cross-entropy for classification, mean
-squared error for a numeric target), FedProx's proximal term, and DP-SGD through Opacus when the spec asks."""
+once (CUDA when present, with bf16 autocast), the spec's optimizer (SGD or AdamW), the loss of the task
+(cross-entropy for classification, mean squared error for a numeric target), FedProx's proximal term, and DP-SGD
+through Opacus when the spec asks."""
 
 from __future__ import annotations
 
@@ -59,7 +60,10 @@ def train_local(model: nn.Module, weights: OrderedDict[str, np.ndarray], x: np.n
     loader: DataLoader[tuple[torch.Tensor, ...]] = DataLoader(
         TensorDataset(torch.from_numpy(x), torch.from_numpy(y)), batch_size=spec.training.batch_size, shuffle=True,
         generator=generator, pin_memory=dev.type == "cuda")
-    optimizer: torch.optim.Optimizer = torch.optim.SGD(trainable_parameters(model), lr=spec.training.learning_rate)
+    optimizer: torch.optim.Optimizer = (
+        torch.optim.AdamW(trainable_parameters(model), lr=spec.training.learning_rate, weight_decay=0.01)
+        if spec.training.optimizer == "adamw" else torch.optim.SGD(trainable_parameters(model),
+                                                                   lr=spec.training.learning_rate))
     module: nn.Module = model
     if dp is not None:
         from opacus import PrivacyEngine

@@ -88,7 +88,9 @@ class ModelSpec(_Strict):
     ``<library>/<architecture>``: ``torchvision/<name>`` (``torchvision.models.get_model``), ``timm/<name>``
     (``timm.create_model``) or ``transformers/<model type>`` (a Hugging Face configuration class, e.g.
     ``transformers/vit``, ``transformers/bert``), built from ``config`` with random weights and no download. The
-    output width (classes) and, for images, the input size and channels come from the dataset."""
+    output width (classes) and, for images, the input size and channels come from the dataset. On a text dataset a
+    transformers model reads token ids: its base model's tokenizer (``tokenizer.json`` in the base's files) cuts
+    each text into at most ``max_length`` tokens."""
 
     name: Annotated[str, Field(min_length=1, max_length=160)] = Field(
         description="mlp, cnn, or <library>/<architecture> with library torchvision, timm or transformers")
@@ -99,6 +101,9 @@ class ModelSpec(_Strict):
     lora: LoraSpec | None = Field(default=None, description="fine-tune low-rank adapters only (PEFT LoRA)")
     base: BaseModelSpec | None = Field(default=None, description="start from an open base model's weights instead "
                                                                  "of a seeded random initialisation")
+    max_length: Annotated[int, Field(ge=4, le=8192)] | None = Field(
+        default=None, description="a transformers text model: tokens per text (longer texts are cut, shorter "
+                                  "padded); posting fills in the base model's, else 128")
 
     @model_validator(mode="after")
     def _known(self) -> ModelSpec:
@@ -110,6 +115,9 @@ class ModelSpec(_Strict):
         if self.name in MODEL_NAMES and self.config:
             raise ValueError(json.dumps([["model.config", f"only for library architectures; {self.name} takes "
                                                           "hidden_units: remove config"]]))
+        if self.max_length is not None and self.library != "transformers":
+            raise ValueError(json.dumps([["model.max_length", "only for a transformers text model (it is the "
+                                                              "number of tokens per text): remove it"]]))
         return self
 
     @property
@@ -149,10 +157,14 @@ class DatasetSpec(_Strict):
 
 
 class TrainingSpec(_Strict):
+    """Each round's local training: ``local_epochs`` passes over a provider's records in batches, with plain SGD or
+    AdamW (weight decay 0.01, its moments started afresh each round: the usual choice to fine-tune transformers)."""
+
     rounds: Annotated[int, Field(ge=1, le=1000)]
     local_epochs: Annotated[int, Field(ge=1, le=100)] = 1
     batch_size: Annotated[int, Field(ge=1, le=4096)] = 32
     learning_rate: Annotated[float, Field(gt=0, le=10)] = 0.05
+    optimizer: Literal["sgd", "adamw"] = Field(default="sgd", description="sgd, or adamw (e.g. with lr 1e-3)")
     seed: int = 0
 
 
@@ -246,6 +258,7 @@ class JobSpec(_Strict):
         if self.strategy.name == "krum" and self.providers.min < 2 * self.strategy.num_malicious + 3:
             problems.append(("strategy.num_malicious", "krum needs providers.min >= 2 * num_malicious + 3"))
         problems.extend(_dataset_problems(self.dataset, self.certification))
+        problems.extend(_text_model_problems(self.model, self.dataset))
         certified_model = self.certification.model_asset if self.certification is not None else None
         base = self.model.base.asset if self.model.base is not None else None
         if certified_model is not None and certified_model != base:
@@ -279,10 +292,21 @@ class JobSpec(_Strict):
             if data[optional] is None:
                 del data[optional]
         for section, field, absent in (("model", "config", {}), ("model", "lora", None), ("model", "base", None),
+                                       ("model", "max_length", None), ("training", "optimizer", "sgd"),
                                        ("certification", "model_asset", None)):
             if section in data and data[section][field] == absent:
                 del data[section][field]
         return json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _text_model_problems(model: ModelSpec, dataset: DatasetSpec) -> list[tuple[str, str]]:
+    text = dataset.data_schema is not None and dataset.data_schema.modality == "text"
+    if text and model.library == "transformers" and model.base is None:
+        return [("model.base", "a transformers model reads text as token ids made by a tokenizer, which comes with a "
+                               "base model: name a base model asset whose files carry its tokenizer.json")]
+    if model.max_length is not None and not text:
+        return [("model.max_length", "only for a text dataset (tokens per text): remove it")]
+    return []
 
 
 def _dataset_problems(dataset: DatasetSpec, certification: CertificationSpec | None) -> list[tuple[str, str]]:

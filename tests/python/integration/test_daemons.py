@@ -62,14 +62,18 @@ def test_job_finishes_with_a_dead_and_a_restarted_provider(stack, accounts):
     wait_for(lambda: market.get_job(job_id).state == JobState.FINISHED, 1200, "the job to be finalized")
     wait_for(lambda: len(_events(stack, "RewardClaimed", job_id)) == 2, 300, "the two live agents to claim")
 
-    # Assert: finished with all rounds; the dead provider dropped, slashed, paid only for round 1
+    # Assert: finished with all rounds; the dead provider dropped, slashed, paid only for the rounds its update
+    # was in before it died (round 1, unless it was too slow for round 1 on a loaded machine)
     job = market.get_job(job_id)
     assert job.committed_rounds == ROUNDS
+    rounds_dir = stack.root / "coordinator" / "rounds" / f"job-{job_id}"
+    used = [json.loads((rounds_dir / f"round-{r}.json").read_text())["used"] for r in range(1, ROUNDS + 1)]
+    lived = sum(providers[2].address.lower() in map(str.lower, u) for u in used)
     dead = market.participant_of(job_id, providers[2].address)
-    assert dead.dropped and dead.dropped_after == 1
+    assert lived <= 1 and dead.dropped and dead.dropped_after == lived
     assert stack.admin.registry.stake_of(providers[2].address)["staked"] == staked_before - 10 * E18
     net_per_round = 10 * E18 * (10_000 - 100) // 10_000
-    assert market.claimable(job_id, providers[2].address) == net_per_round
+    assert market.claimable(job_id, providers[2].address) == lived * net_per_round
     claimed = {e["args"]["provider"]: e["args"] for e in _events(stack, "RewardClaimed", job_id)}
     assert claimed[providers[1].address]["amount"] == ROUNDS * net_per_round
     assert claimed[providers[0].address]["amount"] == claimed[providers[0].address]["rounds"] * net_per_round

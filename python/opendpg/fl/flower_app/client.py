@@ -33,7 +33,7 @@ from flwr.clientapp.typing import ClientAppCallable
 from torch import nn
 
 from opendpg.files import write_atomic
-from opendpg.fl.data import ProviderData, input_of, provider_data
+from opendpg.fl.data import ProviderData, input_of, provider_data, text_encoder
 from opendpg.fl.flower_app.wire import INFO, UPDATE, attach, update_info, wire_mod
 from opendpg.fl.models import build_model, weight_shapes
 from opendpg.fl.train import evaluate, train_local
@@ -55,15 +55,19 @@ def _job(context: Context) -> tuple[JobSpec, nn.Module]:
 def _built(spec_text: str, base: str) -> tuple[JobSpec, nn.Module]:
     """A job's spec and its model (built once; every message loads the weights it carries)."""
     spec = parse_spec(spec_text)
-    return spec, build_model(spec.model, *input_of(spec.dataset), seed=spec.training.seed,
+    return spec, build_model(spec.model, *input_of(spec.dataset, spec.model), seed=spec.training.seed,
                              base=Path(base) if base else None)
 
 
 @functools.lru_cache(maxsize=4)
-def _records(spec_text: str, path: str, drop_bad_rows: bool, share_index: int, share_count: int) -> ProviderData:
-    """This provider's records for a job, read and checked once."""
-    return provider_data(parse_spec(spec_text).dataset, path=path, drop_bad_rows=drop_bad_rows,
-                         share_index=share_index, share_count=share_count)
+def _records(spec_text: str, path: str, drop_bad_rows: bool, share_index: int, share_count: int,
+             base: str) -> ProviderData:
+    """This provider's records for a job, read and checked once (a text model's texts through its base model's
+    tokenizer)."""
+    spec = parse_spec(spec_text)
+    encode_text = text_encoder(spec.dataset, spec.model, Path(base) if base else None)
+    return provider_data(spec.dataset, path=path, drop_bad_rows=drop_bad_rows, share_index=share_index,
+                         share_count=share_count, encode_text=encode_text)
 
 
 def outbox_path(outbox: str, job_id: int, round_: int) -> Path:
@@ -126,7 +130,7 @@ def _data(context: Context) -> ProviderData:
     node = context.node_config
     return _records(str(context.run_config["spec"]), str(node.get("data-path", "")),
                     bool(node.get("drop-bad-rows", False)), int(node.get("share-index", 0)),
-                    int(node.get("share-count", 1)))
+                    int(node.get("share-count", 1)), str(node.get("base-model-path", "")))
 
 
 @app.train()

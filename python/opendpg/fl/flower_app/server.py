@@ -20,7 +20,7 @@ from flwr.app import ConfigRecord, Context, Message, RecordDict
 from flwr.serverapp import Grid, ServerApp
 
 from opendpg.fl.aggregate import Contribution, aggregate, weighted_metrics
-from opendpg.fl.data import held_out_records, input_of
+from opendpg.fl.data import held_out_records, input_of, text_encoder
 from opendpg.fl.flower_app.wire import CONFIG, INFO, MODEL, UPDATE, attach, detach
 from opendpg.fl.gate import RoundGate, load_gate
 from opendpg.fl.models import build_model, get_weights, weight_shapes
@@ -155,7 +155,7 @@ def main(grid: Grid, context: Context) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     gate = load_gate(str(config.get("gate", "")), config)
     base = str(config.get("base-model-path", ""))  # the job's base model files, fetched and checked by the caller
-    model = build_model(spec.model, *input_of(spec.dataset), seed=spec.training.seed,
+    model = build_model(spec.model, *input_of(spec.dataset, spec.model), seed=spec.training.seed,
                         base=Path(base) if base else None)
     expected = weight_shapes(model)
     weights = get_weights(model)
@@ -164,7 +164,8 @@ def main(grid: Grid, context: Context) -> None:
         weights = OrderedDict(zip(weights.keys(), decode_update(last_global).tensors.values(), strict=True))
     current = last_global or encode_update(weights, {"job": job_id, "round": 0, "kind": "initial"})
     held_out_path = str(config.get("held-out-path", ""))
-    held_out = held_out_records(spec.dataset, Path(held_out_path).read_bytes() if held_out_path else None)
+    held_out = held_out_records(spec.dataset, Path(held_out_path).read_bytes() if held_out_path else None,
+                                text_encoder(spec.dataset, spec.model, Path(base) if base else None))
     eval_timeout = float(config.get("eval-timeout", 60.0))
     foreign: set[int] = set()  # SuperNodes of other jobs on the same SuperLink
 
