@@ -13,12 +13,14 @@ import pytest
 import torch
 
 from opendpg.content import ContentStore
+from opendpg.data import sample_schema
 from opendpg.dpg import parse_metadata
 from opendpg.dpg.basemodels import build_job_model, fetch_base_model, job_checkpoint, pack_model_files, with_base_files
 from opendpg.dpg.certification import Certification
 from opendpg.errors import ContentIntegrityError
 from opendpg.fl.basemodel import BaseModelError, ModelCard, load_model, read_base_model, save_base_model
 from opendpg.fl.models import build_model, get_weights, logits, set_weights
+from opendpg.fl.pretrain import TEXT_BERT, TEXT_MAX_LENGTH, pretrain_text_base
 from opendpg.fl.update import encode_update
 from opendpg.spec import ModelSpec, parse_spec
 from tests.python.dpg.test_checker import _example
@@ -161,3 +163,19 @@ def test_a_spec_takes_the_base_models_architecture_or_is_refused_for_another(dao
     # Assert: the card's architecture, as the spec would name it
     assert (filled["model"]["name"], filled["model"]["config"]) == (VIT["name"], VIT["config"])
     assert parse_spec(filled).model.base is not None
+
+
+def test_a_text_spec_takes_the_bases_tokens_per_text(dao, tmp_path):
+    # Prepare: a text base model (BERT and its tokenizer, not pre-trained) registered as a model asset
+    folder, _ = pretrain_text_base(tmp_path / "bert-base", epochs=0)
+    asset = _register(dao, folder)
+    text = {**SPEC, "dataset": {"asset": 1, "data_schema": sample_schema("python-docs").model_dump(mode="json")}}
+
+    # Execute: a text spec naming only the base; one setting its own tokens per text
+    filled = with_base_files({**text, "model": {"base": {"asset": asset}}}, dao.admin, dao.store)
+    own = with_base_files({**text, "model": {"base": {"asset": asset}, "max_length": 32}}, dao.admin, dao.store)
+
+    # Assert: the base's architecture and its 64 tokens per text; a spec's own length is kept
+    model = parse_spec(filled).model
+    assert (model.name, model.config, model.max_length) == (TEXT_BERT["name"], TEXT_BERT["config"], TEXT_MAX_LENGTH)
+    assert parse_spec(own).model.max_length == 32
