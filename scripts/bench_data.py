@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from opendpg.cli.demo_finetune import JOB_CLASSES, LORA, TRAINING, VIT, pretrain_base
+from opendpg.cli.demo_finetune import JOB_CLASSES, LORA, TRAINING
 from opendpg.content import cid_of
 from opendpg.data import pack_held_out, read_held_out, sample_schema, write_sample
 from opendpg.dpg.basemodels import pack_model_files
@@ -44,6 +44,7 @@ from opendpg.fl.data import input_of, load_dataset, provider_data
 from opendpg.fl.federation import Federation
 from opendpg.fl.flower_app.client import outbox_path
 from opendpg.fl.models import build_model, get_weights
+from opendpg.fl.pretrain import VIT, pretrain_vit_base
 from opendpg.fl.privacy import job_epsilon
 from opendpg.fl.train import evaluate, train_local
 from opendpg.spec import JobSpec, parse_spec
@@ -192,7 +193,7 @@ def _image(work: Path, rounds: int, report: dict[str, Any]) -> None:
 
 
 def _finetune(work: Path, rounds: int, pretrain_epochs: int, report: dict[str, Any]) -> None:
-    base, pretrained = pretrain_base(work / "base-model", pretrain_epochs)
+    base, pretrained = pretrain_vit_base(work / "base-model", pretrain_epochs)
     print(f"fine-tuning: base {VIT['name']} pre-trained on digits 0-4 ({pretrain_epochs} epochs, accuracy "
           f"{pretrained:.3f}); the holders fine-tune it on digits 5-9", flush=True)
     files, archive, held_out = _prepare(work, "finetune", "digits", JOB_CLASSES)

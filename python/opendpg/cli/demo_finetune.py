@@ -55,27 +55,24 @@ from opendpg.cli.demo import (
     wait_registered,
 )
 from opendpg.content import KuboDaemon, KuboStore
-from opendpg.data import digit_images, pack_held_out, read_local, sample_schema, write_sample
+from opendpg.data import pack_held_out, read_local, sample_schema, write_sample
 from opendpg.dpg import parse_metadata
 from opendpg.dpg.certification import Certification
 from opendpg.dpg.metadata import AssetMetadata
 from opendpg.errors import OpenDPGError
+from opendpg.fl.pretrain import VIT, pretrain_vit_base
 from opendpg.node.launch import launch_daemon
 from opendpg.process import free_port, stop_process_group
 from opendpg.spec import JobSpec, parse_spec
 
-__all__ = ["BASE_CLASSES", "JOB_CLASSES", "LORA", "VIT", "pretrain_base", "register"]
+__all__ = ["JOB_CLASSES", "LORA", "register"]
 
-BASE_CLASSES = [0, 1, 2, 3, 4]  # the public images the base model is trained on
 JOB_CLASSES = [5, 6, 7, 8, 9]  # the providers' own images
-VIT = {"name": "transformers/vit", "config": {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
-                                              "intermediate_size": 128, "patch_size": 2}}
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "fc1", "fc2"]  # every attention and MLP projection
 LORA = {"rank": 8, "alpha": 16, "dropout": 0.0, "target_modules": LORA_TARGETS, "modules_to_save": ["classifier"]}
 TRAINING = {"local_epochs": 3, "batch_size": 16, "learning_rate": 0.1}
 SHOWN = ["JobPosted", "ProviderJoined", "JobStarted", "UpdateSubmitted", "RoundCommitted", "JobFinalized",
          "RewardClaimed"]
-APACHE = "Apache License, Version 2.0 (https://www.apache.org/licenses/LICENSE-2.0)\n"
 
 
 def register(commands: Any) -> None:
@@ -85,51 +82,6 @@ def register(commands: Any) -> None:
     demo.add_argument("--pretrain-epochs", type=int, default=10, help="epochs of the base model's central training")
     demo.add_argument("--state-dir", type=Path, default=Path(".opendpg/demo-finetune"))
     demo.set_defaults(run=lambda args: asyncio.run(run_demo(args)))
-
-
-def pretrain_base(folder: Path, epochs: int, seed: int = 0) -> tuple[Path, float]:
-    """The base model as its publisher makes it: :data:`VIT` trained centrally (AdamW) on the public digits
-    :data:`BASE_CLASSES`, written to ``folder`` as safetensors, card, licence and README. Returns the folder and
-    its accuracy on a sixth of those images kept aside."""
-    import numpy as np
-    import torch
-    from torch.utils.data import DataLoader, TensorDataset
-
-    from opendpg.fl.basemodel import ModelCard, save_base_model
-    from opendpg.fl.models import build_model, device, get_weights, logits
-    from opendpg.fl.train import evaluate
-    from opendpg.spec import ModelSpec
-
-    x, y = digit_images(BASE_CLASSES)
-    order = np.random.default_rng(seed).permutation(len(y))
-    x, y = x[order], y[order]
-    cut = len(y) * 5 // 6
-    spec = ModelSpec(name=str(VIT["name"]), config=VIT["config"])  # type: ignore[arg-type]
-    model = build_model(spec, (1, 8, 8), len(BASE_CLASSES), seed=seed)
-    dev = device()
-    model.to(dev).train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.01)
-    loader = DataLoader(TensorDataset(torch.from_numpy(x[:cut]), torch.from_numpy(y[:cut])), batch_size=32,
-                        shuffle=True, generator=torch.Generator().manual_seed(seed))
-    for _ in range(epochs):
-        for xb, yb in loader:
-            optimizer.zero_grad()
-            loss = torch.nn.functional.cross_entropy(logits(model, xb.to(dev)), yb.to(dev))
-            loss.backward()  # type: ignore[no-untyped-call]
-            optimizer.step()
-    model.to("cpu")
-    accuracy = evaluate(model, get_weights(model), x[cut:], y[cut:])["accuracy"]
-    card = ModelCard(name=spec.name, config=spec.config, input_shape=[1, 8, 8], outputs=len(BASE_CLASSES),
-                     head=["classifier.weight", "classifier.bias"], labels=[str(d) for d in BASE_CLASSES],
-                     trained_on=f"scikit-learn's handwritten digits {BASE_CLASSES[0]}-{BASE_CLASSES[-1]} (UCI optical "
-                                f"recognition of handwritten digits, CC BY 4.0), {cut} images, {epochs} epochs")
-    save_base_model(model, card, folder)
-    (folder / "LICENSE").write_text(APACHE)
-    (folder / "README.md").write_text(
-        "# Digits ViT base\n\nA two-layer Vision Transformer for 8x8 greyscale images, trained on the public "
-        f"handwritten digits {BASE_CLASSES[0]}-{BASE_CLASSES[-1]}: a starting point to fine-tune on other digits "
-        "or glyphs. Load it with opendpg.fl.basemodel.load_model; the card names its architecture.\n")
-    return folder, accuracy
 
 
 def _model_metadata(pretrain_accuracy: float) -> AssetMetadata:
@@ -245,7 +197,7 @@ async def run_demo(args: argparse.Namespace) -> int:
     shutil.rmtree(state / "finetuned", ignore_errors=True)
     print(f"1. the base model's publisher trains {VIT['name']} {VIT['config']} on the public digits 0-4 "
           f"({args.pretrain_epochs} epochs, on this machine: nothing is downloaded)")
-    base, pretrain_accuracy = await asyncio.to_thread(pretrain_base, state / "base-model", args.pretrain_epochs)
+    base, pretrain_accuracy = await asyncio.to_thread(pretrain_vit_base, state / "base-model", args.pretrain_epochs)
     print(f"   accuracy on public digits it did not train on: {pretrain_accuracy:.3f}; written to {base} "
           "(model.safetensors, opendpg-model.json, LICENSE, README.md)")
     files = write_sample("digits", state / "data", 3, classes=JOB_CLASSES)

@@ -1,10 +1,13 @@
 """Base models made the way their publishers make them, from public data that ships with Python and its packages
-(nothing can be downloaded here): a small BERT for text, its WordPiece tokenizer trained on the same public text
-and its encoder pre-trained by masked-language modelling, written as a base model's files (safetensors, card,
-``tokenizer.json``, licence, README) ready to be published as a DPG model asset and fine-tuned by a job.
+(nothing can be downloaded here), written as a base model's files (safetensors, card, licence, README) ready to be
+published as a DPG model asset and fine-tuned by a job:
 
-The text is English prose of the Python documentation: the pydoc topics *not* in the ``python-docs`` sample
-(which jobs classify) and the docstrings of a fixed list of standard-library modules."""
+- images: a small Vision Transformer trained on scikit-learn's handwritten digits 0-4 (jobs fine-tune it on the
+  other digits);
+- text: a small BERT, its WordPiece tokenizer (``tokenizer.json``) trained on English prose of the Python
+  documentation and its encoder pre-trained on it by masked-language modelling. The prose is the pydoc topics *not*
+  in the ``python-docs`` sample (which jobs classify) and the docstrings of a fixed list of standard-library
+  modules."""
 
 from __future__ import annotations
 
@@ -14,10 +17,18 @@ import re
 from pathlib import Path
 from typing import Any
 
-from opendpg.data.samples import PYTHON_DOCS_PARTS, python_docs
+import numpy as np
+
+from opendpg.data.samples import PYTHON_DOCS_PARTS, digit_images, python_docs
 from opendpg.fl.basemodel import TOKENIZER_FILE, ModelCard, TokenEncoder, save_base_model
 
-__all__ = ["TEXT_BERT", "TEXT_MAX_LENGTH", "pretrain_text_base", "public_text"]
+__all__ = ["BASE_CLASSES", "TEXT_BERT", "TEXT_MAX_LENGTH", "VIT", "pretrain_text_base", "pretrain_vit_base",
+           "public_text"]
+
+BASE_CLASSES = [0, 1, 2, 3, 4]  # the public images the image base model is trained on
+#: The image base model's architecture: a two-layer ViT for 8x8 greyscale images, as a job spec's ``model`` names it.
+VIT: dict[str, Any] = {"name": "transformers/vit", "config": {
+    "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128, "patch_size": 2}}
 
 TEXT_MAX_LENGTH = 64  # tokens per text the base is pre-trained on (its card's input shape)
 _VOCAB = 4000
@@ -32,6 +43,49 @@ _MODULES = ("argparse", "asyncio", "collections", "contextlib", "csv", "dataclas
             "string", "subprocess", "tarfile", "tempfile", "textwrap", "threading", "typing", "unittest",
             "urllib.parse", "uuid", "zipfile")
 _APACHE = "Apache License, Version 2.0 (https://www.apache.org/licenses/LICENSE-2.0)\n"
+
+
+def pretrain_vit_base(folder: Path, epochs: int, seed: int = 0) -> tuple[Path, float]:
+    """The base model as its publisher makes it: :data:`VIT` trained centrally (AdamW) on the public digits
+    :data:`BASE_CLASSES`, written to ``folder`` as safetensors, card, licence and README. Returns the folder and
+    its accuracy on a sixth of those images kept aside."""
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from opendpg.fl.models import build_model, device, get_weights, logits
+    from opendpg.fl.train import evaluate
+    from opendpg.spec import ModelSpec
+
+    x, y = digit_images(BASE_CLASSES)
+    order = np.random.default_rng(seed).permutation(len(y))
+    x, y = x[order], y[order]
+    cut = len(y) * 5 // 6
+    spec = ModelSpec(name=VIT["name"], config=VIT["config"])
+    model = build_model(spec, (1, 8, 8), len(BASE_CLASSES), seed=seed)
+    dev = device()
+    model.to(dev).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.01)
+    loader = DataLoader(TensorDataset(torch.from_numpy(x[:cut]), torch.from_numpy(y[:cut])), batch_size=32,
+                        shuffle=True, generator=torch.Generator().manual_seed(seed))
+    for _ in range(epochs):
+        for xb, yb in loader:
+            optimizer.zero_grad()
+            loss = torch.nn.functional.cross_entropy(logits(model, xb.to(dev)), yb.to(dev))
+            loss.backward()  # type: ignore[no-untyped-call]
+            optimizer.step()
+    model.to("cpu")
+    accuracy = evaluate(model, get_weights(model), x[cut:], y[cut:])["accuracy"]
+    card = ModelCard(name=spec.name, config=spec.config, input_shape=[1, 8, 8], outputs=len(BASE_CLASSES),
+                     head=["classifier.weight", "classifier.bias"], labels=[str(d) for d in BASE_CLASSES],
+                     trained_on=f"scikit-learn's handwritten digits {BASE_CLASSES[0]}-{BASE_CLASSES[-1]} (UCI optical "
+                                f"recognition of handwritten digits, CC BY 4.0), {cut} images, {epochs} epochs")
+    save_base_model(model, card, folder)
+    (folder / "LICENSE").write_text(_APACHE)
+    (folder / "README.md").write_text(
+        "# Digits ViT base\n\nA two-layer Vision Transformer for 8x8 greyscale images, trained on the public "
+        f"handwritten digits {BASE_CLASSES[0]}-{BASE_CLASSES[-1]}: a starting point to fine-tune on other digits "
+        "or glyphs. Load it with opendpg.fl.basemodel.load_model; the card names its architecture.\n")
+    return folder, accuracy
 
 
 def _paragraphs(text: str) -> list[str]:
