@@ -66,16 +66,16 @@ class ProviderData:
     dropped: int = 0
 
 
-def token_length(dataset: DatasetSpec, model: ModelSpec | None) -> int | None:
+def token_length(dataset: DatasetSpec, model: ModelSpec) -> int | None:
     """Tokens per text when ``model`` reads the dataset as token ids (a transformers model on a text dataset),
     else None."""
     schema = dataset.data_schema
-    if model is None or model.library != "transformers" or schema is None or schema.modality != "text":
+    if model.library != "transformers" or schema is None or schema.modality != "text":
         return None
     return model.max_length or DEFAULT_MAX_LENGTH
 
 
-def input_of(dataset: DatasetSpec, model: ModelSpec | None = None) -> tuple[tuple[int, ...], int]:
+def input_of(dataset: DatasetSpec, model: ModelSpec) -> tuple[tuple[int, ...], int]:
     """(input shape, output width) of the spec's dataset as ``model`` reads it: all anyone needs to build the
     model, no data. Token ids and their attention mask are (2, tokens per text)."""
     if dataset.mode == "simulate":

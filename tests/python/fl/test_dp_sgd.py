@@ -46,7 +46,7 @@ def test_fewer_records_or_more_rounds_spend_more_epsilon():
 def test_dp_sgd_noise_is_secret_unless_a_test_seeds_it(records):
     dp = _spec({"noise_multiplier": 1.1, "max_grad_norm": 1.0, "epsilon": 20.0})
     plain = _spec()
-    model = build_model(dp.model, *input_of(dp.dataset), seed=0)
+    model = build_model(dp.model, *input_of(dp.dataset, dp.model), seed=0)
     start = get_weights(model)
 
     first, _ = train_local(model, OrderedDict(start), records.x, records.y, dp, seed=5, dp_seed=11)
@@ -70,7 +70,7 @@ def test_regression_trains_on_mean_squared_error_and_reports_rmse_and_mae(tmp_pa
     spec = _spec(name="diabetes", rounds=1).model_copy(update={"training": _spec().training.model_copy(
         update={"local_epochs": 30, "learning_rate": 0.01})})
     data = read_local(sample_schema("diabetes"), files.holders[0])
-    model = build_model(spec.model, *input_of(spec.dataset), seed=0)
+    model = build_model(spec.model, *input_of(spec.dataset, spec.model), seed=0)
     before = evaluate(model, get_weights(model), data.x, data.y, "regression", spec.target_scale)
 
     trained, _ = train_local(model, get_weights(model), data.x, data.y, spec, seed=1)

@@ -57,7 +57,7 @@ def test_providers_train_on_their_own_files(finished_run):
 
 def test_federated_metrics_are_the_providers_validation_metrics_weighted_by_examples(finished_run):
     root, spec, files = finished_run
-    model = build_model(spec.model, *input_of(spec.dataset), seed=spec.training.seed)
+    model = build_model(spec.model, *input_of(spec.dataset, spec.model), seed=spec.training.seed)
     for r in (1, 2):
         metrics = json.loads((root / "out" / f"round-{r}.json").read_text())["metrics"]
         stored = decode_update((root / "out" / f"round-{r}.global").read_bytes())
@@ -76,7 +76,7 @@ def test_the_held_out_set_is_the_posters(finished_run):
     root, spec, _files = finished_run
     metrics = json.loads((root / "out" / "round-2.json").read_text())["metrics"]
     held_out = read_held_out(SCHEMA, (root / "held-out.parquet").read_bytes())
-    model = build_model(spec.model, *input_of(spec.dataset), seed=spec.training.seed)
+    model = build_model(spec.model, *input_of(spec.dataset, spec.model), seed=spec.training.seed)
     stored = decode_update((root / "out" / "round-2.global").read_bytes())
     weights = OrderedDict(zip(model.state_dict().keys(), stored.tensors.values(), strict=True))
 
