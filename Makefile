@@ -76,7 +76,14 @@ $(SOLC): scripts/tools/solc.cjs
 $(KUBO): scripts/tools/build-kubo.sh
 	scripts/tools/build-kubo.sh $@
 
-test: setup lint slither test-forge test-python test-contracts test-contracts-ganache
+# The static checks run two at a time: each is one single-threaded process (mypy; slither's and forge's solc-js
+# compilations of the contracts, minutes each on a fresh clone), so two keep both cores busy. The test suites that
+# follow start chains and daemons of their own and run one after another.
+test: setup
+	$(MAKE) -j2 --output-sync=target lint slither test-forge
+	$(MAKE) test-python
+	$(MAKE) test-contracts
+	$(MAKE) test-contracts-ganache
 
 # --prune-history: anvil otherwise writes every state past its in-memory window to ~/.foundry/anvil/tmp and
 # leaves it there when stopped (tens of GB after a few runs). Brownie takes the command line only from its
