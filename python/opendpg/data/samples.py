@@ -22,8 +22,8 @@ import numpy as np
 from opendpg.data.schema import DatasetSchema, Feature, ImageShape, Label, TextEncoding
 from opendpg.errors import OpenDPGValueError
 
-__all__ = ["PYTHON_DOCS_PARTS", "SAMPLES", "SampleFiles", "digit_images", "python_docs", "sample_schema",
-           "write_sample"]
+__all__ = ["PYTHON_DOCS_PARTS", "SAMPLES", "SampleFiles", "digit_images", "paragraphs", "python_docs",
+           "sample_schema", "write_sample"]
 
 SAMPLES = ("breast-cancer", "digits", "diabetes", "python-docs")
 #: The ``python-docs`` sample's classes: the pydoc topics whose paragraphs each part of the documentation holds.
@@ -51,19 +51,28 @@ class SampleFiles:
     records: list[int]
 
 
-def python_docs() -> list[tuple[str, str]]:
-    """(paragraph, part) for every paragraph of at least 8 words in the pydoc topics of
-    :data:`PYTHON_DOCS_PARTS`, whitespace collapsed, in topic order; a paragraph found under two parts is left out."""
+def paragraphs(text: str) -> list[str]:
+    """The paragraphs (blocks between blank lines) of ``text`` with at least 8 words, whitespace collapsed."""
     import re
+
+    out = []
+    for paragraph in re.split(r"\n\s*\n", text):
+        words = " ".join(paragraph.split())
+        if len(words.split()) >= 8:
+            out.append(words)
+    return out
+
+
+def python_docs() -> list[tuple[str, str]]:
+    """(paragraph, part) for every paragraph (:func:`paragraphs`) of the pydoc topics of :data:`PYTHON_DOCS_PARTS`,
+    in topic order; a paragraph found under two parts is left out."""
     from pydoc_data.topics import topics
 
     parts: dict[str, set[str]] = {}
     for part, names in PYTHON_DOCS_PARTS.items():
         for name in names:
-            for paragraph in re.split(r"\n\s*\n", topics[name]):
-                text = " ".join(paragraph.split())
-                if len(text.split()) >= 8:
-                    parts.setdefault(text, set()).add(part)
+            for text in paragraphs(topics[name]):
+                parts.setdefault(text, set()).add(part)
     return [(text, next(iter(found))) for text, found in parts.items() if len(found) == 1]
 
 

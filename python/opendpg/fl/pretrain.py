@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from opendpg.data.samples import PYTHON_DOCS_PARTS, digit_images, python_docs
+from opendpg.data.samples import PYTHON_DOCS_PARTS, digit_images, paragraphs, python_docs
 from opendpg.fl.basemodel import TOKENIZER_FILE, ModelCard, TokenEncoder, save_base_model
 
 __all__ = ["BASE_CLASSES", "TEXT_BERT", "TEXT_MAX_LENGTH", "VIT", "pretrain_text_base", "pretrain_vit_base",
@@ -88,15 +87,6 @@ def pretrain_vit_base(folder: Path, epochs: int, seed: int = 0) -> tuple[Path, f
     return folder, accuracy
 
 
-def _paragraphs(text: str) -> list[str]:
-    out = []
-    for paragraph in re.split(r"\n\s*\n", text):
-        words = " ".join(paragraph.split())
-        if len(words.split()) >= 8:
-            out.append(words)
-    return out
-
-
 def public_text() -> list[str]:
     """The pre-training corpus: paragraphs (8 words or more) of the pydoc topics outside the ``python-docs``
     sample's parts and of the docstrings of standard-library modules, none of them a paragraph of the sample."""
@@ -106,13 +96,13 @@ def public_text() -> list[str]:
     used = {name for names in PYTHON_DOCS_PARTS.values() for name in names}
     corpus: list[str] = []
     for name in sorted(set(topics) - used):
-        corpus.extend(_paragraphs(topics[name]))
+        corpus.extend(paragraphs(topics[name]))
     for module_name in _MODULES:
         module = importlib.import_module(module_name)
         names = sorted(getattr(module, "__all__", []))
         documented = [module, *(getattr(module, n) for n in names if hasattr(module, n))]
         for item in documented:
-            corpus.extend(_paragraphs(inspect.getdoc(item) or ""))
+            corpus.extend(paragraphs(inspect.getdoc(item) or ""))
     seen: set[str] = set()
     return [p for p in corpus if not (p in sample or p in seen or seen.add(p))]  # type: ignore[func-returns-value]
 
