@@ -29,7 +29,9 @@ import json
 import logging
 import os
 import select
+import signal
 import sys
+import threading
 import time
 import tomllib
 from dataclasses import dataclass
@@ -41,7 +43,6 @@ from flwr.common.constant import ErrorCode, SubStatus
 from flwr.common.serde import message_from_proto, message_to_proto
 from flwr.proto.message_pb2 import Message as MessageProto
 from flwr.proto.runtime_pb2 import AcquireTaskRequest
-from flwr.supercore.app_utils import start_parent_process_monitor
 from flwr.supercore.constant import TaskType
 from flwr.supercore.heartbeat import HeartbeatSender, make_task_heartbeat_fn_http
 from flwr.supercore.interceptors import (
@@ -203,6 +204,31 @@ def fail_abandoned_task(runtime_api_address: str, task_file: Path, reason: str) 
     return True
 
 
+def _exit_with_parent(parent_pid: int, grace: float = 5.0) -> None:
+    """End this process once ``parent_pid`` (the SuperNode that started it) is gone: a SIGINT first, which stops
+    the serve loop cleanly, then ``os._exit`` after ``grace`` seconds if nothing ended it (Flower's connection retry
+    loop, reconnecting to a Runtime API that will never come back, does not end on it)."""
+
+    def alive() -> bool:
+        try:
+            os.kill(parent_pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    def watch() -> None:
+        while alive():
+            time.sleep(0.2)
+        signal.raise_signal(signal.SIGINT)
+        time.sleep(grace)
+        log.warning("the SuperNode (pid %d) is gone; exiting", parent_pid)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True, name="parent-monitor").start()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runtime-api-address", required=True, help="the SuperNode's Runtime API, host:port")
@@ -218,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per Runtime API call otherwise
     if args.parent_pid is not None:
-        start_parent_process_monitor(args.parent_pid)
+        _exit_with_parent(args.parent_pid)
     worker = Worker(args.runtime_api_address,
                     root_certificates=args.root_certificates.read_bytes() if args.root_certificates else None,
                     auth_secret=args.auth_secret_file.read_bytes() if args.auth_secret_file else None,
