@@ -103,8 +103,7 @@ def public_text() -> list[str]:
         documented = [module, *(getattr(module, n) for n in names if hasattr(module, n))]
         for item in documented:
             corpus.extend(paragraphs(inspect.getdoc(item) or ""))
-    seen: set[str] = set()
-    return [p for p in corpus if not (p in sample or p in seen or seen.add(p))]  # type: ignore[func-returns-value]
+    return [p for p in dict.fromkeys(corpus) if p not in sample]  # each paragraph once, in order
 
 
 def _train_tokenizer(corpus: list[str]) -> Any:
