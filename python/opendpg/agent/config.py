@@ -33,6 +33,7 @@
     poll_max = 1.0                       # the longest pause when a SuperLink does not hold pulls
     insecure = false                     # also take jobs of a plaintext (development) SuperLink
     stock = false                        # Flower's own SuperNode (a ClientApp process per message), for comparison
+    worker = "thread"                    # the ClientApp in a thread of the SuperNode; "process": its own process
 
     [disputes]                           # when a coordinator leaves out an update of ours that passes every check
     auto = true                          # dispute it (the DPG committee decides; the bond comes back if upheld)
@@ -43,7 +44,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -124,6 +125,10 @@ class FlowerSection(StrictSection):
     insecure: bool = Field(default=False, description="also take jobs whose coordinator runs a plaintext "
                                                       "SuperLink: development only")
     stock: bool = Field(default=False, description="Flower's own SuperNode: a ClientApp process per message")
+    worker: Literal["thread", "process"] = Field(
+        default="thread", description="where the warm ClientApp runs: a thread of the SuperNode's own process "
+                                      "(fastest), or a worker process of its own that the SuperNode restarts if it "
+                                      "dies (a crash in training then leaves the SuperNode up)")
     threads: Annotated[int, Field(ge=0, le=1024)] = Field(
         default=0, description="CPU threads for the provider's training and evaluation (torch's intra-op threads); "
                                "0: torch's default, every core. Set 1 where several providers share one host")

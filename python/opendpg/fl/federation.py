@@ -19,14 +19,17 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from opendpg.errors import OpenDPGError
 from opendpg.fl.control import SuperLinkControl
 from opendpg.fl.tls import TlsFiles, ensure_tls
 from opendpg.process import find_executable, free_port, stop_process_group, wait_ready
 
-__all__ = ["APP_DIR", "Federation", "FederationError", "SuperNodeLink", "flower_env", "start_supernode"]
+__all__ = ["APP_DIR", "Federation", "FederationError", "SuperNodeLink", "Worker", "flower_env", "start_supernode"]
+
+#: where a SuperNode's warm ClientApp runs: a thread of the SuperNode's own process, or a worker process of its own
+Worker = Literal["thread", "process"]
 
 APP_DIR = Path(__file__).resolve().parent / "flower_app"
 CONNECTION = "opendpg"
@@ -83,20 +86,21 @@ class SuperNodeLink:
 
 def start_supernode(home: Path, superlink: str, name: str, node_config: dict[str, Any], link: SuperNodeLink, *,
                     stock: bool = False, poll: tuple[float, float] = (0.05, 1.0),
-                    threads: int = 0) -> subprocess.Popen[bytes]:
+                    threads: int = 0, worker: Worker = "thread") -> subprocess.Popen[bytes]:
     """A SuperNode (in its own session, logging to ``home/supernode-NAME.log``) that pulls from ``superlink``
-    (``host:port`` of its Fleet API) over ``link`` and runs the ClientApp with ``node_config`` in one warm worker
-    process (its log ``home/supernode-NAME/worker.log``); ``poll``: its pull loop's pause after a message and
-    its longest pause when idle (seconds). ``stock``: Flower's own SuperNode (a ClientApp process per message).
-    ``threads``: the CPU threads its ClientApp processes give torch (``OMP_NUM_THREADS``; 0: torch's default)."""
+    (``host:port`` of its Fleet API) over ``link`` and runs the ClientApp with ``node_config``, loaded once: in a
+    thread of its own process (``worker="thread"``), or in one warm worker process it restarts if it dies
+    (``"process"``, its log ``home/supernode-NAME/worker.log``); ``poll``: its pull loop's pause after a message
+    and its longest pause when idle (seconds). ``stock``: Flower's own SuperNode (a ClientApp process per
+    message). ``threads``: the CPU threads the ClientApp gives torch (``OMP_NUM_THREADS``; 0: torch's default)."""
     config = " ".join(f"{k}={_toml(v)}" for k, v in node_config.items())
     env = {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)} if threads else {}
     flower = [*link.args(), "--superlink", superlink, "--node-config", config]
     if stock:
         return _spawn(home, f"supernode-{name}", [_tool("flower-supernode"), *flower, "--port", str(free_port())],
                       env)
-    ours = ["--warm", "--runtime-port", str(free_port()), "--home", str(home / f"supernode-{name}"),
-            "--poll-min", str(poll[0]), "--poll-max", str(poll[1])]
+    ours = ["--in-process" if worker == "thread" else "--warm", "--runtime-port", str(free_port()),
+            "--home", str(home / f"supernode-{name}"), "--poll-min", str(poll[0]), "--poll-max", str(poll[1])]
     return _spawn(home, f"supernode-{name}", [sys.executable, "-m", "opendpg.fl.supernode", *ours, "--", *flower],
                   env)
 
@@ -133,6 +137,8 @@ class Federation:
     #: Flower's own processes as they come, for comparison: ``flower-superlink`` (every API on ``port``, no held
     #: pulls), ``flower-supernode`` (a ClientApp process per message, a 3 s idle poll), the ServerApp polling 0.5 s
     stock: bool = False
+    #: where each SuperNode runs its warm ClientApp (see :func:`start_supernode`)
+    worker: Worker = "thread"
     #: seconds a SuperNode's empty pull, and the ServerApp's, is held until the other side has pushed
     holds: tuple[float, float] = (10.0, 1.0)
     #: where the SuperLink writes its request counts by path when it stops (not for stock)
@@ -200,7 +206,7 @@ class Federation:
     def start_supernode(self, name: str, node_config: dict[str, Any],
                         node_key: Path | None = None) -> subprocess.Popen[bytes]:
         proc = start_supernode(self.home, self.address, name, node_config, SuperNodeLink(self.root_ca, node_key),
-                               stock=self.stock, threads=self.threads)
+                               stock=self.stock, threads=self.threads, worker=self.worker)
         self.supernodes[name] = proc
         return proc
 

@@ -392,8 +392,11 @@ def main(argv: list[str] | None = None) -> int:
             with open(args.stats_file, "w") as out:
                 json.dump(counts.paths, out, indent=1, sort_keys=True)
 
-    asyncio.run(_serve([listener(counts, config.host, config.port, "on"),  # Flower's lifespan runs once, here
-                        listener(FleetOnly(counts), args.fleet_host, args.fleet_port, "off")], stopping))
+    servers: list[uvicorn.Server] = [listener(counts, config.host, config.port, "on"),  # Flower's lifespan: once, here
+               listener(FleetOnly(counts), args.fleet_host, args.fleet_port, "off")]
+    # the event loop uvicorn would pick on its own (uvloop when installed, as for ``flower-superlink``)
+    with asyncio.Runner(loop_factory=servers[0].config.get_loop_factory()) as runner:
+        runner.run(_serve(servers, stopping))
     return 0
 
 

@@ -1,6 +1,10 @@
 """``python -m opendpg.fl.supernode [OURS] -- [flower-supernode arguments]``: Flower's SuperNode with a warm
-ClientApp worker and a paced pull loop.
+ClientApp and a paced pull loop.
 
+- ``--in-process``: the SuperNode runs with ``--isolation process`` and runs its tasks itself, in a thread
+  (:class:`InProcessWorker`) that calls the Runtime API's handlers on the SuperNode's state directly
+  (:class:`opendpg.fl.worker.LocalRuntime`): no HTTP between the SuperNode and its ClientApp, no second process.
+  The ClientApp and torch are loaded, and a training step taken, before the SuperNode connects.
 - ``--warm``: the SuperNode runs with ``--isolation process`` and this process starts, supervises and restarts
   one :mod:`opendpg.fl.worker` for it, handing it a random SuperExec secret (so no other local process can take
   its tasks) and a pipe: each time the SuperNode stores a message, one byte wakes the worker at once. The
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import logging
 import os
 import secrets
@@ -170,10 +175,54 @@ class WorkerSupervisor:
             time.sleep(1.0)
 
 
+class InProcessWorker:
+    """Runs this SuperNode's ClientApp tasks in a thread of the SuperNode's own process: the worker's loop
+    (:class:`opendpg.fl.worker.Worker`) on the SuperNode's state through :class:`opendpg.fl.worker.LocalRuntime`, so
+    a message reaches the ClientApp without the Runtime API's HTTP round trips. Woken like a worker process (a byte
+    on a pipe per stored message); a loop that fails is logged and started again."""
+
+    def __init__(self, idle_poll: float = 2.0) -> None:
+        self.read_fd, self.write_fd = os.pipe()
+        os.set_blocking(self.write_fd, False)
+        self.idle_poll = idle_poll
+
+    @staticmethod
+    def prepare() -> None:
+        """Import the ClientApp and torch and take a training step, before the SuperNode connects."""
+        import torch
+
+        from opendpg.fl.flower_app.client import app  # noqa: F401  (imported once, for every task)
+        from opendpg.fl.train import warm_up
+
+        warm_up()
+        log.info("warm ClientApp ready in this SuperNode's process (pid %d, %d torch threads)", os.getpid(),
+                 torch.get_num_threads())
+
+    def wake(self) -> None:
+        with contextlib.suppress(BlockingIOError):  # the pipe is full: wake-ups are queued
+            os.write(self.write_fd, b"\x01")
+
+    def start(self, state_factory: Any) -> None:
+        threading.Thread(target=self._serve, args=(state_factory,), name="clientapp-worker", daemon=True).start()
+
+    def _serve(self, state_factory: Any) -> None:
+        from opendpg.fl.worker import LocalRuntime, Worker
+
+        while True:
+            try:
+                Worker(LocalRuntime(state_factory)).serve(self.read_fd, self.idle_poll)
+                return
+            except Exception:
+                log.exception("the in-process ClientApp worker failed; starting it again")
+                time.sleep(1.0)
+
+
 def _parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     ours, _, flower = _split(argv)
     parser = argparse.ArgumentParser(prog="python -m opendpg.fl.supernode", description=__doc__.split("\n\n")[0])
     parser.add_argument("--warm", action="store_true", help="one long-lived ClientApp worker (isolation process)")
+    parser.add_argument("--in-process", action="store_true",
+                        help="run the ClientApp in a thread of the SuperNode itself (no worker process)")
     parser.add_argument("--runtime-port", type=int, required=True, help="port of the SuperNode's Runtime API")
     parser.add_argument("--poll-min", type=float, default=0.05, help="seconds between pulls right after a message")
     parser.add_argument("--poll-max", type=float, default=1.0, help="the longest pause between pulls when idle")
@@ -196,21 +245,28 @@ def main(argv: list[str] | None = None) -> int:
     pull = loop._pull_and_store_message
     supervisor: WorkerSupervisor | None = None
     runtime = ["--host", "127.0.0.1", "--port", str(args.runtime_port)]
-    if args.warm:
+    in_process: InProcessWorker | None = None
+    if args.warm or args.in_process:
         args.home.mkdir(parents=True, exist_ok=True)
         secret_file = args.home / "superexec.secret"
         secret_file.touch(mode=0o600)
         secret_file.write_bytes(secrets.token_bytes(32))
-        supervisor = WorkerSupervisor(f"127.0.0.1:{args.runtime_port}", secret_file, args.home / "worker.log",
-                                      args.home / "task.json")
         runtime += ["--isolation", "process", "--superexec-auth-secret-file", str(secret_file)]
+        if args.in_process:
+            in_process = InProcessWorker()
+        else:
+            supervisor = WorkerSupervisor(f"127.0.0.1:{args.runtime_port}", secret_file, args.home / "worker.log",
+                                          args.home / "task.json")
 
     def paced_pull(*a: Any, **kw: Any) -> int | None:
         started = time.monotonic()
         run_id = pull(*a, **kw)
         pacer.pulled(time.monotonic() - started, run_id is not None)
-        if run_id is not None and supervisor is not None:
-            supervisor.wake()
+        if run_id is not None:
+            if supervisor is not None:
+                supervisor.wake()
+            if in_process is not None:
+                in_process.wake()
         return run_id
 
     link = argparse.ArgumentParser(add_help=False)
@@ -242,7 +298,19 @@ def main(argv: list[str] | None = None) -> int:
         if not supervisor.ready.wait(WORKER_READY_TIMEOUT):
             log.warning("the ClientApp worker is not ready after %.0f s; connecting anyway", WORKER_READY_TIMEOUT)
     from flwr.supernode import main as flwr_supernode_app
+    supernode_cli = importlib.import_module("flwr.supernode.cli.flower_supernode")  # the module, not its function
     from flwr.supernode.cli.flower_supernode import flower_supernode
+
+    if in_process is not None:
+        in_process.prepare()  # before connecting, as a worker process is awaited
+        start_api = supernode_cli._start_supernode_http_api
+
+        def start_api_and_worker(config: Any, state_factory: Any) -> Any:
+            started = start_api(config, state_factory)
+            in_process.start(state_factory)
+            return started
+
+        supernode_cli._start_supernode_http_api = start_api_and_worker  # type: ignore[attr-defined]
 
     if not tracing_enabled():  # Flower's tracing middleware does nothing then; the worker's calls skip it
         flwr_supernode_app.RuntimeTracingMiddleware = PassThrough  # type: ignore[assignment,attr-defined]

@@ -1,13 +1,18 @@
-"""A warm ClientApp worker: one long-lived process per SuperNode that runs every task of its SuperNode.
+"""A warm ClientApp worker: runs every task of one SuperNode with the OpenDPG ClientApp loaded once.
 
 Flower's stock SuperExec starts a fresh ``flwr-clientapp`` process per message, which imports torch, reads the
-provider's records and builds the model again each time. This worker does what ``flwr-clientapp`` does for one
+provider's records and builds the model again each time. :class:`Worker` does what ``flwr-clientapp`` does for one
 task (pull the task input and message through the SuperNode's Runtime API with the task's token, call the
 ClientApp, push the reply and the task's final status, heartbeat meanwhile) in a loop, with the OpenDPG ClientApp
-imported once; the ClientApp keeps each job's spec, records and model between messages.
+imported once; the ClientApp keeps each job's spec, records and model between messages. It reaches the Runtime API
+in one of two ways:
 
-While it runs a task it keeps a note of it (``--task-file``: the task's token and the message's metadata). If
-the worker dies mid-task, its supervisor answers that message with an error at once
+- :class:`LocalRuntime`: inside the SuperNode's own process (a thread there, see :mod:`opendpg.fl.supernode`), by
+  calling the handlers Flower's Runtime API routes call, on the SuperNode's state: no HTTP between the two.
+- :class:`HttpRuntime`: from a process of its own (``python -m opendpg.fl.worker``) over the Runtime API's HTTP.
+
+As a process, while it runs a task it keeps a note of it (``--task-file``: the task's token and the message's
+metadata). If the worker dies mid-task, its supervisor answers that message with an error at once
 (:func:`fail_abandoned_task`), so the round goes on without waiting a minute for the task's heartbeat to lapse,
 and starts a fresh worker.
 
@@ -34,16 +39,41 @@ import sys
 import threading
 import time
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol, cast
 
 from flwr.app import Context, Error, Message, RecordDict
 from flwr.app.message.message import remove_content_from_message
 from flwr.common.constant import ErrorCode, SubStatus
 from flwr.common.serde import message_from_proto, message_to_proto
+from flwr.proto.message_pb2 import (
+    ConfirmMessageReceivedRequest,
+    ConfirmMessageReceivedResponse,
+    PullObjectRequest,
+    PullObjectResponse,
+    PushObjectRequest,
+    PushObjectResponse,
+)
 from flwr.proto.message_pb2 import Message as MessageProto
-from flwr.proto.runtime_pb2 import AcquireTaskRequest
+from flwr.proto.runtime_pb2 import (
+    AcquireTaskRequest,
+    AcquireTaskResponse,
+    PullAppMessagesRequest,
+    PullAppMessagesResponse,
+    PullTaskInputRequest,
+    PullTaskInputResponse,
+    PushAppMessagesRequest,
+    PushAppMessagesResponse,
+    PushTaskOutputRequest,
+    PushTaskOutputResponse,
+    SendTaskHeartbeatRequest,
+    SendTaskHeartbeatResponse,
+)
+from flwr.proto.task_pb2 import Task
 from flwr.supercore.constant import TaskType
+from flwr.supercore.error import ApiErrorCode, FlowerError
 from flwr.supercore.heartbeat import HeartbeatSender, make_task_heartbeat_fn_http
 from flwr.supercore.interceptors import (
     RuntimeTokenHttpInterceptor,
@@ -52,9 +82,13 @@ from flwr.supercore.interceptors import (
 )
 from flwr.supercore.retry import make_simple_http_retry_invoker
 from flwr.supercore.runtime import RuntimeHttpClient
+from flwr.supercore.servicer.runtime import runtime_handlers as core_handlers
+from flwr.supernode.nodestate import NodeState, NodeStateFactory
 from flwr.supernode.runtime.run_clientapp import pull_task_input, push_message, push_task_output
+from flwr.supernode.servicer.runtime import runtime_handlers as node_handlers
 
-__all__ = ["APP_ID", "TaskOutcome", "Worker", "fail_abandoned_task", "main"]
+__all__ = ["APP_ID", "HttpRuntime", "LocalRuntime", "RuntimeClient", "RuntimeConnector", "TaskOutcome", "Worker",
+           "fail_abandoned_task", "main"]
 
 log = logging.getLogger("opendpg.fl.worker")
 ACQUIRE_METHOD = "/flwr.proto.Runtime/AcquireTask"
@@ -70,6 +104,115 @@ def _app_id() -> str:
 APP_ID = _app_id()
 
 
+class RuntimeClient(Protocol):
+    """The calls of a SuperNode's Runtime API a ClientApp task makes (Flower's ``RuntimeHttpClient`` has them)."""
+
+    def AcquireTask(self, request: AcquireTaskRequest) -> AcquireTaskResponse: ...
+    def PullTaskInput(self, request: PullTaskInputRequest) -> PullTaskInputResponse: ...
+    def PullMessages(self, request: PullAppMessagesRequest) -> PullAppMessagesResponse: ...
+    def PullObject(self, request: PullObjectRequest) -> PullObjectResponse: ...
+    def ConfirmMessageReceived(self, request: ConfirmMessageReceivedRequest
+                               ) -> ConfirmMessageReceivedResponse: ...
+    def PushMessages(self, request: PushAppMessagesRequest) -> PushAppMessagesResponse: ...
+    def PushObject(self, request: PushObjectRequest) -> PushObjectResponse: ...
+    def PushTaskOutput(self, request: PushTaskOutputRequest) -> PushTaskOutputResponse: ...
+    def SendTaskHeartbeat(self, request: SendTaskHeartbeatRequest) -> SendTaskHeartbeatResponse: ...
+    def close(self) -> None: ...
+
+
+class RuntimeConnector(Protocol):
+    """Opens a Runtime API client: for acquiring tasks (``token`` None) or for one task (its token)."""
+
+    def __call__(self, token: str | None) -> RuntimeClient: ...
+
+    def heartbeat(self, client: RuntimeClient) -> Callable[[], bool]:
+        """One task heartbeat through ``client``: True if the SuperNode took it."""
+        ...
+
+
+class HttpRuntime:
+    """The SuperNode's Runtime API over HTTP, for a worker in its own process: acquiring tasks is signed with the
+    SuperExec secret, a task's calls carry its token."""
+
+    def __init__(self, address: str, *, root_certificates: bytes | None = None,
+                 auth_secret: bytes | None = None) -> None:
+        self.address, self.root_certificates, self.auth_secret = address, root_certificates, auth_secret
+
+    def __call__(self, token: str | None) -> RuntimeClient:
+        interceptors: list[object] = [RuntimeVersionHttpInterceptor(component_name=COMPONENT)]
+        if token is not None:
+            interceptors.append(RuntimeTokenHttpInterceptor(token))
+        elif self.auth_secret:
+            interceptors.append(SuperExecAuthHttpInterceptor(master_secret=self.auth_secret,
+                                                             protected_methods={ACQUIRE_METHOD}))
+        return RuntimeHttpClient.from_server_address(  # type: ignore[return-value]
+            server_address=self.address, insecure=self.root_certificates is None,
+            root_certificates=self.root_certificates, interceptors=interceptors,  # type: ignore[arg-type]
+            retry_invoker=make_simple_http_retry_invoker())
+
+    def heartbeat(self, client: RuntimeClient) -> Callable[[], bool]:
+        return make_task_heartbeat_fn_http(client)  # type: ignore[arg-type]
+
+
+class LocalRuntime:
+    """The SuperNode's Runtime API called inside the SuperNode's own process (a worker thread there): the same
+    handlers Flower's Runtime API routes call, on the SuperNode's state, without HTTP. A task's calls are checked
+    against its token as the HTTP API checks them."""
+
+    def __init__(self, state_factory: NodeStateFactory) -> None:
+        self.state_factory = state_factory
+
+    def __call__(self, token: str | None) -> RuntimeClient:
+        return _LocalClient(self.state_factory, token)
+
+    def heartbeat(self, client: RuntimeClient) -> Callable[[], bool]:
+        # never Flower's SIGINT on a refused heartbeat: here it would stop the SuperNode itself
+        return lambda: bool(client.SendTaskHeartbeat(SendTaskHeartbeatRequest()).success)
+
+
+class _LocalClient:
+    def __init__(self, state_factory: NodeStateFactory, token: str | None) -> None:
+        self.state_factory, self.token = state_factory, token
+
+    def _task(self) -> tuple[NodeState, Task]:
+        state = self.state_factory.state()
+        task = state.get_task_by_token(self.token) if self.token else None
+        if task is None:
+            raise FlowerError(ApiErrorCode.RUNTIME_AUTHENTICATION_FAILED, "Runtime task-token authentication failed.")
+        return state, task
+
+    def AcquireTask(self, request: AcquireTaskRequest) -> AcquireTaskResponse:
+        return node_handlers.acquire_task(request, self.state_factory.state())
+
+    def PullTaskInput(self, request: PullTaskInputRequest) -> PullTaskInputResponse:
+        return node_handlers.pull_task_input(request, *self._task())
+
+    def PullMessages(self, request: PullAppMessagesRequest) -> PullAppMessagesResponse:
+        return node_handlers.pull_messages(request, *self._task())
+
+    def PullObject(self, request: PullObjectRequest) -> PullObjectResponse:
+        return node_handlers.pull_object(request, *self._task())
+
+    def ConfirmMessageReceived(self, request: ConfirmMessageReceivedRequest
+                               ) -> ConfirmMessageReceivedResponse:
+        return node_handlers.confirm_message_received(request, *self._task())
+
+    def PushMessages(self, request: PushAppMessagesRequest) -> PushAppMessagesResponse:
+        return node_handlers.push_messages(request, *self._task())
+
+    def PushObject(self, request: PushObjectRequest) -> PushObjectResponse:
+        return node_handlers.push_object(request, *self._task())
+
+    def PushTaskOutput(self, request: PushTaskOutputRequest) -> PushTaskOutputResponse:
+        return node_handlers.push_task_output(request, *self._task())
+
+    def SendTaskHeartbeat(self, request: SendTaskHeartbeatRequest) -> SendTaskHeartbeatResponse:
+        return core_handlers.send_task_heartbeat(request, *self._task())
+
+    def close(self) -> None:
+        return None
+
+
 @dataclass(frozen=True)
 class TaskOutcome:
     run_id: int
@@ -82,8 +225,7 @@ class TaskOutcome:
 class Worker:
     """Runs the tasks of one SuperNode with the OpenDPG ClientApp loaded once."""
 
-    def __init__(self, runtime_api_address: str, *, root_certificates: bytes | None = None,
-                 auth_secret: bytes | None = None, task_file: Path | None = None, warm_up: bool = False) -> None:
+    def __init__(self, runtime: RuntimeConnector, *, task_file: Path | None = None, warm_up: bool = False) -> None:
         from opendpg.fl.flower_app.client import app  # torch and the app: once, for every task
 
         if warm_up:  # torch's first-step costs now, before the first message, not in its round
@@ -91,20 +233,9 @@ class Worker:
 
             warm_torch_up()
         self.app = app
-        self.address = runtime_api_address
-        self.root_certificates = root_certificates
+        self.runtime = runtime
         self.task_file = task_file
-        interceptors: list[object] = [RuntimeVersionHttpInterceptor(component_name=COMPONENT)]
-        if auth_secret:
-            interceptors.append(SuperExecAuthHttpInterceptor(master_secret=auth_secret,
-                                                             protected_methods={ACQUIRE_METHOD}))
-        self.client = self._client(interceptors)
-
-    def _client(self, interceptors: list[object]) -> RuntimeHttpClient:
-        return RuntimeHttpClient.from_server_address(
-            server_address=self.address, insecure=self.root_certificates is None,
-            root_certificates=self.root_certificates, interceptors=interceptors,  # type: ignore[arg-type]
-            retry_invoker=make_simple_http_retry_invoker())
+        self.client = runtime(None)
 
     def run_pending(self) -> list[TaskOutcome]:
         """Run every ClientApp task the SuperNode has for us now."""
@@ -118,14 +249,14 @@ class Worker:
     def run_task(self, token: str) -> TaskOutcome:
         """One task, as ``flwr-clientapp --token`` would run it, in this process."""
         started = time.monotonic()
-        client = self._client([RuntimeVersionHttpInterceptor(component_name=COMPONENT),
-                               RuntimeTokenHttpInterceptor(token)])
-        heartbeat = HeartbeatSender(make_task_heartbeat_fn_http(client))
+        client = self.runtime(token)
+        heartbeat = HeartbeatSender(self.runtime.heartbeat(client))
+        flower_client = cast(RuntimeHttpClient, client)  # Flower's task helpers make only RuntimeClient's calls
         heartbeat.start()
         message = reply = context = None
         run_id, status, detail = 0, SubStatus.FAILED, ""
         try:
-            message, context, run, _fab = pull_task_input(client)
+            message, context, run, _fab = pull_task_input(flower_client)
             run_id = run.run_id
             self._note(token, message, context)
             if run.fab_id != APP_ID:
@@ -142,11 +273,11 @@ class Worker:
         finally:
             try:
                 if reply is not None and context is not None:
-                    push_message(client, reply, context)
+                    push_message(flower_client, reply, context)
             except Exception as exc:
                 status, detail = SubStatus.FAILED, f"could not push the reply: {exc}"
                 log.exception("pushing the reply failed")
-            push_task_output(client, context, status, detail)
+            push_task_output(flower_client, context, status, detail)
             heartbeat.stop()
             client.close()
             if self.task_file is not None:
@@ -245,10 +376,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per Runtime API call otherwise
     if args.parent_pid is not None:
         _exit_with_parent(args.parent_pid)
-    worker = Worker(args.runtime_api_address,
-                    root_certificates=args.root_certificates.read_bytes() if args.root_certificates else None,
-                    auth_secret=args.auth_secret_file.read_bytes() if args.auth_secret_file else None,
-                    task_file=args.task_file, warm_up=args.warm_up)
+    runtime = HttpRuntime(args.runtime_api_address,
+                          root_certificates=args.root_certificates.read_bytes() if args.root_certificates else None,
+                          auth_secret=args.auth_secret_file.read_bytes() if args.auth_secret_file else None)
+    worker = Worker(runtime, task_file=args.task_file, warm_up=args.warm_up)
     import torch
 
     log.info("warm ClientApp worker ready (pid %d, %d torch threads) for %s", os.getpid(), torch.get_num_threads(),

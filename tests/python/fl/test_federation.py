@@ -55,13 +55,15 @@ def test_global_models_are_recomputable_bit_for_bit_from_the_updates(finished_ru
         assert encode_update(tensors, decode_update(stored).meta) == stored
 
 
-def test_each_provider_trained_in_one_warm_worker_on_the_threads_it_was_given(finished_run):
+def test_each_provider_trained_inside_its_supernode_on_the_threads_it_was_given(finished_run):
     root, _ = finished_run
     for provider in PROVIDERS:
-        log = (root / "flwr" / f"supernode-{provider}" / "worker.log").read_text()
-        assert log.count("warm ClientApp worker ready") == 1
+        log = (root / "flwr" / f"supernode-{provider}.log").read_text()
+        assert log.count("warm ClientApp ready in this SuperNode's process") == 1
         assert "1 torch threads" in log
-        assert log.count("task done: train message") == 2 and "FAILED" not in log
+        assert log.count("task done: train message") == 2 and log.count("task done: evaluate message") == 2
+        assert "FAILED" not in log
+        assert not (root / "flwr" / f"supernode-{provider}" / "worker.log").exists()  # no worker process
 
 
 def test_all_flower_processes_are_stopped(finished_run):

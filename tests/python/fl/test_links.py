@@ -1,6 +1,7 @@
 """Flower links as providers meet them: TLS to a SuperLink whose certificate they check, SuperNodes admitted by
-registered node keys only, the Control API out of their reach, and a warm ClientApp worker that survives its own
-death mid-task. Real processes: the OpenDPG SuperLink, SuperNodes with warm workers, ``flwr run``."""
+registered node keys only, the Control API out of their reach, and a warm ClientApp worker process (``worker =
+"process"``) replaced when it dies mid-task. Real processes: the OpenDPG SuperLink, SuperNodes with warm worker
+processes, ``flwr run``."""
 
 import json
 import os
@@ -46,7 +47,7 @@ def run(tmp_path_factory):
         "training": {"rounds": ROUNDS, "local_epochs": 3, "batch_size": 16, "learning_rate": 0.05},
         "providers": {"min": 1, "max": 3}})
     seen = {"workers": {}, "intruder_exit": None, "wrong_ca_alive": None}
-    with Federation(root / "flwr", node_auth=True, threads=1) as fed:
+    with Federation(root / "flwr", node_auth=True, threads=1, worker="process") as fed:
         control = fed.control()
         node_ids = {}
         for i, provider in enumerate(PROVIDERS):
@@ -66,6 +67,9 @@ def run(tmp_path_factory):
                                    SuperNodeLink(other_ca.ca_cert, root / "keys" / "0-job-5.key"))
         supernode_a = psutil.Process(fed.supernodes[A].pid)
         _wait_for(lambda: _worker_pids(supernode_a), 30, "A's worker")
+        # the spec needs one provider: the round starts with whoever is connected, so all three connect first
+        _wait_for(lambda: {n.name for n in control.nodes() if n.status == "online"} >= set(PROVIDERS), 300,
+                  "the three providers' SuperNodes online")
         seen["workers"]["before"] = _worker_pids(supernode_a)
 
         def interfere():
