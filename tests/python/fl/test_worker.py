@@ -1,9 +1,12 @@
-"""The warm ClientApp worker ends with its SuperNode: when the SuperNode dies while the worker is reconnecting to
-its Runtime API (Flower's retry loop), the worker exits within seconds instead of retrying as an orphan."""
+"""The warm ClientApp worker: as a process it ends with its SuperNode (when the SuperNode dies while the worker is
+reconnecting to its Runtime API, it exits within seconds instead of retrying as an orphan); inside the SuperNode it
+makes the Runtime API's calls on the SuperNode's state, checked by task token as over HTTP."""
 
 import subprocess
 import sys
 import time
+
+import pytest
 
 from opendpg.process import free_port
 
@@ -33,3 +36,23 @@ def test_a_worker_ends_when_its_supernode_is_gone(tmp_path):
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+
+
+def test_in_process_calls_need_the_token_of_a_task_the_supernode_handed_out():
+    # Prepare: a SuperNode's state with no task claimed
+    from flwr.proto.runtime_pb2 import AcquireTaskRequest, PullTaskInputRequest
+    from flwr.supercore.constant import TaskType
+    from flwr.supercore.error import FlowerError
+    from flwr.supercore.object_store import ObjectStoreFactory
+    from flwr.supernode.nodestate import NodeStateFactory
+
+    from opendpg.fl.worker import LocalRuntime
+
+    runtime = LocalRuntime(NodeStateFactory(ObjectStoreFactory()))
+
+    # Execute / Assert: nothing to acquire; a made-up token and no token are refused as the HTTP API refuses them
+    acquired = runtime(None).AcquireTask(AcquireTaskRequest(supported_task_types=[TaskType.CLIENT_APP]))
+    assert not acquired.HasField("task") and not acquired.token
+    for token in ("made-up", None):
+        with pytest.raises(FlowerError, match="task-token authentication failed"):
+            runtime(token).PullTaskInput(PullTaskInputRequest())
