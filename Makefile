@@ -16,7 +16,7 @@ BROWNIE := $(BVENV)/bin/brownie
 # machinery does not work in its compiled 1.22 build), hence the silenced BrownieTestWarning.
 BROWNIE_FLAGS := -W ignore::FutureWarning -W ignore::brownie.exceptions.BrownieTestWarning -p no:cacheprovider
 
-.PHONY: setup postgres chromium frontend test test-contracts test-contracts-ganache test-forge test-python lint slither demo demo-finetune bench fuzz clean
+.PHONY: setup postgres chromium frontend test contracts-build test-contracts test-contracts-ganache test-forge test-python lint slither demo demo-finetune bench fuzz clean
 
 KUBO := $(ROOT)/.tools/bin/ipfs
 FORGE := $(ROOT)/node_modules/.bin/forge
@@ -76,14 +76,17 @@ $(SOLC): scripts/tools/solc.cjs
 $(KUBO): scripts/tools/build-kubo.sh
 	scripts/tools/build-kubo.sh $@
 
-# The static checks run two at a time: each is one single-threaded process (mypy; slither's and forge's solc-js
-# compilations of the contracts, minutes each on a fresh clone), so two keep both cores busy. The test suites that
-# follow start chains and daemons of their own and run one after another.
+# The static checks run two at a time with brownie's compilation of the contracts: each is one single-threaded
+# process (mypy; slither's, forge's and brownie's solc-js compilations, minutes each on a fresh clone), so two keep
+# both cores busy. The Python tests follow; then the contracts' tests on anvil and on ganache side by side (each
+# a chain on its own port and a brownie process, on the build compiled before).
 test: setup
-	$(MAKE) -j2 --output-sync=target lint slither test-forge
+	$(MAKE) -j2 --output-sync=target lint slither test-forge contracts-build
 	$(MAKE) test-python
-	$(MAKE) test-contracts
-	$(MAKE) test-contracts-ganache
+	$(MAKE) -j2 --output-sync=target test-contracts test-contracts-ganache
+
+contracts-build: setup
+	$(BROWNIE) compile
 
 # --prune-history: anvil otherwise writes every state past its in-memory window to ~/.foundry/anvil/tmp and
 # leaves it there when stopped (tens of GB after a few runs). Brownie takes the command line only from its

@@ -167,9 +167,9 @@ def opendpg_job(world: World, spec: JobSpec, providers: int, name: str, stock: b
         roles: dict[str, list[Any]] = {"coordinator": procs[:1], "providers": procs[1:],
                                        "chain_ipfs": [world.local, world.kubo]}
         _wait(lambda: (records / "round-1.json").exists(), 600, "round 1", procs)
-        first = (time.monotonic(), _cpu_by_role(roles))
+        first = (time.monotonic(), _cpu_by_role(roles), _cpu_by_kind(roles))
         _wait(lambda: (records / f"round-{rounds}.json").exists(), rounds * 300, "the last round", procs)
-        last = (time.monotonic(), _cpu_by_role(roles))
+        last = (time.monotonic(), _cpu_by_role(roles), _cpu_by_kind(roles))
         _wait(lambda: chain.market.get_job(job_id).state == JobState.FINISHED, 300, "the job to finish", procs)
         wall = time.monotonic() - posted
     finally:
@@ -186,6 +186,8 @@ def opendpg_job(world: World, spec: JobSpec, providers: int, name: str, stock: b
             "final_accuracy": gate[-1]["metrics"]["accuracy"],
             "cpu_s_per_later_round": None if rounds < 2 else
             {role: (last[1][role] - first[1][role]) / (rounds - 1) for role in roles},
+            "cpu_s_per_later_round_by_process": None if rounds < 2 else
+            {kind: (last[2][kind] - first[2].get(kind, 0.0)) / (rounds - 1) for kind in last[2]},
             "superlink_requests_per_round": None if requests is None else requests / rounds}
 
 
@@ -341,6 +343,35 @@ def _cpu_by_role(roles: dict[str, list[Any]]) -> dict[str, float]:
     return {role: sum(_cpu(psutil.Process(p.pid)) for p in procs if p.pid is not None) for role, procs in roles.items()}
 
 
+#: what a process of a job is, by a word of its command line (the first that matches)
+PROCESS_KINDS = (("opendpg.fl.superlink", "superlink"), ("flwr-serverapp", "serverapp"),
+                 ("opendpg.fl.supernode", "supernodes"), ("opendpg.fl.worker", "workers"),
+                 ("flower-supernode", "supernodes"), ("flwr-clientapp", "workers"), (" agent ", "agents"),
+                 (" coordinator ", "coordinator daemon"), ("anvil", "chain"), ("ipfs", "ipfs"))
+
+
+def _cpu_by_kind(roles: dict[str, list[Any]]) -> dict[str, float]:
+    """CPU seconds so far by kind of process (:data:`PROCESS_KINDS`; "other" for the rest), each process with the
+    exited children it reaped."""
+    totals: dict[str, float] = {}
+    for procs in roles.values():
+        for root in procs:
+            if root.pid is None:
+                continue
+            try:
+                tree = [psutil.Process(root.pid), *psutil.Process(root.pid).children(recursive=True)]
+            except psutil.Error:
+                continue
+            for p in tree:
+                try:
+                    command, t = f" {' '.join(p.cmdline())} ", p.cpu_times()
+                except psutil.Error:
+                    continue
+                kind = next((k for word, k in PROCESS_KINDS if word in command), "other")
+                totals[kind] = totals.get(kind, 0.0) + t.user + t.system + t.children_user + t.children_system
+    return totals
+
+
 def _cpu(proc: psutil.Process) -> float:
     """CPU seconds of a process and its descendants, the exited ones its tree has reaped included."""
     total = 0.0
@@ -401,7 +432,8 @@ def _scale(world: World, counts: list[int], rounds: int, engines: tuple[bool, ..
                    "start_wait_s": result["node_wait_s"][0], "gas_per_round": result["gas_per_round"],
                    "wall_s": result["wall_s"], "split": result["split"],
                    "superlink_requests_per_round": result["superlink_requests_per_round"],
-                   "cpu_s_per_later_round": result["cpu_s_per_later_round"]}
+                   "cpu_s_per_later_round": result["cpu_s_per_later_round"],
+                   "cpu_s_per_later_round_by_process": result["cpu_s_per_later_round_by_process"]}
             cpu = row["cpu_s_per_later_round"]
             if cpu is not None:  # the round can go no faster than its CPU seconds spread over every core
                 row["cpu_floor_s"] = sum(cpu.values()) / (psutil.cpu_count() or 1)
@@ -415,7 +447,9 @@ def _scale(world: World, counts: list[int], rounds: int, engines: tuple[bool, ..
                   f"chain {split['chain']:.2f}; {row['gas_per_round']:,.0f} gas/round")
             if cpu is not None:
                 print("  CPU s per later round: " + ", ".join(f"{k} {v:.1f}" for k, v in cpu.items())
-                      + f"; floor on {psutil.cpu_count()} cores {row['cpu_floor_s']:.1f} s")
+                      + f"; floor on {psutil.cpu_count()} cores {row['cpu_floor_s']:.1f} s; by process: "
+                      + ", ".join(f"{k} {v:.2f}" for k, v in sorted(row["cpu_s_per_later_round_by_process"].items(),
+                                                                     key=lambda kv: -kv[1])))
     return rows
 
 

@@ -1,5 +1,6 @@
 """The agent's config: a dataset asset held in the node's own files needs a path and a privacy budget; bundled
-catalog sets are only sliced; relative data paths are the config file's."""
+catalog sets are only sliced; relative data paths are the config file's; a SuperNode's ClientApp runs in a thread of
+it unless ``[flower] worker = "process"``."""
 
 import pytest
 
@@ -47,3 +48,10 @@ share_count = 3
 def test_bad_data_sections_name_the_fix(tmp_path, data, message):
     with pytest.raises(ConfigError, match=message):
         _load(tmp_path, data)
+
+
+def test_the_clientapp_runs_inside_the_supernode_unless_a_worker_process_is_asked_for(tmp_path):
+    assert _load(tmp_path, "").flower.worker == "thread"
+    assert _load(tmp_path, '[flower]\nworker = "process"\n').flower.worker == "process"
+    with pytest.raises(ConfigError, match="worker"):
+        _load(tmp_path, '[flower]\nworker = "fork"\n')
