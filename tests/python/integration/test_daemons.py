@@ -1,11 +1,13 @@
 """The real daemons (one coordinator, three provider agents, each a separate process with its own SuperNode)
 carry a job on the providers' own files (three hospitals' breast-cancer records in CSV, Parquet and JSON Lines,
 DP-SGD, the poster's held-out set on IPFS) from JobPosted to payment while one provider machine dies (``kill -9``
-of the agent and its SuperNode) and another provider's agent is killed and restarted mid-job."""
+of the agent and its SuperNode), another provider's agent is killed and restarted mid-job, and a third one's
+SuperNode dies and is restarted by its agent."""
 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 
@@ -54,9 +56,12 @@ def test_job_finishes_with_a_dead_and_a_restarted_provider(stack, accounts):
     market = stack.admin.market
     staked_before = stack.admin.registry.stake_of(providers[2].address)["staked"]
 
-    # Execute: after round 1, provider 2's machine dies; provider 0's agent crashes and is restarted
+    # Execute: after round 1, provider 2's machine dies; provider 0's agent crashes and is restarted; provider 1's
+    # SuperNode dies (its ClientApp runs in the SuperNode's process: what a crash in training does)
     wait_for(lambda: market.get_job(job_id).committed_rounds >= 1, 600, "round 1 to be committed")
     stack.kill9("agent-2", with_supernodes=True)
+    supernode_1 = json.loads((stack.root / "agent-1" / "jobs.json").read_text())[str(job_id)]["supernode_pid"]
+    os.killpg(supernode_1, signal.SIGKILL)
     stack.kill9("agent-0", with_supernodes=False)  # its SuperNode lives on: the restarted agent must stop it
     stack.restart("agent-0")
     wait_for(lambda: market.get_job(job_id).state == JobState.FINISHED, 1200, "the job to be finalized")
@@ -92,6 +97,8 @@ def test_job_finishes_with_a_dead_and_a_restarted_provider(stack, accounts):
     assert len({e["args"]["round"] for e in mine}) == len(mine) >= 2
     assert stack.admin.w3.eth.get_transaction_count(me) == nonce_before + 1 + len(mine) + 1
     assert any(line["msg"] == "stopped a stale SuperNode" for line in stack.log("agent-0"))
+    # provider 1's agent restarted its SuperNode, which trained every later round (paid for all of them above)
+    assert any(line["msg"] == "SuperNode exited; restarting it" for line in stack.log("agent-1"))
     # and everything committed still verifies
     verdicts = verify_job(Chain.reader(stack.admin.w3, stack.deployment), store, job_id)
     assert [v.ok for v in verdicts] == [True] * ROUNDS, [v.problems for v in verdicts]

@@ -61,26 +61,35 @@ def _collect(grid: Grid, model: bytes, round_: int, job_id: int, timeout: float,
              expected: set[str] | None, gate: RoundGate,
              poll: float) -> tuple[dict[str, bytes], dict[str, float], set[int]]:
     """One round's updates by provider. The train message goes to every node of this job, including nodes
-    that connect during the round (a restarted provider); the round ends when every expected provider (or,
-    with none expected, every addressed node) answered, or at ``timeout``. An expected provider whose reply
-    does not come is asked of the gate every few seconds (its update by the CID it put on-chain), so a reply
+    that connect during the round, and again to a node that went offline before answering and came back (a
+    SuperNode restarted mid-round keeps its node ID and lost the message); the round ends when every expected
+    provider (or, with none expected, every addressed node) answered, or at ``timeout``. An expected provider whose
+    reply does not come is asked of the gate every few seconds (its update by the CID it put on-chain), so a reply
     lost between SuperNode and SuperLink does not cost the provider the round. Also returns each provider's
     reported training seconds and the nodes addressed."""
     deadline = time.monotonic() + timeout
     pending: dict[str, int] = {}
     addressed: set[int] = set()
+    answered: set[int] = set()
+    went_offline: set[int] = set()  # addressed, not answered, seen offline since: sent the round again on return
     updates: dict[str, bytes] = {}
     train_seconds: dict[str, float] = {}
     fetched_at = time.monotonic()
     while True:
-        new = sorted(_job_nodes(grid, foreign, gate) - addressed)
+        online = _job_nodes(grid, foreign, gate)
+        went_offline |= addressed - answered - online
+        new = sorted((online - addressed) | (online & went_offline))
         if new:
             messages = [Message(_with_model(model, round_, job_id), dst_node_id=node, message_type="train",
                                 group_id=str(round_)) for node in new]
+            for message_id in [m for m, n in pending.items() if n in went_offline]:
+                del pending[message_id]  # its node restarted (a SuperNode keeps its node ID) and lost it
             pending.update(zip(grid.push_messages(messages), new, strict=True))
             addressed.update(new)
+            went_offline -= set(new)
         for reply in grid.pull_messages(list(pending)):
-            pending.pop(reply.metadata.reply_to_message_id, None)
+            if pending.pop(reply.metadata.reply_to_message_id, None) is not None:
+                answered.add(reply.metadata.src_node_id)
             if reply.has_error():
                 continue
             if "wrong-job" in reply.content:
