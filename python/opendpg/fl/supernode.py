@@ -171,7 +171,7 @@ class WorkerSupervisor:
                 log.exception("could not answer the task the worker left")
                 failed = False
             log.warning("warm ClientApp worker exited (%s)%s; restarting it", code,
-                        ": its message is answered with an error" if failed else "")
+                        ": its message is answered \"ClientApp crashed\" (sent again)" if failed else "")
             time.sleep(1.0)
 
 
@@ -262,11 +262,8 @@ def main(argv: list[str] | None = None) -> int:
         started = time.monotonic()
         run_id = pull(*a, **kw)
         pacer.pulled(time.monotonic() - started, run_id is not None)
-        if run_id is not None:
-            if supervisor is not None:
-                supervisor.wake()
-            if in_process is not None:
-                in_process.wake()
+        if run_id is not None and (worker := supervisor or in_process) is not None:
+            worker.wake()
         return run_id
 
     link = argparse.ArgumentParser(add_help=False)
@@ -303,7 +300,10 @@ def main(argv: list[str] | None = None) -> int:
 
     if in_process is not None:
         in_process.prepare()  # before connecting, as a worker process is awaited
-        start_api = supernode_cli._start_supernode_http_api
+        start_api = getattr(supernode_cli, "_start_supernode_http_api", None)
+        if not callable(start_api):  # where the state the ClientApp thread runs on is handed to the Runtime API
+            raise RuntimeError("flwr.supernode.cli.flower_supernode changed (no `_start_supernode_http_api`): "
+                               "install the pinned flwr (make setup)")
 
         def start_api_and_worker(config: Any, state_factory: Any) -> Any:
             started = start_api(config, state_factory)

@@ -12,9 +12,9 @@ in one of two ways:
 - :class:`HttpRuntime`: from a process of its own (``python -m opendpg.fl.worker``) over the Runtime API's HTTP.
 
 As a process, while it runs a task it keeps a note of it (``--task-file``: the task's token and the message's
-metadata). If the worker dies mid-task, its supervisor answers that message with an error at once
-(:func:`fail_abandoned_task`), so the round goes on without waiting a minute for the task's heartbeat to lapse,
-and starts a fresh worker.
+metadata). If the worker dies mid-task, its supervisor answers that message at once with Flower's "ClientApp
+crashed" error (:func:`fail_abandoned_task`), rather than leaving it for a minute until the task's heartbeat lapses,
+and starts a fresh worker; the OpenDPG ServerApp sends a train message answered so to the node again.
 
 It serves only the OpenDPG app: a run of any other FAB is answered with an error reply, so a coordinator cannot
 make a provider run code it did not install. It asks for work (``AcquireTask``, signed with the SuperNode's
@@ -326,8 +326,8 @@ def fail_abandoned_task(runtime_api_address: str, task_file: Path, reason: str) 
         interceptors=[RuntimeVersionHttpInterceptor(component_name=COMPONENT),  # type: ignore[list-item]
                       RuntimeTokenHttpInterceptor(str(note["token"]))],
         retry_invoker=make_simple_http_retry_invoker())
-    try:
-        push_message(client, Message(Error(ErrorCode.CLIENT_APP_RAISED_EXCEPTION, reason), reply_to=message), context)
+    try:  # Flower's code for a ClientApp that stopped responding: the ServerApp sends the message again
+        push_message(client, Message(Error(ErrorCode.CLIENT_APP_CRASHED, reason), reply_to=message), context)
         push_task_output(client, None, SubStatus.FAILED, reason)
     finally:
         client.close()

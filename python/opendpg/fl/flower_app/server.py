@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import json
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from pathlib import Path
 
 from flwr.app import ConfigRecord, Context, Message, RecordDict
+from flwr.common.constant import ErrorCode
 from flwr.serverapp import Grid, ServerApp
 
 from opendpg.fl.aggregate import Contribution, aggregate, weighted_metrics
@@ -30,6 +31,9 @@ from opendpg.spec import parse_spec
 
 app = ServerApp()
 FETCH_INTERVAL = 3.0  # seconds between asking the gate for updates whose Flower reply has not come
+#: times a round's train message is sent again to a node whose ClientApp crashed running it (a worker that dies on
+#: every try, say out of memory on its data, does not hold the round until its deadline)
+CRASH_RESENDS = 2
 
 
 def _job_nodes(grid: Grid, foreign: set[int], gate: RoundGate) -> set[int]:
@@ -61,8 +65,10 @@ def _collect(grid: Grid, model: bytes, round_: int, job_id: int, timeout: float,
              expected: set[str] | None, gate: RoundGate,
              poll: float) -> tuple[dict[str, bytes], dict[str, float], set[int]]:
     """One round's updates by provider. The train message goes to every node of this job, including nodes
-    that connect during the round, and again to a node that went offline before answering and came back (a
-    SuperNode restarted mid-round keeps its node ID and lost the message); the round ends when every expected
+    that connect during the round, again to a node that went offline before answering and came back (a
+    SuperNode restarted mid-round keeps its node ID and lost the message), and again, up to
+    :data:`CRASH_RESENDS` times, to a node answering that its ClientApp crashed (its worker died and was restarted;
+    Flower answers so too when a task's heartbeat lapses); the round ends when every expected
     provider (or, with none expected, every addressed node) answered, or at ``timeout``. An expected provider whose
     reply does not come is asked of the gate every few seconds (its update by the CID it put on-chain), so a reply
     lost between SuperNode and SuperLink does not cost the provider the round. Also returns each provider's
@@ -70,27 +76,35 @@ def _collect(grid: Grid, model: bytes, round_: int, job_id: int, timeout: float,
     deadline = time.monotonic() + timeout
     pending: dict[str, int] = {}
     addressed: set[int] = set()
-    answered: set[int] = set()
-    went_offline: set[int] = set()  # addressed, not answered, seen offline since: sent the round again on return
+    went_offline: set[int] = set()  # awaited a reply and was seen offline: sent the round again once back
+    crashed: Counter[int] = Counter()  # answered "ClientApp crashed": sent the round again
+    retry: set[int] = set()
     updates: dict[str, bytes] = {}
     train_seconds: dict[str, float] = {}
     fetched_at = time.monotonic()
     while True:
         online = _job_nodes(grid, foreign, gate)
-        went_offline |= addressed - answered - online
-        new = sorted((online - addressed) | (online & went_offline))
+        went_offline |= set(pending.values()) - online
+        new = sorted((online - addressed) | (online & (went_offline | retry)))
         if new:
             messages = [Message(_with_model(model, round_, job_id), dst_node_id=node, message_type="train",
                                 group_id=str(round_)) for node in new]
-            for message_id in [m for m, n in pending.items() if n in went_offline]:
+            for message_id in [m for m, n in pending.items() if n in new]:
                 del pending[message_id]  # its node restarted (a SuperNode keeps its node ID) and lost it
             pending.update(zip(grid.push_messages(messages), new, strict=True))
             addressed.update(new)
             went_offline -= set(new)
+            retry -= set(new)
         for reply in grid.pull_messages(list(pending)):
-            if pending.pop(reply.metadata.reply_to_message_id, None) is not None:
-                answered.add(reply.metadata.src_node_id)
+            node = pending.pop(reply.metadata.reply_to_message_id, None)
             if reply.has_error():
+                if node is None:
+                    continue
+                if reply.error.code == ErrorCode.NODE_UNAVAILABLE:  # the SuperLink's answer for a node gone offline
+                    went_offline.add(node)
+                elif reply.error.code == ErrorCode.CLIENT_APP_CRASHED and crashed[node] < CRASH_RESENDS:
+                    crashed[node] += 1
+                    retry.add(node)
                 continue
             if "wrong-job" in reply.content:
                 foreign.add(reply.metadata.src_node_id)
@@ -114,7 +128,7 @@ def _collect(grid: Grid, model: bytes, round_: int, job_id: int, timeout: float,
                 data = gate.fetch(provider, round_)
                 if data is not None:
                     updates[provider] = data
-        done = expected <= set(updates) if expected is not None else not pending
+        done = expected <= set(updates) if expected is not None else not (pending or retry)
         if done or time.monotonic() > deadline:
             return updates, train_seconds, addressed - foreign
         time.sleep(poll)
