@@ -16,7 +16,7 @@ BROWNIE := $(BVENV)/bin/brownie
 # machinery does not work in its compiled 1.22 build), hence the silenced BrownieTestWarning.
 BROWNIE_FLAGS := -W ignore::FutureWarning -W ignore::brownie.exceptions.BrownieTestWarning -p no:cacheprovider
 
-.PHONY: setup postgres chromium frontend test contracts-build test-contracts test-contracts-ganache test-forge test-python lint slither demo demo-finetune bench fuzz clean
+.PHONY: setup postgres chromium frontend test contracts-build contracts-artifacts test-contracts test-contracts-ganache test-forge test-python lint slither demo demo-finetune bench fuzz clean
 
 KUBO := $(ROOT)/.tools/bin/ipfs
 FORGE := $(ROOT)/node_modules/.bin/forge
@@ -81,12 +81,17 @@ $(KUBO): scripts/tools/build-kubo.sh
 # both cores busy. The Python tests follow; then the contracts' tests on anvil and on ganache side by side (each
 # a chain on its own port and a brownie process, on the build compiled before).
 test: setup
-	$(MAKE) -j2 --output-sync=target lint slither test-forge contracts-build
+	$(MAKE) -j2 --output-sync=target lint slither test-forge contracts-build contracts-artifacts
 	$(MAKE) test-python
 	$(MAKE) -j2 --output-sync=target test-contracts test-contracts-ganache
 
 contracts-build: setup
 	$(BROWNIE) compile
+
+# The artifacts the Python code deploys (build/opendpg, cached by a hash of the sources), compiled before the Python
+# tests rather than by their first fixture (minutes with solc-js through the IR pipeline)
+contracts-artifacts: setup
+	$(VENV)/bin/opendpg compile >/dev/null
 
 # --prune-history: anvil otherwise writes every state past its in-memory window to ~/.foundry/anvil/tmp and
 # leaves it there when stopped (tens of GB after a few runs). Brownie takes the command line only from its

@@ -2,11 +2,13 @@
 
 The settings are brownie's (``brownie-config.yaml``): solc 0.8.28, optimizer 200 runs, evm ``shanghai``,
 ``@openzeppelin`` from ``node_modules``. Artifacts are cached under ``build/opendpg/`` keyed by a hash of
-every source file and the settings, so only a change recompiles.
+every source file and the settings, so only a change recompiles; processes compiling at once (the test suite's
+workers) wait for the first one's artifacts instead of compiling again.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -16,6 +18,7 @@ from typing import Any
 
 from opendpg.config import project_root
 from opendpg.errors import CompilerError
+from opendpg.files import write_atomic
 
 __all__ = ["Artifact", "compile_suite", "solc_binary", "standard_input"]
 
@@ -82,14 +85,21 @@ def _fingerprint(root: Path, spec: dict[str, Any]) -> str:
 
 def compile_suite(root: Path | None = None, *, include_tests: bool = False) -> dict[str, Artifact]:
     """Compile (or load from cache) every contract under ``contracts/``; returns artifacts by name."""
-    import solcx  # heavy import, only when compiling
-
     root = root or project_root()
     spec = standard_input(root, include_tests=include_tests)
     cache = root / "build" / "opendpg" / f"artifacts-{_fingerprint(root, spec)}.json"
-    if cache.exists():
-        raw = json.loads(cache.read_text())
-        return {name: Artifact(**a) for name, a in raw.items()}
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    with open(cache.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if cache.exists():
+            raw = json.loads(cache.read_text())
+            return {name: Artifact(**a) for name, a in raw.items()}
+        return _compile(root, spec, cache)
+
+
+def _compile(root: Path, spec: dict[str, Any], cache: Path) -> dict[str, Artifact]:
+    import solcx  # heavy import, only when compiling
+
     try:
         output = solcx.compile_standard(
             spec, solc_binary=solc_binary(root), allow_paths=[str(root)], base_path=str(root)
@@ -102,6 +112,5 @@ def compile_suite(root: Path | None = None, *, include_tests: bool = False) -> d
             bytecode = data["evm"]["bytecode"]["object"]
             if bytecode:
                 artifacts[name] = Artifact(name=name, source=source, abi=data["abi"], bytecode="0x" + bytecode)
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    cache.write_text(json.dumps({n: a.__dict__ for n, a in artifacts.items()}))
+    write_atomic(cache, json.dumps({n: a.__dict__ for n, a in artifacts.items()}))  # never a half-written cache
     return artifacts
