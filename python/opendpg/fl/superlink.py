@@ -12,7 +12,8 @@ SuperLink app (one state) is served twice:
 
 Flower's middlewares that serve one API only (Control authentication, licensing and event logs; node
 authentication and the Fleet event log; Runtime tracing) run only on that API's requests (:class:`PathScoped`),
-and the tracing middleware not at all while tracing is off (``FLWR_TRACING_ENABLED``), as it then does nothing.
+and the tracing middleware not at all while tracing is off (``FLWR_TRACING_ENABLED``), nor the event-log middlewares
+without an event-log plugin: they then only pass requests on.
 
 Held pulls: a SuperNode's ``pull-messages`` that finds nothing is not answered at once; it is re-run when the
 ServerApp has pushed a message and all its objects (or after ``--fleet-hold`` seconds), so an idle SuperNode
@@ -295,18 +296,22 @@ def tracing_enabled() -> bool:
     return os.getenv("FLWR_TRACING_ENABLED") == "1"
 
 
-def scope_middleware(stack: list[Any]) -> list[Any]:
+def scope_middleware(stack: list[Any], *, control_event_log: bool = False,
+                     fleet_event_log: bool = False) -> list[Any]:
     """Flower's middleware stack (starlette ``Middleware`` entries, outermost first) with each middleware of
-    :data:`SCOPED_MIDDLEWARE` wrapped in :class:`PathScoped`, and without the tracing middleware when tracing is
-    off; the order and every other entry stay as they are."""
+    :data:`SCOPED_MIDDLEWARE` wrapped in :class:`PathScoped`, and without those that only pass requests on: the
+    tracing middleware when tracing is off, the Control and Fleet event-log middlewares when the SuperLink has no
+    event-log plugin for that API (``control_event_log``, ``fleet_event_log``). The order and every other entry stay
+    as they are."""
     from starlette.middleware import Middleware
 
     def name(entry: Any) -> str:
         return str(getattr(entry.cls, "__name__", ""))
 
+    idle = {"RuntimeTracingMiddleware": not tracing_enabled(), "ControlEventLogMiddleware": not control_event_log,
+            "FleetEventLogMiddleware": not fleet_event_log}
     return [Middleware(PathScoped, middleware=entry, prefix=SCOPED_MIDDLEWARE[name(entry)])
-            if name(entry) in SCOPED_MIDDLEWARE else entry for entry in stack
-            if tracing_enabled() or name(entry) != "RuntimeTracingMiddleware"]
+            if name(entry) in SCOPED_MIDDLEWARE else entry for entry in stack if not idle.get(name(entry), False)]
 
 
 class FleetOnly:
@@ -368,10 +373,12 @@ def main(argv: list[str] | None = None) -> int:
     from flwr.superlink.cli.flower_superlink import SuperLinkLifespan, _parse_superlink_lifespan_config
     from flwr.superlink.main import create_app
 
-    flower_stack = flwr_superlink._get_middleware
-    flwr_superlink._get_middleware = lambda: scope_middleware(flower_stack())  # type: ignore[attr-defined]
     sys.argv = ["flower-superlink", *argv[i + 1:]]
     config = _parse_superlink_lifespan_config()
+    flower_stack = flwr_superlink._get_middleware
+    flwr_superlink._get_middleware = lambda: scope_middleware(  # type: ignore[attr-defined]
+        flower_stack(), control_event_log=config.event_log_plugin is not None,
+        fleet_event_log=config.fleet_event_log_plugin is not None)
     app: ASGIApp = create_app(config, SuperLinkLifespan)
     held = None
     if args.fleet_hold > 0 or args.runtime_hold > 0:  # 0 and 0: Flower's behaviour, for comparison

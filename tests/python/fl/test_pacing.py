@@ -104,14 +104,21 @@ def test_a_scoped_middleware_runs_only_on_its_apis_requests_and_keeps_its_place(
     asyncio.run(call("/v1/runtime/pull-messages"))
     stack = scope_middleware(_get_middleware())
 
+    logged = scope_middleware(_get_middleware(), control_event_log=True, fleet_event_log=True)
+
     # Assert: the fleet request went through the middleware, the runtime one did not; in Flower's stack every
     # API-specific middleware is scoped, in place, the ones every request needs are left as they are, and the
-    # tracing middleware (a no-op with tracing off, as here) is gone
+    # tracing middleware (a no-op with tracing off, as here) and the event-log ones (no-ops without a plugin) are
+    # gone, the event-log ones kept when there is a plugin
     assert seen == ["/v1/fleet/pull-messages"]
-    flower = [entry.cls.__name__ for entry in _get_middleware() if entry.cls.__name__ != "RuntimeTracingMiddleware"]
-    ours = [entry.kwargs["middleware"].cls.__name__ if entry.cls is PathScoped else entry.cls.__name__
-            for entry in stack]
-    assert ours == flower
+
+    def names(entries, dropped):
+        return [entry.kwargs["middleware"].cls.__name__ if entry.cls is PathScoped else entry.cls.__name__
+                for entry in entries if entry.cls.__name__ not in dropped]
+
+    idle = {"RuntimeTracingMiddleware", "ControlEventLogMiddleware", "FleetEventLogMiddleware"}
+    assert names(stack, set()) == names(_get_middleware(), idle)
+    assert names(logged, set()) == names(_get_middleware(), {"RuntimeTracingMiddleware"})
     assert {entry.kwargs["middleware"].cls.__name__ for entry in stack if entry.cls is PathScoped} \
-        == set(SCOPED_MIDDLEWARE) - {"RuntimeTracingMiddleware"}
-    assert "ProtobufTranslationMiddleware" in [entry.cls.__name__ for entry in stack]
+        == set(SCOPED_MIDDLEWARE) - idle
+    assert "ProtobufTranslationMiddleware" in names(stack, set())
