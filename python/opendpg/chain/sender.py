@@ -18,7 +18,7 @@ from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract.contract import ContractConstructor, ContractFunction
 from web3.exceptions import ContractLogicError, TimeExhausted, Web3RPCError
-from web3.types import TxReceipt
+from web3.types import RPCEndpoint, TxReceipt
 
 from opendpg.chain.reverts import RevertDecoder, revert_data
 from opendpg.errors import ChainUnavailableError, ContractRevert, TransactionError
@@ -30,8 +30,13 @@ DEFAULT_TIP = 10**9  # 1 gwei
 
 
 def connect(rpc_url: str, timeout: float = 30.0) -> Web3:
-    """A web3 client over HTTP; fails with a clear error if the endpoint does not answer."""
-    w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
+    """A web3 client over HTTP; fails with a clear error if the endpoint does not answer.
+
+    The chain ID is cached once read (per thread, web3's request cache): web3's validation middleware reads it
+    before every ``eth_call`` and ``eth_estimateGas``, which would otherwise cost each view call a second round
+    trip. An endpoint's chain ID does not change."""
+    w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}, cache_allowed_requests=True,
+                                cacheable_requests={RPCEndpoint("eth_chainId")}))
     try:
         w3.eth.chain_id  # noqa: B018  (probe)
     except Exception as exc:

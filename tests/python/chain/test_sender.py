@@ -62,3 +62,27 @@ def test_signing_uses_coincurve():
     from eth_keys.backends import get_backend
 
     assert type(get_backend()).__name__ == "CoinCurveECCBackend"
+
+
+def test_a_view_call_is_one_request_once_the_chain_id_is_known(anvil, monkeypatch):
+    # Prepare: a fresh client (connect reads the chain ID), counting the HTTP requests it makes
+    import requests
+
+    from opendpg.chain import connect
+
+    w3 = connect(anvil.rpc_url)
+    posts = []
+    post = requests.Session.post
+
+    def counted(self, *args, **kwargs):
+        posts.append(kwargs["data"])
+        return post(self, *args, **kwargs)
+
+    monkeypatch.setattr(requests.Session, "post", counted)
+
+    # Execute: three eth_calls (web3's validation middleware asks for the chain ID before each)
+    for _ in range(3):
+        w3.eth.call({"to": "0x0000000000000000000000000000000000000001", "data": "0x"})
+
+    # Assert: no eth_chainId request went out
+    assert len(posts) == 3 and all(b'"eth_call"' in body for body in posts)
