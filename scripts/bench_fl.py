@@ -121,7 +121,7 @@ def plain_flower(world: World, spec: JobSpec, providers: int, stock: bool) -> di
         for i in range(providers):
             name = f"0x{i + 1:040x}"
             fed.start_supernode(name, {"provider": name, "share-index": i, "share-count": providers,
-                                       "outbox": str(home / f"outbox-{i}")})
+                                       "outbox": str(home / f"outbox-{i}")}, spec=spec.to_bytes())
         started = time.monotonic()
         fed.run({"spec": spec.to_bytes().decode(), "job-id": 1, "out-dir": str(home / "out"),
                  "min-nodes-wait": 120.0})

@@ -242,7 +242,8 @@ class ProviderAgent:
         flower = self.config.flower
         proc = start_supernode(self.config.state_dir / "flwr", endpoint, f"job-{job_id}", {
             "provider": self.me, "job-id": job_id, "outbox": str(self.outbox.root), **data}, link,
-            stock=flower.stock, poll=(flower.poll_min, flower.poll_max), threads=flower.threads, worker=flower.worker)
+            stock=flower.stock, poll=(flower.poll_min, flower.poll_max), threads=flower.threads, worker=flower.worker,
+            spec=spec.to_bytes())
         self.supernodes[job_id] = proc
         self.started_at[job_id] = time.monotonic()
         state.supernode_pid = proc.pid

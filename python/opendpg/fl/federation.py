@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from opendpg.errors import OpenDPGError
+from opendpg.files import write_atomic
 from opendpg.fl.control import SuperLinkControl
 from opendpg.fl.tls import TlsFiles, ensure_tls
 from opendpg.process import find_executable, free_port, stop_process_group, wait_ready
@@ -86,21 +87,27 @@ class SuperNodeLink:
 
 def start_supernode(home: Path, superlink: str, name: str, node_config: dict[str, Any], link: SuperNodeLink, *,
                     stock: bool = False, poll: tuple[float, float] = (0.05, 1.0),
-                    threads: int = 0, worker: Worker = "thread") -> subprocess.Popen[bytes]:
+                    threads: int = 0, worker: Worker = "thread", spec: bytes | None = None) -> subprocess.Popen[bytes]:
     """A SuperNode (in its own session, logging to ``home/supernode-NAME.log``) that pulls from ``superlink``
     (``host:port`` of its Fleet API) over ``link`` and runs the ClientApp with ``node_config``, loaded once: in a
     thread of its own process (``worker="thread"``), or in one warm worker process it restarts if it dies
     (``"process"``, its log ``home/supernode-NAME/worker.log``); ``poll``: its pull loop's pause after a message
     and its longest pause when idle (seconds). ``stock``: Flower's own SuperNode (a ClientApp process per
-    message). ``threads``: the CPU threads the ClientApp gives torch (``OMP_NUM_THREADS``; 0: torch's default)."""
+    message). ``threads``: the CPU threads the ClientApp gives torch (``OMP_NUM_THREADS``; 0: torch's default).
+    ``spec``: the job's spec (``JobSpec.to_bytes``): the warm ClientApp loads its model and this node's records
+    before the SuperNode connects, so the first round does not wait for them."""
     config = " ".join(f"{k}={_toml(v)}" for k, v in node_config.items())
     env = {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)} if threads else {}
     flower = [*link.args(), "--superlink", superlink, "--node-config", config]
     if stock:
         return _spawn(home, f"supernode-{name}", [_tool("flower-supernode"), *flower, "--port", str(free_port())],
                       env)
+    node_home = home / f"supernode-{name}"
     ours = ["--in-process" if worker == "thread" else "--warm", "--runtime-port", str(free_port()),
-            "--home", str(home / f"supernode-{name}"), "--poll-min", str(poll[0]), "--poll-max", str(poll[1])]
+            "--home", str(node_home), "--poll-min", str(poll[0]), "--poll-max", str(poll[1])]
+    if spec is not None:
+        write_atomic(node_home / "job-spec.json", spec)
+        ours += ["--job-spec", str(node_home / "job-spec.json")]
     return _spawn(home, f"supernode-{name}", [sys.executable, "-m", "opendpg.fl.supernode", *ours, "--", *flower],
                   env)
 
@@ -203,10 +210,10 @@ class Federation:
         control = self.control_address.rpartition(":")
         return _accepts(self.host, self.port) and _accepts(control[0], int(control[2]))
 
-    def start_supernode(self, name: str, node_config: dict[str, Any],
-                        node_key: Path | None = None) -> subprocess.Popen[bytes]:
+    def start_supernode(self, name: str, node_config: dict[str, Any], node_key: Path | None = None,
+                        spec: bytes | None = None) -> subprocess.Popen[bytes]:
         proc = start_supernode(self.home, self.address, name, node_config, SuperNodeLink(self.root_ca, node_key),
-                               stock=self.stock, threads=self.threads, worker=self.worker)
+                               stock=self.stock, threads=self.threads, worker=self.worker, spec=spec)
         self.supernodes[name] = proc
         return proc
 

@@ -125,9 +125,11 @@ def deactivate_previous(superlink: str, root_ca: Path, key_file: Path, node_file
 class WorkerSupervisor:
     """Keeps one warm ClientApp worker running for this SuperNode; restarts it if it dies."""
 
-    def __init__(self, runtime_api_address: str, secret_file: Path, log_file: Path, task_file: Path) -> None:
+    def __init__(self, runtime_api_address: str, secret_file: Path, log_file: Path, task_file: Path,
+                 job: tuple[Path, str] | None = None) -> None:
         self.address, self.secret_file, self.log_file = runtime_api_address, secret_file, log_file
         self.task_file = task_file
+        self.job = job  # the job's spec file and the node config: its model and records, loaded before ready
         self.read_fd, self.write_fd = os.pipe()
         self.proc: subprocess.Popen[bytes] | None = None
         #: set once a worker has imported the ClientApp and warmed torch up
@@ -147,7 +149,8 @@ class WorkerSupervisor:
             [sys.executable, "-m", "opendpg.fl.worker", "--runtime-api-address", self.address,
              "--auth-secret-file", str(self.secret_file), "--wake-fd", str(self.read_fd),
              "--parent-pid", str(os.getpid()), "--task-file", str(self.task_file), "--ready-fd", str(ready_write),
-             *(["--warm-up"] if warm_up else [])],
+             *(["--warm-up"] if warm_up else []),
+             *(["--job-spec", str(self.job[0]), "--node-config", self.job[1]] if self.job else [])],
             pass_fds=(self.read_fd, ready_write), stdout=out, stderr=subprocess.STDOUT)
         os.close(ready_write)
         threading.Thread(target=self._await_ready, args=(ready_read,), name="worker-ready", daemon=True).start()
@@ -187,14 +190,21 @@ class InProcessWorker:
         self.idle_poll = idle_poll
 
     @staticmethod
-    def prepare() -> None:
-        """Import the ClientApp and torch and take a training step, before the SuperNode connects."""
+    def prepare(job: tuple[Path, str] | None = None) -> None:
+        """Import the ClientApp and torch and take a training step, before the SuperNode connects; with ``job``
+        (its spec file and the node config), load its model and this provider's records too."""
         import torch
 
         from opendpg.fl.flower_app.client import app  # noqa: F401  (imported once, for every task)
         from opendpg.fl.train import warm_up
 
         warm_up()
+        if job is not None:
+            from flwr.common.config import parse_config_args
+
+            from opendpg.fl.worker import prepare_job
+
+            prepare_job(job[0], parse_config_args([job[1]] if job[1] else None))
         log.info("warm ClientApp ready in this SuperNode's process (pid %d, %d torch threads)", os.getpid(),
                  torch.get_num_threads())
 
@@ -227,6 +237,8 @@ def _parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--poll-min", type=float, default=0.05, help="seconds between pulls right after a message")
     parser.add_argument("--poll-max", type=float, default=1.0, help="the longest pause between pulls when idle")
     parser.add_argument("--home", type=Path, required=True, help="folder for the worker's secret and log")
+    parser.add_argument("--job-spec", type=Path, help="the job's spec (JSON): its model and this node's records "
+                        "are loaded before the SuperNode connects (with --warm or --in-process)")
     return parser.parse_args(ours), flower
 
 
@@ -246,6 +258,11 @@ def main(argv: list[str] | None = None) -> int:
     supervisor: WorkerSupervisor | None = None
     runtime = ["--host", "127.0.0.1", "--port", str(args.runtime_port)]
     in_process: InProcessWorker | None = None
+    link = argparse.ArgumentParser(add_help=False)
+    for option in ("--superlink", "--root-certificates", "--auth-supernode-private-key", "--node-config"):
+        link.add_argument(option)
+    flower, _ = link.parse_known_args(flower_args)
+    job = None if args.job_spec is None else (args.job_spec, flower.node_config or "")
     if args.warm or args.in_process:
         args.home.mkdir(parents=True, exist_ok=True)
         secret_file = args.home / "superexec.secret"
@@ -256,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
             in_process = InProcessWorker()
         else:
             supervisor = WorkerSupervisor(f"127.0.0.1:{args.runtime_port}", secret_file, args.home / "worker.log",
-                                          args.home / "task.json")
+                                          args.home / "task.json", job)
 
     def paced_pull(*a: Any, **kw: Any) -> int | None:
         started = time.monotonic()
@@ -266,10 +283,6 @@ def main(argv: list[str] | None = None) -> int:
             worker.wake()
         return run_id
 
-    link = argparse.ArgumentParser(add_help=False)
-    for option in ("--superlink", "--root-certificates", "--auth-supernode-private-key"):
-        link.add_argument(option)
-    flower, _ = link.parse_known_args(flower_args)
     node_file = args.home / "node-id"
     authenticated = flower.auth_supernode_private_key and flower.root_certificates and flower.superlink
     if authenticated and deactivate_previous(flower.superlink, Path(flower.root_certificates),
@@ -299,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     from flwr.supernode.cli.flower_supernode import flower_supernode
 
     if in_process is not None:
-        in_process.prepare()  # before connecting, as a worker process is awaited
+        in_process.prepare(job)  # before connecting, as a worker process is awaited
         start_api = getattr(supernode_cli, "_start_supernode_http_api", None)
         if not callable(start_api):  # where the state the ClientApp thread runs on is handed to the Runtime API
             raise RuntimeError("flwr.supernode.cli.flower_supernode changed (no `_start_supernode_http_api`): "

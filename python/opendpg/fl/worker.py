@@ -42,7 +42,7 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, cast
+from typing import Any, Protocol, cast
 
 from flwr.app import Context, Error, Message, RecordDict
 from flwr.app.message.message import remove_content_from_message
@@ -88,7 +88,7 @@ from flwr.supernode.runtime.run_clientapp import pull_task_input, push_message, 
 from flwr.supernode.servicer.runtime import runtime_handlers as node_handlers
 
 __all__ = ["APP_ID", "HttpRuntime", "LocalRuntime", "RuntimeClient", "RuntimeConnector", "TaskOutcome", "Worker",
-           "fail_abandoned_task", "main"]
+           "fail_abandoned_task", "main", "prepare_job"]
 
 log = logging.getLogger("opendpg.fl.worker")
 ACQUIRE_METHOD = "/flwr.proto.Runtime/AcquireTask"
@@ -311,6 +311,22 @@ class Worker:
                 return
 
 
+def prepare_job(spec_file: Path, node_config: dict[str, Any]) -> bool:
+    """Load the job's model and this provider's records before the first message (see
+    :func:`opendpg.fl.flower_app.client.prepare`). A failure is logged, not raised: the first message then meets
+    the same error and its reply carries it to the ServerApp. Returns whether it loaded."""
+    from opendpg.fl.flower_app.client import prepare
+
+    started = time.monotonic()
+    try:
+        prepare(spec_file.read_text(), node_config)
+    except Exception:
+        log.exception("could not load the job's model and records before its first message (%s)", spec_file)
+        return False
+    log.info("job's model and records loaded before its first message, in %.2f s", time.monotonic() - started)
+    return True
+
+
 def fail_abandoned_task(runtime_api_address: str, task_file: Path, reason: str) -> bool:
     """Answer the task a dead worker left (noted in ``task_file``) with an error reply and a failed status, as
     ``flwr-clientapp`` does when its ClientApp raises. True if there was one."""
@@ -371,6 +387,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--task-file", type=Path, help="where to note the task being run (for the supervisor)")
     parser.add_argument("--ready-fd", type=int, help="a pipe to write one byte to once the worker is ready")
     parser.add_argument("--warm-up", action="store_true", help="take a training step before saying it is ready")
+    parser.add_argument("--job-spec", type=Path, help="the job's spec: load its model and records before ready")
+    parser.add_argument("--node-config", default="", help="the SuperNode's --node-config (with --job-spec)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per Runtime API call otherwise
@@ -380,6 +398,10 @@ def main(argv: list[str] | None = None) -> int:
                           root_certificates=args.root_certificates.read_bytes() if args.root_certificates else None,
                           auth_secret=args.auth_secret_file.read_bytes() if args.auth_secret_file else None)
     worker = Worker(runtime, task_file=args.task_file, warm_up=args.warm_up)
+    if args.job_spec is not None:
+        from flwr.common.config import parse_config_args
+
+        prepare_job(args.job_spec, parse_config_args([args.node_config] if args.node_config else None))
     import torch
 
     log.info("warm ClientApp worker ready (pid %d, %d torch threads) for %s", os.getpid(), torch.get_num_threads(),

@@ -27,7 +27,7 @@ def finished_run(tmp_path_factory):
     with Federation(root / "flwr", threads=1) as federation:
         for i, provider in enumerate(PROVIDERS):
             federation.start_supernode(provider, {"provider": provider, "share-index": i, "share-count": 3,
-                                                  "outbox": str(root / f"outbox-{i}")})
+                                                  "outbox": str(root / f"outbox-{i}")}, spec=spec.to_bytes())
         pids = [federation.superlink.pid, *(p.pid for p in federation.supernodes.values())]
         federation.run({"spec": spec.to_bytes().decode(), "job-id": 7, "out-dir": str(root / "out")})
     return root, pids
@@ -61,6 +61,9 @@ def test_each_provider_trained_inside_its_supernode_on_the_threads_it_was_given(
         log = (root / "flwr" / f"supernode-{provider}.log").read_text()
         assert log.count("warm ClientApp ready in this SuperNode's process") == 1
         assert "1 torch threads" in log
+        # the job's records were read once, before the SuperNode connected: no message waited for them
+        assert log.count("read this provider's records for the job") == 1
+        assert log.index("job's model and records loaded before its first message") < log.index("SuperNode ID")
         assert log.count("task done: train message") == 2 and log.count("task done: evaluate message") == 2
         assert "FAILED" not in log
         assert not (root / "flwr" / f"supernode-{provider}" / "worker.log").exists()  # no worker process

@@ -56,3 +56,46 @@ def test_in_process_calls_need_the_token_of_a_task_the_supernode_handed_out():
     for token in ("made-up", None):
         with pytest.raises(FlowerError, match="task-token authentication failed"):
             runtime(token).PullTaskInput(PullTaskInputRequest())
+
+
+def _digits_spec():
+    from opendpg.spec import parse_spec
+
+    return parse_spec({
+        "name": "digits", "model": {"name": "mlp", "hidden_units": 16},
+        "dataset": {"mode": "simulate", "catalog_id": "sklearn/digits"},
+        "training": {"rounds": 1, "local_epochs": 1, "batch_size": 32, "learning_rate": 0.1},
+        "providers": {"min": 2, "max": 2},
+    })
+
+
+def test_a_job_prepared_at_start_is_not_read_again_by_its_first_message(tmp_path, caplog):
+    # Prepare: the job's spec as the agent writes it, and this node's config
+    from opendpg.fl.flower_app import client
+    from opendpg.fl.worker import prepare_job
+
+    spec = _digits_spec()
+    spec_file = tmp_path / "job-spec.json"
+    spec_file.write_bytes(spec.to_bytes())
+    node = {"provider": "0x1", "share-index": 1, "share-count": 2}
+    client._records.cache_clear()
+
+    # Execute: prepared at start, then the first message's lookup (the run's spec text, as the coordinator sends it)
+    with caplog.at_level("INFO"):
+        assert prepare_job(spec_file, node)
+        data = client._data_of(spec.to_bytes().decode(), node)
+
+    # Assert: the records were read once, by the preparation
+    assert client._records.cache_info().misses == 1 and client._records.cache_info().hits == 1
+    assert caplog.text.count("read this provider's records for the job") == 1
+    assert len(data.y_train) > 0
+
+
+def test_a_job_that_cannot_be_prepared_is_logged_and_left_to_its_first_message(tmp_path, caplog):
+    from opendpg.fl.worker import prepare_job
+
+    spec_file = tmp_path / "job-spec.json"
+    spec_file.write_bytes(_digits_spec().to_bytes())
+    with caplog.at_level("INFO"):
+        assert not prepare_job(spec_file, {"provider": "0x1", "share-index": 5, "share-count": 2})
+    assert "could not load the job's model and records before its first message" in caplog.text

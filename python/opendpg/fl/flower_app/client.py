@@ -11,7 +11,8 @@ unpacked into ``arrays``; replies leave without ``arrays``: see :mod:`opendpg.fl
 clipping and noise.
 
 Each job's spec, records and model are kept between messages (a warm worker runs many messages in one
-process: see :mod:`opendpg.fl.worker`).
+process: see :mod:`opendpg.fl.worker`). :func:`prepare` loads them before the first message, when the SuperNode is
+given the job's spec at start.
 
 The update and privacy mods act on train messages only. A SuperNode serves one job (``node_config["job-id"]``); a
 message from another job's run on the same SuperLink is answered with ``wrong-job`` so that run's ServerApp stops
@@ -21,10 +22,13 @@ addressing this node.
 from __future__ import annotations
 
 import functools
+import logging
 import time
 import zlib
 from collections import OrderedDict
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from flwr.app import ArrayRecord, ConfigRecord, Context, Message, MetricRecord, RecordDict
 from flwr.clientapp import ClientApp
@@ -40,15 +44,21 @@ from opendpg.fl.train import evaluate, train_local
 from opendpg.fl.update import encode_update
 from opendpg.spec import JobSpec, parse_spec
 
-__all__ = ["app", "outbox_path"]
+__all__ = ["app", "outbox_path", "prepare"]
+
+log = logging.getLogger("opendpg.fl.client")
 
 CLIPPING_NORM_KEY = "clipping_norm"  # the key Flower's fixedclipping_mod reads from the ConfigRecord
 
 
 def _job(context: Context) -> tuple[JobSpec, nn.Module]:
-    """A job's spec and its model, on its base model's files when it names one (``node_config["base-model-path"]``,
+    return _job_of(str(context.run_config["spec"]), context.node_config)
+
+
+def _job_of(spec_text: str, node: Mapping[str, Any]) -> tuple[JobSpec, nn.Module]:
+    """A job's spec and its model, on its base model's files when it names one (``node["base-model-path"]``,
     fetched and checked by the agent)."""
-    return _built(str(context.run_config["spec"]), str(context.node_config.get("base-model-path", "")))
+    return _built(spec_text, str(node.get("base-model-path", "")))
 
 
 @functools.lru_cache(maxsize=4)
@@ -66,8 +76,11 @@ def _records(spec_text: str, path: str, drop_bad_rows: bool, share_index: int, s
     tokenizer)."""
     spec = parse_spec(spec_text)
     encode_text = text_encoder(spec.dataset, spec.model, Path(base) if base else None)
-    return provider_data(spec.dataset, path=path, drop_bad_rows=drop_bad_rows, share_index=share_index,
+    data = provider_data(spec.dataset, path=path, drop_bad_rows=drop_bad_rows, share_index=share_index,
                          share_count=share_count, encode_text=encode_text)
+    log.info("read this provider's records for the job: %d training, %d validation", len(data.y_train),
+             len(data.y_val))
+    return data
 
 
 def outbox_path(outbox: str, job_id: int, round_: int) -> Path:
@@ -127,10 +140,21 @@ app = ClientApp(mods=[wire_mod, canonical_update_mod, privacy_mod])
 
 
 def _data(context: Context) -> ProviderData:
-    node = context.node_config
-    return _records(str(context.run_config["spec"]), str(node.get("data-path", "")),
-                    bool(node.get("drop-bad-rows", False)), int(node.get("share-index", 0)),
-                    int(node.get("share-count", 1)), str(node.get("base-model-path", "")))
+    return _data_of(str(context.run_config["spec"]), context.node_config)
+
+
+def _data_of(spec_text: str, node: Mapping[str, Any]) -> ProviderData:
+    return _records(spec_text, str(node.get("data-path", "")), bool(node.get("drop-bad-rows", False)),
+                    int(node.get("share-index", 0)), int(node.get("share-count", 1)),
+                    str(node.get("base-model-path", "")))
+
+
+def prepare(spec_text: str, node_config: Mapping[str, Any]) -> None:
+    """Build the job's model and read this provider's records now, as the job's first message would: a message
+    whose run carries the same spec text (the coordinator's run and the agent both use ``JobSpec.to_bytes``) and
+    this node config then finds both loaded."""
+    _job_of(spec_text, node_config)
+    _data_of(spec_text, node_config)
 
 
 @app.train()
