@@ -67,10 +67,14 @@ class ChainGate:
         digest = hashlib.sha256(update).digest()
         deadline = time.monotonic() + self.hash_wait
         while True:
+            # the provider's submission count first, then who submitted this hash: a submission mined between the
+            # two reads then shows in the second (read the other way round, an honest update whose hash lands
+            # between them looks like "another hash submitted" and is refused)
+            submitted_round = self.chain.market.participant_of(self.job_id, provider).submitted_round
             submitter = self.chain.market.submitter_of(self.job_id, round_, digest)
             if submitter != ZERO_ADDRESS:
                 return Web3.to_checksum_address(submitter) == provider
-            if self.chain.market.participant_of(self.job_id, provider).submitted_round >= round_:
+            if submitted_round >= round_:
                 return False  # it submitted another hash for this round
             if time.monotonic() > deadline:
                 return False
