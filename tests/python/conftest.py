@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from opendpg.chain import Chain, Deployment, LocalChain, SuiteParams, TxSender, connect, deploy_suite
@@ -51,6 +52,23 @@ def admin(w3: Web3, deployment: Deployment, accounts: list) -> Chain:
 
 def as_account(admin: Chain, account) -> Chain:  # type: ignore[no-untyped-def]
     return admin.as_account(TxSender(admin.w3, account))
+
+
+def job_parties(admin: Chain) -> tuple[LocalAccount, LocalAccount, LocalAccount]:
+    """Three fresh accounts, each funded with 1 ETH and 1,000 tokens: a provider registered for ``sklearn/digits``
+    and a coordinator, each staking 100 tokens, and a poster."""
+    from eth_account import Account
+
+    from opendpg.chain import Capabilities
+
+    provider, poster, coordinator = Account.create(), Account.create(), Account.create()
+    for acct in (provider, poster, coordinator):
+        admin.sender.wait(admin.sender.send_tx({"to": acct.address, "value": E18, "data": b""}))
+        admin.token.transfer(acct.address, 1_000 * E18)
+    as_account(admin, provider).registry.register(Capabilities("CPU", 0, 2, 1024, "x", ["sklearn/digits"], ""),
+                                                  100 * E18)
+    as_account(admin, coordinator).registry.register(Capabilities("CPU", 0, 2, 1024, "x", [], ""), 100 * E18)
+    return provider, poster, coordinator
 
 
 def past_dispute_window(market, job_id: int) -> None:  # type: ignore[no-untyped-def]

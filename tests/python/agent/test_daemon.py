@@ -2,25 +2,19 @@
 start deadline passed, so the stake it locked does not stay locked."""
 
 import pytest
-from eth_account import Account
 
 from opendpg.agent.config import AgentConfig
 from opendpg.agent.daemon import ProviderAgent, _JobState
-from opendpg.chain import Capabilities, JobParams, JobState
-from tests.python.conftest import E18, as_account
+from opendpg.chain import JobParams, JobState
+from tests.python.conftest import E18, as_account, job_parties
 
 pytestmark = pytest.mark.slow  # run first when the suite runs in several processes
 
 
 def test_a_joined_job_never_started_is_cancelled_after_its_start_deadline(admin, anvil, deployment, tmp_path):
     # Prepare: a fresh provider joined a job whose coordinator never starts it
-    provider, poster, coordinator = Account.create(), Account.create(), Account.create()
-    for acct in (provider, poster, coordinator):
-        admin.sender.wait(admin.sender.send_tx({"to": acct.address, "value": E18, "data": b""}))
-        admin.token.transfer(acct.address, 1_000 * E18)
+    provider, poster, coordinator = job_parties(admin)
     as_provider = as_account(admin, provider)
-    as_provider.registry.register(Capabilities("CPU", 0, 2, 1024, "x", ["sklearn/digits"], ""), 100 * E18)
-    as_account(admin, coordinator).registry.register(Capabilities("CPU", 0, 2, 1024, "x", [], ""), 100 * E18)
     now = int(admin.w3.eth.get_block("latest")["timestamp"])
     job_id = as_account(admin, poster).market.post_job(JobParams(
         "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy", admin.token.address, 20 * E18, 10 * E18, 1,

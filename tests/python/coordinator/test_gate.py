@@ -5,12 +5,11 @@ import hashlib
 
 import numpy as np
 import pytest
-from eth_account import Account
 
-from opendpg.chain import Capabilities, JobParams
+from opendpg.chain import JobParams
 from opendpg.coordinator.gate import ChainGate
 from opendpg.fl.update import encode_update
-from tests.python.conftest import E18, as_account
+from tests.python.conftest import E18, as_account, job_parties
 
 CID = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"
 
@@ -18,14 +17,8 @@ CID = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"
 @pytest.fixture()
 def running_job(admin, anvil, deployment, tmp_path, monkeypatch):
     """A started one-provider job; the gate of its coordinator; the provider's chain client."""
-    provider, poster, coordinator = Account.create(), Account.create(), Account.create()
-    for acct in (provider, poster, coordinator):
-        admin.sender.wait(admin.sender.send_tx({"to": acct.address, "value": E18, "data": b""}))
-        admin.token.transfer(acct.address, 1_000 * E18)
-    as_provider = as_account(admin, provider)
-    as_provider.registry.register(Capabilities("CPU", 0, 2, 1024, "x", ["sklearn/digits"], ""), 100 * E18)
-    as_coordinator = as_account(admin, coordinator)
-    as_coordinator.registry.register(Capabilities("CPU", 0, 2, 1024, "x", [], ""), 100 * E18)
+    provider, poster, coordinator = job_parties(admin)
+    as_provider, as_coordinator = as_account(admin, provider), as_account(admin, coordinator)
     now = int(admin.w3.eth.get_block("latest")["timestamp"])
     job_id = as_account(admin, poster).market.post_job(JobParams(
         CID, admin.token.address, 20 * E18, 10 * E18, 2, 1, 1, 50 * E18, now + 600, 600, coordinator.address))
