@@ -200,11 +200,9 @@ class InProcessWorker:
 
         warm_up()
         if job is not None:
-            from flwr.common.config import parse_config_args
-
             from opendpg.fl.worker import prepare_job
 
-            prepare_job(job[0], parse_config_args([job[1]] if job[1] else None))
+            prepare_job(*job)
         log.info("warm ClientApp ready in this SuperNode's process (pid %d, %d torch threads)", os.getpid(),
                  torch.get_num_threads())
 

@@ -42,7 +42,7 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import Protocol, cast
 
 from flwr.app import Context, Error, Message, RecordDict
 from flwr.app.message.message import remove_content_from_message
@@ -311,15 +311,18 @@ class Worker:
                 return
 
 
-def prepare_job(spec_file: Path, node_config: dict[str, Any]) -> bool:
+def prepare_job(spec_file: Path, node_config: str) -> bool:
     """Load the job's model and this provider's records before the first message (see
-    :func:`opendpg.fl.flower_app.client.prepare`). A failure is logged, not raised: the first message then meets
-    the same error and its reply carries it to the ServerApp. Returns whether it loaded."""
+    :func:`opendpg.fl.flower_app.client.prepare`); ``node_config``: the SuperNode's ``--node-config``, as Flower
+    parses it. A failure is logged, not raised: the first message then meets the same error and its reply carries
+    it to the ServerApp. Returns whether it loaded."""
+    from flwr.common.config import parse_config_args
+
     from opendpg.fl.flower_app.client import prepare
 
     started = time.monotonic()
     try:
-        prepare(spec_file.read_text(), node_config)
+        prepare(spec_file.read_text(), parse_config_args([node_config] if node_config else None))
     except Exception:
         log.exception("could not load the job's model and records before its first message (%s)", spec_file)
         return False
@@ -399,9 +402,7 @@ def main(argv: list[str] | None = None) -> int:
                           auth_secret=args.auth_secret_file.read_bytes() if args.auth_secret_file else None)
     worker = Worker(runtime, task_file=args.task_file, warm_up=args.warm_up)
     if args.job_spec is not None:
-        from flwr.common.config import parse_config_args
-
-        prepare_job(args.job_spec, parse_config_args([args.node_config] if args.node_config else None))
+        prepare_job(args.job_spec, args.node_config)
     import torch
 
     log.info("warm ClientApp worker ready (pid %d, %d torch threads) for %s", os.getpid(), torch.get_num_threads(),

@@ -78,11 +78,12 @@ def test_a_job_prepared_at_start_is_not_read_again_by_its_first_message(tmp_path
     spec_file = tmp_path / "job-spec.json"
     spec_file.write_bytes(spec.to_bytes())
     node = {"provider": "0x1", "share-index": 1, "share-count": 2}
+    node_config = 'provider="0x1" share-index=1 share-count=2'  # as the SuperNode is given it
     client._records.cache_clear()
 
     # Execute: prepared at start, then the first message's lookup (the run's spec text, as the coordinator sends it)
     with caplog.at_level("INFO"):
-        assert prepare_job(spec_file, node)
+        assert prepare_job(spec_file, node_config)
         data = client._data_of(spec.to_bytes().decode(), node)
 
     # Assert: the records were read once, by the preparation
@@ -97,5 +98,5 @@ def test_a_job_that_cannot_be_prepared_is_logged_and_left_to_its_first_message(t
     spec_file = tmp_path / "job-spec.json"
     spec_file.write_bytes(_digits_spec().to_bytes())
     with caplog.at_level("INFO"):
-        assert not prepare_job(spec_file, {"provider": "0x1", "share-index": 5, "share-count": 2})
+        assert not prepare_job(spec_file, 'provider="0x1" share-index=5 share-count=2')
     assert "could not load the job's model and records before its first message" in caplog.text
